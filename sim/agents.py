@@ -1,0 +1,137 @@
+"""The county's organisations as Mesa agents.
+
+Villages, enterprises, departments, communities and cooperatives are
+``mesa.Agent``s: they carry identity and attributes, sit in the model's agent
+sets, and are what pairing policies talk to. Their state lives in the model's
+arrays (row ``index``), so the monthly dynamics of all 1,000 villages run as
+one array operation while each agent still reads like an object.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model import PairingModel
+
+
+class Organisation(mesa.Agent):
+    """Something that can be paired: it has a name, a kind and a town."""
+
+    kind: str = "organisation"
+
+    def __init__(self, model: PairingModel, name: str, town: str) -> None:
+        super().__init__(model)
+        self.name = name
+        self.town = town
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, town={self.town!r})"
+
+
+class Village(Organisation):
+    """An administrative village (行政村); its households are rows ``start:stop`` of the household arrays."""
+
+    kind = "village"
+
+    def __init__(self, model: PairingModel, index: int, name: str, town: str, industry: str, xy: tuple[float, float]):
+        super().__init__(model, name, town)
+        self.index = index
+        self.industry = industry
+        self.xy = xy
+
+    @property
+    def households(self) -> slice:
+        h = self.model.households
+        return slice(int(h.start[self.index]), int(h.stop[self.index]))
+
+    @property
+    def population(self) -> int:
+        return int(self.model.households.size[self.households].sum())
+
+    @property
+    def income_per_capita(self) -> float:
+        """Trailing 12-month per-capita income, yuan a year."""
+        h, rows = self.model.households, self.households
+        return float(h.annual[rows].sum() / h.size[rows].sum())
+
+    @property
+    def leadership(self) -> float:
+        return float(self.model.village_state.leadership[self.index])
+
+    @property
+    def collective_income(self) -> float:
+        """Trailing 12-month collective operating income, yuan."""
+        return float(self.model.village_state.collective_annual[self.index])
+
+    @property
+    def is_weak(self) -> bool:
+        return bool(self.model.village_state.weak(self.model.spec.classification)[self.index])
+
+    @property
+    def is_hollow(self) -> bool:
+        return bool(self.model.village_state.hollow(self.model.spec.classification)[self.index])
+
+
+class Enterprise(Organisation):
+    """An employer that hires rural workers from villages within its radius."""
+
+    kind = "enterprise"
+
+    def __init__(self, model: PairingModel, index: int, name: str, town: str, sector: str, xy: tuple[float, float]):
+        super().__init__(model, name, town)
+        self.index = index
+        self.sector = sector
+        self.xy = xy
+
+    @property
+    def jobs(self) -> int:
+        """Current job capacity (grows with the county's trend)."""
+        return int(self.model.enterprise_capacity()[self.index])
+
+    @property
+    def employed(self) -> int:
+        return int(self.model.jobs.filled(len(self.model.enterprise_base_wage))[self.index])
+
+    @property
+    def monthly_wage(self) -> float:
+        return float(self.model.enterprise_wages()[self.index])
+
+
+class Department(Organisation):
+    """A county department (党群, 政法, 经济 or 涉农) with a pairing budget and cadres to second."""
+
+    kind = "department"
+
+    def __init__(self, model: PairingModel, name: str, town: str, department_type: str, annual_budget: float, cadres: int):
+        super().__init__(model, name, town)
+        self.department_type = department_type
+        self.annual_budget = annual_budget
+        self.cadres = cadres
+
+
+class Community(Organisation):
+    """An urban residents' community (社区) with a small budget and volunteers."""
+
+    kind = "community"
+
+    def __init__(self, model: PairingModel, name: str, town: str, annual_budget: float, volunteers: int):
+        super().__init__(model, name, town)
+        self.annual_budget = annual_budget
+        self.volunteers = volunteers
+
+
+class Cooperative(Organisation):
+    """A cooperative or specialist association serving the villages of one industry in its town."""
+
+    kind = "cooperative"
+
+    def __init__(self, model: PairingModel, name: str, town: str, industry: str, association: bool, price_premium: float):
+        super().__init__(model, name, town)
+        self.industry = industry
+        self.association = association
+        self.price_premium = price_premium
+        self.member_villages: np.ndarray = np.empty(0, dtype=np.int64)

@@ -1,0 +1,133 @@
+"""The ``pairsim`` command: run and validate scenarios.
+
+Bad input ends with one line per problem (``file: field: what is expected``)
+on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sim.errors import InputError
+from sim.runner import format_summary, package_version, run_scenario, write_outputs
+from sim.scenario import Scenario, load_scenario, read_village_csv
+
+EXIT_BAD_INPUT = 2
+DEFAULT_RESULTS = Path("results")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pairsim",
+        description="Simulate urban-rural pairing programmes (城乡结对共建) in a county.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version('pairsim')}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run one scenario and write its tables", description="Run a scenario to its horizon, print a start-versus-end summary and write monthly and yearly tables (Parquet and CSV).")
+    run.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/shouguang_2009.yaml")
+    run.add_argument("--seed", type=_seed, default=1, help="random seed (default: 1); same seed, same results")
+    run.add_argument("--years", type=_positive_int, help="horizon in years (default: the scenario's horizon_years)")
+    run.add_argument("--out", type=Path, help="output folder (default: results/<scenario file name>-seed<N>)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser("validate", help="check a scenario file without running it", description="Validate a scenario YAML (and its village CSV): print OK and a one-line summary, or every problem found.")
+    validate.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except InputError as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    if args.years is not None:
+        scenario = scenario.with_horizon(args.years)
+    out_dir = args.out or DEFAULT_RESULTS / f"{Path(args.scenario).stem}-seed{args.seed}"
+    check_writable_folder(out_dir)
+
+    print(f"{scenario.name}: {describe(scenario)}; seed {args.seed}", file=sys.stderr)
+    with tqdm(total=scenario.months, unit="month", desc="simulating", disable=args.quiet, file=sys.stderr) as bar:
+        result = run_scenario(scenario, args.seed, on_month=lambda: bar.update())
+    written = write_outputs(result, out_dir, scenario, str(args.scenario), args.seed)
+    print(format_summary(result.summary))
+    print(f"\nTables written to {written}/ (monthly, villages, summary; .parquet and .csv)")
+    return 0
+
+
+def check_writable_folder(out_dir: Path) -> None:
+    """Fail before the run, not after it, if ``out_dir`` cannot become a folder of results."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError.single(str(out_dir), "--out", "exists and is not a folder; expected a folder to write into")
+    ancestor = out_dir.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError.single(str(out_dir), "--out", f"{ancestor} is a file; expected a folder path")
+    if not os.access(ancestor, os.W_OK):
+        raise InputError.single(str(out_dir), "--out", f"cannot write inside {ancestor}")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    print(f"OK: {scenario.name}: {describe(scenario)}")
+    return 0
+
+
+def describe(scenario: Scenario) -> str:
+    """One line: size of the county and the run."""
+    region = scenario.region
+    towns = len(region.town_names)
+    if region.villages is not None:
+        villages, people = region.villages.count, region.villages.population
+        where = f"{villages:,} villages, {people:,} rural residents"
+    else:
+        records = read_village_csv(region.village_file)
+        people = sum(record.population for record in records)
+        where = f"{len(records):,} villages ({Path(region.village_file).name}), {people:,} rural residents"
+    enterprises = scenario.enterprises.count + len(scenario.enterprises.listed)
+    departments = sum(group.count for group in scenario.departments)
+    return (
+        f"{towns} towns, {where}, {scenario.urban.population:,} urban residents, "
+        f"{enterprises} enterprises, {departments} departments; {scenario.start_year} + {scenario.horizon_years} years"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

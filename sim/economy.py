@@ -1,0 +1,247 @@
+"""The rural economy's monthly submodels: trends, leadership, problems, the collective and incomes.
+
+Each function updates whole arrays (all villages or all households at once).
+The equations are written out in docs/ODD.md, section "Submodels"; the
+parameters live in :class:`sim.scenario.Economy`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.households import INCOME_SOURCES, HouseholdArrays
+from sim.scenario import Classification, Economy
+
+
+def monthly(rate_per_year: float) -> float:
+    """The monthly growth factor that compounds to ``1 + rate_per_year`` over a year."""
+    return math.exp(math.log1p(rate_per_year) / 12.0)
+
+
+@dataclass
+class Trends:
+    """County-wide levels that follow background trends (nominal yuan)."""
+
+    migrant_wage: float  # monthly wage of a migrant worker
+    transfer_per_capita: float  # yuan a year per rural resident (subsidies)
+    dibao_line: float  # yuan a year per person
+    enterprise_wage_index: float = 1.0
+    enterprise_jobs_index: float = 1.0
+
+    @classmethod
+    def start(cls, params: Economy) -> Trends:
+        return cls(params.migrant_monthly_wage, params.transfer_per_capita, params.dibao_line)
+
+    def advance(self, params: Economy) -> None:
+        self.migrant_wage *= monthly(params.migrant_wage_growth)
+        self.transfer_per_capita *= monthly(params.transfer_growth)
+        self.dibao_line *= monthly(params.transfer_growth)
+        self.enterprise_wage_index *= monthly(params.enterprise_wage_growth)
+        self.enterprise_jobs_index *= monthly(params.enterprise_job_growth)
+
+
+@dataclass
+class VillageState:
+    """Per-village state as arrays indexed by village row."""
+
+    leadership: np.ndarray  # [0, 1], quality of the village leadership (班子战斗力)
+    tenure: np.ndarray  # months the current secretary has served
+    productivity: np.ndarray  # farm output per unit of land^a * labour^(1-a), yuan a month
+    problems: np.ndarray  # unsolved village problems (roads, water, disputes ...)
+    capital: np.ndarray  # collective assets that earn a return, yuan
+    debt: np.ndarray  # collective debt, yuan
+    price_premium: np.ndarray  # farm-gate price gain from cooperative membership
+    collective_history: np.ndarray  # (12, V) collective operating income of the last 12 months
+    collective_annual: np.ndarray  # trailing 12-month collective income, yuan
+    leader_pool_mean: float  # mean quality of a newly chosen secretary
+    leader_pool_sd: float
+    dividend_pool: np.ndarray | None = None  # this month's dividends to pay out, yuan
+
+    @classmethod
+    def start(
+        cls, villages: pd.DataFrame, premium: np.ndarray, params: Economy, rng: np.random.Generator
+    ) -> VillageState:
+        n = len(villages)
+        leadership = villages["leadership"].to_numpy(float).copy()
+        collective = villages["collective_income"].to_numpy(float)
+        rate = collective_rate(leadership, params)
+        capital = np.where(rate > 0, collective / np.maximum(rate, 1e-9), 0.0)
+        steady_problems = params.problem_arrival * (1.5 - leadership) / np.maximum(params.problem_solving * leadership, 1e-3)
+        state = cls(
+            leadership=leadership,
+            tenure=rng.integers(0, params.leadership_term_months, size=n),
+            productivity=np.zeros(n),
+            problems=rng.poisson(steady_problems).astype(float),
+            capital=capital,
+            debt=params.initial_debt_to_income * collective,
+            price_premium=premium,
+            collective_history=np.tile(collective / 12.0, (12, 1)),
+            collective_annual=collective.copy(),
+            leader_pool_mean=float(np.clip(leadership.mean(), 0.05, 0.95)),
+            leader_pool_sd=float(max(leadership.std(), 0.01)),
+        )
+        state.dividend_pool = _collective_accounts(state, params)[1]
+        return state
+
+    def constraint(self, params: Economy) -> np.ndarray:
+        """Share of farm output lost to unsolved problems (saturating in their number)."""
+        return params.max_problem_loss * self.problems / (self.problems + params.problem_half_saturation)
+
+    def weak(self, thresholds: Classification) -> np.ndarray:
+        return self.collective_annual < thresholds.weak_collective_income
+
+    def hollow(self, thresholds: Classification) -> np.ndarray:
+        return self.collective_annual < thresholds.hollow_collective_income
+
+
+def collective_rate(leadership: np.ndarray, params: Economy) -> np.ndarray:
+    """Yearly return on collective capital: better leadership runs collective assets better."""
+    return np.maximum(params.collective_return * (1.0 + params.leadership_return_effect * (leadership - 0.5)), 0.0)
+
+
+def grow_productivity(state: VillageState, params: Economy) -> None:
+    """Background technical change and prices, faster where leadership is stronger."""
+    rate = params.farm_productivity_growth + params.leadership_growth_effect * (state.leadership - 0.5)
+    state.productivity *= np.exp(np.log1p(rate) / 12.0)
+
+
+def update_leadership(
+    state: VillageState, home_share: np.ndarray, params: Economy, rng: np.random.Generator
+) -> int:
+    """Secretaries age; at the end of each term some are replaced from the village's own talent.
+
+    A new secretary's expected quality rises with the share of the village's
+    able workers still at home (talent drain weakens leadership). Returns the
+    number of villages whose secretary changed this month.
+    """
+    state.leadership = np.maximum(state.leadership - params.leadership_ageing / 12.0, 0.0)
+    state.tenure += 1
+    term_ends = state.tenure >= params.leadership_term_months
+    replaced = term_ends & (rng.random(len(state.tenure)) < params.leadership_replacement)
+    state.tenure[term_ends] = 0
+    n = int(replaced.sum())
+    if n:
+        mean = state.leader_pool_mean + params.leadership_talent_effect * (home_share[replaced] - home_share.mean())
+        draw = rng.normal(np.clip(mean, 0.02, 0.98), state.leader_pool_sd)
+        state.leadership[replaced] = np.clip(draw, 0.0, 1.0)
+    return n
+
+
+def update_problems(state: VillageState, params: Economy, rng: np.random.Generator) -> int:
+    """New problems arrive faster under weak leadership; a share of open ones is solved. Returns solved."""
+    arrivals = rng.poisson(params.problem_arrival * (1.5 - state.leadership))
+    solved = rng.binomial(state.problems.astype(np.int64), np.clip(params.problem_solving * state.leadership, 0, 1))
+    state.problems += arrivals - solved
+    return int(solved.sum())
+
+
+def update_collective(state: VillageState, month: int, params: Economy) -> None:
+    """Collective capital earns a return; debt costs interest; part of any surplus is paid out.
+
+    Income = capital * rate(leadership) / 12; the surplus after interest pays
+    ``dividend_share`` to members, then repays debt, then is reinvested. A
+    deficit is borrowed.
+    """
+    income, dividends, retained = _collective_accounts(state, params)
+    repay = np.clip(retained, 0.0, state.debt)
+    state.debt += np.where(retained < 0, -retained, -repay)
+    state.capital += np.maximum(retained - repay, 0.0)
+    state.dividend_pool = dividends
+
+    slot = month % 12
+    state.collective_annual += income - state.collective_history[slot]
+    state.collective_history[slot] = income
+
+
+def _collective_accounts(state: VillageState, params: Economy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """This month's collective (income, dividends, retained surplus), all in yuan."""
+    income = state.capital * collective_rate(state.leadership, params) / 12.0
+    surplus = income - state.debt * params.debt_interest / 12.0
+    dividends = np.where(surplus > 0, params.dividend_share * surplus, 0.0)
+    return income, dividends, surplus - dividends
+
+
+def power(values: np.ndarray, exponent: float) -> np.ndarray:
+    """``values ** exponent``, with the common exponents done by cheaper ufuncs (this runs every month)."""
+    if exponent == 0.5:
+        return np.sqrt(values)
+    if exponent == 1.0:
+        return values
+    if exponent == 0.0:
+        return np.ones_like(values)
+    return values**exponent
+
+
+def farm_inputs(households: HouseholdArrays, state: VillageState, params: Economy) -> np.ndarray:
+    """Land^a * (skilled farm labour)^(1-a) * (1 - problem loss) * (1 + premium), per household.
+
+    A household with no one farming rents its land out for a quarter of what
+    one average worker would grow on it.
+    """
+    a = params.farm_land_elasticity
+    labour = households.farm_workers * households.skill
+    land_term = power(households.land, a)
+    effective = land_term * np.where(labour > 0, power(labour, 1.0 - a), params.land_rent_share)
+    village = households.village
+    return effective * (1.0 - state.constraint(params)[village]) * (1.0 + state.price_premium[village])
+
+
+def compute_incomes(
+    households: HouseholdArrays,
+    state: VillageState,
+    local_wages: np.ndarray,
+    village_population: np.ndarray,
+    trends: Trends,
+    params: Economy,
+) -> None:
+    """This month's household income by source (yuan a month), written into ``households.income``."""
+    village = households.village
+    income = households.income
+    income["farm"] = state.productivity[village] * farm_inputs(households, state, params)
+    income["wage"] = local_wages
+    income["remittance"] = households.migrants * trends.migrant_wage * params.remittance_share
+    income["dividend"] = state.dividend_pool[village] * households.size / village_population[village]
+    base_transfer = trends.transfer_per_capita / 12.0 * households.size
+    market = income["farm"] + income["wage"] + income["remittance"] + income["dividend"] + base_transfer
+    shortfall = np.maximum(trends.dibao_line / 12.0 * households.size - market, 0.0)
+    income["transfer"] = base_transfer + np.where(households.dibao_covered, shortfall, 0.0)
+
+
+def calibrate_productivity(
+    households: HouseholdArrays,
+    state: VillageState,
+    target_per_capita: np.ndarray,
+    local_wages: np.ndarray,
+    village_population: np.ndarray,
+    trends: Trends,
+    params: Economy,
+) -> None:
+    """Set each village's farm productivity so its starting per-capita income hits the scenario's figure.
+
+    Farm income fills the gap between the target and the non-farm income the
+    village already has, but is never less than ``min_farm_share`` of the target.
+    """
+    state.productivity = np.ones(len(target_per_capita))
+    compute_incomes(households, state, local_wages, village_population, trends, params)
+    target = target_per_capita * village_population / 12.0
+    non_farm = sum(households.village_sum(households.income[s]) for s in INCOME_SOURCES if s not in ("farm", "transfer"))
+    non_farm += trends.transfer_per_capita / 12.0 * village_population
+    farm_needed = np.maximum(target - non_farm, params.min_farm_share * target)
+    inputs = households.village_sum(farm_inputs(households, state, params))
+    state.productivity = farm_needed / np.maximum(inputs, 1e-9)
+    compute_incomes(households, state, local_wages, village_population, trends, params)
+
+
+def home_earnings_per_worker(households: HouseholdArrays) -> np.ndarray:
+    """Each village's farm income per farm worker (what a worker forgoes by leaving)."""
+    workers = households.village_sum(households.farm_workers.astype(float))
+    return households.village_sum(households.income["farm"]) / np.maximum(workers, 1.0)
+
+
+def decay_skills(households: HouseholdArrays, params: Economy) -> None:
+    """Skill above a household's untrained level depreciates (training wears off)."""
+    households.skill += params.skill_depreciation * (households.skill_base - households.skill)

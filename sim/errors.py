@@ -1,0 +1,37 @@
+"""One error type for bad input, so the CLI can print it in one line and exit 2.
+
+Every problem a user can cause with an input file (YAML syntax, a wrong type, a
+value out of range, a missing CSV column, an unknown key) becomes an
+:class:`InputError` that names the file, the field path and what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one field of one input file."""
+
+    field: str
+    message: str
+
+    def render(self, source: str) -> str:
+        where = f"{source}: {self.field}" if self.field else source
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class InputError(Exception):
+    """Bad user input: one or more problems, all in the same file."""
+
+    source: str
+    problems: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def single(cls, source: str, field_path: str, message: str) -> InputError:
+        return cls(source, [Problem(field_path, message)])
+
+    def __str__(self) -> str:
+        return "\n".join(problem.render(self.source) for problem in self.problems)

@@ -1,0 +1,160 @@
+"""Where rural workers work: local enterprise jobs, migration away, or the family farm.
+
+Jobs are rows of two arrays (household, enterprise). Hiring, quitting and
+migration are whole-array operations over all enterprises and households at
+once, so a month costs the same whether the county has 10 or 1,000 employers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.economy import power
+from sim.households import HouseholdArrays
+from sim.scenario import Economy
+
+
+@dataclass
+class Catchment:
+    """For each enterprise, the villages it hires from and how likely each is (by size and distance).
+
+    Stored as one sorted array of cumulative weights, enterprise ``e``'s segment
+    spanning ``(e, e + 1]``, so drawing villages for all enterprises is a single
+    ``searchsorted``.
+    """
+
+    village: np.ndarray  # village of each catchment entry
+    cumulative: np.ndarray  # e + cumulative share within enterprise e's segment
+
+    @classmethod
+    def build(
+        cls,
+        enterprise_xy: np.ndarray,
+        village_xy: np.ndarray,
+        village_households: np.ndarray,
+        radius_km: float,
+    ) -> Catchment:
+        villages, cumulative = [], []
+        for e, (x, y) in enumerate(enterprise_xy):
+            distance = np.hypot(village_xy[:, 0] - x, village_xy[:, 1] - y)
+            inside = np.flatnonzero(distance <= radius_km)
+            if inside.size == 0:  # a remote enterprise still hires from its nearest village
+                inside = np.array([int(np.argmin(distance))])
+            weight = village_households[inside] * np.exp(-distance[inside] / (radius_km / 2))
+            share = np.cumsum(weight) / weight.sum()
+            share[-1] = 1.0
+            villages.append(inside)
+            cumulative.append(e + share)
+        return cls(np.concatenate(villages), np.concatenate(cumulative))
+
+    def draw_villages(self, enterprise: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One catchment village for each entry of ``enterprise``."""
+        position = np.searchsorted(self.cumulative, enterprise + rng.random(len(enterprise)), side="right")
+        return self.village[np.minimum(position, len(self.village) - 1)]
+
+
+@dataclass
+class Jobs:
+    """Filled local jobs: job ``j`` is held by a member of ``household[j]`` at ``enterprise[j]``."""
+
+    household: np.ndarray
+    enterprise: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Jobs:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+
+    def filled(self, n_enterprises: int) -> np.ndarray:
+        return np.bincount(self.enterprise, minlength=n_enterprises)
+
+    def per_household(self, n_households: int) -> np.ndarray:
+        return np.bincount(self.household, minlength=n_households).astype(np.int32)
+
+    def wages_per_household(self, monthly_wage: np.ndarray, n_households: int) -> np.ndarray:
+        return np.bincount(self.household, weights=monthly_wage[self.enterprise], minlength=n_households)
+
+    def separate(self, rate: float, households: HouseholdArrays, rng: np.random.Generator) -> int:
+        """Each job ends with probability ``rate`` this month; returns how many ended."""
+        keep = rng.random(len(self.household)) >= rate
+        ended = int((~keep).sum())
+        if ended:
+            self.household, self.enterprise = self.household[keep], self.enterprise[keep]
+            households.local_jobs = self.per_household(len(households))
+        return ended
+
+    def hire(
+        self,
+        openings: np.ndarray,
+        catchment: Catchment,
+        households: HouseholdArrays,
+        rng: np.random.Generator,
+        candidates_per_opening: int = 3,
+    ) -> int:
+        """Fill up to ``openings[e]`` jobs at each enterprise ``e`` with the most skilled farm workers found.
+
+        Each enterprise looks at a few candidate households per opening, drawn
+        from its catchment by village size and distance; a household hired by
+        one enterprise this month is not hired by another. Returns jobs filled.
+        """
+        openings = np.asarray(openings, dtype=np.int64)
+        if openings.sum() == 0:
+            return 0
+        enterprise = np.repeat(np.arange(len(openings)), candidates_per_opening * openings)
+        village = catchment.draw_villages(enterprise, rng)
+        count = households.stop[village] - households.start[village]
+        household = households.start[village] + (rng.random(len(village)) * count).astype(np.int64)
+        score = households.skill[household] * rng.lognormal(0.0, 0.3, len(household))
+
+        available = households.farm_workers[household] > 0
+        enterprise, household, score = enterprise[available], household[available], score[available]
+        # A household is hired at most once a month: keep its best-scoring offer.
+        order = np.lexsort((-score, household))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = household[order][1:] != household[order][:-1]
+        enterprise, household, score = enterprise[order][first], household[order][first], score[order][first]
+        # Each enterprise takes its top candidates, up to its openings.
+        order = np.lexsort((-score, enterprise))
+        enterprise, household = enterprise[order], household[order]
+        group_start = np.searchsorted(enterprise, enterprise, side="left")
+        take = (np.arange(len(enterprise)) - group_start) < openings[enterprise]
+
+        self.household = np.concatenate([self.household, household[take]])
+        self.enterprise = np.concatenate([self.enterprise, enterprise[take]])
+        households.local_jobs[household[take]] += 1
+        return int(take.sum())
+
+
+def migrate(
+    households: HouseholdArrays,
+    home_earnings_per_worker: np.ndarray,
+    migrant_monthly_wage: float,
+    params: Economy,
+    rng: np.random.Generator,
+) -> tuple[int, int]:
+    """Farm workers leave when earnings away beat earnings at home; some migrants return.
+
+    The monthly chance of leaving is ``max_rate * logistic(sensitivity * (gain - 1))``
+    where ``gain`` is the migrant's net wage over the village's farm earnings per
+    worker, scaled by the household's relative skill to the power
+    ``migration_skill_selectivity``: the poorest villages lose their most skilled
+    workers fastest ("村子越穷,人才越外流"). Returns (left, returned).
+    """
+    net_away = migrant_monthly_wage * (1.0 - params.migrant_living_cost_share)
+    gain = net_away / np.maximum(home_earnings_per_worker, 1.0)
+    pull = params.migration_max_rate / (1.0 + np.exp(-params.migration_sensitivity * (gain - 1.0)))
+
+    # Only households with someone who could move need a draw; this runs every month.
+    farmers = households.farm_workers
+    can_leave = np.flatnonzero(farmers)
+    relative_skill = households.skill[can_leave] / households.skill.mean()
+    selectivity = power(relative_skill, params.migration_skill_selectivity)
+    chance = np.minimum(pull[households.village[can_leave]] * selectivity, 1.0)
+    leaving = rng.binomial(farmers[can_leave], chance)
+
+    away = np.flatnonzero(households.migrants)
+    returning = rng.binomial(households.migrants[away], params.return_rate)
+    households.migrants[can_leave] += leaving.astype(np.int32)
+    households.migrants[away] -= returning.astype(np.int32)
+    return int(leaving.sum()), int(returning.sum())

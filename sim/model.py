@@ -1,0 +1,254 @@
+"""PairingModel: one county, one month per step.
+
+Villages, enterprises, departments, communities and cooperatives are Mesa
+agents; rural households are arrays (see :mod:`sim.households`). A step runs the
+submodels of :mod:`sim.economy` and :mod:`sim.labour` in a fixed order, then
+records the month.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim import economy, labour
+from sim.agents import Community, Cooperative, Department, Enterprise, Village
+from sim.households import build_households
+from sim.outcomes import MODEL_OUTCOMES, model_outcomes, village_table
+from sim.region import build_villages, town_centres
+from sim.scenario import Scenario, load_scenario, parse_scenario
+from sim.urban import UrbanHouseholds
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml"
+
+
+def resolve_scenario(scenario: Scenario | str | Path | None, overrides: dict[str, Any] | None = None) -> Scenario:
+    """A validated scenario from an object, a YAML path, or the built-in small default.
+
+    ``overrides`` maps dotted field paths to new values, e.g.
+    ``{"economy.remittance_share": 0.6, "horizon_years": 2}``; the result is
+    validated again, so an override can never smuggle in a bad value.
+    """
+    if scenario is None:
+        scenario = load_scenario(DEFAULT_SCENARIO)
+    elif not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if not overrides:
+        return scenario
+    data = scenario.model_dump()
+    for dotted, value in overrides.items():
+        value = value.item() if isinstance(value, np.generic) else value  # numpy scalars from sweeps
+        *parents, leaf = dotted.split(".")
+        target = data
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[leaf] = value
+    return parse_scenario(data, source=f"overrides {sorted(overrides)}")
+
+
+def _read_outcome(model: PairingModel, key: str) -> float:
+    return model.outcomes[key]
+
+
+class PairingModel(mesa.Model):
+    """A county's villages, households, employers and urban side, stepped monthly.
+
+    Args:
+        scenario: a :class:`~sim.scenario.Scenario`, a path to a scenario YAML,
+            or ``None`` for the small built-in default.
+        rng: seed or generator for every random draw (Mesa's ``rng``).
+        overrides: dotted-path parameter changes applied to the scenario.
+
+    The validated scenario is ``model.spec`` (Mesa reserves ``model.scenario``
+    for its own scenario object). Outcomes: ``model.datacollector`` (monthly,
+    model level, as Mesa tables) and :meth:`village_dataframe` (yearly).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str | Path | None = None,
+        rng: int | np.random.Generator | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(rng=rng)
+        self.spec = resolve_scenario(scenario, overrides)
+        params = self.spec.economy
+
+        self.village_frame = build_villages(self.spec, self.rng)
+        self.households = build_households(self.village_frame, self.spec.households, params.dibao_coverage, self.rng)
+        self.village_population = self.households.village_sum(self.households.size)
+        self.trends = economy.Trends.start(params)
+        self.urban = UrbanHouseholds.start(self.spec.urban, self.rng)
+
+        self._create_villages()
+        self._create_enterprises()
+        self._create_public_bodies()
+        premium = self._create_cooperatives()
+        self.village_state = economy.VillageState.start(self.village_frame, premium, params, self.rng)
+
+        self.jobs = labour.Jobs.empty()
+        initial_openings = np.floor(params.initial_job_fill * self.enterprise_capacity()).astype(np.int64)
+        for _ in range(3):  # a few rounds, as candidates may be scarce in small catchments
+            self.jobs.hire(initial_openings - self.jobs.filled(len(initial_openings)), self.catchment, self.households, self.rng)
+        economy.calibrate_productivity(
+            self.households,
+            self.village_state,
+            self.village_frame["income_per_capita"].to_numpy(float),
+            self._local_wages(),
+            self.village_population,
+            self.trends,
+            params,
+        )
+        self.households.start_history()
+
+        self.outcomes: dict[str, float] = {}
+        self._village_tables: list[pd.DataFrame] = []
+        self.datacollector = mesa.DataCollector(
+            model_reporters={key: functools.partial(_read_outcome, key=key) for key in MODEL_OUTCOMES}
+        )
+        self._record()
+
+    # ------------------------------------------------------------------ construction
+
+    def _create_villages(self) -> None:
+        frame = self.village_frame
+        self.villages: list[Village] = [
+            Village(self, i, row.name, row.town, row.industry, (row.x_km, row.y_km))
+            for i, row in enumerate(frame.itertuples(index=False))
+        ]
+
+    def _create_enterprises(self) -> None:
+        spec, region = self.spec.enterprises, self.spec.region
+        towns = region.town_names
+        centres = town_centres(len(towns), region.area_km2)
+        n_generated = spec.count
+        sectors = list(spec.sectors)
+        town_index = list(self.rng.integers(0, len(towns), size=n_generated))
+        sector = list(self.rng.choice(sectors, size=n_generated, p=[spec.sectors[s] for s in sectors])) if n_generated else []
+        jobs = list(self.rng.lognormal(spec.jobs.mu, spec.jobs.sigma, size=n_generated))
+        wage = list(self.rng.lognormal(spec.monthly_wage.mu, spec.monthly_wage.sigma, size=n_generated))
+        names = [f"enterprise {i + 1}" for i in range(n_generated)]
+        for listed in spec.listed:
+            names.append(listed.name)
+            town_index.append(towns.index(listed.town) if listed.town else int(self.rng.integers(len(towns))))
+            sector.append(listed.sector)
+            jobs.append(listed.jobs)
+            wage.append(listed.monthly_wage)
+        spread = np.sqrt(region.area_km2 / len(towns)) / 6
+        xy = centres[np.array(town_index, dtype=int)] + self.rng.normal(0.0, spread, size=(len(names), 2))
+        self.enterprise_base_jobs = np.maximum(np.round(np.array(jobs, dtype=float)), 1.0)
+        self.enterprise_base_wage = np.array(wage, dtype=float)
+        self.enterprises: list[Enterprise] = [
+            Enterprise(self, i, names[i], towns[town_index[i]], str(sector[i]), tuple(xy[i]))
+            for i in range(len(names))
+        ]
+        self.catchment = labour.Catchment.build(
+            xy.reshape(-1, 2),
+            self.village_frame[["x_km", "y_km"]].to_numpy(float),
+            self.village_frame["households"].to_numpy(float),
+            spec.hire_radius_km,
+        )
+
+    def _create_public_bodies(self) -> None:
+        seat = self.spec.region.town_names[0]  # the county seat hosts departments and communities
+        self.departments: list[Department] = []
+        for group in self.spec.departments:
+            for i in range(group.count):
+                name = f"{group.type.replace('_', '-')} department {i + 1}"
+                self.departments.append(Department(self, name, seat, group.type, group.annual_budget, group.cadres))
+        spec = self.spec.communities
+        self.communities: list[Community] = [
+            Community(self, f"community {i + 1}", seat, spec.annual_budget, spec.volunteers) for i in range(spec.count)
+        ]
+
+    def _create_cooperatives(self) -> np.ndarray:
+        """Cooperatives sit in towns with villages of their industry; members get a price premium."""
+        frame = self.village_frame
+        premium = np.zeros(len(frame))
+        self.cooperatives: list[Cooperative] = []
+        for group in self.spec.cooperatives:
+            villages_of_industry = frame.index[frame["industry"] == group.industry].to_numpy()
+            towns = sorted(frame.loc[villages_of_industry, "town"].unique()) or self.spec.region.town_names[:1]
+            for i in range(group.count):
+                town = towns[i % len(towns)]
+                coop = Cooperative(
+                    self, f"{group.industry} {group.kind} {i + 1}", town, group.industry, group.kind == "association", group.price_premium
+                )
+                coop.member_villages = villages_of_industry[frame.loc[villages_of_industry, "town"].to_numpy() == town]
+                premium[coop.member_villages] = np.maximum(premium[coop.member_villages], group.price_premium)
+                self.cooperatives.append(coop)
+        return premium
+
+    # ------------------------------------------------------------------ time
+
+    @property
+    def year(self) -> int:
+        """The year whose incomes the trailing 12-month figures describe.
+
+        Step 0 is calibrated to the scenario's start-year figures, so step ``12 k``
+        reports year ``start_year + k``.
+        """
+        return self.spec.start_year + self.steps // 12
+
+    @property
+    def month_of_year(self) -> int:
+        """Months into :attr:`year` (0 at each year's reporting point)."""
+        return self.steps % 12
+
+    def enterprise_capacity(self) -> np.ndarray:
+        return np.floor(self.enterprise_base_jobs * self.trends.enterprise_jobs_index)
+
+    def enterprise_wages(self) -> np.ndarray:
+        return self.enterprise_base_wage * self.trends.enterprise_wage_index
+
+    def _local_wages(self) -> np.ndarray:
+        return self.jobs.wages_per_household(self.enterprise_wages(), len(self.households))
+
+    def step(self) -> None:
+        """One month: trends, leadership, problems, labour, the collective, incomes, then record."""
+        params, rng, h, state = self.spec.economy, self.rng, self.households, self.village_state
+        month = self.steps - 1
+        self.trends.advance(params)
+        economy.grow_productivity(state, params)
+        home_share = 1.0 - h.village_sum(h.migrants.astype(float)) / np.maximum(h.village_sum(h.workers.astype(float)), 1.0)
+        economy.update_leadership(state, home_share, params, rng)
+        economy.update_problems(state, params, rng)
+
+        # Workers compare last month's farm earnings at home with wages away.
+        labour.migrate(h, economy.home_earnings_per_worker(h), self.trends.migrant_wage, params, rng)
+        self.jobs.separate(params.job_separation_rate, h, rng)
+        vacancies = np.maximum(self.enterprise_capacity() - self.jobs.filled(len(self.enterprises)), 0)
+        self.jobs.hire(np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64), self.catchment, h, rng)
+
+        economy.update_collective(state, month, params)
+        economy.compute_incomes(h, state, self._local_wages(), self.village_population, self.trends, params)
+        economy.decay_skills(h, params)
+        h.record_month(month)
+        self.urban.advance(month, self.spec.urban, rng)
+
+        self._record()
+        if self.steps >= self.spec.months:
+            self.running = False
+
+    def _record(self) -> None:
+        self.outcomes = model_outcomes(self)
+        self.datacollector.collect(self)
+        if self.month_of_year == 0:
+            self._village_tables.append(village_table(self))
+
+    # ------------------------------------------------------------------ results
+
+    def model_dataframe(self) -> pd.DataFrame:
+        """Monthly model-level outcomes, one row per month from the start (step 0)."""
+        frame = self.datacollector.get_model_vars_dataframe()
+        frame.insert(0, "step", range(len(frame)))
+        return frame.reset_index(drop=True)
+
+    def village_dataframe(self) -> pd.DataFrame:
+        """One row per village and year: the start (step 0) and every 12 months after."""
+        return pd.concat(self._village_tables, ignore_index=True)

@@ -1,0 +1,112 @@
+"""What a run reports: model-level outcomes each month and a village table each year.
+
+Functions here only read the model's state and call :mod:`sim.metrics`; they
+never change anything, so collecting data cannot alter a run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim import metrics
+from sim.households import INCOME_SOURCES
+
+if TYPE_CHECKING:
+    from sim.model import PairingModel
+
+MODEL_OUTCOMES: dict[str, str] = {
+    "year": "year whose incomes the trailing 12-month figures describe (the start year at step 0)",
+    "month": "months into that year (0 at each yearly reporting point)",
+    "rural_income_pc": "mean rural per-capita income over the last 12 months, yuan a year",
+    "rural_median_income_pc": "median rural per-capita income (person-weighted), yuan a year",
+    "urban_income_pc": "mean urban per-capita income over the last 12 months, yuan a year",
+    "urban_rural_ratio": "urban over rural mean per-capita income",
+    "income_gap": "urban minus rural mean per-capita income, yuan a year",
+    "gini": "Gini of per-capita income over all residents, urban and rural",
+    "gini_rural": "Gini of per-capita income among rural residents",
+    "theil_t": "Theil T of per-capita income over all residents",
+    "theil_t_between": "part of Theil T between the urban and rural means",
+    "theil_t_within": "part of Theil T within the urban and rural populations",
+    "theil_between_share": "share of Theil T that is the urban/rural gap",
+    "theil_l": "Theil L (mean log deviation) over all residents",
+    "poverty_headcount": "share of rural residents below the poverty line",
+    "weak_villages": "villages whose 12-month collective income is below the weak threshold",
+    "hollow_villages": "villages whose 12-month collective income is below the hollow threshold",
+    "migrant_share": "share of rural able workers working away",
+    "local_jobs": "rural workers employed by local enterprises",
+    "mean_leadership": "mean village leadership quality (0-1)",
+    "mean_collective_income": "mean 12-month village collective income, yuan",
+    **{f"{source}_income_share": f"share of this month's rural income from {source}" for source in INCOME_SOURCES},
+}
+"""Every model-level outcome, with its meaning and unit (also the columns of the monthly table)."""
+
+
+def model_outcomes(model: PairingModel) -> dict[str, float]:
+    """All model-level outcomes for the current month."""
+    h, urban, villages = model.households, model.urban, model.village_state
+    thresholds = model.spec.classification
+    rural_pc = h.annual_per_capita
+    urban_pc = urban.annual_income / urban.size
+    people = np.concatenate([h.size, urban.people])
+    incomes = np.concatenate([rural_pc, urban_pc])
+    is_urban = np.concatenate([np.zeros(len(h), dtype=bool), np.ones(len(urban_pc), dtype=bool)])
+    rural_mean = metrics.weighted_mean(rural_pc, h.size)
+    urban_mean = metrics.weighted_mean(urban_pc, urban.people)
+    theil = metrics.theil_decomposition(incomes, is_urban, people, index="T")
+    month_income = {source: float(h.income[source].sum()) for source in INCOME_SOURCES}
+    total_income = sum(month_income.values()) or 1.0
+    workers = float(h.workers.sum()) or 1.0
+    return {
+        "year": model.year,
+        "month": model.month_of_year,
+        "rural_income_pc": rural_mean,
+        "rural_median_income_pc": metrics.weighted_median(rural_pc, h.size),
+        "urban_income_pc": urban_mean,
+        "urban_rural_ratio": urban_mean / rural_mean,
+        "income_gap": urban_mean - rural_mean,
+        "gini": metrics.gini(incomes, people),
+        "gini_rural": metrics.gini(rural_pc, h.size),
+        "theil_t": theil.total,
+        "theil_t_between": theil.between,
+        "theil_t_within": theil.within,
+        "theil_between_share": theil.between_share,
+        "theil_l": metrics.theil_l(np.maximum(incomes, 1.0), people),
+        "poverty_headcount": metrics.poverty_headcount(rural_pc, model.spec.economy.poverty_line, h.size),
+        "weak_villages": int(villages.weak(thresholds).sum()),
+        "hollow_villages": int(villages.hollow(thresholds).sum()),
+        "migrant_share": float(h.migrants.sum()) / workers,
+        "local_jobs": int(h.local_jobs.sum()),
+        "mean_leadership": float(villages.leadership.mean()),
+        "mean_collective_income": float(villages.collective_annual.mean()),
+        **{f"{source}_income_share": amount / total_income for source, amount in month_income.items()},
+    }
+
+
+def village_table(model: PairingModel) -> pd.DataFrame:
+    """One row per village for the current month (collected at the start and every 12 months)."""
+    h, state, frame = model.households, model.village_state, model.village_frame
+    thresholds = model.spec.classification
+    people = h.village_sum(h.size)
+    workers = np.maximum(h.village_sum(h.workers.astype(float)), 1.0)
+    return pd.DataFrame(
+        {
+            "year": model.year,
+            "village": frame["name"].to_numpy(),
+            "town": frame["town"].to_numpy(),
+            "industry": frame["industry"].to_numpy(),
+            "population": people,
+            "income_pc": h.village_sum(h.annual) / people,
+            "collective_income": state.collective_annual,
+            "collective_capital": state.capital,
+            "collective_debt": state.debt,
+            "leadership": state.leadership,
+            "problems": state.problems,
+            "migrant_share": h.village_sum(h.migrants.astype(float)) / workers,
+            "local_jobs": h.village_sum(h.local_jobs.astype(float)),
+            "weak": state.weak(thresholds),
+            "hollow": state.hollow(thresholds),
+        }
+    )

@@ -1,0 +1,106 @@
+"""The county's map: towns and villages, read from a CSV or drawn from summary statistics.
+
+The result is one pandas DataFrame with a row per village, whatever the source,
+so everything downstream (households, agents, pairing) reads one format.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario import GeneratedVillages, Scenario, read_village_csv
+
+VILLAGE_FRAME_COLUMNS = [
+    "name",
+    "town",
+    "town_index",
+    "population",
+    "households",
+    "income_per_capita",
+    "collective_income",
+    "leadership",
+    "industry",
+    "x_km",
+    "y_km",
+]
+
+
+def town_centres(n_towns: int, area_km2: float) -> np.ndarray:
+    """Town seats on a regular grid over a square county, shape (n_towns, 2) in km."""
+    side = math.sqrt(area_km2)
+    columns = math.ceil(math.sqrt(n_towns))
+    rows = math.ceil(n_towns / columns)
+    cells = [((c + 0.5) * side / columns, (r + 0.5) * side / rows) for r in range(rows) for c in range(columns)]
+    return np.array(cells[:n_towns], dtype=float)
+
+
+def build_villages(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    """One row per village with the columns in :data:`VILLAGE_FRAME_COLUMNS`."""
+    region = scenario.region
+    towns = region.town_names
+    if region.village_file is not None:
+        frame = pd.DataFrame([record.model_dump() for record in read_village_csv(region.village_file)])
+        frame["town_index"] = frame["town"].map({name: i for i, name in enumerate(towns)}).astype(int)
+    else:
+        frame = _generate(region.villages, towns, region.area_km2, rng)
+    return frame[VILLAGE_FRAME_COLUMNS].reset_index(drop=True)
+
+
+def _generate(spec: GeneratedVillages, towns: list[str], area_km2: float, rng: np.random.Generator) -> pd.DataFrame:
+    n = spec.count
+    town_index = np.sort(rng.integers(0, len(towns), size=n))
+    town_index[: len(towns)] = np.arange(min(len(towns), n))  # every town gets a village when it can
+    town_index = np.sort(town_index)
+
+    population = _split_total(spec.population, rng.lognormal(0.0, 0.4, size=n), minimum=1)
+    households = _split_total(spec.households, population.astype(float), minimum=1)
+    households = np.minimum(households, population)
+
+    income = rng.lognormal(spec.income_per_capita.mu, spec.income_per_capita.sigma, size=n)
+    income *= spec.income_per_capita.mean / np.average(income, weights=population)  # hit the county figure exactly
+    collective = rng.lognormal(spec.collective_income.mu, spec.collective_income.sigma, size=n)
+    collective[rng.random(n) < spec.collective_income.zero_share] = 0.0
+    # Richer villages tend to have richer collectives: pair the two draws by rank.
+    collective = np.sort(collective)[np.argsort(np.argsort(income + rng.normal(0, income.std() + 1e-9, n)))]
+
+    a, b = spec.leadership.alpha_beta
+    leadership = np.full(n, spec.leadership.mean) if math.isinf(a) else rng.beta(a, b, size=n)
+
+    industries = list(spec.industries)
+    industry = rng.choice(industries, size=n, p=np.array([spec.industries[k] for k in industries]))
+
+    centres = town_centres(len(towns), area_km2)
+    spread = math.sqrt(area_km2 / len(towns)) / 3
+    xy = centres[town_index] + rng.normal(0.0, spread, size=(n, 2))
+
+    return pd.DataFrame(
+        {
+            "name": [f"{towns[t]} village {i + 1}" for i, t in enumerate(town_index)],
+            "town": [towns[t] for t in town_index],
+            "town_index": town_index,
+            "population": population,
+            "households": households,
+            "income_per_capita": income,
+            "collective_income": collective,
+            "leadership": leadership,
+            "industry": industry,
+            "x_km": xy[:, 0],
+            "y_km": xy[:, 1],
+        }
+    )
+
+
+def _split_total(total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
+    """Integers proportional to ``weights``, each at least ``minimum``, summing exactly to ``total``."""
+    n = len(weights)
+    spare = total - minimum * n
+    if spare < 0:
+        raise ValueError(f"cannot split {total} into {n} parts of at least {minimum}")
+    raw = spare * weights / weights.sum()
+    parts = np.floor(raw).astype(np.int64)
+    remainder = spare - parts.sum()
+    parts[np.argsort(raw - parts)[::-1][:remainder]] += 1
+    return parts + minimum

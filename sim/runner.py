@@ -1,0 +1,137 @@
+"""Run one scenario to the end and write its tables: the engine behind ``pairsim run``.
+
+Outputs are written to a temporary folder beside the destination and moved
+into place only when complete, so a crash or Ctrl-C never leaves half a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from sim.model import PairingModel
+from sim.scenario import Scenario
+
+SUMMARY_ROWS: dict[str, str] = {
+    "rural_income_pc": "Rural income per capita (yuan/yr)",
+    "urban_income_pc": "Urban income per capita (yuan/yr)",
+    "urban_rural_ratio": "Urban/rural income ratio",
+    "gini": "Gini (all residents)",
+    "theil_t": "Theil T (all residents)",
+    "theil_t_between": "  between urban and rural",
+    "theil_t_within": "  within urban and rural",
+    "theil_between_share": "  urban/rural share of Theil T",
+    "poverty_headcount": "Rural poverty headcount ratio",
+    "weak_villages": "Weak villages (薄弱村)",
+    "hollow_villages": "Hollow villages (空壳村)",
+}
+
+
+@dataclass
+class RunResult:
+    """The tables of one finished run."""
+
+    monthly: pd.DataFrame
+    villages: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def run_scenario(
+    scenario: Scenario,
+    seed: int,
+    on_month: Callable[[], None] | None = None,
+) -> RunResult:
+    """Step a model to its horizon; ``on_month`` is called after each step (for progress bars)."""
+    model = PairingModel(scenario=scenario, rng=seed)
+    while model.running:
+        model.step()
+        if on_month is not None:
+            on_month()
+    monthly = model.model_dataframe()
+    return RunResult(monthly=monthly, villages=model.village_dataframe(), summary=summarise(monthly))
+
+
+def summarise(monthly: pd.DataFrame) -> pd.DataFrame:
+    """Start versus end of the main outcomes, one row per outcome."""
+    first, last = monthly.iloc[0], monthly.iloc[-1]
+    start_label, end_label = f"start ({int(first['year'])})", f"end ({int(last['year'])})"
+    rows = [
+        {"outcome": label, start_label: first[key], end_label: last[key], "change": last[key] - first[key]}
+        for key, label in SUMMARY_ROWS.items()
+    ]
+    return pd.DataFrame(rows).set_index("outcome")
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary as an aligned text table (integers for yuan and counts, 3-4 decimals for indices)."""
+
+    def cell(label: str, value: float) -> str:
+        if "yuan" in label or "villages" in label:
+            return f"{value:,.0f}"
+        return f"{value:.4f}" if abs(value) < 1 else f"{value:.3f}"
+
+    table = summary.copy().astype(object)
+    for label in table.index:
+        table.loc[label] = [cell(label, float(v)) for v in summary.loc[label]]
+    return table.to_string()
+
+
+def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario_path: str, seed: int) -> Path:
+    """Write Parquet and CSV tables plus ``run.json`` to ``out_dir``, atomically (replaces an old run)."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are meant to be shared
+        tables = {"monthly": result.monthly, "villages": result.villages, "summary": result.summary.reset_index()}
+        for name, table in tables.items():
+            table.to_parquet(staging / f"{name}.parquet", index=False)
+            table.to_csv(staging / f"{name}.csv", index=False)
+        (staging / "run.json").write_text(json.dumps(run_metadata(scenario, scenario_path, seed), indent=2, ensure_ascii=False), encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the validated scenario (defaults filled in), so equal inputs hash equally."""
+    return hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()
+
+
+def run_metadata(scenario: Scenario, scenario_path: str, seed: int) -> dict:
+    packages = ["pairsim", "mesa", "numpy", "pandas", "pydantic", "networkx"]
+    return {
+        "scenario": scenario.name,
+        "scenario_file": scenario_path,
+        "scenario_sha256": scenario_hash(scenario),
+        "seed": seed,
+        "horizon_years": scenario.horizon_years,
+        "start_year": scenario.start_year,
+        "versions": {name: package_version(name) for name in packages},
+    }
+
+
+def package_version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"

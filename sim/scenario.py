@@ -1,0 +1,579 @@
+"""Scenario files: the pydantic schema, YAML loading and one-line error messages.
+
+A scenario describes one county: its towns and villages (listed in a CSV file or
+generated from summary statistics), the urban side, enterprises, departments,
+communities, cooperatives and the economic parameters. Every parameter has a
+documented default; docs/ODD.md says where each value comes from.
+
+Unknown keys are errors (``extra="forbid"``), so a typo never silently falls
+back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import pandas as pd
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sim.errors import InputError, Problem
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Rate = Annotated[float, Field(ge=-0.5, le=1)]
+"""A yearly growth rate: -50 % to +100 % a year covers every plausible trend."""
+
+
+class Strict(BaseModel):
+    """Base for every schema block: unknown keys are errors, values are frozen.
+
+    Strict types: ``count: true`` or ``mean: "8274"`` are errors, not silently
+    converted; infinities and NaN are rejected.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class LogNormal(Strict):
+    """A positive quantity by its mean and coefficient of variation."""
+
+    mean: PositiveFloat
+    cv: NonNegativeFloat = 0.5
+
+    @property
+    def sigma(self) -> float:
+        return math.sqrt(math.log1p(self.cv**2))
+
+    @property
+    def mu(self) -> float:
+        return math.log(self.mean) - self.sigma**2 / 2
+
+
+class Beta(Strict):
+    """A share in [0, 1] by its mean and standard deviation."""
+
+    mean: float = Field(gt=0, lt=1)
+    sd: NonNegativeFloat = 0.1
+
+    @model_validator(mode="after")
+    def _sd_fits_mean(self) -> Beta:
+        limit = math.sqrt(self.mean * (1 - self.mean))
+        if self.sd >= limit:
+            raise ValueError(f"sd must be below sqrt(mean*(1-mean)) = {limit:.3f} for a beta distribution, got {self.sd}")
+        return self
+
+    @property
+    def alpha_beta(self) -> tuple[float, float]:
+        if self.sd == 0:
+            return math.inf, math.inf
+        common = self.mean * (1 - self.mean) / self.sd**2 - 1
+        return self.mean * common, (1 - self.mean) * common
+
+
+class CollectiveIncome(LogNormal):
+    """Village collective income (yuan a year); a share of villages has none at all."""
+
+    zero_share: Share = 0.0
+
+
+def _shares_sum_to_one(shares: dict[str, float], what: str) -> dict[str, float]:
+    total = sum(shares.values())
+    if not shares or abs(total - 1) > 1e-6:
+        raise ValueError(f"{what} shares must sum to 1, got {total:g}")
+    return shares
+
+
+class GeneratedVillages(Strict):
+    """Villages drawn from county summary statistics."""
+
+    count: PositiveInt
+    population: PositiveInt = Field(description="rural residents in all villages")
+    households: PositiveInt = Field(description="rural households in all villages")
+    income_per_capita: LogNormal = Field(description="village mean per-capita net income, yuan a year, across villages")
+    collective_income: CollectiveIncome = Field(description="village collective income, yuan a year")
+    leadership: Beta = Beta(mean=0.55, sd=0.15)
+    industries: dict[str, Share] = {"grain": 1.0}
+
+    _industries_sum = field_validator("industries")(lambda shares: _shares_sum_to_one(shares, "industry"))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GeneratedVillages:
+        if self.households > self.population:
+            raise ValueError(f"households ({self.households}) cannot exceed population ({self.population})")
+        if self.households < self.count:
+            raise ValueError(f"households ({self.households}) must be at least one per village ({self.count} villages)")
+        return self
+
+
+class Region(Strict):
+    """Towns and villages; villages come from a CSV file or from summary statistics."""
+
+    name: str = "county"
+    towns: int | list[str] = Field(1, description="number of towns, or their names")
+    area_km2: PositiveFloat = 1000.0
+    villages: GeneratedVillages | None = None
+    village_file: str | None = Field(default=None, description="CSV beside the YAML, one row per village")
+
+    @field_validator("towns", mode="before")
+    @classmethod
+    def _towns_shape(cls, value: Any) -> Any:
+        is_count = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        is_names = isinstance(value, list) and value and all(isinstance(name, str) and name for name in value)
+        if not (is_count or is_names):
+            raise ValueError(f"must be a positive number of towns or a non-empty list of town names, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_village_source(self) -> Region:
+        if (self.villages is None) == (self.village_file is None):
+            raise ValueError("give exactly one of 'villages' (summary statistics) or 'village_file' (a CSV)")
+        if isinstance(self.towns, list) and len(set(self.towns)) != len(self.towns):
+            raise ValueError("town names must be unique")
+        return self
+
+    @property
+    def town_names(self) -> list[str]:
+        if isinstance(self.towns, list):
+            return list(self.towns)
+        return [f"town {i + 1}" for i in range(self.towns)]
+
+
+class Households(Strict):
+    """How the rural population is split into households and workers."""
+
+    income_cv: NonNegativeFloat = Field(0.5, description="within-village spread of household skill")
+    able_worker_share: Share = Field(0.55, description="share of residents able to work")
+    initial_migrant_share: Share = Field(0.35, description="share of able workers away at the start")
+    land_per_capita_mu: PositiveFloat = 1.4
+
+
+class Urban(Strict):
+    """The urban side: households whose wages follow a trend plus noise."""
+
+    population: PositiveInt
+    household_size: float = Field(2.9, ge=1)
+    income_per_capita: PositiveFloat = Field(description="urban per-capita disposable income, yuan a year")
+    income_cv: NonNegativeFloat = 0.5
+    wage_growth: Rate = Field(0.09, description="trend growth of urban wages a year")
+    wage_growth_sd: NonNegativeFloat = Field(0.02, description="sd of the common yearly shock to urban wage growth")
+    sample_households: PositiveInt = Field(4000, description="urban households simulated; each stands for many")
+
+
+class Enterprise(Strict):
+    """One named enterprise (in addition to generated ones)."""
+
+    name: str
+    sector: str = "manufacturing"
+    jobs: PositiveInt
+    monthly_wage: PositiveFloat
+    town: str | None = None
+
+
+class Enterprises(Strict):
+    """Enterprises that hire rural workers: generated by count, plus listed ones."""
+
+    count: NonNegativeInt = 0
+    jobs: LogNormal = LogNormal(mean=120, cv=1.0)
+    monthly_wage: LogNormal = LogNormal(mean=1500, cv=0.2)
+    sectors: dict[str, Share] = {"manufacturing": 1.0}
+    hire_radius_km: PositiveFloat = 15.0
+    listed: list[Enterprise] = []
+
+    _sectors_sum = field_validator("sectors")(lambda shares: _shares_sum_to_one(shares, "sector"))
+
+
+DepartmentType = Literal["party_mass", "political_legal", "economic", "agriculture"]
+
+
+class DepartmentGroup(Strict):
+    """A number of county departments of one type (党群, 政法, 经济, 涉农)."""
+
+    type: DepartmentType
+    count: PositiveInt
+    annual_budget: NonNegativeFloat = Field(100_000, description="yuan a year a department can spend on pairing")
+    cadres: NonNegativeInt = Field(10, description="cadres a department can second")
+
+
+class Communities(Strict):
+    """Urban communities (社区)."""
+
+    count: NonNegativeInt = 0
+    annual_budget: NonNegativeFloat = 30_000
+    volunteers: NonNegativeInt = 20
+
+
+class CooperativeGroup(Strict):
+    """Cooperatives or specialist associations on one industry chain."""
+
+    industry: str
+    count: PositiveInt
+    kind: Literal["cooperative", "association"] = "cooperative"
+    price_premium: Share = Field(0.03, description="farm-gate price gain for member households")
+
+
+class Classification(Strict):
+    """Thresholds on collective income that make a village weak (薄弱) or hollow (空壳)."""
+
+    weak_collective_income: NonNegativeFloat = 50_000
+    hollow_collective_income: NonNegativeFloat = 10_000
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Classification:
+        if self.hollow_collective_income > self.weak_collective_income:
+            raise ValueError("hollow_collective_income must not exceed weak_collective_income")
+        return self
+
+
+class Economy(Strict):
+    """Parameters of the income processes; docs/ODD.md gives each one's source."""
+
+    farm_land_elasticity: Share = 0.5
+    farm_productivity_growth: Rate = 0.08
+    leadership_growth_effect: NonNegativeFloat = 0.04
+    min_farm_share: Share = 0.1
+    land_rent_share: Share = 0.25
+    enterprise_wage_growth: Rate = 0.10
+    enterprise_job_growth: Rate = 0.03
+    migrant_monthly_wage: PositiveFloat = 1417.0
+    migrant_wage_growth: Rate = 0.108
+    migrant_living_cost_share: Share = 0.4
+    remittance_share: Share = 0.6
+    migration_max_rate: Share = 0.02
+    migration_sensitivity: NonNegativeFloat = 3.0
+    migration_skill_selectivity: NonNegativeFloat = 1.0
+    return_rate: Share = 0.008
+    job_separation_rate: Share = 0.015
+    vacancy_fill_rate: Share = 0.3
+    initial_job_fill: Share = 0.9
+    collective_return: NonNegativeFloat = 0.08
+    leadership_return_effect: NonNegativeFloat = 1.0
+    dividend_share: Share = 0.3
+    debt_interest: NonNegativeFloat = 0.05
+    initial_debt_to_income: NonNegativeFloat = 1.96
+    transfer_per_capita: NonNegativeFloat = 150.0
+    transfer_growth: Rate = 0.12
+    dibao_line: NonNegativeFloat = 1200.0
+    dibao_coverage: Share = 0.7
+    poverty_line: NonNegativeFloat = 2300.0
+    skill_depreciation: Share = 0.01
+    leadership_term_months: PositiveInt = 36
+    leadership_replacement: Share = 0.5
+    leadership_ageing: Share = 0.01
+    leadership_talent_effect: NonNegativeFloat = 0.3
+    problem_arrival: NonNegativeFloat = 1.5
+    problem_solving: Share = 0.1
+    problem_half_saturation: PositiveFloat = 20.0
+    max_problem_loss: Share = 0.3
+
+
+class Scenario(Strict):
+    """A county to simulate: validated once, then read-only."""
+
+    name: str
+    description: str = ""
+    start_year: int = Field(2009, ge=1949, le=2100)
+    horizon_years: PositiveInt = Field(10, le=100)
+    region: Region
+    households: Households = Households()
+    urban: Urban
+    enterprises: Enterprises = Enterprises()
+    departments: list[DepartmentGroup] = []
+    communities: Communities = Communities()
+    cooperatives: list[CooperativeGroup] = []
+    classification: Classification = Classification()
+    economy: Economy = Economy()
+
+    @property
+    def months(self) -> int:
+        return 12 * self.horizon_years
+
+    def with_horizon(self, years: int) -> Scenario:
+        """The same scenario over another horizon (the CLI's --years), validated like the file."""
+        return validate_model(Scenario, {**self.model_dump(), "horizon_years": years}, source="--years")
+
+
+# --------------------------------------------------------------------------- village CSV
+
+VILLAGE_COLUMNS: dict[str, str] = {
+    "name": "text",
+    "town": "text",
+    "population": "positive integer",
+    "households": "positive integer",
+    "income_per_capita": "positive number (yuan a year)",
+    "collective_income": "non-negative number (yuan a year)",
+    "leadership": "number in [0, 1]",
+    "industry": "text",
+    "x_km": "number",
+    "y_km": "number",
+}
+
+
+class VillageRecord(Strict):
+    """One row of a village CSV file (lax types: CSV values arrive as text)."""
+
+    model_config = ConfigDict(strict=False)
+
+    name: str
+    town: str
+    population: PositiveInt
+    households: PositiveInt
+    income_per_capita: PositiveFloat
+    collective_income: NonNegativeFloat
+    leadership: Share
+    industry: str
+    x_km: float
+    y_km: float
+
+    @model_validator(mode="after")
+    def _households_fit(self) -> VillageRecord:
+        if self.households > self.population:
+            raise ValueError(f"households ({self.households}) cannot exceed population ({self.population})")
+        return self
+
+
+@lru_cache(maxsize=32)
+def _read_village_csv_cached(path: str, mtime_ns: int) -> tuple[VillageRecord, ...]:
+    del mtime_ns  # part of the cache key only: an edited file is read again
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise InputError.single(path, "", f"cannot read as CSV: {reason}") from None
+    missing = [column for column in VILLAGE_COLUMNS if column not in frame.columns]
+    unknown = [column for column in frame.columns if column not in VILLAGE_COLUMNS]
+    if missing or unknown:
+        parts = [f"missing {', '.join(missing)}"] if missing else []
+        parts += [f"unknown column {column!r}{_did_you_mean(column, missing or VILLAGE_COLUMNS)}" for column in unknown]
+        expected = ", ".join(VILLAGE_COLUMNS)
+        raise InputError.single(path, "columns", f"{'; '.join(parts)}; expected the columns {expected}")
+    if frame.empty:
+        raise InputError.single(path, "", "has a header but no villages")
+    records, problems = [], []
+    for row_number, row in enumerate(frame.to_dict("records"), start=2):
+        try:
+            records.append(VillageRecord.model_validate(row))
+        except ValidationError as exc:
+            for error in exc.errors():
+                column = ".".join(str(part) for part in error["loc"])
+                expected = VILLAGE_COLUMNS.get(column)
+                message = _friendly_message(error)
+                if expected and error["type"] not in ("value_error",):
+                    message = f"must be a {expected}, got {error['input']!r}"
+                problems.append(Problem(f"row {row_number}, {column}" if column else f"row {row_number}", message))
+    if problems:
+        raise InputError(path, problems[:10])
+    names = [record.name for record in records]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InputError.single(path, "name", f"village names must be unique; repeated: {', '.join(duplicates[:5])}")
+    return tuple(records)
+
+
+def read_village_csv(path: str | Path) -> tuple[VillageRecord, ...]:
+    """Read and validate a village CSV; raises :class:`InputError` naming the row and column."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError.single(str(path), "", "village file not found")
+    return _read_village_csv_cached(str(path), path.stat().st_mtime_ns)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario YAML (and its village CSV, if any).
+
+    Raises :class:`InputError` with one line per problem: ``file: field: message``.
+    """
+    path = Path(path)
+    source = str(path)
+    if path.is_dir():
+        raise InputError.single(source, "", "is a folder; expected a scenario YAML file")
+    if not path.is_file():
+        raise InputError.single(source, "", "scenario file not found")
+    data = _read_yaml_mapping(path)
+    scenario = parse_scenario(data, source)
+    if scenario.region.village_file is not None:
+        csv_path = (path.parent / scenario.region.village_file).resolve()
+        if not csv_path.is_file():
+            raise InputError.single(source, "region.village_file", f"file not found: {csv_path}")
+        records = read_village_csv(csv_path)
+        _check_village_towns(records, scenario, str(csv_path))
+        region = scenario.region.model_copy(update={"village_file": str(csv_path)})
+        scenario = scenario.model_copy(update={"region": region})
+    return scenario
+
+
+def _check_village_towns(records: Iterable[VillageRecord], scenario: Scenario, source: str) -> None:
+    towns = set(scenario.region.town_names)
+    for row_number, record in enumerate(records, start=2):
+        if record.town not in towns:
+            raise InputError.single(
+                source,
+                f"row {row_number}, town",
+                f"town {record.town!r} is not in region.towns{_did_you_mean(record.town, towns)}",
+            )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects a key given twice (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in the same mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError.single(source, "", "is not UTF-8 text") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = exc.problem or exc.context or "syntax error"
+        raise InputError.single(source, where, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise InputError.single(source, "", f"invalid YAML: {exc}") from None
+    if data is None:
+        raise InputError.single(source, "", "file is empty; expected a mapping with at least 'name', 'region' and 'urban'")
+    if not isinstance(data, dict):
+        raise InputError.single(source, "", f"top level must be a mapping of keys to values, got a {type(data).__name__}")
+    return data
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a mapping (as read from YAML) into a :class:`Scenario`, including cross-references."""
+    scenario = validate_model(Scenario, data, source)
+    towns = set(scenario.region.town_names)
+    for i, enterprise in enumerate(scenario.enterprises.listed):
+        if enterprise.town is not None and enterprise.town not in towns:
+            raise InputError.single(
+                source,
+                f"enterprises.listed[{i}].town",
+                f"town {enterprise.town!r} of enterprise {enterprise.name!r} is not in region.towns"
+                f"{_did_you_mean(enterprise.town, towns)}",
+            )
+    return scenario
+
+
+def validate_model[M: BaseModel](model_cls: type[M], data: Any, source: str) -> M:
+    """Validate ``data`` as ``model_cls``, turning pydantic errors into an :class:`InputError`."""
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(source, _problems(exc, model_cls)) from None
+
+
+def _problems(exc: ValidationError, model_cls: type[BaseModel]) -> list[Problem]:
+    problems, seen = [], set()
+    for error in exc.errors():
+        loc = _clean_loc(error["loc"])
+        field_path = _format_loc(loc)
+        if error["type"] == "extra_forbidden":
+            options = _fields_at(model_cls, loc[:-1])
+            message = f"unknown key{_did_you_mean(str(loc[-1]), options)}"
+            if options:
+                message += f" (allowed: {', '.join(sorted(options))})"
+        else:
+            message = _friendly_message(error, _annotation_at(model_cls, loc))
+        key = (field_path, message)
+        if key not in seen:
+            seen.add(key)
+            problems.append(Problem(field_path, message))
+    return problems
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union-branch labels (e.g. 'int', 'list[str]', 'constrained-int') from an error location."""
+    return tuple(part for part in loc if not (isinstance(part, str) and _is_branch_label(part)))
+
+
+def _is_branch_label(part: str) -> bool:
+    return part in {"int", "str", "float"} or part.startswith("constrained-") or part.endswith("]")
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _friendly_message(error: dict[str, Any], annotation: Any = None) -> str:
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "greater_than" and ctx.get("gt") == 0:
+        noun = "integer" if annotation is int else "number"
+        return f"must be a positive {noun}, got {value!r}"
+    message = error["msg"]
+    for prefix, replacement in (("Input should be ", "must be "), ("Value error, ", ""), ("Assertion failed, ", "")):
+        if message.startswith(prefix):
+            message = replacement + message[len(prefix) :]
+    if message.startswith("must be ") and kind != "value_error" and ", got " not in message:
+        message += f", got {value!r}"
+    return message
+
+
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _annotation_at(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> Any:
+    """The type annotation of the field at ``loc`` (list indices skipped), or None if there is none."""
+    current: Any = model_cls
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        model = _model_of(current)
+        field = model.model_fields.get(part) if model else None
+        if field is None:
+            return None
+        current = field.annotation
+    return current
+
+
+def _fields_at(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
+    """The keys allowed at ``loc`` inside ``model_cls`` (for 'did you mean' hints)."""
+    model = _model_of(_annotation_at(model_cls, loc))
+    return set(model.model_fields) if model else set()
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``X | None`` or ``list[X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) is not None or get_args(annotation):
+        for arg in get_args(annotation):
+            found = _model_of(arg)
+            if found is not None:
+                return found
+    return None

@@ -1,0 +1,176 @@
+"""Shared fixtures: the repository, the small scenario and helpers that write scenario files.
+
+Fixtures here are deliberately general so any test file can use them:
+
+- ``repo_root``: the repository folder (``Path``).
+- ``small_scenario_path`` / ``small_scenario_data``: ``scenarios/small.yaml`` and a fresh
+  deep copy of its contents (``yaml.safe_load``), safe to mutate.
+- ``village_rows`` / ``csv_scenario_data``: a valid village CSV (as a list of row dicts) and
+  a scenario dict that reads it from ``villages.csv`` instead of generating villages.
+- ``write_scenario(tmp_path, data_or_text, name="s.yaml", csv=None, csv_name="villages.csv")``:
+  writes a YAML file (from a dict, or raw text as is) and optionally a village CSV beside it.
+- ``village_csv(rows, header=None)``: CSV text for village rows (just the header for ``[]``).
+- ``variant(data, {"dotted.path": value, ...})``: a deep copy of ``data`` with fields set
+  (``variant.DELETE`` as the value removes a key). List items are addressed by index: ``departments.0.type``.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SMALL_SCENARIO = REPO_ROOT / "scenarios" / "small.yaml"
+
+VILLAGE_HEADER = [
+    "name",
+    "town",
+    "population",
+    "households",
+    "income_per_capita",
+    "collective_income",
+    "leadership",
+    "industry",
+    "x_km",
+    "y_km",
+]
+"""The village CSV columns in their documented order (sim.scenario.VILLAGE_COLUMNS)."""
+
+DELETE = object()
+"""Use as a value in ``variant`` to remove a key."""
+
+
+# --------------------------------------------------------------------------- plain helpers
+
+
+def village_csv_text(rows: Sequence[Mapping[str, Any]], header: Sequence[str] | None = None) -> str:
+    """CSV text for village rows; ``header`` defaults to the columns of the first row (or VILLAGE_HEADER)."""
+    if header is None:
+        header = list(rows[0]) if rows else VILLAGE_HEADER
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(header), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def _write_scenario(
+    tmp_path: Path,
+    data_or_text: Mapping[str, Any] | str,
+    name: str = "s.yaml",
+    csv: str | Sequence[Mapping[str, Any]] | None = None,
+    csv_name: str = "villages.csv",
+) -> Path:
+    """Write a scenario YAML (dict -> YAML; str -> written verbatim) and an optional village CSV.
+
+    ``csv`` may be CSV text (written verbatim) or a list of row dicts. Returns the YAML path.
+    """
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / name
+    if isinstance(data_or_text, str):
+        text = data_or_text
+    else:
+        text = yaml.safe_dump(dict(data_or_text), allow_unicode=True, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    if csv is not None:
+        csv_text = csv if isinstance(csv, str) else village_csv_text(csv)
+        (tmp_path / csv_name).write_text(csv_text, encoding="utf-8")
+    return path
+
+
+def _variant(data: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``data`` with each dotted path set to its value (or removed, for DELETE)."""
+    result = copy.deepcopy(dict(data))
+    for dotted, value in changes.items():
+        parts = dotted.split(".")
+        node: Any = result
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        last: Any = int(parts[-1]) if isinstance(node, list) else parts[-1]
+        if value is DELETE:
+            del node[last]
+        else:
+            node[last] = copy.deepcopy(value)
+    return result
+
+
+_variant.DELETE = DELETE  # type: ignore[attr-defined]  # so tests can write variant.DELETE
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def small_scenario_path() -> Path:
+    return SMALL_SCENARIO
+
+
+@pytest.fixture
+def small_scenario_data() -> dict[str, Any]:
+    """scenarios/small.yaml as loaded by yaml.safe_load (a fresh copy for every test)."""
+    with SMALL_SCENARIO.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+@pytest.fixture
+def village_rows(small_scenario_data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Six valid village rows, two in each town of small.yaml."""
+    towns = small_scenario_data["region"]["towns"]
+    industries = ["vegetables", "grain", "fruit"]
+    rows = []
+    for i in range(6):
+        rows.append(
+            {
+                "name": f"村{i + 1}",
+                "town": towns[i % len(towns)],
+                "population": 700 + 50 * i,
+                "households": 200 + 15 * i,
+                "income_per_capita": 7000 + 400 * i,
+                "collective_income": 0 if i == 0 else 20000 * i,
+                "leadership": round(0.35 + 0.08 * i, 2),
+                "industry": industries[i % len(industries)],
+                "x_km": 2.0 + 3 * i,
+                "y_km": 5.0 + 2 * i,
+            }
+        )
+    return rows
+
+
+@pytest.fixture
+def csv_scenario_data(small_scenario_data: dict[str, Any]) -> dict[str, Any]:
+    """small.yaml with its generated villages replaced by ``village_file: villages.csv``."""
+    data = copy.deepcopy(small_scenario_data)
+    del data["region"]["villages"]
+    data["region"]["village_file"] = "villages.csv"
+    return data
+
+
+@pytest.fixture(scope="session")
+def write_scenario() -> Callable[..., Path]:
+    """``write_scenario(tmp_path, data_or_text, name="s.yaml", csv=None, csv_name="villages.csv") -> Path``."""
+    return _write_scenario
+
+
+@pytest.fixture(scope="session")
+def village_csv() -> Callable[..., str]:
+    """``village_csv(rows, header=None) -> str``: CSV text for village rows (header only for ``[]``)."""
+    return village_csv_text
+
+
+@pytest.fixture(scope="session")
+def variant() -> Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]:
+    """``variant(data, {"region.villages.count": -3, "urban.population": variant.DELETE})`` -> new dict."""
+    return _variant
