@@ -14,12 +14,10 @@ import numpy as np
 import pandas as pd
 
 from sim.households import INCOME_SOURCES, HouseholdArrays
+from sim.households import monthly_factor as monthly
 from sim.scenario import Classification, Economy
 
 
-def monthly(rate_per_year: float) -> float:
-    """The monthly growth factor that compounds to ``1 + rate_per_year`` over a year."""
-    return math.exp(math.log1p(rate_per_year) / 12.0)
 
 
 @dataclass
@@ -139,7 +137,7 @@ def update_problems(state: VillageState, params: Economy, rng: np.random.Generat
     return int(solved.sum())
 
 
-def update_collective(state: VillageState, month: int, params: Economy) -> None:
+def update_collective(state: VillageState, step: int, params: Economy) -> None:
     """Collective capital earns a return; debt costs interest; part of any surplus is paid out.
 
     Income = capital * rate(leadership) / 12; the surplus after interest pays
@@ -152,7 +150,7 @@ def update_collective(state: VillageState, month: int, params: Economy) -> None:
     state.capital += np.maximum(retained - repay, 0.0)
     state.dividend_pool = dividends
 
-    slot = month % 12
+    slot = step % 12
     state.collective_annual += income - state.collective_history[slot]
     state.collective_history[slot] = income
 
@@ -215,19 +213,22 @@ def calibrate_productivity(
     households: HouseholdArrays,
     state: VillageState,
     target_per_capita: np.ndarray,
+    months_in_year: float,
     local_wages: np.ndarray,
     village_population: np.ndarray,
     trends: Trends,
     params: Economy,
 ) -> None:
-    """Set each village's farm productivity so its starting per-capita income hits the scenario's figure.
+    """Set each village's farm productivity so its start-year per-capita income hits the scenario's figure.
 
-    Farm income fills the gap between the target and the non-farm income the
-    village already has, but is never less than ``min_farm_share`` of the target.
+    ``months_in_year`` is the year's income in units of this month's (12 if
+    incomes were flat, less if they grew through the year). Farm income fills
+    the gap between the target and the village's non-farm income, but is never
+    less than ``min_farm_share`` of the target.
     """
     state.productivity = np.ones(len(target_per_capita))
     compute_incomes(households, state, local_wages, village_population, trends, params)
-    target = target_per_capita * village_population / 12.0
+    target = target_per_capita * village_population / months_in_year
     non_farm = sum(households.village_sum(households.income[s]) for s in INCOME_SOURCES if s not in ("farm", "transfer"))
     non_farm += trends.transfer_per_capita / 12.0 * village_population
     farm_needed = np.maximum(target - non_farm, params.min_farm_share * target)

@@ -50,22 +50,41 @@ class HouseholdArrays:
     def annual_per_capita(self) -> np.ndarray:
         return self.annual / self.size
 
-    def record_month(self, month: int) -> None:
-        """Add this month's total income to the trailing 12-month window."""
+    def record_month(self, step: int) -> None:
+        """Add step ``step``'s total income to the trailing 12-month window (replacing 12 steps ago)."""
         total = sum(self.income[source] for source in INCOME_SOURCES)
-        slot = month % 12
+        slot = step % 12
         self.annual += total - self.history[slot]
         self.history[slot] = total
 
-    def start_history(self) -> None:
-        """Assume the 12 months before the start looked like the first month."""
+    def start_history(self, past_growth: float) -> None:
+        """Back-cast the 12 months up to the start, incomes having grown by ``past_growth`` a year.
+
+        Step 0 is the last month of the start year; with this history the
+        trailing 12-month income at step 0 is the start year's income, and the
+        first simulated year grows at the trend rather than at half of it.
+        """
         total = sum(self.income[source] for source in INCOME_SOURCES)
-        self.history = np.tile(total, (12, 1))
-        self.annual = 12.0 * total
+        months_back = np.arange(12)  # 0 = this month, 11 = eleven months ago
+        factors = monthly_factor(past_growth) ** -months_back.astype(float)
+        slots = (0 - months_back) % 12  # step 0 is month 0 of the ring
+        self.history = np.empty((12, len(total)))
+        self.history[slots] = factors[:, None] * total[None, :]
+        self.annual = self.history.sum(axis=0)
 
     def village_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum a per-household array within each village (rows are contiguous, so one ``reduceat``)."""
         return np.add.reduceat(np.asarray(values, dtype=float), self.start)
+
+
+def monthly_factor(rate_per_year: float) -> float:
+    """The monthly growth factor that compounds to ``1 + rate_per_year`` over a year."""
+    return math.exp(math.log1p(rate_per_year) / 12.0)
+
+
+def trailing_year_factor(past_growth: float) -> float:
+    """Sum of the last 12 months' incomes relative to this month's, had incomes grown at ``past_growth``."""
+    return float(sum(monthly_factor(past_growth) ** -k for k in range(12)))
 
 
 def build_households(

@@ -126,35 +126,53 @@ class Jobs:
         return int(take.sum())
 
 
-def migrate(
+def leaving_chance(
     households: HouseholdArrays,
     home_earnings_per_worker: np.ndarray,
     migrant_monthly_wage: float,
     params: Economy,
-    rng: np.random.Generator,
-) -> tuple[int, int]:
-    """Farm workers leave when earnings away beat earnings at home; some migrants return.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Households with a farm worker who could leave, and each one's monthly chance per worker.
 
-    The monthly chance of leaving is ``max_rate * logistic(sensitivity * (gain - 1))``
-    where ``gain`` is the migrant's net wage over the village's farm earnings per
+    The chance is ``max_rate * logistic(sensitivity * (gain - 1))``, where
+    ``gain`` is the migrant's net wage over the village's farm earnings per
     worker, scaled by the household's relative skill to the power
     ``migration_skill_selectivity``: the poorest villages lose their most skilled
-    workers fastest ("村子越穷,人才越外流"). Returns (left, returned).
+    workers fastest ("村子越穷,人才越外流").
     """
     net_away = migrant_monthly_wage * (1.0 - params.migrant_living_cost_share)
     gain = net_away / np.maximum(home_earnings_per_worker, 1.0)
     pull = params.migration_max_rate / (1.0 + np.exp(-params.migration_sensitivity * (gain - 1.0)))
-
     # Only households with someone who could move need a draw; this runs every month.
-    farmers = households.farm_workers
-    can_leave = np.flatnonzero(farmers)
+    can_leave = np.flatnonzero(households.farm_workers)
     relative_skill = households.skill[can_leave] / households.skill.mean()
     selectivity = power(relative_skill, params.migration_skill_selectivity)
-    chance = np.minimum(pull[households.village[can_leave]] * selectivity, 1.0)
-    leaving = rng.binomial(farmers[can_leave], chance)
+    return can_leave, np.minimum(pull[households.village[can_leave]] * selectivity, 1.0)
 
+
+def steady_return_rate(households: HouseholdArrays, can_leave: np.ndarray, chance: np.ndarray) -> float:
+    """The monthly return rate at which expected departures equal returns (a stable migrant share)."""
+    expected_leaving = float(np.dot(households.farm_workers[can_leave], chance))
+    migrants = float(households.migrants.sum())
+    return min(expected_leaving / migrants, 1.0) if migrants else 0.0
+
+
+def migrate(
+    households: HouseholdArrays,
+    home_earnings_per_worker: np.ndarray,
+    migrant_monthly_wage: float,
+    return_rate: float,
+    params: Economy,
+    rng: np.random.Generator,
+) -> tuple[int, int]:
+    """Farm workers leave with :func:`leaving_chance`; each migrant returns with ``return_rate``.
+
+    Returns (left, returned).
+    """
+    can_leave, chance = leaving_chance(households, home_earnings_per_worker, migrant_monthly_wage, params)
+    leaving = rng.binomial(households.farm_workers[can_leave], chance)
     away = np.flatnonzero(households.migrants)
-    returning = rng.binomial(households.migrants[away], params.return_rate)
+    returning = rng.binomial(households.migrants[away], return_rate)
     households.migrants[can_leave] += leaving.astype(np.int32)
     households.migrants[away] -= returning.astype(np.int32)
     return int(leaving.sum()), int(returning.sum())

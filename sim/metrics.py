@@ -97,7 +97,8 @@ def _groups(groups: ArrayLike, n: int) -> tuple[np.ndarray, pd.Index]:
 # This removes cancellation between positive and negative terms, so a rounding error
 # of one ulp in mu no longer shifts the index by ~1e-16 in absolute terms (which would
 # be a large relative error for nearly equal incomes), and the between/within parts
-# add up to the total to ~1e-15 relative. 0 ln 0 = 0, so a zero income contributes w.
+# add up to the total to rounding (tested at 1e-12 relative). 0 ln 0 = 0, so a zero
+# income contributes w * 1 to the corrected T sum.
 
 
 def _theil_t_terms(y: np.ndarray, w: np.ndarray, mu: np.ndarray | float) -> np.ndarray:
@@ -283,6 +284,8 @@ def theil_t(incomes: ArrayLike, weights: ArrayLike | None = None) -> float:
 
     Sensitive to the top of the distribution; 0 for equal incomes, ln(n) when one of
     n equal-weight units holds everything. Zero incomes contribute 0 (0 ln 0 = 0).
+    Summed as ``sum_i w_i (r_i ln r_i - r_i + 1) / W`` with r = y/mu: equal in exact
+    arithmetic, but every term is >= 0, so small values of T stay accurate.
 
     >>> theil_t([5, 5, 5])
     0.0
@@ -301,6 +304,7 @@ def theil_l(incomes: ArrayLike, weights: ArrayLike | None = None) -> float:
 
     Sensitive to the bottom of the distribution. Undefined with zero incomes: a zero
     income with positive weight raises ValueError (zero-weight rows are ignored).
+    Summed as ``sum_i w_i (r_i - 1 - ln r_i) / W`` with r = y/mu (non-negative terms).
 
     >>> theil_l([2, 2])
     0.0
@@ -353,9 +357,12 @@ def theil_decomposition(
     * L: ``within = sum_g p_g L_g``,  ``between = sum_g p_g ln(mu/mu_g)``
 
     ``groups`` holds one label per observation, of any sortable dtype (village ids,
-    "urban"/"rural"). For T, a group whose income is all zero has s_g = 0, so it
-    contributes nothing and its own ``theil`` is NaN; groups with zero total weight
-    get NaN mean/theil and contribute nothing. Index "L" raises on zero incomes.
+    "urban"/"rural"); labels are factorised once (hash-based ``pd.factorize``, faster
+    than ``np.unique`` on 300k rows) and every group sum is one ``np.bincount``.
+    ``index`` is "T" or "L" (case-insensitive). For T, a group whose income is all
+    zero has s_g = 0, so it contributes nothing to ``within`` and its own ``theil`` is
+    NaN; groups with zero total weight get NaN mean/theil and contribute nothing.
+    Index "L" raises ValueError on zero incomes.
 
     >>> d = theil_decomposition([1, 1, 3, 3], ["rural", "rural", "urban", "urban"])
     >>> round(d.within, 12), round(d.between, 12) == round(d.total, 12), d.between_share
@@ -394,7 +401,7 @@ def theil_decomposition(
         share = p
     total = float(terms(y, w, mu).sum() / total_w)
     # Groups whose own index is undefined (zero weight, or T with zero income) get a
-    # placeholder mean of 1, NaN ``theil`` and zero contribution (their share is 0).
+    # placeholder denominator of 1, NaN ``theil`` and zero contribution (share 0).
     denom = np.where(own_defined, mu_g, 1.0)
     num = np.bincount(codes, weights=terms(y, w, denom[codes]), minlength=k)
     own = np.where(own_defined, num / np.where(w_g > 0, w_g, 1.0), np.nan)

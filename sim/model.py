@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim import economy, labour
 from sim.agents import Community, Cooperative, Department, Enterprise, Village
-from sim.households import build_households
+from sim.households import build_households, trailing_year_factor
 from sim.outcomes import MODEL_OUTCOMES, model_outcomes, village_table
 from sim.region import build_villages, town_centres
 from sim.scenario import Scenario, load_scenario, parse_scenario
@@ -99,12 +99,19 @@ class PairingModel(mesa.Model):
             self.households,
             self.village_state,
             self.village_frame["income_per_capita"].to_numpy(float),
+            trailing_year_factor(params.past_income_growth),
             self._local_wages(),
             self.village_population,
             self.trends,
             params,
         )
-        self.households.start_history()
+        self.households.start_history(params.past_income_growth)
+        can_leave, chance = labour.leaving_chance(
+            self.households, economy.home_earnings_per_worker(self.households), self.trends.migrant_wage, params
+        )
+        self.return_rate = (
+            params.return_rate if params.return_rate is not None else labour.steady_return_rate(self.households, can_leave, chance)
+        )
 
         self.outcomes: dict[str, float] = {}
         self._village_tables: list[pd.DataFrame] = []
@@ -212,7 +219,6 @@ class PairingModel(mesa.Model):
     def step(self) -> None:
         """One month: trends, leadership, problems, labour, the collective, incomes, then record."""
         params, rng, h, state = self.spec.economy, self.rng, self.households, self.village_state
-        month = self.steps - 1
         self.trends.advance(params)
         economy.grow_productivity(state, params)
         home_share = 1.0 - h.village_sum(h.migrants.astype(float)) / np.maximum(h.village_sum(h.workers.astype(float)), 1.0)
@@ -220,16 +226,16 @@ class PairingModel(mesa.Model):
         economy.update_problems(state, params, rng)
 
         # Workers compare last month's farm earnings at home with wages away.
-        labour.migrate(h, economy.home_earnings_per_worker(h), self.trends.migrant_wage, params, rng)
+        labour.migrate(h, economy.home_earnings_per_worker(h), self.trends.migrant_wage, self.return_rate, params, rng)
         self.jobs.separate(params.job_separation_rate, h, rng)
         vacancies = np.maximum(self.enterprise_capacity() - self.jobs.filled(len(self.enterprises)), 0)
         self.jobs.hire(np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64), self.catchment, h, rng)
 
-        economy.update_collective(state, month, params)
+        economy.update_collective(state, self.steps, params)
         economy.compute_incomes(h, state, self._local_wages(), self.village_population, self.trends, params)
         economy.decay_skills(h, params)
-        h.record_month(month)
-        self.urban.advance(month, self.spec.urban, rng)
+        h.record_month(self.steps)
+        self.urban.advance(self.steps, self.spec.urban, rng)
 
         self._record()
         if self.steps >= self.spec.months:

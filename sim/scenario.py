@@ -257,7 +257,8 @@ class Economy(Strict):
     migration_max_rate: Share = 0.02
     migration_sensitivity: NonNegativeFloat = 3.0
     migration_skill_selectivity: NonNegativeFloat = 1.0
-    return_rate: Share = 0.008
+    return_rate: Share | None = Field(None, description="monthly chance a migrant returns; None: calibrated so the start is a steady state")
+    past_income_growth: Rate = Field(0.10, description="income growth in the year before the start, to back-cast the first trailing year")
     job_separation_rate: Share = 0.015
     vacancy_fill_rate: Share = 0.3
     initial_job_fill: Share = 0.9

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.households import monthly_factor
 from sim.scenario import Urban
 
 
@@ -28,20 +29,25 @@ class UrbanHouseholds:
 
     @classmethod
     def start(cls, spec: Urban, rng: np.random.Generator) -> UrbanHouseholds:
+        """Draw the sample; wages are back-cast a year at the trend so the start year's mean is the spec's."""
         n = spec.sample_households
         size = 1.0 + rng.poisson(spec.household_size - 1.0, size=n)
         sigma = math.sqrt(math.log1p(spec.income_cv**2))
         per_capita = rng.lognormal(-(sigma**2) / 2, sigma, size=n)
         per_capita *= spec.income_per_capita / np.average(per_capita, weights=size)
         weight = np.full(n, spec.population / size.sum())
-        return cls(size=size, weight=weight, base_income=per_capita * size, level_history=np.ones(12))
+        months_back = np.arange(12)
+        history = np.empty(12)
+        history[(0 - months_back) % 12] = monthly_factor(spec.wage_growth) ** -months_back.astype(float)
+        level = 1.0 / history.mean()
+        return cls(size=size, weight=weight, base_income=per_capita * size, level_history=history * level, level=level)
 
-    def advance(self, month: int, spec: Urban, rng: np.random.Generator) -> None:
-        """Grow wages by this year's rate (trend + a common shock drawn each January)."""
-        if month % 12 == 0:
+    def advance(self, step: int, spec: Urban, rng: np.random.Generator) -> None:
+        """Grow wages by this year's rate (trend + a common shock drawn at the start of each year)."""
+        if step % 12 == 1:
             self.growth_this_year = spec.wage_growth + rng.normal(0.0, spec.wage_growth_sd)
-        self.level *= math.exp(math.log1p(max(self.growth_this_year, -0.5)) / 12.0)
-        self.level_history[month % 12] = self.level
+        self.level *= monthly_factor(max(self.growth_this_year, -0.5))
+        self.level_history[step % 12] = self.level
 
     @property
     def annual_income(self) -> np.ndarray:
