@@ -31,7 +31,6 @@ MODEL_OUTCOMES: dict[str, str] = {
     "theil_t_between": "part of Theil T between the urban and rural means",
     "theil_t_within": "part of Theil T within the urban and rural populations",
     "theil_between_share": "share of Theil T that is the urban/rural gap",
-    "theil_l": "Theil L (mean log deviation) over all residents",
     "poverty_headcount": "share of rural residents below the poverty line",
     "weak_villages": "villages whose 12-month collective income is below the weak threshold",
     "hollow_villages": "villages whose 12-month collective income is below the hollow threshold",
@@ -50,12 +49,8 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
     thresholds = model.spec.classification
     rural_pc = h.annual_per_capita
     urban_pc = urban.annual_income / urban.size
-    people = np.concatenate([h.size, urban.people])
-    incomes = np.concatenate([rural_pc, urban_pc])
-    is_urban = np.concatenate([np.zeros(len(h), dtype=bool), np.ones(len(urban_pc), dtype=bool)])
     rural_mean = metrics.weighted_mean(rural_pc, h.size)
     urban_mean = metrics.weighted_mean(urban_pc, urban.people)
-    theil = metrics.theil_decomposition(incomes, is_urban, people, index="T")
     month_income = {source: float(h.income[source].sum()) for source in INCOME_SOURCES}
     total_income = sum(month_income.values()) or 1.0
     workers = float(h.workers.sum()) or 1.0
@@ -63,17 +58,10 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
         "year": model.year,
         "month": model.month_of_year,
         "rural_income_pc": rural_mean,
-        "rural_median_income_pc": metrics.weighted_median(rural_pc, h.size),
         "urban_income_pc": urban_mean,
         "urban_rural_ratio": urban_mean / rural_mean,
         "income_gap": urban_mean - rural_mean,
-        "gini": metrics.gini(incomes, people),
-        "gini_rural": metrics.gini(rural_pc, h.size),
-        "theil_t": theil.total,
-        "theil_t_between": theil.between,
-        "theil_t_within": theil.within,
-        "theil_between_share": theil.between_share,
-        "theil_l": metrics.theil_l(np.maximum(incomes, 1.0), people),
+        **_inequality(rural_pc, h.size, urban_pc, urban.people),
         "poverty_headcount": metrics.poverty_headcount(rural_pc, model.spec.economy.poverty_line, h.size),
         "weak_villages": int(villages.weak(thresholds).sum()),
         "hollow_villages": int(villages.hollow(thresholds).sum()),
@@ -82,6 +70,39 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
         "mean_leadership": float(villages.leadership.mean()),
         "mean_collective_income": float(villages.collective_annual.mean()),
         **{f"{source}_income_share": amount / total_income for source, amount in month_income.items()},
+    }
+
+
+def _inequality(rural: np.ndarray, rural_people: np.ndarray, urban: np.ndarray, urban_people: np.ndarray) -> dict[str, float]:
+    """Gini, median and Theil outcomes, sorting the rural incomes once a month.
+
+    The small urban sample is sorted separately and merged in, so the pooled
+    distribution costs no second sort of the ~300,000 rural households.
+    """
+    order = np.argsort(rural)
+    rural_sorted, rural_weights = rural[order], rural_people[order]
+    urban_order = np.argsort(urban)
+    urban_sorted, urban_weights = urban[urban_order], urban_people[urban_order]
+
+    is_urban = np.zeros(len(rural) + len(urban), dtype=bool)
+    is_urban[np.searchsorted(rural_sorted, urban_sorted, side="right") + np.arange(len(urban))] = True
+    pooled, pooled_weights = np.empty(len(is_urban)), np.empty(len(is_urban))
+    pooled[is_urban], pooled[~is_urban] = urban_sorted, rural_sorted
+    pooled_weights[is_urban], pooled_weights[~is_urban] = urban_weights, rural_weights
+
+    theil = metrics.combine_theil_t(
+        [metrics.weighted_mean(rural, rural_people), metrics.weighted_mean(urban, urban_people)],
+        [rural_people.sum(), urban_people.sum()],
+        [metrics.theil_t(rural, rural_people), metrics.theil_t(urban, urban_people)],
+    )
+    return {
+        "rural_median_income_pc": metrics.weighted_median_sorted(rural_sorted, rural_weights),
+        "gini": metrics.gini_sorted(pooled, pooled_weights),
+        "gini_rural": metrics.gini_sorted(rural_sorted, rural_weights),
+        "theil_t": theil.total,
+        "theil_t_between": theil.between,
+        "theil_t_within": theil.within,
+        "theil_between_share": theil.between_share,
     }
 
 
