@@ -31,6 +31,15 @@ class Organisation(mesa.Agent):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, town={self.town!r})"
 
+    @property
+    def node_id(self) -> str:
+        """This organisation's node in the pairing graph."""
+        return f"{self.kind}:{self.unique_id}"
+
+    def node_attributes(self) -> dict[str, str | int | float]:
+        """Plain attributes for the pairing graph (GraphML needs scalars)."""
+        return {"kind": self.kind, "name": self.name, "town": self.town}
+
 
 class Village(Organisation):
     """An administrative village (行政村); its households are rows ``start:stop`` of the household arrays."""
@@ -112,6 +121,9 @@ class Department(Organisation):
         self.annual_budget = annual_budget
         self.cadres = cadres
 
+    def node_attributes(self) -> dict[str, str | int | float]:
+        return {**super().node_attributes(), "department_type": self.department_type}
+
 
 class Community(Organisation):
     """An urban residents' community (社区) with a small budget and volunteers."""
@@ -135,3 +147,49 @@ class Cooperative(Organisation):
         self.association = association
         self.price_premium = price_premium
         self.member_villages: np.ndarray = np.empty(0, dtype=np.int64)
+
+
+class JointBranch(Organisation):
+    """A joint party branch (联合党总支) created by a pairing: it links donors with villages.
+
+    One-to-one (one donor, one village), many-to-one (several donors, one
+    village) and one-to-many (a cooperative and the villages of its industry)
+    are all branches; the numbers of each donor–village link live in
+    ``model.pairing.links``.
+    """
+
+    kind = "joint_branch"
+
+    def __init__(
+        self,
+        model: PairingModel,
+        index: int,
+        policy: str,
+        policy_type: str,
+        donors: list[Organisation],
+        villages: list[Village],
+        start_step: int,
+    ):
+        name = f"{policy} branch {index + 1}: {' + '.join(d.name for d in donors)} / {' + '.join(v.name for v in villages)}"
+        super().__init__(model, name, villages[0].town)
+        self.index = index
+        self.policy = policy
+        self.policy_type = policy_type
+        self.donors = donors
+        self.villages = villages
+        self.start_step = start_step
+        self.closed_step: int | None = None
+        # The secretary comes from the strong side where there is one (Guangyuan: 强村 or the firm).
+        self.secretary_from = donors[0].name if policy_type in ("strong_weak", "village_enterprise") else villages[0].name
+
+    def node_attributes(self) -> dict[str, str | int | float]:
+        return {
+            **super().node_attributes(),
+            "policy": self.policy,
+            "type": self.policy_type,
+            "start_step": self.start_step,
+            "secretary_from": self.secretary_from,
+            "status": "active",
+            "effort": 1.0,
+            "last_rating": "unrated",
+        }

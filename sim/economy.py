@@ -7,7 +7,6 @@ parameters live in :class:`sim.scenario.Economy`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +15,6 @@ import pandas as pd
 from sim.households import INCOME_SOURCES, HouseholdArrays
 from sim.households import monthly_factor as monthly
 from sim.scenario import Classification, Economy
-
-
 
 
 @dataclass
@@ -58,6 +55,10 @@ class VillageState:
     leader_pool_mean: float  # mean quality of a newly chosen secretary
     leader_pool_sd: float
     dividend_pool: np.ndarray | None = None  # this month's dividends to pay out, yuan
+    # Set by pairing (sim.pairing); neutral values when there is none.
+    leadership_bonus: np.ndarray | None = None  # added to leadership while seconded cadres are present
+    own_effort: np.ndarray | None = None  # the village's own effort (falls with aid dependency), 1 = full
+    donor_burden: np.ndarray | None = None  # share of its own farm output a donor village loses to helping
 
     @classmethod
     def start(
@@ -82,8 +83,15 @@ class VillageState:
             leader_pool_mean=float(np.clip(leadership.mean(), 0.05, 0.95)),
             leader_pool_sd=float(max(leadership.std(), 0.01)),
         )
+        state.leadership_bonus = np.zeros(n)
+        state.own_effort = np.ones(n)
+        state.donor_burden = np.zeros(n)
         state.dividend_pool = _collective_accounts(state, params)[1]
         return state
+
+    def effective_leadership(self) -> np.ndarray:
+        """Leadership at work this month: the village's own plus any seconded cadre's lift."""
+        return np.minimum(self.leadership + self.leadership_bonus, 1.0)
 
     def constraint(self, params: Economy) -> np.ndarray:
         """Share of farm output lost to unsolved problems (saturating in their number)."""
@@ -103,8 +111,8 @@ def collective_rate(leadership: np.ndarray, params: Economy) -> np.ndarray:
 
 def grow_productivity(state: VillageState, params: Economy) -> None:
     """Background technical change and prices, faster where leadership is stronger."""
-    rate = params.farm_productivity_growth + params.leadership_growth_effect * (state.leadership - 0.5)
-    state.productivity *= np.exp(np.log1p(rate) / 12.0)
+    rate = params.farm_productivity_growth + params.leadership_growth_effect * (state.effective_leadership() - 0.5)
+    state.productivity *= np.exp(np.log1p(np.maximum(rate, -0.5)) / 12.0)
 
 
 def update_leadership(
@@ -130,9 +138,15 @@ def update_leadership(
 
 
 def update_problems(state: VillageState, params: Economy, rng: np.random.Generator) -> int:
-    """New problems arrive faster under weak leadership; a share of open ones is solved. Returns solved."""
-    arrivals = rng.poisson(params.problem_arrival * (1.5 - state.leadership))
-    solved = rng.binomial(state.problems.astype(np.int64), np.clip(params.problem_solving * state.leadership, 0, 1))
+    """New problems arrive faster under weak leadership; the village solves a share of open ones.
+
+    The share solved scales with leadership and the village's own effort (which
+    aid dependency lowers). Returns the number solved.
+    """
+    leadership = state.effective_leadership()
+    arrivals = rng.poisson(params.problem_arrival * (1.5 - leadership))
+    solving = np.clip(params.problem_solving * leadership * state.own_effort, 0, 1)
+    solved = rng.binomial(state.problems.astype(np.int64), solving)
     state.problems += arrivals - solved
     return int(solved.sum())
 
@@ -157,7 +171,7 @@ def update_collective(state: VillageState, step: int, params: Economy) -> None:
 
 def _collective_accounts(state: VillageState, params: Economy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """This month's collective (income, dividends, retained surplus), all in yuan."""
-    income = state.capital * collective_rate(state.leadership, params) / 12.0
+    income = state.capital * collective_rate(state.effective_leadership(), params) * state.own_effort / 12.0
     surplus = income - state.debt * params.debt_interest / 12.0
     dividends = np.where(surplus > 0, params.dividend_share * surplus, 0.0)
     return income, dividends, surplus - dividends
@@ -186,8 +200,11 @@ def farm_inputs(households: HouseholdArrays, params: Economy) -> np.ndarray:
 
 
 def village_farm_factor(state: VillageState, params: Economy) -> np.ndarray:
-    """What multiplies every household's farm inputs in a village: (1 - problem loss) * (1 + price premium)."""
-    return (1.0 - state.constraint(params)) * (1.0 + state.price_premium)
+    """What multiplies every household's farm inputs in a village.
+
+    (1 - problem loss) * (1 + price premium) * (1 - the donor burden of helping others).
+    """
+    return (1.0 - state.constraint(params)) * (1.0 + state.price_premium) * (1.0 - state.donor_burden)
 
 
 def compute_incomes(
@@ -212,7 +229,7 @@ def compute_incomes(
     base_transfer = (trends.transfer_per_capita / 12.0) * size
     market = income["farm"] + income["wage"] + income["remittance"] + income["dividend"] + base_transfer
     shortfall = np.maximum((trends.dibao_line / 12.0) * size - market, 0.0)
-    income["transfer"] = base_transfer + households.dibao_covered * shortfall
+    income["transfer"] = base_transfer + households.dibao_covered * shortfall + households.aid_income
 
 
 def calibrate_productivity(

@@ -36,13 +36,14 @@ class Catchment:
         village_households: np.ndarray,
         radius_km: float,
     ) -> Catchment:
-        villages, cumulative = [], []
+        villages, cumulative = [np.empty(0, dtype=np.int64)], [np.empty(0)]
         for e, (x, y) in enumerate(enterprise_xy):
             distance = np.hypot(village_xy[:, 0] - x, village_xy[:, 1] - y)
             inside = np.flatnonzero(distance <= radius_km)
             if inside.size == 0:  # a remote enterprise still hires from its nearest village
                 inside = np.array([int(np.argmin(distance))])
-            weight = village_households[inside] * np.exp(-distance[inside] / (radius_km / 2))
+            nearest = distance[inside].min()  # relative distances: no underflow for remote enterprises
+            weight = village_households[inside] * np.exp(-(distance[inside] - nearest) / (radius_km / 2))
             share = np.cumsum(weight) / weight.sum()
             share[-1] = 1.0
             villages.append(inside)
@@ -125,12 +126,27 @@ class Jobs:
         households.local_jobs[household[take]] += 1
         return int(take.sum())
 
+    def hire_in_village(
+        self, enterprise: int, village: int, n: int, households: HouseholdArrays, rng: np.random.Generator
+    ) -> int:
+        """Hire up to ``n`` farm workers of one village (a paired enterprise's jobs for its village)."""
+        rows = np.arange(households.start[village], households.stop[village])
+        rows = rows[households.farm_workers[rows] > 0]
+        if rows.size == 0 or n <= 0:
+            return 0
+        chosen = rng.choice(rows, size=min(n, rows.size), replace=False)
+        self.household = np.concatenate([self.household, chosen.astype(np.int64)])
+        self.enterprise = np.concatenate([self.enterprise, np.full(chosen.size, enterprise, dtype=np.int64)])
+        households.local_jobs[chosen] += 1
+        return int(chosen.size)
+
 
 def leaving_chance(
     households: HouseholdArrays,
     home_earnings_per_worker: np.ndarray,
     migrant_monthly_wage: float,
     params: Economy,
+    talent_drain: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Households with a farm worker who could leave, and each one's monthly chance per worker.
 
@@ -138,7 +154,9 @@ def leaving_chance(
     ``gain`` is the migrant's net wage over the village's farm earnings per
     worker, scaled by the household's relative skill to the power
     ``migration_skill_selectivity``: the poorest villages lose their most skilled
-    workers fastest ("村子越穷,人才越外流").
+    workers fastest ("村子越穷,人才越外流"). Skill gained in training adds
+    ``talent_drain`` times the gain (as a share of base skill) on top: trained
+    workers are the likeliest to leave.
     """
     net_away = migrant_monthly_wage * (1.0 - params.migrant_living_cost_share)
     gain = net_away / np.maximum(home_earnings_per_worker, 1.0)
@@ -147,6 +165,9 @@ def leaving_chance(
     can_leave = np.flatnonzero(households.farm_workers)
     relative_skill = households.skill[can_leave] / households.skill.mean()
     selectivity = power(relative_skill, params.migration_skill_selectivity)
+    if talent_drain:
+        trained = np.maximum(households.skill[can_leave] / households.skill_base[can_leave] - 1.0, 0.0)
+        selectivity = selectivity * (1.0 + talent_drain * trained)
     return can_leave, np.minimum(pull[households.village[can_leave]] * selectivity, 1.0)
 
 
@@ -164,12 +185,13 @@ def migrate(
     return_rate: float,
     params: Economy,
     rng: np.random.Generator,
+    talent_drain: float = 0.0,
 ) -> tuple[int, int]:
     """Farm workers leave with :func:`leaving_chance`; each migrant returns with ``return_rate``.
 
     Returns (left, returned).
     """
-    can_leave, chance = leaving_chance(households, home_earnings_per_worker, migrant_monthly_wage, params)
+    can_leave, chance = leaving_chance(households, home_earnings_per_worker, migrant_monthly_wage, params, talent_drain)
     leaving = rng.binomial(households.farm_workers[can_leave], chance)
     away = np.flatnonzero(households.migrants)
     returning = rng.binomial(households.migrants[away], return_rate)

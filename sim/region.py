@@ -56,8 +56,9 @@ def _generate(spec: GeneratedVillages, towns: list[str], area_km2: float, rng: n
     town_index = np.sort(town_index)
 
     population = _split_total(spec.population, rng.lognormal(0.0, 0.4, size=n), minimum=1)
-    households = _split_total(spec.households, population.astype(float), minimum=1)
-    households = np.minimum(households, population)
+    # Split households by each village's room for more than one (population - 1), so none gets
+    # more households than residents and the total is exact.
+    households = _split_total(spec.households, np.maximum(population - 1, 0).astype(float) + 1e-12, minimum=1)
 
     income = rng.lognormal(spec.income_per_capita.mu, spec.income_per_capita.sigma, size=n)
     income *= spec.income_per_capita.mean / np.average(income, weights=population)  # hit the county figure exactly

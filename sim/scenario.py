@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import pandas as pd
 import yaml
@@ -30,24 +30,15 @@ from pydantic import (
 )
 
 from sim.errors import InputError, Problem
-
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Share = Annotated[float, Field(ge=0, le=1)]
-Rate = Annotated[float, Field(ge=-0.5, le=1)]
-"""A yearly growth rate: -50 % to +100 % a year covers every plausible trend."""
-
-
-class Strict(BaseModel):
-    """Base for every schema block: unknown keys are errors, values are frozen.
-
-    Strict types: ``count: true`` or ``mean: "8274"`` are errors, not silently
-    converted; infinities and NaN are rejected.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+from sim.schema import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Rate,
+    Share,
+    Strict,
+)
 
 
 class LogNormal(Strict):
@@ -263,7 +254,7 @@ class Economy(Strict):
     vacancy_fill_rate: Share = 0.3
     initial_job_fill: Share = 0.9
     collective_return: NonNegativeFloat = 0.08
-    leadership_return_effect: NonNegativeFloat = 1.0
+    leadership_return_effect: float = Field(1.0, ge=0, lt=2)  # below 2 keeps the return positive
     dividend_share: Share = 0.3
     debt_interest: NonNegativeFloat = 0.05
     initial_debt_to_income: NonNegativeFloat = 1.96

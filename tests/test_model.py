@@ -1,0 +1,413 @@
+"""Tests for sim.model.PairingModel: construction, agents, time, outputs, determinism and Mesa compatibility."""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.agents import Community, Cooperative, Department, Enterprise, Village
+from sim.errors import InputError
+from sim.households import INCOME_SOURCES
+from sim.model import PairingModel, resolve_scenario
+from sim.outcomes import MODEL_OUTCOMES
+from sim.scenario import Scenario, load_scenario
+
+SHARE_COLUMNS = [f"{source}_income_share" for source in INCOME_SOURCES]
+
+# --------------------------------------------------------------------------- local fixtures
+
+
+@pytest.fixture(scope="module")
+def small_spec(small_scenario_path) -> Scenario:
+    return load_scenario(small_scenario_path)
+
+
+@pytest.fixture(scope="module")
+def two_year_spec(small_spec) -> Scenario:
+    return small_spec.with_horizon(2)
+
+
+def run(model: PairingModel) -> PairingModel:
+    while model.running:
+        model.step()
+    return model
+
+
+@pytest.fixture(scope="module")
+def baseline(small_scenario_path) -> PairingModel:
+    """The 10-year small.yaml baseline, run once for the plausibility checks."""
+    return run(PairingModel(scenario=small_scenario_path, rng=1))
+
+
+@pytest.fixture(scope="module")
+def two_year_run(two_year_spec) -> PairingModel:
+    return run(PairingModel(scenario=two_year_spec, rng=5))
+
+
+# --------------------------------------------------------------------------- construction
+
+
+def test_default_scenario_is_small_yaml(small_scenario_path):
+    default = PairingModel(rng=1)
+    from_path = PairingModel(scenario=small_scenario_path, rng=1)
+    from_str = PairingModel(scenario=str(small_scenario_path), rng=1)
+    assert default.spec == from_path.spec == from_str.spec
+    assert default.spec.name == "Small teaching county"
+    pd.testing.assert_frame_equal(default.village_frame, from_path.village_frame)
+    pd.testing.assert_frame_equal(default.model_dataframe(), from_str.model_dataframe())
+
+
+def test_scenario_object_accepted(small_spec):
+    model = PairingModel(scenario=small_spec, rng=1)
+    assert model.spec is small_spec
+    assert model.steps == 0 and model.running
+
+
+def test_missing_scenario_file_is_input_error(tmp_path):
+    with pytest.raises(InputError):
+        PairingModel(scenario=tmp_path / "nope.yaml", rng=1)
+
+
+def test_agents_registered_with_implied_counts(small_spec):
+    model = PairingModel(scenario=small_spec, rng=3)
+    expected = {
+        Village: small_spec.region.villages.count,
+        Enterprise: small_spec.enterprises.count + len(small_spec.enterprises.listed),
+        Department: sum(group.count for group in small_spec.departments),
+        Community: small_spec.communities.count,
+        Cooperative: sum(group.count for group in small_spec.cooperatives),
+    }
+    assert expected == {Village: 40, Enterprise: 15, Department: 2, Community: 1, Cooperative: 2}
+    for cls, count in expected.items():
+        agents = model.agents_by_type[cls]
+        assert len(agents) == count, cls
+        assert all(isinstance(agent, mesa.Agent) for agent in agents)
+        assert all(agent.model is model for agent in agents)
+    assert len(model.agents) == sum(expected.values())
+    assert [v.index for v in model.villages] == list(range(40))
+    assert [v.name for v in model.villages] == model.village_frame["name"].tolist()
+    assert len({agent.unique_id for agent in model.agents}) == len(model.agents)
+
+
+def test_listed_enterprises_and_departments(tmp_path, write_scenario, small_scenario_data, variant):
+    data = variant(
+        small_scenario_data,
+        {
+            "enterprises.listed": [{"name": "寿光蔬菜集团", "jobs": 300, "monthly_wage": 1800.0, "town": "西河镇"}],
+            "departments.1.count": 3,
+            "communities.count": 4,
+        },
+    )
+    model = PairingModel(scenario=write_scenario(tmp_path, data), rng=1)
+    assert len(model.agents_by_type[Enterprise]) == 16
+    listed = model.enterprises[-1]
+    assert listed.name == "寿光蔬菜集团" and listed.town == "西河镇"
+    assert listed.monthly_wage == pytest.approx(1800.0)
+    assert len(model.agents_by_type[Department]) == 4
+    assert len(model.agents_by_type[Community]) == 4
+
+
+def test_village_agent_agrees_with_arrays(two_year_run):
+    model = two_year_run
+    h, state = model.households, model.village_state
+    weak = state.weak(model.spec.classification)
+    hollow = state.hollow(model.spec.classification)
+    for village in model.villages:
+        rows = village.households
+        assert isinstance(rows, slice)
+        assert (h.village[rows] == village.index).all()
+        assert rows.stop - rows.start == model.village_frame.loc[village.index, "households"]
+        assert village.population == int(h.size[rows].sum()) == model.village_frame.loc[village.index, "population"]
+        assert village.income_per_capita == pytest.approx(h.annual[rows].sum() / h.size[rows].sum(), rel=1e-12)
+        assert village.is_weak == bool(weak[village.index])
+        assert village.is_hollow == bool(hollow[village.index])
+        assert village.leadership == state.leadership[village.index]
+        assert village.collective_income == state.collective_annual[village.index]
+    # Rows of all villages tile the households exactly.
+    assert sum(v.households.stop - v.households.start for v in model.villages) == len(h)
+
+
+def test_enterprise_agent_agrees_with_arrays(two_year_run):
+    model = two_year_run
+    filled = model.jobs.filled(len(model.enterprises))
+    capacity = model.enterprise_capacity()
+    for enterprise in model.enterprises:
+        assert enterprise.employed == filled[enterprise.index]
+        assert enterprise.employed <= enterprise.jobs == capacity[enterprise.index]
+        assert enterprise.monthly_wage > 0
+    assert filled.sum() == model.households.local_jobs.sum()
+
+
+def test_cooperative_members_share_industry_and_town(two_year_run):
+    model = two_year_run
+    frame = model.village_frame
+    for coop in model.cooperatives:
+        members = frame.loc[coop.member_villages]
+        assert (members["industry"] == coop.industry).all()
+        assert (members["town"] == coop.town).all()
+        assert (model.village_state.price_premium[coop.member_villages] >= coop.price_premium).all()
+
+
+# --------------------------------------------------------------------------- time
+
+
+def test_one_step_is_one_month(two_year_spec):
+    model = PairingModel(scenario=two_year_spec, rng=2)
+    start = two_year_spec.start_year
+    assert (model.steps, model.year, model.month_of_year) == (0, start, 0)
+    for expected_step in range(1, 25):
+        model.step()
+        assert model.steps == expected_step
+        assert model.year == start + expected_step // 12
+        assert model.month_of_year == expected_step % 12
+        assert model.outcomes["year"] == model.year
+        assert model.outcomes["month"] == model.month_of_year
+
+
+@pytest.mark.parametrize("years", [1, 2])
+def test_stops_after_horizon(small_spec, years):
+    model = PairingModel(scenario=small_spec.with_horizon(years), rng=4)
+    steps = 0
+    while model.running:
+        model.step()
+        steps += 1
+        assert steps <= 12 * years
+    assert steps == model.steps == 12 * years
+    assert not model.running
+
+
+def test_monthly_dataframe_shape_and_columns(two_year_run):
+    model = two_year_run
+    frame = model.model_dataframe()
+    assert len(frame) == model.spec.months + 1
+    assert frame["step"].tolist() == list(range(model.spec.months + 1))
+    for column in MODEL_OUTCOMES:
+        assert column in frame.columns, column
+    assert not frame[list(MODEL_OUTCOMES)].isna().any().any()
+    assert np.isfinite(frame[list(MODEL_OUTCOMES)].to_numpy(float)).all()
+    assert frame["year"].tolist() == [model.spec.start_year + s // 12 for s in range(model.spec.months + 1)]
+    assert frame["month"].tolist() == [s % 12 for s in range(model.spec.months + 1)]
+
+
+def test_village_dataframe_shape(two_year_run):
+    model = two_year_run
+    frame = model.village_dataframe()
+    n_villages = len(model.villages)
+    years = model.spec.horizon_years
+    assert len(frame) == (years + 1) * n_villages
+    assert sorted(frame["year"].unique()) == [model.spec.start_year + k for k in range(years + 1)]
+    assert (frame.groupby("year").size() == n_villages).all()
+    assert frame["village"].tolist()[:n_villages] == model.village_frame["name"].tolist()
+    numeric = frame.select_dtypes("number")
+    assert not numeric.isna().any().any()
+
+
+def test_outcomes_consistent_with_state(two_year_run):
+    model = two_year_run
+    h = model.households
+    out = model.outcomes
+    assert out["rural_income_pc"] == pytest.approx(np.average(h.annual_per_capita, weights=h.size), rel=1e-12)
+    assert out["local_jobs"] == int(h.local_jobs.sum())
+    assert out["migrant_share"] == pytest.approx(h.migrants.sum() / h.workers.sum(), rel=1e-12)
+    assert out["urban_rural_ratio"] == pytest.approx(out["urban_income_pc"] / out["rural_income_pc"], rel=1e-12)
+    assert out["income_gap"] == pytest.approx(out["urban_income_pc"] - out["rural_income_pc"], rel=1e-12)
+    assert 0 <= out["weak_villages"] <= len(model.villages)
+    assert out["hollow_villages"] <= out["weak_villages"]
+    # The last monthly row is the current outcomes.
+    last = model.model_dataframe().iloc[-1]
+    for key, value in out.items():
+        assert last[key] == pytest.approx(value, rel=1e-12), key
+
+
+def test_state_invariants_after_run(two_year_run):
+    model = two_year_run
+    h = model.households
+    assert (h.migrants >= 0).all()
+    assert (h.local_jobs >= 0).all()
+    assert (h.migrants + h.local_jobs <= h.workers).all()
+    assert np.array_equal(h.local_jobs, model.jobs.per_household(len(h)))
+    state = model.village_state
+    assert ((state.leadership >= 0) & (state.leadership <= 1)).all()
+    assert (state.problems >= 0).all()
+    assert (state.debt >= 0).all()
+    np.testing.assert_allclose(h.annual, h.history.sum(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(state.collective_annual, state.collective_history.sum(axis=0), rtol=1e-9, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- determinism and overrides
+
+
+def test_same_seed_same_results_different_seed_differs(two_year_spec):
+    a = run(PairingModel(scenario=two_year_spec, rng=7))
+    b = run(PairingModel(scenario=two_year_spec, rng=7))
+    c = run(PairingModel(scenario=two_year_spec, rng=8))
+    pd.testing.assert_frame_equal(a.model_dataframe(), b.model_dataframe(), check_exact=True)
+    pd.testing.assert_frame_equal(a.village_dataframe(), b.village_dataframe(), check_exact=True)
+    assert not a.model_dataframe().equals(c.model_dataframe())
+    assert not a.village_dataframe().equals(c.village_dataframe())
+
+
+def test_generator_rng_accepted(two_year_spec):
+    a = run(PairingModel(scenario=two_year_spec, rng=np.random.default_rng(12)))
+    b = run(PairingModel(scenario=two_year_spec, rng=np.random.default_rng(12)))
+    pd.testing.assert_frame_equal(a.model_dataframe(), b.model_dataframe(), check_exact=True)
+
+
+def test_override_changes_outcomes(two_year_spec):
+    base = PairingModel(scenario=two_year_spec, rng=1)
+    changed = PairingModel(scenario=two_year_spec, rng=1, overrides={"economy.remittance_share": 0.9})
+    assert changed.spec.economy.remittance_share == 0.9
+    assert base.spec.economy.remittance_share == 0.6
+    run(base)
+    run(changed)
+    assert changed.outcomes["remittance_income_share"] > base.outcomes["remittance_income_share"]
+    assert not base.model_dataframe().equals(changed.model_dataframe())
+
+
+def test_horizon_override(small_spec):
+    model = run(PairingModel(scenario=small_spec, rng=1, overrides={"horizon_years": 1}))
+    assert model.steps == 12
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"economy.remittance_share": 1.5},
+        {"economy.remittance_share": -0.1},
+        {"economy.remitance_share": 0.5},  # misspelt key
+        {"urban.population": 0},
+        {"horizon_years": "ten"},
+    ],
+)
+def test_bad_override_raises_input_error(small_spec, overrides):
+    with pytest.raises(InputError):
+        PairingModel(scenario=small_spec, rng=1, overrides=overrides)
+
+
+@pytest.mark.parametrize("overrides", [{"economy.remittance_share.x": 0.5}, {"departments.9.count": 3}])
+def test_override_through_scalar_or_list_is_input_error(small_spec, overrides):
+    with pytest.raises(InputError):
+        resolve_scenario(small_spec, overrides)
+
+
+def test_numpy_scalar_override_works(two_year_spec):
+    plain = PairingModel(scenario=two_year_spec, rng=1, overrides={"economy.remittance_share": 0.9, "horizon_years": 1})
+    numpy = PairingModel(
+        scenario=two_year_spec, rng=1, overrides={"economy.remittance_share": np.float64(0.9), "horizon_years": np.int64(1)}
+    )
+    assert type(numpy.spec.economy.remittance_share) is float
+    assert numpy.spec == plain.spec
+    run(plain)
+    run(numpy)
+    pd.testing.assert_frame_equal(plain.model_dataframe(), numpy.model_dataframe(), check_exact=True)
+
+
+def test_overrides_do_not_touch_the_original(small_spec):
+    before = small_spec.model_dump()
+    resolve_scenario(small_spec, {"economy.remittance_share": 0.9, "urban.wage_growth": 0.01})
+    assert small_spec.model_dump() == before
+
+
+# --------------------------------------------------------------------------- calibration and plausibility
+
+
+def test_starting_rural_income_matches_scenario(small_spec):
+    model = PairingModel(scenario=small_spec, rng=1)
+    target = small_spec.region.villages.income_per_capita.mean
+    rural = model.outcomes["rural_income_pc"]
+    assert rural == pytest.approx(target, rel=0.01)
+    assert rural >= target * (1 - 1e-9)  # dibao top-ups only add
+    assert model.outcomes["urban_income_pc"] == pytest.approx(small_spec.urban.income_per_capita, rel=1e-9)
+
+
+def test_csv_scenario_runs(tmp_path, write_scenario, csv_scenario_data, village_rows):
+    path = write_scenario(tmp_path, {**csv_scenario_data, "horizon_years": 1}, csv=village_rows)
+    model = run(PairingModel(scenario=path, rng=1))
+    assert [v.name for v in model.villages] == [row["name"] for row in village_rows]
+    start = model.village_dataframe().query("year == @model.spec.start_year")
+    target = np.array([row["income_per_capita"] for row in village_rows], dtype=float)
+    assert (start["income_pc"].to_numpy() >= target * (1 - 1e-9)).all()
+    assert (start["income_pc"].to_numpy() <= target * 1.05).all()
+    assert model.steps == 12
+
+
+def test_baseline_is_plausible(baseline):
+    frame = baseline.model_dataframe()
+    assert len(frame) == 121
+    yearly = frame[frame["month"] == 0]
+    assert len(yearly) == 11
+    rural, urban = yearly["rural_income_pc"].to_numpy(), yearly["urban_income_pc"].to_numpy()
+    assert rural[-1] > 1.5 * rural[0]
+    assert urban[-1] > 1.5 * urban[0]
+    assert (np.diff(rural) > 0).all()  # grows every year
+    assert (np.diff(urban) > 0).all()
+    assert frame["urban_rural_ratio"].between(1.5, 3.5).all()
+    assert ((frame["gini"] > 0.2) & (frame["gini"] < 0.5)).all()
+    shares = frame[SHARE_COLUMNS]
+    assert ((shares >= 0) & (shares <= 1)).all().all()
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-12)
+    assert frame["poverty_headcount"].between(0, 1).all()
+    assert frame["migrant_share"].between(0, 1).all()
+    assert frame["mean_leadership"].between(0, 1).all()
+    assert (frame["theil_t"] >= 0).all()
+    assert frame["theil_between_share"].between(0, 1).all()
+    np.testing.assert_allclose(frame["theil_t_between"] + frame["theil_t_within"], frame["theil_t"], rtol=1e-9)
+    assert (frame["rural_median_income_pc"] > 0).all()
+    assert frame["weak_villages"].between(0, 40).all()
+
+
+def test_baseline_first_year_grows_at_trend(baseline):
+    """The start year is back-cast, so the first reported year already grows at about the trend."""
+    frame = baseline.model_dataframe()
+    yearly = frame[frame["month"] == 0]
+    urban_growth = yearly["urban_income_pc"].pct_change().dropna().to_numpy()
+    # Each year's growth is wage_growth plus a common shock (sd 0.02): the first year is not special.
+    assert abs(urban_growth[0] - baseline.spec.urban.wage_growth) < 5 * baseline.spec.urban.wage_growth_sd
+    assert urban_growth[0] > 0.6 * urban_growth[1:].mean()
+
+
+# --------------------------------------------------------------------------- Mesa compatibility
+
+
+def test_mesa_batch_run_compatibility(small_scenario_path):
+    results = mesa.batch_run(
+        PairingModel,
+        parameters={"scenario": str(small_scenario_path.resolve())},
+        rng=[1, 2],
+        max_steps=24,
+        number_processes=1,
+        display_progress=False,
+    )
+    assert len(results) == 2
+    assert sorted(row["rng"] for row in results) == [1, 2]
+    for row in results:
+        assert row["Step"] == 24
+        assert row["scenario"] == str(small_scenario_path.resolve())
+        for column in MODEL_OUTCOMES:
+            assert column in row, column
+            assert np.isfinite(row[column]), column
+    assert results[0]["rural_income_pc"] != results[1]["rural_income_pc"]
+    # The batch rows equal a direct run with the same seed.
+    direct = PairingModel(scenario=small_scenario_path, rng=1)
+    for _ in range(24):
+        direct.step()
+    row = next(r for r in results if r["rng"] == 1)
+    assert row["rural_income_pc"] == direct.outcomes["rural_income_pc"]
+    assert row["gini"] == direct.outcomes["gini"]
+
+
+def test_scenario_without_enterprises_runs(tmp_path, write_scenario, small_scenario_data, variant):
+    data = variant(small_scenario_data, {"enterprises": variant.DELETE, "horizon_years": 1})
+    model = run(PairingModel(scenario=write_scenario(tmp_path, data), rng=1))
+    assert len(model.agents_by_type.get(Enterprise, [])) == 0
+    assert model.outcomes["local_jobs"] == 0
+    assert model.outcomes["wage_income_share"] == 0
+
+
+def test_override_into_a_list_item(small_spec):
+    """Numbers in an override path index lists, so sweeps can change one department group."""
+    spec = resolve_scenario(small_spec, {"departments.0.count": 3})
+    assert spec.departments[0].count == 3
+    assert spec.departments[1] == small_spec.departments[1]
