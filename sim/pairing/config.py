@@ -1,0 +1,111 @@
+"""The ``pairing:`` section of a scenario: policies, their flows, failure modes and governance.
+
+Each policy says who pairs with whom (``type``, ``pairs``, ``matching``) and what
+each pair plans to move in a year (``flows``). Failure modes and governance
+apply to every policy and can each be set to zero. docs/ODD.md gives the source
+of every default.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from sim.schema import NonNegativeFloat, NonNegativeInt, PositiveInt, Share, Strict
+
+PolicyType = Literal["city_village", "village_enterprise", "strong_weak", "industry_chain", "cadre_dispatch"]
+MatchingAlgorithm = Literal["greedy", "random", "optimal"]
+
+
+class Flows(Strict):
+    """What one pair plans to move in a year (before effort, donor limits and leakage)."""
+
+    funds: NonNegativeFloat = Field(0.0, description="yuan a year to the village collective and public projects")
+    trainees: NonNegativeFloat = Field(0.0, description="villagers trained a year")
+    jobs: NonNegativeFloat = Field(0.0, description="villagers hired a year by the donor (enterprises only)")
+    cadre_months: NonNegativeFloat = Field(0.0, description="months of seconded cadres' presence a year")
+    technology: NonNegativeFloat = Field(0.0, description="new varieties/techniques introduced a year")
+    problems_solved: NonNegativeFloat = Field(0.0, description="village problems solved a year")
+
+
+class ExplicitPair(Strict):
+    """A pair named in the scenario instead of matched: a donor organisation and a village, by name."""
+
+    donor: str
+    village: str
+
+
+class Policy(Strict):
+    """One pairing programme: which organisations pair with which villages, how matched, what flows."""
+
+    type: PolicyType
+    name: str | None = None
+    pairs: PositiveInt | None = Field(None, description="joint branches to create (one per recipient village, or per chain)")
+    donors_per_pair: PositiveInt = Field(
+        1, description="donors per village (many-to-one when above 1); for industry_chain, villages per cooperative"
+    )
+    explicit: list[ExplicitPair] = Field([], description="pairs named in the scenario, used instead of matching")
+    matching: MatchingAlgorithm = "greedy"
+    typed: bool = Field(False, description="city_village only: Xiuzhou's rule, donor type must fit the village's problem")
+    rotation_months: PositiveInt = Field(24, description="cadre_dispatch only: months a first secretary stays")
+    flows: Flows = Flows()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if self.typed and self.type != "city_village":
+            raise ValueError("'typed' matching applies to city_village policies only")
+        if (self.pairs is None) == (not self.explicit):
+            raise ValueError("give exactly one of 'pairs' (matched by the model) or 'explicit' (named pairs)")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+
+class Effects(Strict):
+    """How much one unit of each flow changes the receiving village (documented in docs/ODD.md)."""
+
+    funds_to_capital: Share = Field(0.6, description="share of received funds added to collective capital; the rest builds public projects")
+    project_cost_per_problem: NonNegativeFloat = Field(20_000, description="yuan of public projects that solve one village problem")
+    training_gain: NonNegativeFloat = Field(0.15, description="skill gain of a first training, as a share of base skill")
+    training_saturation: NonNegativeFloat = Field(0.5, description="skill gain (share of base) at which further training stops helping")
+    cadre_leadership_gain: NonNegativeFloat = Field(0.15, description="leadership added while a seconded cadre is present")
+    cadre_lasting_share: Share = Field(0.02, description="share of the present-cadre gain kept per month of presence")
+    technology_gain: NonNegativeFloat = Field(0.01, description="farm productivity gain per technique introduced")
+    training_cost: NonNegativeFloat = Field(300, description="donor's cost per person trained, yuan")
+    cadre_monthly_cost: NonNegativeFloat = Field(3_000, description="donor's cost of a seconded cadre for a month, yuan")
+    enterprise_giving_share: Share = Field(0.1, description="most an enterprise gives a month, as a share of its wage bill (a profit proxy)")
+    strong_village_giving_share: Share = Field(0.3, description="most a strong village gives a month, as a share of its collective income")
+
+
+class FailureModes(Strict):
+    """The ways pairing goes wrong (seed-digest section 4); zero switches each off."""
+
+    formalism: Share = Field(0.03, description="monthly decay of a pair's effort when it is not monitored")
+    leakage: Share = Field(0.1, description="share of funds diverted before they reach the village (截留或抵顶)")
+    dependency: NonNegativeFloat = Field(0.5, description="fall in the village's own effort per unit of aid relative to its income")
+    elite_capture: Share = Field(0.2, description="share of benefits captured by the better-off households (村里的变家里的)")
+    talent_drain: NonNegativeFloat = Field(1.0, description="extra migration propensity of trained workers, per unit of skill gained")
+    strong_first: Share = Field(0.0, description="weight on strength instead of need when choosing recipients (首先从...坚强有力)")
+    donor_cost: Share = Field(0.05, description="share of a strong donor village's own farm output lost to helping (种了别人的田,荒了自己的地)")
+
+
+class Governance(Strict):
+    """Quarterly ratings, rectification, termination and support after exit."""
+
+    accountability: Share = Field(0.7, description="chance a pair is really monitored at a quarterly rating; scales how much ratings matter")
+    rating_noise: NonNegativeFloat = Field(0.5, description="sd of the noise on observed progress, relative to the good/poor cut-offs")
+    rectification_months: PositiveInt = Field(3, description="deadline to fix a poor rating, with effort restored")
+    poor_ratings_to_end: PositiveInt = Field(2, description="consecutive poor ratings that end a pair (一律终止)")
+    exit_support_years: NonNegativeInt = Field(2, description="years support continues after a village leaves weak status (不脱钩)")
+
+
+class Pairing(Strict):
+    """Every pairing policy of a scenario; an empty list means no pairing (the baseline)."""
+
+    policies: list[Policy] = []
+    effects: Effects = Effects()
+    failure: FailureModes = FailureModes()
+    governance: Governance = Governance()

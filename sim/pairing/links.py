@@ -1,0 +1,87 @@
+"""The state of every donor–village link, as arrays (one row per link).
+
+A joint branch (联合党总支) has one or more links: one per donor–village pair
+inside it. Flows, effort and ratings are per link, so a many-to-one branch can
+have one diligent and one formalist member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.pairing.ledger import FLOW_TYPES
+
+ACTIVE, ENDED, GRADUATED, ROTATED = 0, 1, 2, 3
+STATUS_NAMES = {ACTIVE: "active", ENDED: "ended", GRADUATED: "graduated", ROTATED: "rotated"}
+UNRATED, POOR, AVERAGE, GOOD = -1, 0, 1, 2
+RATING_NAMES = {UNRATED: "unrated", POOR: "poor", AVERAGE: "average", GOOD: "good"}
+
+DONOR_KINDS = ("department", "community", "enterprise", "village", "cooperative")
+
+
+@dataclass
+class LinkSpec:
+    """One link to create: which policy and branch, which donor, which village."""
+
+    policy: int
+    branch: int
+    donor_kind: str
+    donor_index: int
+    village: int
+
+
+@dataclass
+class Links:
+    """Every link's state; arrays grow when links are added (at the start and at cadre rotations)."""
+
+    policy: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    branch: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    donor_kind: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # index into DONOR_KINDS
+    donor_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    village: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    start_step: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    status: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
+    effort: np.ndarray = field(default_factory=lambda: np.empty(0))
+    rating: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
+    poor_streak: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    rectify_until: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    exit_step: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    delivered: np.ndarray = field(default_factory=lambda: np.empty(0))  # share of plan delivered this quarter
+    planned: dict[str, np.ndarray] = field(default_factory=lambda: {flow: np.empty(0) for flow in FLOW_TYPES})
+
+    def __len__(self) -> int:
+        return len(self.policy)
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.status == ACTIVE
+
+    def add(self, specs: list[LinkSpec], planned: list[dict[str, float]], step: int) -> np.ndarray:
+        """Append links (all active, full effort); returns their row numbers."""
+        n = len(specs)
+        first = len(self)
+
+        def grow(array: np.ndarray, values) -> np.ndarray:
+            return np.concatenate([array, np.asarray(values, dtype=array.dtype)])
+
+        self.policy = grow(self.policy, [s.policy for s in specs])
+        self.branch = grow(self.branch, [s.branch for s in specs])
+        self.donor_kind = grow(self.donor_kind, [DONOR_KINDS.index(s.donor_kind) for s in specs])
+        self.donor_index = grow(self.donor_index, [s.donor_index for s in specs])
+        self.village = grow(self.village, [s.village for s in specs])
+        self.start_step = grow(self.start_step, [step] * n)
+        self.status = grow(self.status, [ACTIVE] * n)
+        self.effort = grow(self.effort, [1.0] * n)
+        self.rating = grow(self.rating, [UNRATED] * n)
+        self.poor_streak = grow(self.poor_streak, [0] * n)
+        self.rectify_until = grow(self.rectify_until, [-1] * n)
+        self.exit_step = grow(self.exit_step, [-1] * n)
+        self.delivered = grow(self.delivered, [0.0] * n)
+        for flow in FLOW_TYPES:
+            self.planned[flow] = grow(self.planned[flow], [p.get(flow, 0.0) for p in planned])
+        return np.arange(first, first + n)
+
+    def of_kind(self, kind: str) -> np.ndarray:
+        return self.donor_kind == DONOR_KINDS.index(kind)

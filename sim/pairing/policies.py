@@ -1,0 +1,262 @@
+"""Who pairs with whom: each policy type's candidates, scores and matching.
+
+A policy picks its recipient villages (by need, or by strength where
+``strong_first`` bends targeting), scores every allowed donor–village link, and
+hands the scores to :func:`sim.pairing.matching.match`. The links that come
+back become joint branches (联合党总支), each a Mesa agent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.errors import InputError
+from sim.pairing.config import Policy
+from sim.pairing.links import LinkSpec
+from sim.pairing.matching import match
+
+if TYPE_CHECKING:
+    from sim.agents import Organisation
+    from sim.model import PairingModel
+
+HOST_RADIUS_KM = 5.0
+"""A village "hosts or neighbours" an enterprise within this distance (assumption, docs/ODD.md)."""
+
+TYPED_RULE = {"party_mass": "weak", "political_legal": "disorderly", "economic": "poor", "agriculture": "specialty"}
+"""Xiuzhou's typed matching: department type -> the village problem type it serves (seed 002)."""
+PROBLEM_TYPES = ("weak", "disorderly", "poor", "specialty")
+
+
+@dataclass
+class Candidates:
+    """Donors and recipient villages of one policy, with link scores and capacities."""
+
+    donors: list[Organisation]
+    recipients: np.ndarray  # village rows
+    scores: np.ndarray  # (donors, recipients), -inf = not allowed
+    donor_capacity: np.ndarray
+    recipient_capacity: np.ndarray
+
+
+def percentile_rank(values: np.ndarray) -> np.ndarray:
+    """Rank of each value in [0, 1] (0 = smallest), ties broken by position."""
+    if len(values) < 2:
+        return np.zeros(len(values))
+    return np.argsort(np.argsort(values, kind="stable"), kind="stable") / (len(values) - 1)
+
+
+def village_need(model: PairingModel) -> np.ndarray:
+    """How much each village needs help, in [0, 1]: low collective income, low income, weak leadership."""
+    state, h = model.village_state, model.households
+    income = h.village_sum(h.annual) / model.village_population
+    ranks = [
+        percentile_rank(-state.collective_annual),
+        percentile_rank(-income),
+        percentile_rank(-state.leadership),
+    ]
+    return np.mean(ranks, axis=0)
+
+
+def targeting_priority(model: PairingModel, need: np.ndarray) -> np.ndarray:
+    """Need, bent towards already-strong villages by ``strong_first`` (a failure mode)."""
+    bias = model.spec.pairing.failure.strong_first
+    return (1.0 - bias) * need + bias * (1.0 - need)
+
+
+def problem_types(model: PairingModel) -> np.ndarray:
+    """Each village's main problem for the typed rule: weak, disorderly, poor or specialty (index into PROBLEM_TYPES)."""
+    state, h = model.village_state, model.households
+    income = h.village_sum(h.annual) / model.village_population
+    has_chain = np.zeros(len(state.leadership))
+    for cooperative in model.cooperatives:
+        has_chain[cooperative.member_villages] = 1.0
+    deficits = np.vstack(
+        [
+            1.0 - percentile_rank(state.leadership),
+            percentile_rank(state.problems),
+            1.0 - percentile_rank(income),
+            has_chain,
+        ]
+    )
+    return np.argmax(deficits, axis=0)
+
+
+def distances(model: PairingModel, xy: np.ndarray) -> np.ndarray:
+    """Distance (km) from each point in ``xy`` (n, 2) to every village, shape (n, villages)."""
+    villages = model.village_frame[["x_km", "y_km"]].to_numpy(float)
+    return np.hypot(xy[:, None, 0] - villages[None, :, 0], xy[:, None, 1] - villages[None, :, 1])
+
+
+def top(priority: np.ndarray, candidates: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` candidate villages with the highest priority."""
+    order = np.argsort(-priority[candidates], kind="stable")
+    return candidates[order[:n]]
+
+
+def spread_capacity(n_donors: int, links_needed: int) -> np.ndarray:
+    """Capacities that let ``n_donors`` share ``links_needed`` links as evenly as possible."""
+    return np.full(n_donors, math.ceil(links_needed / max(n_donors, 1)), dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- candidates per type
+
+
+def city_village(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
+    """Departments and communities (部门+村, 社区+村) with the neediest villages."""
+    donors: list[Organisation] = [*model.departments, *model.communities]
+    recipients = top(priority, np.arange(len(priority)), policy.pairs)
+    scores = np.tile(priority[recipients], (len(donors), 1))
+    if policy.typed:
+        village_problem = problem_types(model)[recipients]
+        for d, donor in enumerate(donors):
+            if donor.kind == "department":
+                fits = village_problem == PROBLEM_TYPES.index(TYPED_RULE[donor.department_type])
+                scores[d, ~fits] = -np.inf
+    links = policy.pairs * policy.donors_per_pair
+    return Candidates(donors, recipients, scores, spread_capacity(len(donors), links), np.full(len(recipients), policy.donors_per_pair))
+
+
+def village_enterprise(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
+    """Enterprises with the villages that host or neighbour them (村企)."""
+    donors: list[Organisation] = list(model.enterprises)
+    distance = distances(model, np.array([e.xy for e in donors]).reshape(-1, 2))
+    near = distance <= HOST_RADIUS_KM
+    recipients = top(priority, np.flatnonzero(near.any(axis=0)), policy.pairs)
+    scores = np.where(near[:, recipients], priority[recipients] - distance[:, recipients] / HOST_RADIUS_KM, -np.inf)
+    return Candidates(donors, recipients, scores, np.ones(len(donors), np.int64), np.full(len(recipients), policy.donors_per_pair))
+
+
+def strong_weak(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
+    """Strong villages with weak ones (强村+弱村): by strength, proximity and industry (地域相邻、产业相近).
+
+    Recipients are the neediest villages; donors the strongest of the rest.
+    A link's score is strength x proximity x industry similarity.
+    """
+    need = village_need(model)
+    everyone = np.arange(len(need))
+    recipients = top(priority, everyone, policy.pairs)
+    others = np.setdiff1d(everyone, recipients)
+    strong = top(1.0 - need, others, policy.pairs * policy.donors_per_pair)
+    xy = model.village_frame[["x_km", "y_km"]].to_numpy(float)
+    distance = distances(model, xy[strong])[:, recipients]
+    scale = math.sqrt(model.spec.region.area_km2 / max(len(model.spec.region.town_names), 1))
+    industry = model.village_frame["industry"].to_numpy()
+    similarity = np.where(industry[strong][:, None] == industry[recipients][None, :], 1.0, 0.5)
+    scores = (1.0 - need[strong])[:, None] * np.exp(-distance / scale) * similarity
+    donors = [model.villages[v] for v in strong]
+    return Candidates(donors, recipients, scores, np.ones(len(donors), np.int64), np.full(len(recipients), policy.donors_per_pair))
+
+
+def industry_chain(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
+    """Cooperatives and associations with the villages of their industry, across towns (产业链).
+
+    Each cooperative leads one branch; its villages are the neediest of its
+    industry (``donors_per_pair`` of them per branch, as the chain is one-to-many).
+    """
+    industry = model.village_frame["industry"].to_numpy()
+    donors: list[Organisation] = list(model.cooperatives)[: policy.pairs]
+    recipients = np.flatnonzero(np.isin(industry, [c.industry for c in donors]))
+    scores = np.array([np.where(industry[recipients] == c.industry, priority[recipients], -np.inf) for c in donors]).reshape(
+        len(donors), len(recipients)
+    )
+    return Candidates(
+        donors, recipients, scores, np.full(len(donors), policy.donors_per_pair, np.int64), np.ones(len(recipients), np.int64)
+    )
+
+
+def cadre_dispatch(model: PairingModel, policy: Policy, priority: np.ndarray, exclude: np.ndarray | None = None) -> Candidates:
+    """First secretaries (第一书记) from departments to the villages with the weakest leadership."""
+    donors: list[Organisation] = [d for d in model.departments if d.cadres > 0]
+    leadership = model.village_state.leadership
+    weakness = targeting_priority(model, 1.0 - percentile_rank(leadership))
+    candidates = np.arange(len(leadership)) if exclude is None else np.setdiff1d(np.arange(len(leadership)), exclude)
+    recipients = top(weakness, candidates, policy.pairs)
+    scores = np.tile(weakness[recipients], (len(donors), 1))
+    capacity = np.array([d.cadres for d in donors], dtype=np.int64)
+    return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64))
+
+
+CANDIDATES = {
+    "city_village": city_village,
+    "village_enterprise": village_enterprise,
+    "strong_weak": strong_weak,
+    "industry_chain": industry_chain,
+    "cadre_dispatch": cadre_dispatch,
+}
+
+
+# --------------------------------------------------------------------------- establishing
+
+
+def plan_links(model: PairingModel, policy_index: int, policy: Policy, candidates: Candidates) -> list[list[LinkSpec]]:
+    """Match a policy's candidates and group the links into branches (one list of links per branch)."""
+    where = f"pairing.policies[{policy_index}]"
+    if policy.explicit:
+        return _explicit_links(model, policy_index, policy, where)
+    if len(candidates.donors) == 0:
+        raise InputError.single(_source(model), where, f"{policy.type} needs donors, but the scenario has none of the right kind")
+    links = match(candidates.scores, candidates.donor_capacity, candidates.recipient_capacity, policy.matching, model.rng)
+    one_to_many = policy.type == "industry_chain"
+    groups: dict[int, list[LinkSpec]] = {}
+    for d, r in links:
+        key = int(d) if one_to_many else int(r)
+        donor = candidates.donors[d]
+        groups.setdefault(key, []).append(
+            LinkSpec(policy_index, -1, donor.kind, donor_index(model, donor), int(candidates.recipients[r]))
+        )
+    if len(groups) < policy.pairs:
+        raise InputError.single(
+            _source(model),
+            f"{where}.pairs",
+            f"{policy.pairs} pairs requested but only {len(groups)} can be formed from the candidates "
+            f"({len(candidates.donors)} donors, {len(candidates.recipients)} villages); lower 'pairs' or add donors",
+        )
+    return [groups[key] for key in sorted(groups)]
+
+
+def _explicit_links(model: PairingModel, policy_index: int, policy: Policy, where: str) -> list[list[LinkSpec]]:
+    """Links named in the scenario: each entry names a donor and a village."""
+    village_names = {v.name: v.index for v in model.villages}
+    donors = {o.name: o for o in donor_pool(model, policy)}
+    branches: dict[int, list[LinkSpec]] = {}
+    for i, pair in enumerate(policy.explicit):
+        if pair.village not in village_names:
+            raise InputError.single(_source(model), f"{where}.explicit[{i}].village", f"no village named {pair.village!r}{_hint(pair.village, village_names)}")
+        if pair.donor not in donors:
+            raise InputError.single(_source(model), f"{where}.explicit[{i}].donor", f"no {policy.type} donor named {pair.donor!r}{_hint(pair.donor, donors)}")
+        donor, village = donors[pair.donor], village_names[pair.village]
+        key = donor_index(model, donor) if policy.type == "industry_chain" else village
+        branches.setdefault(key, []).append(LinkSpec(policy_index, -1, donor.kind, donor_index(model, donor), village))
+    return [branches[key] for key in sorted(branches)]
+
+
+def donor_pool(model: PairingModel, policy: Policy) -> list[Organisation]:
+    """Every organisation that may donate under a policy type."""
+    return {
+        "city_village": [*model.departments, *model.communities],
+        "village_enterprise": list(model.enterprises),
+        "strong_weak": list(model.villages),
+        "industry_chain": list(model.cooperatives),
+        "cadre_dispatch": list(model.departments),
+    }[policy.type]
+
+
+def donor_index(model: PairingModel, donor: Organisation) -> int:
+    """Position of a donor within its kind's list on the model."""
+    if donor.kind in ("village", "enterprise"):
+        return donor.index
+    return {"department": model.departments, "community": model.communities, "cooperative": model.cooperatives}[donor.kind].index(donor)
+
+
+def _source(model: PairingModel) -> str:
+    return model.spec_source
+
+
+def _hint(name: str, options) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
