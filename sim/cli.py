@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sim.errors import InputError
-from sim.runner import format_summary, package_version, run_scenario, write_outputs
+from sim.runner import format_policies, format_summary, package_version, run_scenario, write_outputs
 from sim.scenario import Scenario, load_scenario, read_village_csv
 
 EXIT_BAD_INPUT = 2
@@ -87,7 +87,13 @@ def _run(args: argparse.Namespace) -> int:
         result = run_scenario(scenario, args.seed, on_month=lambda: bar.update())
     written = write_outputs(result, out_dir, scenario, str(args.scenario), args.seed)
     print(format_summary(result.summary))
-    print(f"\nTables written to {written}/ (monthly, villages, summary; .parquet and .csv)")
+    policies = format_policies(result.policies)
+    if policies:
+        print(f"\nPairing over {scenario.horizon_years} years, by policy:\n{policies}")
+    print(
+        f"\nTables written to {written}/ (monthly, villages, summary, policies, ledger, links; .parquet and .csv;"
+        " pairing_graph.graphml and .json)"
+    )
     return 0
 
 

@@ -21,6 +21,7 @@ from sim.agents import Community, Cooperative, Department, Enterprise, Village
 from sim.errors import InputError
 from sim.households import build_households, trailing_year_factor
 from sim.outcomes import MODEL_OUTCOMES, model_outcomes, village_table
+from sim.pairing.programme import PairingProgramme
 from sim.region import build_villages, town_centres
 from sim.scenario import Scenario, load_scenario, parse_scenario
 from sim.urban import UrbanHouseholds
@@ -129,6 +130,9 @@ class PairingModel(mesa.Model):
             params.return_rate if params.return_rate is not None else labour.steady_return_rate(self.households, can_leave, chance)
         )
 
+        self.pairing = PairingProgramme(self)
+        self.pairing.establish()
+
         self.outcomes: dict[str, float] = {}
         self._village_tables: list[pd.DataFrame] = []
         self.datacollector = mesa.DataCollector(
@@ -194,11 +198,13 @@ class PairingModel(mesa.Model):
         frame = self.village_frame
         premium = np.zeros(len(frame))
         self.cooperatives: list[Cooperative] = []
+        placed: dict[str, int] = {}  # cooperatives of one industry placed so far, across groups
         for group in self.spec.cooperatives:
             villages_of_industry = frame.index[frame["industry"] == group.industry].to_numpy()
             towns = sorted(frame.loc[villages_of_industry, "town"].unique()) or self.spec.region.town_names[:1]
             for i in range(group.count):
-                town = towns[i % len(towns)]
+                town = towns[placed.get(group.industry, 0) % len(towns)]
+                placed[group.industry] = placed.get(group.industry, 0) + 1
                 coop = Cooperative(
                     self, f"{group.industry} {group.kind} {i + 1}", town, group.industry, group.kind == "association", group.price_premium
                 )
@@ -223,11 +229,20 @@ class PairingModel(mesa.Model):
         """Months into :attr:`year` (0 at each year's reporting point)."""
         return self.steps % 12
 
+    def poverty_line(self) -> float:
+        """The poverty line this month (yuan a year per person), risen with prices since the start."""
+        params = self.spec.economy
+        return params.poverty_line * (1.0 + params.poverty_line_growth) ** (self.steps / 12)
+
     def enterprise_capacity(self) -> np.ndarray:
         return np.floor(self.enterprise_base_jobs * self.trends.enterprise_jobs_index)
 
     def enterprise_wages(self) -> np.ndarray:
         return self.enterprise_base_wage * self.trends.enterprise_wage_index
+
+    def enterprise_wage_bill(self) -> np.ndarray:
+        """What each enterprise pays its rural workers a month, yuan."""
+        return self.jobs.filled(len(self.enterprises)) * self.enterprise_wages()
 
     def _local_wages(self) -> np.ndarray:
         return self.jobs.wages_per_household(self.enterprise_wages(), len(self.households))
@@ -242,7 +257,9 @@ class PairingModel(mesa.Model):
         economy.update_problems(state, params, rng)
 
         # Workers compare last month's farm earnings at home with wages away.
-        labour.migrate(h, economy.home_earnings_per_worker(h), self.trends.migrant_wage, self.return_rate, params, rng)
+        talent_drain = self.spec.pairing.failure.talent_drain
+        labour.migrate(h, economy.home_earnings_per_worker(h), self.trends.migrant_wage, self.return_rate, params, rng, talent_drain)
+        self.pairing.step(self.steps)
         self.jobs.separate(params.job_separation_rate, h, rng)
         vacancies = np.maximum(self.enterprise_capacity() - self.jobs.filled(len(self.enterprises)), 0)
         self.jobs.hire(np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64), self.catchment, h, rng)

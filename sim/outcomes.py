@@ -13,6 +13,7 @@ import pandas as pd
 
 from sim import metrics
 from sim.households import INCOME_SOURCES
+from sim.pairing.programme import PAIRING_OUTCOMES
 
 if TYPE_CHECKING:
     from sim.model import PairingModel
@@ -39,6 +40,7 @@ MODEL_OUTCOMES: dict[str, str] = {
     "mean_leadership": "mean village leadership quality (0-1)",
     "mean_collective_income": "mean 12-month village collective income, yuan",
     **{f"{source}_income_share": f"share of this month's rural income from {source}" for source in INCOME_SOURCES},
+    **PAIRING_OUTCOMES,
 }
 """Every model-level outcome, with its meaning and unit (also the columns of the monthly table)."""
 
@@ -62,7 +64,7 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
         "urban_rural_ratio": urban_mean / rural_mean,
         "income_gap": urban_mean - rural_mean,
         **_inequality(rural_pc, h.size, urban_pc, urban.people),
-        "poverty_headcount": metrics.poverty_headcount(rural_pc, model.spec.economy.poverty_line, h.size),
+        "poverty_headcount": metrics.poverty_headcount(rural_pc, model.poverty_line(), h.size),
         "weak_villages": int(villages.weak(thresholds).sum()),
         "hollow_villages": int(villages.hollow(thresholds).sum()),
         "migrant_share": float(h.migrants.sum()) / workers,
@@ -70,6 +72,7 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
         "mean_leadership": float(villages.leadership.mean()),
         "mean_collective_income": float(villages.collective_annual.mean()),
         **{f"{source}_income_share": amount / total_income for source, amount in month_income.items()},
+        **model.pairing.this_month,
     }
 
 
@@ -129,5 +132,6 @@ def village_table(model: PairingModel) -> pd.DataFrame:
             "local_jobs": h.village_sum(h.local_jobs.astype(float)),
             "weak": state.weak(thresholds),
             "hollow": state.hollow(thresholds),
+            "paired": model.pairing.ever_paired.copy(),
         }
     )

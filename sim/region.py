@@ -51,9 +51,9 @@ def build_villages(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame
 
 def _generate(spec: GeneratedVillages, towns: list[str], area_km2: float, rng: np.random.Generator) -> pd.DataFrame:
     n = spec.count
-    town_index = np.sort(rng.integers(0, len(towns), size=n))
-    town_index[: len(towns)] = np.arange(min(len(towns), n))  # every town gets a village when it can
-    town_index = np.sort(town_index)
+    # Every town gets one village when it can; the rest are spread at random.
+    guaranteed = np.arange(min(len(towns), n))
+    town_index = np.sort(np.concatenate([guaranteed, rng.integers(0, len(towns), size=n - len(guaranteed))]))
 
     population = _split_total(spec.population, rng.lognormal(0.0, 0.4, size=n), minimum=1)
     # Split households by each village's room for more than one (population - 1), so none gets

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import networkx as nx
 import pandas as pd
 
 from sim.model import PairingModel
+from sim.pairing.programme import write_graph
 from sim.scenario import Scenario
 
 SUMMARY_ROWS: dict[str, str] = {
@@ -43,6 +45,10 @@ class RunResult:
     monthly: pd.DataFrame
     villages: pd.DataFrame
     summary: pd.DataFrame
+    policies: pd.DataFrame  # one row per pairing policy (empty without pairing)
+    ledger: pd.DataFrame  # every transfer: step, link, policy, flow, sent, lost, received
+    links: pd.DataFrame  # every donor-village link and its final state
+    graph: nx.Graph  # the pairing graph at the end of the run
 
 
 def run_scenario(
@@ -57,7 +63,16 @@ def run_scenario(
         if on_month is not None:
             on_month()
     monthly = model.model_dataframe()
-    return RunResult(monthly=monthly, villages=model.village_dataframe(), summary=summarise(monthly))
+    programme = model.pairing
+    return RunResult(
+        monthly=monthly,
+        villages=model.village_dataframe(),
+        summary=summarise(monthly),
+        policies=programme.policy_summary(),
+        ledger=programme.ledger.frame(programme.policy_labels),
+        links=programme.link_table(),
+        graph=programme.refreshed_graph(),
+    )
 
 
 def summarise(monthly: pd.DataFrame) -> pd.DataFrame:
@@ -69,6 +84,30 @@ def summarise(monthly: pd.DataFrame) -> pd.DataFrame:
         for key, label in SUMMARY_ROWS.items()
     ]
     return pd.DataFrame(rows).set_index("outcome")
+
+
+POLICY_COLUMNS: dict[str, str] = {
+    "branches": "branches",
+    "links_active": "active",
+    "links_ended": "ended",
+    "links_graduated": "graduated",
+    "links_rotated": "rotated",
+    "funds_sent": "funds sent (yuan)",
+    "funds_lost": "leaked (yuan)",
+    "trainees_sent": "trained",
+    "jobs_sent": "hired",
+    "cadre_months_sent": "cadre-months",
+    "technology_sent": "techniques",
+    "problems_solved_sent": "problems solved",
+}
+
+
+def format_policies(policies: pd.DataFrame) -> str:
+    """Per-policy totals over the run as an aligned text table ('' when there is no pairing)."""
+    if policies.empty:
+        return ""
+    table = policies.set_index("policy")[list(POLICY_COLUMNS)].rename(columns=POLICY_COLUMNS)
+    return table.map(lambda value: f"{value:,.0f}").T.to_string()
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -92,10 +131,18 @@ def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are meant to be shared
-        tables = {"monthly": result.monthly, "villages": result.villages, "summary": result.summary.reset_index()}
+        tables = {
+            "monthly": result.monthly,
+            "villages": result.villages,
+            "summary": result.summary.reset_index(),
+            "policies": result.policies,
+            "ledger": result.ledger,
+            "links": result.links,
+        }
         for name, table in tables.items():
             table.to_parquet(staging / f"{name}.parquet", index=False)
             table.to_csv(staging / f"{name}.csv", index=False)
+        write_graph(result.graph, staging)
         (staging / "run.json").write_text(json.dumps(run_metadata(scenario, scenario_path, seed), indent=2, ensure_ascii=False), encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)

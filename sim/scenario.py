@@ -24,12 +24,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from sim.errors import InputError, Problem
+from sim.pairing.config import Pairing
 from sim.schema import (
     NonNegativeFloat,
     NonNegativeInt,
@@ -263,6 +265,7 @@ class Economy(Strict):
     dibao_line: NonNegativeFloat = 1200.0
     dibao_coverage: Share = 0.7
     poverty_line: NonNegativeFloat = 2300.0
+    poverty_line_growth: Rate = Field(0.038, description="yearly rise of the poverty line with prices")
     skill_depreciation: Share = 0.01
     leadership_term_months: PositiveInt = 36
     leadership_replacement: Share = 0.5
@@ -290,14 +293,34 @@ class Scenario(Strict):
     cooperatives: list[CooperativeGroup] = []
     classification: Classification = Classification()
     economy: Economy = Economy()
+    pairing: Pairing = Pairing()
+
+    _source: str | None = PrivateAttr(None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal content is equal, wherever each was read from."""
+        return isinstance(other, Scenario) and self.model_dump() == other.model_dump()
+
+    __hash__ = Strict.__hash__
 
     @property
     def months(self) -> int:
         return 12 * self.horizon_years
 
+    @property
+    def source(self) -> str:
+        """Where the scenario came from, for error messages: its file, or its name."""
+        return self._source or f"scenario {self.name!r}"
+
+    def from_source(self, source: str) -> Scenario:
+        """This scenario, remembering the file it was read from."""
+        self._source = source
+        return self
+
     def with_horizon(self, years: int) -> Scenario:
         """The same scenario over another horizon (the CLI's --years), validated like the file."""
-        return validate_model(Scenario, {**self.model_dump(), "horizon_years": years}, source="--years")
+        changed = validate_model(Scenario, {**self.model_dump(), "horizon_years": years}, source="--years")
+        return changed.from_source(self.source)
 
 
 # --------------------------------------------------------------------------- village CSV
@@ -409,7 +432,7 @@ def load_scenario(path: str | Path) -> Scenario:
         _check_village_towns(records, scenario, str(csv_path))
         region = scenario.region.model_copy(update={"village_file": str(csv_path)})
         scenario = scenario.model_copy(update={"region": region})
-    return scenario
+    return scenario.from_source(source)
 
 
 def _check_village_towns(records: Iterable[VillageRecord], scenario: Scenario, source: str) -> None:

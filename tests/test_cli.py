@@ -28,8 +28,12 @@ from sim.runner import SUMMARY_ROWS, package_version
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"
-TABLES = ("monthly", "villages", "summary")
-OUTPUT_FILES = {f"{name}.{ext}" for name in TABLES for ext in ("parquet", "csv")} | {"run.json"}
+TABLES = ("monthly", "villages", "summary", "policies", "ledger", "links")
+OUTPUT_FILES = {f"{name}.{ext}" for name in TABLES for ext in ("parquet", "csv")} | {
+    "run.json",
+    "pairing_graph.graphml",
+    "pairing_graph.json",
+}
 
 
 # --------------------------------------------------------------------------- helpers

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.agents import Community, Cooperative, Department, Enterprise, Village
+from sim.agents import Community, Cooperative, Department, Enterprise, JointBranch, Village
 from sim.errors import InputError
 from sim.households import INCOME_SOURCES
 from sim.model import PairingModel, resolve_scenario
@@ -85,7 +85,9 @@ def test_agents_registered_with_implied_counts(small_spec):
         assert len(agents) == count, cls
         assert all(isinstance(agent, mesa.Agent) for agent in agents)
         assert all(agent.model is model for agent in agents)
-    assert len(model.agents) == sum(expected.values())
+    branches = model.agents_by_type[JointBranch]
+    assert len(branches) == len(model.pairing.branches) > 0  # small.yaml pairs villages
+    assert len(model.agents) == sum(expected.values()) + len(branches)
     assert [v.index for v in model.villages] == list(range(40))
     assert [v.name for v in model.villages] == model.village_frame["name"].tolist()
     assert len({agent.unique_id for agent in model.agents}) == len(model.agents)
@@ -399,7 +401,7 @@ def test_mesa_batch_run_compatibility(small_scenario_path):
 
 
 def test_scenario_without_enterprises_runs(tmp_path, write_scenario, small_scenario_data, variant):
-    data = variant(small_scenario_data, {"enterprises": variant.DELETE, "horizon_years": 1})
+    data = variant(small_scenario_data, {"enterprises": variant.DELETE, "pairing": variant.DELETE, "horizon_years": 1})
     model = run(PairingModel(scenario=write_scenario(tmp_path, data), rng=1))
     assert len(model.agents_by_type.get(Enterprise, [])) == 0
     assert model.outcomes["local_jobs"] == 0

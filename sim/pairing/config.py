@@ -57,6 +57,8 @@ class Policy(Strict):
             raise ValueError("'typed' matching applies to city_village policies only")
         if (self.pairs is None) == (not self.explicit):
             raise ValueError("give exactly one of 'pairs' (matched by the model) or 'explicit' (named pairs)")
+        if self.type == "cadre_dispatch" and self.flows.cadre_months <= 0:
+            raise ValueError("cadre_dispatch needs flows.cadre_months > 0 (a posted first secretary's months a year, e.g. 12)")
         return self
 
     @property

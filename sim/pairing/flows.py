@@ -94,7 +94,7 @@ def train(model: PairingModel, step: int) -> float:
     links, failure, effects = programme.links, model.spec.pairing.failure, model.spec.pairing.effects
     planned = planned_this_month(links, "trainees")
     per_village = np.bincount(links.village, weights=planned, minlength=len(h.start))
-    trainees = model.rng.poisson(per_village)
+    trainees = model.pairing.rng.poisson(per_village)
     trained_total = 0
     for v in np.flatnonzero(trainees):
         rows = np.arange(h.start[v], h.stop[v])
@@ -104,7 +104,7 @@ def train(model: PairingModel, step: int) -> float:
         per_capita = h.annual[rows] / h.size[rows]
         rank = np.argsort(np.argsort(per_capita)) / max(rows.size - 1, 1)  # 0 = poorest
         weight = (1.0 - failure.elite_capture) * (1.0 - rank) + failure.elite_capture * rank + 1e-9
-        chosen = model.rng.choice(rows, size=min(int(trainees[v]), rows.size), replace=False, p=weight / weight.sum())
+        chosen = model.pairing.rng.choice(rows, size=min(int(trainees[v]), rows.size), replace=False, p=weight / weight.sum())
         room = np.maximum(1.0 - (h.skill[chosen] - h.skill_base[chosen]) / (effects.training_saturation * h.skill_base[chosen] + 1e-12), 0.0)
         h.skill[chosen] += effects.training_gain * h.skill_base[chosen] * room
         trained_total += chosen.size
@@ -121,14 +121,14 @@ def hire(model: PairingModel, step: int) -> float:
     programme = model.pairing
     links = programme.links
     planned = planned_this_month(links, "jobs") * links.of_kind("enterprise")
-    wanted = model.rng.poisson(planned)
+    wanted = model.pairing.rng.poisson(planned)
     hired = np.zeros(len(links))
     vacancies = np.maximum(model.enterprise_capacity() - model.jobs.filled(len(model.enterprises)), 0).astype(np.int64)
     for link in np.flatnonzero(wanted):
         enterprise = links.donor_index[link]
         n = min(int(wanted[link]), int(vacancies[enterprise]))
         if n > 0:
-            done = model.jobs.hire_in_village(enterprise, int(links.village[link]), n, model.households, model.rng)
+            done = model.jobs.hire_in_village(enterprise, int(links.village[link]), n, model.households, model.pairing.rng)
             vacancies[enterprise] -= done
             hired[link] = done
     programme.ledger.record(step, "jobs", np.arange(len(links)), links.policy, hired, np.zeros(len(links)))

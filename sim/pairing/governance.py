@@ -37,7 +37,7 @@ def decay_effort(model: PairingModel, step: int) -> None:
 
 def rate_quarterly(model: PairingModel, step: int) -> dict[str, int]:
     """Rate pairs whose quarter ends this month; act on monitored ratings. Returns counts by rating."""
-    programme, rng = model.pairing, model.rng
+    programme, rng = model.pairing, model.pairing.rng
     links, rules = programme.links, model.spec.pairing.governance
     due = np.flatnonzero(links.active & (step > links.start_step) & ((step - links.start_step) % 3 == 0))
     counts = {"good": 0, "average": 0, "poor": 0, "ended": 0}

@@ -41,6 +41,7 @@ class Candidates:
     scores: np.ndarray  # (donors, recipients), -inf = not allowed
     donor_capacity: np.ndarray
     recipient_capacity: np.ndarray
+    priority: np.ndarray  # each recipient's claim to be served first, when more could be paired than asked
 
 
 def percentile_rank(values: np.ndarray) -> np.ndarray:
@@ -109,7 +110,8 @@ def spread_capacity(n_donors: int, links_needed: int) -> np.ndarray:
 def city_village(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
     """Departments and communities (部门+村, 社区+村) with the neediest villages."""
     donors: list[Organisation] = [*model.departments, *model.communities]
-    recipients = top(priority, np.arange(len(priority)), policy.pairs)
+    # Untyped: the neediest villages, any donor. Typed: any village a donor type fits, neediest first.
+    recipients = np.arange(len(priority)) if policy.typed else top(priority, np.arange(len(priority)), policy.pairs)
     scores = np.tile(priority[recipients], (len(donors), 1))
     if policy.typed:
         village_problem = problem_types(model)[recipients]
@@ -118,7 +120,8 @@ def city_village(model: PairingModel, policy: Policy, priority: np.ndarray) -> C
                 fits = village_problem == PROBLEM_TYPES.index(TYPED_RULE[donor.department_type])
                 scores[d, ~fits] = -np.inf
     links = policy.pairs * policy.donors_per_pair
-    return Candidates(donors, recipients, scores, spread_capacity(len(donors), links), np.full(len(recipients), policy.donors_per_pair))
+    capacity = spread_capacity(len(donors), links)
+    return Candidates(donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients])
 
 
 def village_enterprise(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
@@ -126,9 +129,10 @@ def village_enterprise(model: PairingModel, policy: Policy, priority: np.ndarray
     donors: list[Organisation] = list(model.enterprises)
     distance = distances(model, np.array([e.xy for e in donors]).reshape(-1, 2))
     near = distance <= HOST_RADIUS_KM
-    recipients = top(priority, np.flatnonzero(near.any(axis=0)), policy.pairs)
+    recipients = np.flatnonzero(near.any(axis=0))
     scores = np.where(near[:, recipients], priority[recipients] - distance[:, recipients] / HOST_RADIUS_KM, -np.inf)
-    return Candidates(donors, recipients, scores, np.ones(len(donors), np.int64), np.full(len(recipients), policy.donors_per_pair))
+    capacity = np.ones(len(donors), np.int64)
+    return Candidates(donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients])
 
 
 def strong_weak(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
@@ -149,7 +153,8 @@ def strong_weak(model: PairingModel, policy: Policy, priority: np.ndarray) -> Ca
     similarity = np.where(industry[strong][:, None] == industry[recipients][None, :], 1.0, 0.5)
     scores = (1.0 - need[strong])[:, None] * np.exp(-distance / scale) * similarity
     donors = [model.villages[v] for v in strong]
-    return Candidates(donors, recipients, scores, np.ones(len(donors), np.int64), np.full(len(recipients), policy.donors_per_pair))
+    capacity = np.ones(len(donors), np.int64)
+    return Candidates(donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients])
 
 
 def industry_chain(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
@@ -164,9 +169,8 @@ def industry_chain(model: PairingModel, policy: Policy, priority: np.ndarray) ->
     scores = np.array([np.where(industry[recipients] == c.industry, priority[recipients], -np.inf) for c in donors]).reshape(
         len(donors), len(recipients)
     )
-    return Candidates(
-        donors, recipients, scores, np.full(len(donors), policy.donors_per_pair, np.int64), np.ones(len(recipients), np.int64)
-    )
+    capacity = np.full(len(donors), policy.donors_per_pair, np.int64)
+    return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64), priority[recipients])
 
 
 def cadre_dispatch(model: PairingModel, policy: Policy, priority: np.ndarray, exclude: np.ndarray | None = None) -> Candidates:
@@ -178,7 +182,7 @@ def cadre_dispatch(model: PairingModel, policy: Policy, priority: np.ndarray, ex
     recipients = top(weakness, candidates, policy.pairs)
     scores = np.tile(weakness[recipients], (len(donors), 1))
     capacity = np.array([d.cadres for d in donors], dtype=np.int64)
-    return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64))
+    return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64), weakness[recipients])
 
 
 CANDIDATES = {
@@ -200,15 +204,20 @@ def plan_links(model: PairingModel, policy_index: int, policy: Policy, candidate
         return _explicit_links(model, policy_index, policy, where)
     if len(candidates.donors) == 0:
         raise InputError.single(_source(model), where, f"{policy.type} needs donors, but the scenario has none of the right kind")
-    links = match(candidates.scores, candidates.donor_capacity, candidates.recipient_capacity, policy.matching, model.rng)
+    links = match(candidates.scores, candidates.donor_capacity, candidates.recipient_capacity, policy.matching, model.pairing.rng)
     one_to_many = policy.type == "industry_chain"
     groups: dict[int, list[LinkSpec]] = {}
+    claim: dict[int, float] = {}
     for d, r in links:
         key = int(d) if one_to_many else int(r)
         donor = candidates.donors[d]
         groups.setdefault(key, []).append(
             LinkSpec(policy_index, -1, donor.kind, donor_index(model, donor), int(candidates.recipients[r]))
         )
+        claim[key] = max(claim.get(key, -np.inf), float(candidates.priority[r]))
+    if len(groups) > policy.pairs:  # more could be paired than asked: serve the neediest
+        keep = sorted(groups, key=lambda key: (-claim[key], key))[: policy.pairs]
+        groups = {key: groups[key] for key in keep}
     if len(groups) < policy.pairs:
         raise InputError.single(
             _source(model),
@@ -254,7 +263,7 @@ def donor_index(model: PairingModel, donor: Organisation) -> int:
 
 
 def _source(model: PairingModel) -> str:
-    return model.spec_source
+    return model.spec.source
 
 
 def _hint(name: str, options) -> str:

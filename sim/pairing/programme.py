@@ -21,6 +21,9 @@ from sim.pairing import flows, governance
 from sim.pairing.ledger import FLOW_TYPES, Ledger
 from sim.pairing.links import (
     ACTIVE,
+    DONOR_KINDS,
+    ENDED,
+    GRADUATED,
     RATING_NAMES,
     ROTATED,
     STATUS_NAMES,
@@ -54,10 +57,8 @@ PAIRING_OUTCOMES: dict[str, str] = {
     "pairs_rated_good": "active links whose last rating was good",
     "pairs_rated_average": "active links whose last rating was average",
     "pairs_rated_poor": "active links whose last rating was poor",
-    "rural_income_pc_paired": "mean per-capita income in villages ever paired, yuan a year",
-    "rural_income_pc_unpaired": "mean per-capita income in villages never paired, yuan a year",
 }
-"""Monthly pairing outcomes (all zero, or NaN for the paired/unpaired means, when there is no pairing)."""
+"""Monthly pairing outcomes (all zero when there is no pairing)."""
 
 
 class PairingProgramme:
@@ -66,6 +67,9 @@ class PairingProgramme:
     def __init__(self, model: PairingModel) -> None:
         self.model = model
         self.spec = model.spec.pairing
+        # Pairing draws from its own stream, seeded once from the model's, so adding or removing a
+        # policy never shifts the economy's random draws (arms of an experiment stay comparable).
+        self.rng = np.random.default_rng(model.rng.integers(2**63))
         self.links = Links()
         self.ledger = Ledger()
         self.branches: list[JointBranch] = []
@@ -92,6 +96,7 @@ class PairingProgramme:
             candidates = None if policy.explicit else CANDIDATES[policy.type](model, policy, priority)
             for group in plan_links(model, index, policy, candidates):
                 self._create_branch(index, group, step=0)
+        self.this_month = {**dict.fromkeys(PAIRING_OUTCOMES, 0.0), **self._status_counts()}
 
     def _create_branch(self, policy_index: int, group: list[LinkSpec], step: int) -> JointBranch:
         model, policy = self.model, self.spec.policies[policy_index]
@@ -135,13 +140,11 @@ class PairingProgramme:
         month["technology"] = flows.transfer_technology(model, step)
         month["problems_solved_by_pairs"] = flows.solve_problems(model, step)
         self._update_dependency_and_burden()
-        ratings = governance.rate_quarterly(model, step)
+        governance.rate_quarterly(model, step)
         governance.graduate(model, step)
         self._rotate_cadres(step)
         month["donor_cost"] = self._donor_cost(month)
         self.this_month = {**dict.fromkeys(PAIRING_OUTCOMES, 0.0), **month, **self._status_counts()}
-        self.this_month["ended_pairs"] = float((self.links.status == 1).sum())
-        del ratings
 
     def _update_dependency_and_burden(self) -> None:
         """Aid dependency lowers recipients' own effort; helping burdens donor villages (种了别人的田)."""
@@ -208,18 +211,13 @@ class PairingProgramme:
 
     def _status_counts(self) -> dict[str, float]:
         links, active = self.links, self.links.active
-        h = self.model.households
-        income = h.village_sum(h.annual) / self.model.village_population
-        people = self.model.village_population
-        paired, unpaired = self.ever_paired, ~self.ever_paired
         return {
             "active_pairs": float(active.sum()),
-            "graduated_pairs": float((links.status == 2).sum()),
+            "ended_pairs": float((links.status == ENDED).sum()),
+            "graduated_pairs": float((links.status == GRADUATED).sum()),
             "pairs_rated_good": float((active & (links.rating == 2)).sum()),
             "pairs_rated_average": float((active & (links.rating == 1)).sum()),
             "pairs_rated_poor": float((active & (links.rating == 0)).sum()),
-            "rural_income_pc_paired": _mean(income[paired], people[paired]),
-            "rural_income_pc_unpaired": _mean(income[unpaired], people[unpaired]),
         }
 
     # ------------------------------------------------------------------ results
@@ -285,12 +283,13 @@ class PairingProgramme:
             attributes["last_rating"] = RATING_NAMES[int(links.rating[members].min())]
         return self.graph
 
-    def write_graph(self, folder: Path) -> None:
-        """GraphML (Gephi, networkx) and node-link JSON of the pairing graph."""
-        graph = self.refreshed_graph()
-        nx.write_graphml(graph, folder / "pairing_graph.graphml")
-        data = nx.node_link_data(graph, edges="links")
-        (folder / "pairing_graph.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def write_graph(graph: nx.Graph, folder: Path) -> None:
+    """GraphML (Gephi, networkx) and node-link JSON of a pairing graph."""
+    nx.write_graphml(graph, folder / "pairing_graph.graphml")
+    data = nx.node_link_data(graph, edges="links")
+    (folder / "pairing_graph.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def _unique(items: list) -> list:
@@ -303,10 +302,4 @@ def _unique(items: list) -> list:
 
 
 def _kind_names(codes: np.ndarray) -> list[str]:
-    from sim.pairing.links import DONOR_KINDS
-
     return [DONOR_KINDS[c] for c in codes]
-
-
-def _mean(values: np.ndarray, weights: np.ndarray) -> float:
-    return float(np.average(values, weights=weights)) if weights.sum() > 0 else float("nan")

@@ -1,0 +1,99 @@
+"""docs/ODD.md must keep up with the scenario schema.
+
+Section 9 of the ODD ("Parameters and sources") has one table row per schema field, whose
+first cell is the field's YAML path in backticks (e.g. `economy.poverty_line`). This test
+fails when a field is added to a schema class without a row, when a row has no source,
+or when a numeric default in the table no longer matches the code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import re
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from sim import scenario as schema
+
+ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
+
+# Schema class -> the prefix of its fields' paths in the parameter table.
+PREFIXES: dict[type[BaseModel], str] = {
+    schema.Scenario: "",
+    schema.Region: "region.",
+    schema.GeneratedVillages: "region.villages.",
+    schema.Households: "households.",
+    schema.Urban: "urban.",
+    schema.Enterprises: "enterprises.",
+    schema.Enterprise: "enterprises.listed[].",
+    schema.DepartmentGroup: "departments[].",
+    schema.Communities: "communities.",
+    schema.CooperativeGroup: "cooperatives[].",
+    schema.Classification: "classification.",
+    schema.Economy: "economy.",
+    schema.LogNormal: "LogNormal.",
+    schema.Beta: "Beta.",
+    schema.CollectiveIncome: "CollectiveIncome.",
+}
+# Schema classes documented elsewhere: the village CSV's columns are in section 6.
+NOT_PARAMETERS = {schema.Strict, schema.VillageRecord}
+
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def _parameter_rows() -> dict[str, list[str]]:
+    """First cell (without backticks) -> the row's cells, for the table rows of section 9."""
+    text = ODD.read_text(encoding="utf-8")
+    match = re.search(r"^## 9\. Parameters and sources\n(.*?)^## ", text, flags=re.S | re.M)
+    assert match, "docs/ODD.md has no section '## 9. Parameters and sources'"
+    rows = {}
+    for line in match.group(1).splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        first = re.fullmatch(r"`([^`]+)`", cells[0])
+        if first:
+            rows[first.group(1)] = cells
+    return rows
+
+
+def _own_fields(cls: type[BaseModel]) -> dict:
+    """Fields declared on ``cls`` itself (not inherited from a parent schema class)."""
+    inherited = set()
+    for base in cls.__mro__[1:]:
+        inherited |= set(getattr(base, "model_fields", {}))
+    return {name: field for name, field in cls.model_fields.items() if name not in inherited}
+
+
+def test_parameter_table_lists_every_schema_field_with_default_and_source():
+    schema_classes = {
+        cls
+        for _, cls in inspect.getmembers(schema, inspect.isclass)
+        if issubclass(cls, BaseModel) and cls.__module__ == schema.__name__
+    }
+    unmapped = sorted(cls.__name__ for cls in schema_classes - set(PREFIXES) - NOT_PARAMETERS)
+    assert not unmapped, f"new schema classes need a prefix here and rows in docs/ODD.md section 9: {unmapped}"
+
+    rows = _parameter_rows()
+    problems = []
+    for cls, prefix in PREFIXES.items():
+        for name, field in _own_fields(cls).items():
+            path = prefix + name
+            cells = rows.get(path)
+            if cells is None:
+                problems.append(f"{cls.__name__}.{name}: no row `{path}`")
+                continue
+            if len(cells) < 5 or not cells[4]:
+                problems.append(f"`{path}`: row needs name | default | unit | meaning | source")
+                continue
+            default_cell = cells[1]
+            if field.is_required():
+                if "required" not in default_cell.lower():
+                    problems.append(f"`{path}`: required in the schema, table says {default_cell!r}")
+            elif isinstance(field.default, (int, float)) and not isinstance(field.default, bool):
+                number = NUMBER.search(default_cell)
+                if number is None or not math.isclose(float(number.group().replace(",", "")), field.default):
+                    problems.append(f"`{path}`: default is {field.default!r} in the schema, table says {default_cell!r}")
+    assert not problems, "docs/ODD.md parameter table is out of date:\n" + "\n".join(problems)
