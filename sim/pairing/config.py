@@ -87,7 +87,7 @@ class FailureModes(Strict):
 
     formalism: Share = Field(0.03, description="monthly decay of a pair's effort when it is not monitored")
     leakage: Share = Field(0.1, description="share of funds diverted before they reach the village (截留或抵顶)")
-    dependency: NonNegativeFloat = Field(0.5, description="fall in the village's own effort per unit of aid relative to its income")
+    dependency: NonNegativeFloat = Field(0.2, description="fall in the village's own effort per unit of aid relative to its income")
     elite_capture: Share = Field(0.2, description="share of benefits captured by the better-off households (村里的变家里的)")
     talent_drain: NonNegativeFloat = Field(1.0, description="extra migration propensity of trained workers, per unit of skill gained")
     strong_first: Share = Field(0.0, description="weight on strength instead of need when choosing recipients (首先从...坚强有力)")
