@@ -147,6 +147,7 @@ class Cooperative(Organisation):
         self.association = association
         self.price_premium = price_premium
         self.member_villages: np.ndarray = np.empty(0, dtype=np.int64)
+        self.xy: tuple[float, float] = (0.0, 0.0)  # its town's seat (set by the model)
 
 
 class JointBranch(Organisation):

@@ -222,7 +222,7 @@ def compute_incomes(
     """
     village, size, income = households.village, households.size, households.income
     farm_per_input = state.productivity * village_farm_factor(state, params)
-    income["farm"] = farm_per_input[village] * farm_inputs(households, params)
+    income["farm"] = farm_per_input[village] * farm_inputs(households, params) + households.market_income
     income["wage"] = local_wages
     income["remittance"] = households.migrants * (trends.migrant_wage * params.remittance_share)
     income["dividend"] = (state.dividend_pool / village_population)[village] * size

@@ -131,7 +131,8 @@ class Jobs:
     ) -> int:
         """Hire up to ``n`` farm workers of one village (a paired enterprise's jobs for its village)."""
         rows = np.arange(households.start[village], households.stop[village])
-        rows = rows[households.farm_workers[rows] > 0]
+        farmers = households.workers[rows] - households.migrants[rows] - households.local_jobs[rows]
+        rows = rows[farmers > 0]
         if rows.size == 0 or n <= 0:
             return 0
         chosen = rng.choice(rows, size=min(n, rows.size), replace=False)

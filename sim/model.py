@@ -197,6 +197,7 @@ class PairingModel(mesa.Model):
         """Cooperatives sit in towns with villages of their industry; members get a price premium."""
         frame = self.village_frame
         premium = np.zeros(len(frame))
+        seats = town_centres(len(self.spec.region.town_names), self.spec.region.area_km2)
         self.cooperatives: list[Cooperative] = []
         placed: dict[str, int] = {}  # cooperatives of one industry placed so far, across groups
         for group in self.spec.cooperatives:
@@ -209,6 +210,7 @@ class PairingModel(mesa.Model):
                     self, f"{group.industry} {group.kind} {i + 1}", town, group.industry, group.kind == "association", group.price_premium
                 )
                 coop.member_villages = villages_of_industry[frame.loc[villages_of_industry, "town"].to_numpy() == town]
+                coop.xy = tuple(seats[self.spec.region.town_names.index(town)])
                 premium[coop.member_villages] = np.maximum(premium[coop.member_villages], group.price_premium)
                 self.cooperatives.append(coop)
         return premium

@@ -98,6 +98,7 @@ POLICY_COLUMNS: dict[str, str] = {
     "jobs_sent": "hired",
     "cadre_months_sent": "cadre-months",
     "technology_sent": "techniques",
+    "market_savings_sent": "market savings (yuan)",
     "problems_solved_sent": "problems solved",
 }
 

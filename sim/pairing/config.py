@@ -26,6 +26,9 @@ class Flows(Strict):
     jobs: NonNegativeFloat = Field(0.0, description="villagers hired a year by the donor (enterprises only)")
     cadre_months: NonNegativeFloat = Field(0.0, description="months of seconded cadres' presence a year")
     technology: NonNegativeFloat = Field(0.0, description="new varieties/techniques introduced a year")
+    market_savings: NonNegativeFloat = Field(
+        0.0, description="yuan a year saved per household of the village through joint buying and selling (人均节约600元)"
+    )
     problems_solved: NonNegativeFloat = Field(0.0, description="village problems solved a year")
 
 
@@ -91,6 +94,7 @@ class FailureModes(Strict):
     elite_capture: Share = Field(0.2, description="share of benefits captured by the better-off households (村里的变家里的)")
     talent_drain: NonNegativeFloat = Field(1.0, description="extra migration propensity of trained workers, per unit of skill gained")
     strong_first: Share = Field(0.0, description="weight on strength instead of need when choosing recipients (首先从...坚强有力)")
+    short_horizons: Share = Field(0.03, description="monthly chance a link's key person leaves and the successor starts at half the effort")
     donor_cost: Share = Field(0.05, description="share of a strong donor village's own farm output lost to helping (种了别人的田,荒了自己的地)")
 
 

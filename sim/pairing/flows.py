@@ -58,8 +58,7 @@ def move_funds(model: PairingModel, step: int) -> dict[str, float]:
     links, failure, effects = programme.links, model.spec.pairing.failure, model.spec.pairing.effects
     sent = share_donor_capacity(links, planned_this_month(links, "funds"), donor_fund_capacity(model))
     lost = sent * failure.leakage
-    programme.ledger.record(step, "funds", np.arange(len(links)), links.policy, sent, lost)
-    programme.note_delivery("funds", sent)
+    programme.record_flow(step, "funds", sent, lost)
 
     # Strong villages pay out of their own collective capital.
     from_villages = links.of_kind("village")
@@ -78,13 +77,25 @@ def move_funds(model: PairingModel, step: int) -> dict[str, float]:
 
 
 def _capture(h, captured: np.ndarray) -> np.ndarray:
-    """Captured funds go to each village's better-off fifth of households ("村里的变家里的")."""
+    """Captured funds go to each village's better-off fifth of households ("村里的变家里的").
+
+    One sort over the households of all capturing villages ranks them within
+    their village; each village's sum is then shared by residents of its top fifth.
+    """
     aid = np.zeros(len(h))
-    for v in np.flatnonzero(captured > 0):
-        rows = np.arange(h.start[v], h.stop[v])
-        per_capita = h.annual[rows] / h.size[rows]
-        top = rows[per_capita >= np.quantile(per_capita, 0.8)]
-        aid[top] += captured[v] * h.size[top] / h.size[top].sum()
+    villages = np.flatnonzero(captured > 0)
+    if villages.size == 0:
+        return aid
+    counts = h.stop[villages] - h.start[villages]
+    rows = np.concatenate([np.arange(h.start[v], h.stop[v]) for v in villages])
+    group = np.repeat(np.arange(villages.size), counts)
+    order = np.lexsort((h.annual[rows] / h.size[rows], group))  # by village, then per-capita income
+    rows, group = rows[order], group[order]
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    rank = (np.arange(rows.size) - first) / np.maximum(np.repeat(counts, counts) - 1, 1)
+    top = rank >= 0.8
+    people = np.bincount(group[top], weights=h.size[rows[top]], minlength=villages.size)
+    aid[rows[top]] = captured[villages][group[top]] * h.size[rows[top]] / people[group[top]]
     return aid
 
 
@@ -111,8 +122,7 @@ def train(model: PairingModel, step: int) -> float:
     # The ledger spreads each village's realised trainees over its links by their plans.
     realised = np.where(per_village > 0, trainees / np.where(per_village > 0, per_village, 1.0), 0.0)
     sent = planned * realised[links.village]
-    programme.ledger.record(step, "trainees", np.arange(len(links)), links.policy, sent, np.zeros(len(links)))
-    programme.note_delivery("trainees", sent)
+    programme.record_flow(step, "trainees", sent)
     return float(trained_total)
 
 
@@ -131,8 +141,7 @@ def hire(model: PairingModel, step: int) -> float:
             done = model.jobs.hire_in_village(enterprise, int(links.village[link]), n, model.households, model.pairing.rng)
             vacancies[enterprise] -= done
             hired[link] = done
-    programme.ledger.record(step, "jobs", np.arange(len(links)), links.policy, hired, np.zeros(len(links)))
-    programme.note_delivery("jobs", hired)
+    programme.record_flow(step, "jobs", hired)
     return float(hired.sum())
 
 
@@ -141,8 +150,7 @@ def second_cadres(model: PairingModel, step: int) -> float:
     programme, state = model.pairing, model.village_state
     links, effects = programme.links, model.spec.pairing.effects
     months = planned_this_month(links, "cadre_months")
-    programme.ledger.record(step, "cadre_months", np.arange(len(links)), links.policy, months, np.zeros(len(links)))
-    programme.note_delivery("cadre_months", months)
+    programme.record_flow(step, "cadre_months", months)
     presence = np.minimum(np.bincount(links.village, weights=months, minlength=len(state.leadership)), 1.0)
     state.leadership_bonus = effects.cadre_leadership_gain * presence
     state.leadership = np.minimum(state.leadership + effects.cadre_lasting_share * state.leadership_bonus, 1.0)
@@ -154,10 +162,22 @@ def transfer_technology(model: PairingModel, step: int) -> float:
     programme, state = model.pairing, model.village_state
     links, effects = programme.links, model.spec.pairing.effects
     units = planned_this_month(links, "technology")
-    programme.ledger.record(step, "technology", np.arange(len(links)), links.policy, units, np.zeros(len(links)))
-    programme.note_delivery("technology", units)
+    programme.record_flow(step, "technology", units)
     state.productivity *= 1.0 + effects.technology_gain * np.bincount(links.village, weights=units, minlength=len(state.productivity))
     return float(units.sum())
+
+
+def open_markets(model: PairingModel, step: int) -> float:
+    """Market access (joint buying and selling through an association) saves member households money."""
+    programme, h = model.pairing, model.households
+    links = programme.links
+    per_household = planned_this_month(links, "market_savings")  # yuan a month per household of the village
+    households = (h.stop - h.start)[links.village]
+    sent = per_household * households
+    programme.record_flow(step, "market_savings", sent)
+    saving = np.bincount(links.village, weights=per_household, minlength=len(h.start))
+    h.market_income = saving[h.village]
+    return float(sent.sum())
 
 
 def solve_problems(model: PairingModel, step: int) -> float:
@@ -170,6 +190,5 @@ def solve_problems(model: PairingModel, step: int) -> float:
     state.problems -= solved
     share = np.where(per_village > 0, solved / np.where(per_village > 0, per_village, 1.0), 0.0)
     sent = wanted * share[links.village]
-    programme.ledger.record(step, "problems_solved", np.arange(len(links)), links.policy, sent, np.zeros(len(links)))
-    programme.note_delivery("problems_solved", sent)
+    programme.record_flow(step, "problems_solved", sent)
     return float(solved.sum())

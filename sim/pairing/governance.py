@@ -29,10 +29,16 @@ MONITORING_RESTORES = 0.5
 
 
 def decay_effort(model: PairingModel, step: int) -> None:
-    """Formalism: unmonitored effort fades each month, except for pairs under rectification."""
-    links = model.pairing.links
+    """Formalism: unmonitored effort fades each month, except for pairs under rectification.
+
+    Short horizons: each month a link's key person (a posted cadre, the contact
+    in the department) may leave; the successor starts at half the effort.
+    """
+    links, failure = model.pairing.links, model.spec.pairing.failure
     fading = links.active & (links.rectify_until < step)
-    links.effort[fading] *= 1.0 - model.spec.pairing.failure.formalism
+    links.effort[fading] *= 1.0 - failure.formalism
+    leaving = links.active & (model.pairing.rng.random(len(links)) < failure.short_horizons)
+    links.effort[leaving] *= 0.5
 
 
 def rate_quarterly(model: PairingModel, step: int) -> dict[str, int]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-FLOW_TYPES = ("funds", "trainees", "jobs", "cadre_months", "technology", "problems_solved")
-"""The five flows of the seeds (funds, training, labour, cadres, technology) plus problem solving."""
+FLOW_TYPES = ("funds", "trainees", "jobs", "cadre_months", "technology", "market_savings", "problems_solved")
+"""The five flows of the seeds (funds, training, labour, cadres, technology and market access) plus problem solving."""
 
 FLOW_UNITS = {
     "funds": "yuan",
@@ -19,6 +19,7 @@ FLOW_UNITS = {
     "jobs": "workers hired",
     "cadre_months": "cadre-months",
     "technology": "techniques",
+    "market_savings": "yuan saved by member households",
     "problems_solved": "problems",
 }
 

@@ -125,8 +125,8 @@ def city_village(model: PairingModel, policy: Policy, priority: np.ndarray) -> C
 
 
 def village_enterprise(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
-    """Enterprises with the villages that host or neighbour them (村企)."""
-    donors: list[Organisation] = list(model.enterprises)
+    """Enterprises and cooperatives with the villages that host or neighbour them (村企)."""
+    donors: list[Organisation] = [*model.enterprises, *model.cooperatives]
     distance = distances(model, np.array([e.xy for e in donors]).reshape(-1, 2))
     near = distance <= HOST_RADIUS_KM
     recipients = np.flatnonzero(near.any(axis=0))
@@ -248,7 +248,7 @@ def donor_pool(model: PairingModel, policy: Policy) -> list[Organisation]:
     """Every organisation that may donate under a policy type."""
     return {
         "city_village": [*model.departments, *model.communities],
-        "village_enterprise": list(model.enterprises),
+        "village_enterprise": [*model.enterprises, *model.cooperatives],
         "strong_weak": list(model.villages),
         "industry_chain": list(model.cooperatives),
         "cadre_dispatch": list(model.departments),

@@ -49,6 +49,7 @@ PAIRING_OUTCOMES: dict[str, str] = {
     "jobs_created": "villagers hired by paired enterprises this month",
     "cadre_months": "months of seconded cadres' presence this month",
     "technology": "techniques introduced this month",
+    "market_savings": "yuan saved by households through pairs' market access this month",
     "problems_solved_by_pairs": "village problems solved by pairs this month",
     "donor_cost": "donors' cost this month (funds, training, cadres, lost own output), yuan",
     "active_pairs": "active donor-village links",
@@ -138,6 +139,7 @@ class PairingProgramme:
         month["jobs_created"] = flows.hire(model, step)
         month["cadre_months"] = flows.second_cadres(model, step)
         month["technology"] = flows.transfer_technology(model, step)
+        month["market_savings"] = flows.open_markets(model, step)
         month["problems_solved_by_pairs"] = flows.solve_problems(model, step)
         self._update_dependency_and_burden()
         governance.rate_quarterly(model, step)
@@ -185,6 +187,12 @@ class PairingProgramme:
                 self._create_branch(index, [spec], step)
 
     # ------------------------------------------------------------------ bookkeeping used by flows and governance
+
+    def record_flow(self, step: int, flow: str, sent: np.ndarray, lost: np.ndarray | None = None) -> None:
+        """Put one flow's transfers of this month in the ledger and count them towards the quarterly rating."""
+        lost = np.zeros(len(sent)) if lost is None else lost
+        self.ledger.record(step, flow, np.arange(len(self.links)), self.links.policy, sent, lost)
+        self.note_delivery(flow, sent)
 
     def note_delivery(self, flow: str, sent: np.ndarray) -> None:
         """Add this month's delivery of one flow, as a share of the full plan, for the quarterly rating."""
