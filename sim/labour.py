@@ -194,8 +194,22 @@ def migrate(
     """
     can_leave, chance = leaving_chance(households, home_earnings_per_worker, migrant_monthly_wage, params, talent_drain)
     leaving = rng.binomial(households.farm_workers[can_leave], chance)
-    away = np.flatnonzero(households.migrants)
-    returning = rng.binomial(households.migrants[away], return_rate)
+    returning = _returning_migrants(households, return_rate, rng)
     households.migrants[can_leave] += leaving.astype(np.int32)
-    households.migrants[away] -= returning.astype(np.int32)
+    households.migrants -= returning
     return int(leaving.sum()), int(returning.sum())
+
+
+def _returning_migrants(households: HouseholdArrays, return_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Returns per household when each migrant comes back with ``return_rate``.
+
+    Drawn as a Binomial total and a uniformly random set of that many
+    migrants — the same distribution as one draw per migrant, at a fraction
+    of the cost (this runs every month over every household).
+    """
+    cumulative = np.cumsum(households.migrants)
+    total = int(cumulative[-1]) if len(cumulative) else 0
+    count = rng.binomial(total, return_rate) if total else 0
+    chosen = rng.choice(total, size=count, replace=False) if count else np.empty(0, dtype=np.int64)
+    household = np.searchsorted(cumulative, chosen, side="right")
+    return np.bincount(household, minlength=len(households.migrants)).astype(np.int32)
