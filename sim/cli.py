@@ -14,7 +14,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sim.errors import InputError
-from sim.runner import format_policies, format_summary, package_version, run_scenario, write_outputs
+from sim.model import PairingModel
+from sim.runner import format_policies, format_summary, package_version, run_model, write_outputs
 from sim.scenario import Scenario, load_scenario, read_village_csv
 
 EXIT_BAD_INPUT = 2
@@ -57,8 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
 
-    validate = commands.add_parser("validate", help="check a scenario file without running it", description="Validate a scenario YAML (and its village CSV): print OK and a one-line summary, or every problem found.")
+    validate = commands.add_parser(
+        "validate",
+        help="check a scenario file without running it",
+        description="Validate a scenario YAML (and its village CSV) and build the county once to check that every "
+        "pairing can be formed: print OK and a one-line summary, or every problem found.",
+    )
     validate.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
+    validate.add_argument("--seed", type=_seed, default=1, help="seed for building the county once to check its pairings (default: 1)")
     validate.set_defaults(handler=_validate)
     return parser
 
@@ -82,9 +89,10 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = args.out or DEFAULT_RESULTS / f"{Path(args.scenario).stem}-seed{args.seed}"
     check_writable_folder(out_dir)
 
+    model = PairingModel(scenario=scenario, rng=args.seed)  # pairing errors surface here, before any output
     print(f"{scenario.name}: {describe(scenario)}; seed {args.seed}", file=sys.stderr)
     with tqdm(total=scenario.months, unit="month", desc="simulating", disable=args.quiet, file=sys.stderr) as bar:
-        result = run_scenario(scenario, args.seed, on_month=lambda: bar.update())
+        result = run_model(model, on_month=lambda: bar.update())
     written = write_outputs(result, out_dir, scenario, str(args.scenario), args.seed)
     print(format_summary(result.summary))
     policies = format_policies(result.policies)
@@ -112,7 +120,9 @@ def check_writable_folder(out_dir: Path) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
-    print(f"OK: {scenario.name}: {describe(scenario)}")
+    model = PairingModel(scenario=scenario, rng=args.seed)  # also checks that every pairing can be formed
+    branches = len(model.pairing.branches)
+    print(f"OK: {scenario.name}: {describe(scenario)}; {branches} joint branches (seed {args.seed})")
     return 0
 
 

@@ -56,8 +56,12 @@ def run_scenario(
     seed: int,
     on_month: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Step a model to its horizon; ``on_month`` is called after each step (for progress bars)."""
-    model = PairingModel(scenario=scenario, rng=seed)
+    """Build a model of ``scenario`` and run it to its horizon."""
+    return run_model(PairingModel(scenario=scenario, rng=seed), on_month)
+
+
+def run_model(model: PairingModel, on_month: Callable[[], None] | None = None) -> RunResult:
+    """Step a built model to its horizon; ``on_month`` is called after each step (for progress bars)."""
     while model.running:
         model.step()
         if on_month is not None:

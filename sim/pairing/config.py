@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from sim.schema import NonNegativeFloat, NonNegativeInt, PositiveInt, Share, Strict
+from sim.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Share, Strict
 
 PolicyType = Literal["city_village", "village_enterprise", "strong_weak", "industry_chain", "cadre_dispatch"]
 MatchingAlgorithm = Literal["greedy", "random", "optimal"]
@@ -73,7 +73,7 @@ class Effects(Strict):
     """How much one unit of each flow changes the receiving village (documented in docs/ODD.md)."""
 
     funds_to_capital: Share = Field(0.6, description="share of received funds added to collective capital; the rest builds public projects")
-    project_cost_per_problem: NonNegativeFloat = Field(20_000, description="yuan of public projects that solve one village problem")
+    project_cost_per_problem: PositiveFloat = Field(20_000, description="yuan of public projects that solve one village problem")
     training_gain: NonNegativeFloat = Field(0.15, description="skill gain of a first training, as a share of base skill")
     training_saturation: NonNegativeFloat = Field(0.5, description="skill gain (share of base) at which further training stops helping")
     cadre_leadership_gain: NonNegativeFloat = Field(0.15, description="leadership added while a seconded cadre is present")

@@ -174,7 +174,7 @@ def open_markets(model: PairingModel, step: int) -> float:
     per_household = planned_this_month(links, "market_savings")  # yuan a month per household of the village
     households = (h.stop - h.start)[links.village]
     sent = per_household * households
-    programme.record_flow(step, "market_savings", sent)
+    programme.record_flow(step, "market_savings", sent, full_plan=links.planned["market_savings"] / 12.0 * households)
     saving = np.bincount(links.village, weights=per_household, minlength=len(h.start))
     h.market_income = saving[h.village]
     return float(sent.sum())

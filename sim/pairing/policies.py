@@ -233,12 +233,25 @@ def _explicit_links(model: PairingModel, policy_index: int, policy: Policy, wher
     village_names = {v.name: v.index for v in model.villages}
     donors = {o.name: o for o in donor_pool(model, policy)}
     branches: dict[int, list[LinkSpec]] = {}
+    seen: set[tuple[str, str]] = set()
     for i, pair in enumerate(policy.explicit):
+        field = f"{where}.explicit[{i}]"
         if pair.village not in village_names:
-            raise InputError.single(_source(model), f"{where}.explicit[{i}].village", f"no village named {pair.village!r}{_hint(pair.village, village_names)}")
+            raise InputError.single(_source(model), f"{field}.village", f"no village named {pair.village!r}{_hint(pair.village, village_names)}")
         if pair.donor not in donors:
-            raise InputError.single(_source(model), f"{where}.explicit[{i}].donor", f"no {policy.type} donor named {pair.donor!r}{_hint(pair.donor, donors)}")
+            raise InputError.single(_source(model), f"{field}.donor", f"no {policy.type} donor named {pair.donor!r}{_hint(pair.donor, donors)}")
+        if pair.donor == pair.village:
+            raise InputError.single(_source(model), field, f"village {pair.village!r} cannot pair with itself")
+        if (pair.donor, pair.village) in seen:
+            raise InputError.single(_source(model), field, f"{pair.donor!r} and {pair.village!r} are already paired above")
+        seen.add((pair.donor, pair.village))
         donor, village = donors[pair.donor], village_names[pair.village]
+        if policy.type == "industry_chain" and model.villages[village].industry != donor.industry:
+            raise InputError.single(
+                _source(model),
+                f"{field}.village",
+                f"{pair.village!r} grows {model.villages[village].industry}, not the {donor.industry} of {pair.donor!r}",
+            )
         key = donor_index(model, donor) if policy.type == "industry_chain" else village
         branches.setdefault(key, []).append(LinkSpec(policy_index, -1, donor.kind, donor_index(model, donor), village))
     return [branches[key] for key in sorted(branches)]

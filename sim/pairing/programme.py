@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim.agents import JointBranch
+from sim.economy import farm_inputs
 from sim.pairing import flows, governance
 from sim.pairing.ledger import FLOW_TYPES, Ledger
 from sim.pairing.links import (
@@ -162,9 +163,11 @@ class PairingProgramme:
         """Yuan the donors gave up this month: funds, training, cadres' time and donor villages' lost output."""
         effects, h, state = self.spec.effects, self.model.households, self.model.village_state
         lost_output = 0.0
-        if state.donor_burden.any():
-            farm = h.village_sum(h.income.get("farm", np.zeros(len(h))))
-            lost_output = float((farm * state.donor_burden / np.maximum(1.0 - state.donor_burden, 1e-9)).sum())
+        if state.donor_burden.any():  # what donor villages would have grown, times the share they lose
+            params = self.model.spec.economy
+            unburdened = state.productivity * (1.0 - state.constraint(params)) * (1.0 + state.price_premium)
+            potential = unburdened * h.village_sum(farm_inputs(h, params))
+            lost_output = float((potential * state.donor_burden).sum())
         return month["funds_sent"] + month["trainees"] * effects.training_cost + month["cadre_months"] * effects.cadre_monthly_cost + lost_output
 
     def _rotate_cadres(self, step: int) -> None:
@@ -188,15 +191,21 @@ class PairingProgramme:
 
     # ------------------------------------------------------------------ bookkeeping used by flows and governance
 
-    def record_flow(self, step: int, flow: str, sent: np.ndarray, lost: np.ndarray | None = None) -> None:
-        """Put one flow's transfers of this month in the ledger and count them towards the quarterly rating."""
+    def record_flow(
+        self, step: int, flow: str, sent: np.ndarray, lost: np.ndarray | None = None, full_plan: np.ndarray | None = None
+    ) -> None:
+        """Put one flow's transfers of this month in the ledger and count them towards the quarterly rating.
+
+        ``full_plan`` is this month's plan at full effort in the units of ``sent``
+        (default: the planned yearly amount / 12).
+        """
         lost = np.zeros(len(sent)) if lost is None else lost
         self.ledger.record(step, flow, np.arange(len(self.links)), self.links.policy, sent, lost)
-        self.note_delivery(flow, sent)
+        self.note_delivery(flow, sent, full_plan)
 
-    def note_delivery(self, flow: str, sent: np.ndarray) -> None:
+    def note_delivery(self, flow: str, sent: np.ndarray, full_plan: np.ndarray | None = None) -> None:
         """Add this month's delivery of one flow, as a share of the full plan, for the quarterly rating."""
-        plan = self.links.planned[flow] / 12.0
+        plan = self.links.planned[flow] / 12.0 if full_plan is None else full_plan
         has_plan = (plan > 0) & self.links.active
         self._delivery_sum[has_plan] += sent[has_plan] / plan[has_plan]
         self._delivery_count[has_plan] += 1
