@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
 
     model = PairingModel(scenario=scenario, rng=args.seed)  # pairing errors surface here, before any output
     print(f"{scenario.name}: {describe(scenario)}; seed {args.seed}", file=sys.stderr)
-    with tqdm(total=scenario.months, unit="month", desc="simulating", disable=args.quiet, file=sys.stderr) as bar:
+    with tqdm(total=scenario.months, unit="month", desc="simulating", disable=args.quiet, file=sys.stderr, mininterval=0.5) as bar:
         result = run_model(model, on_month=lambda: bar.update())
     written = write_outputs(result, out_dir, scenario, str(args.scenario), args.seed)
     print(format_summary(result.summary))

@@ -2,8 +2,9 @@
 
 Section 9 of the ODD ("Parameters and sources") has one table row per schema field, whose
 first cell is the field's YAML path in backticks (e.g. `economy.poverty_line`). This test
-fails when a field is added to a schema class without a row, when a row has no source,
-or when a numeric default in the table no longer matches the code.
+fails when a field is added to a schema class (in sim/scenario.py or, for the ``pairing:``
+section, sim/pairing/config.py) without a row, when a row has no source, or when a numeric
+default in the table no longer matches the code.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sim import scenario as schema
+from sim.pairing import config as pairing_schema
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
 
@@ -36,7 +38,16 @@ PREFIXES: dict[type[BaseModel], str] = {
     schema.LogNormal: "LogNormal.",
     schema.Beta: "Beta.",
     schema.CollectiveIncome: "CollectiveIncome.",
+    pairing_schema.Pairing: "pairing.",
+    pairing_schema.Policy: "pairing.policies[].",
+    pairing_schema.Flows: "pairing.policies[].flows.",
+    pairing_schema.ExplicitPair: "pairing.policies[].explicit[].",
+    pairing_schema.Effects: "pairing.effects.",
+    pairing_schema.FailureModes: "pairing.failure.",
+    pairing_schema.Governance: "pairing.governance.",
 }
+# Modules whose pydantic classes are scenario schema: every class defined there needs a prefix.
+SCHEMA_MODULES = (schema, pairing_schema)
 # Schema classes documented elsewhere: the village CSV's columns are in section 6.
 NOT_PARAMETERS = {schema.Strict, schema.VillageRecord}
 
@@ -70,8 +81,9 @@ def _own_fields(cls: type[BaseModel]) -> dict:
 def test_parameter_table_lists_every_schema_field_with_default_and_source():
     schema_classes = {
         cls
-        for _, cls in inspect.getmembers(schema, inspect.isclass)
-        if issubclass(cls, BaseModel) and cls.__module__ == schema.__name__
+        for module in SCHEMA_MODULES
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, BaseModel) and cls.__module__ == module.__name__
     }
     unmapped = sorted(cls.__name__ for cls in schema_classes - set(PREFIXES) - NOT_PARAMETERS)
     assert not unmapped, f"new schema classes need a prefix here and rows in docs/ODD.md section 9: {unmapped}"
