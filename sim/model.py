@@ -27,6 +27,8 @@ from sim.scenario import Scenario, load_scenario, parse_scenario
 from sim.urban import UrbanHouseholds
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml"
+RANDOM_STREAMS = ("leadership", "problems", "migration", "jobs", "urban", "pairing")
+"""The model's independent random streams after set-up (building the county uses ``model.rng``)."""
 
 
 def resolve_scenario(scenario: Scenario | str | Path | None, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -130,6 +132,10 @@ class PairingModel(mesa.Model):
             params.return_rate if params.return_rate is not None else labour.steady_return_rate(self.households, can_leave, chance)
         )
 
+        # Each random process draws from its own stream (spawned from the model's seed), so a
+        # change in one — a pairing policy hiring more workers — never shifts the draws of
+        # another: runs that differ only in policy stay comparable draw for draw.
+        self.streams = dict(zip(RANDOM_STREAMS, self.rng.spawn(len(RANDOM_STREAMS)), strict=True))
         self.pairing = PairingProgramme(self)
         self.pairing.establish()
 
@@ -184,9 +190,11 @@ class PairingModel(mesa.Model):
     def _create_public_bodies(self) -> None:
         seat = self.spec.region.town_names[0]  # the county seat hosts departments and communities
         self.departments: list[Department] = []
+        numbered: dict[str, int] = {}  # numbering runs on across groups of one type: names stay unique
         for group in self.spec.departments:
-            for i in range(group.count):
-                name = f"{group.type.replace('_', '-')} department {i + 1}"
+            for _ in range(group.count):
+                numbered[group.type] = numbered.get(group.type, 0) + 1
+                name = f"{group.type.replace('_', '-')} department {numbered[group.type]}"
                 self.departments.append(Department(self, name, seat, group.type, group.annual_budget, group.cadres))
         spec = self.spec.communities
         self.communities: list[Community] = [
@@ -200,14 +208,17 @@ class PairingModel(mesa.Model):
         seats = town_centres(len(self.spec.region.town_names), self.spec.region.area_km2)
         self.cooperatives: list[Cooperative] = []
         placed: dict[str, int] = {}  # cooperatives of one industry placed so far, across groups
+        numbered: dict[tuple[str, str], int] = {}  # and numbered on across groups: names stay unique
         for group in self.spec.cooperatives:
             villages_of_industry = frame.index[frame["industry"] == group.industry].to_numpy()
             towns = sorted(frame.loc[villages_of_industry, "town"].unique()) or self.spec.region.town_names[:1]
-            for i in range(group.count):
+            for _ in range(group.count):
+                key = (group.industry, group.kind)
+                numbered[key] = numbered.get(key, 0) + 1
                 town = towns[placed.get(group.industry, 0) % len(towns)]
                 placed[group.industry] = placed.get(group.industry, 0) + 1
                 coop = Cooperative(
-                    self, f"{group.industry} {group.kind} {i + 1}", town, group.industry, group.kind == "association", group.price_premium
+                    self, f"{group.industry} {group.kind} {numbered[key]}", town, group.industry, group.kind == "association", group.price_premium
                 )
                 coop.member_villages = villages_of_industry[frame.loc[villages_of_industry, "town"].to_numpy() == town]
                 coop.xy = tuple(seats[self.spec.region.town_names.index(town)])
@@ -251,26 +262,27 @@ class PairingModel(mesa.Model):
 
     def step(self) -> None:
         """One month: trends, leadership, problems, labour, the collective, incomes, then record."""
-        params, rng, h, state = self.spec.economy, self.rng, self.households, self.village_state
+        params, streams, h, state = self.spec.economy, self.streams, self.households, self.village_state
         self.trends.advance(params)
         economy.grow_productivity(state, params)
         home_share = 1.0 - h.village_sum(h.migrants.astype(float)) / np.maximum(h.village_sum(h.workers.astype(float)), 1.0)
-        economy.update_leadership(state, home_share, params, rng)
-        economy.update_problems(state, params, rng)
+        economy.update_leadership(state, home_share, params, streams["leadership"])
+        economy.update_problems(state, params, streams["problems"])
 
         # Workers compare last month's farm earnings at home with wages away.
         talent_drain = self.spec.pairing.failure.talent_drain
-        labour.migrate(h, economy.home_earnings_per_worker(h), self.trends.migrant_wage, self.return_rate, params, rng, talent_drain)
+        home_earnings = economy.home_earnings_per_worker(h)
+        labour.migrate(h, home_earnings, self.trends.migrant_wage, self.return_rate, params, streams["migration"], talent_drain)
         self.pairing.step(self.steps)
-        self.jobs.separate(params.job_separation_rate, h, rng)
+        self.jobs.separate(params.job_separation_rate, h, streams["jobs"])
         vacancies = np.maximum(self.enterprise_capacity() - self.jobs.filled(len(self.enterprises)), 0)
-        self.jobs.hire(np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64), self.catchment, h, rng)
+        self.jobs.hire(np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64), self.catchment, h, streams["jobs"])
 
         economy.update_collective(state, self.steps, params)
         economy.compute_incomes(h, state, self._local_wages(), self.village_population, self.trends, params)
         economy.decay_skills(h, params)
         h.record_month(self.steps)
-        self.urban.advance(self.steps, self.spec.urban, rng)
+        self.urban.advance(self.steps, self.spec.urban, streams["urban"])
 
         self._record()
         if self.steps >= self.spec.months:

@@ -19,7 +19,7 @@ import yaml
 from sim.agents import JointBranch
 from sim.model import PairingModel
 from sim.pairing.links import ACTIVE, DONOR_KINDS, ROTATED
-from sim.pairing.policies import HOST_RADIUS_KM, PROBLEM_TYPES, TYPED_RULE, problem_types, village_need
+from sim.pairing.policies import HOST_RADIUS_KM, PROBLEM_TYPES, TYPED_RULE, problem_types, targeting_priority, village_need
 from sim.scenario import parse_scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ def check_policy(model: PairingModel, index: int) -> None:
     kinds = {kind for kind, _, _ in links}
     expected_kinds = {
         "city_village": {"department", "community"},
-        "village_enterprise": {"enterprise"},
+        "village_enterprise": {"enterprise", "cooperative"},
         "strong_weak": {"village"},
         "industry_chain": {"cooperative"},
         "cadre_dispatch": {"department"},
@@ -97,7 +97,7 @@ def check_policy(model: PairingModel, index: int) -> None:
     branches = {model.pairing.links.branch[r] for r in np.flatnonzero(model.pairing.links.policy == index)}
     n_donors = {
         "city_village": len(model.departments) + len(model.communities),
-        "village_enterprise": len(model.enterprises),
+        "village_enterprise": len(model.enterprises) + len(model.cooperatives),
     }
 
     if policy.type == "industry_chain":
@@ -115,13 +115,21 @@ def check_policy(model: PairingModel, index: int) -> None:
         capacity = math.ceil(policy.pairs * policy.donors_per_pair / n_donors["city_village"])
         assert max(per_donor.values()) <= capacity
         if policy.donors_per_pair == 1 and not policy.typed:
-            need = village_need(model)
-            neediest = set(np.argsort(-need, kind="stable")[: policy.pairs].tolist())
+            # Weak villages first by need; villages paired by an earlier policy after all others.
+            link_rows = model.pairing.links
+            paired_before = np.zeros(len(model.villages), dtype=bool)
+            paired_before[link_rows.village[link_rows.policy < index]] = True
+            priority = targeting_priority(model, village_need(model), paired_before)
+            neediest = set(np.argsort(-priority, kind="stable")[: policy.pairs].tolist())
             assert set(per_village) == neediest
+            weak = model.village_state.weak(model.spec.classification)
+            if weak.sum() >= policy.pairs and not paired_before.any():
+                assert weak[list(per_village)].all()  # the seeds pair weak villages (薄弱村)
     if policy.type == "village_enterprise":
         assert max(per_donor.values()) == 1
-        for _, donor, village in links:
-            distance = math.dist(model.enterprises[donor].xy, model.villages[village].xy)
+        for kind, donor, village in links:
+            organisation = model.enterprises[donor] if kind == "enterprise" else model.cooperatives[donor]
+            distance = math.dist(organisation.xy, model.villages[village].xy)
             assert distance <= HOST_RADIUS_KM + 1e-9
     if policy.type == "strong_weak":
         recipients = set(per_village)

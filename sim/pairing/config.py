@@ -95,7 +95,7 @@ class FailureModes(Strict):
     talent_drain: NonNegativeFloat = Field(1.0, description="extra migration propensity of trained workers, per unit of skill gained")
     strong_first: Share = Field(0.0, description="weight on strength instead of need when choosing recipients (首先从...坚强有力)")
     short_horizons: Share = Field(0.03, description="monthly chance a link's key person leaves and the successor starts at half the effort")
-    donor_cost: Share = Field(0.05, description="share of a strong donor village's own farm output lost to helping (种了别人的田,荒了自己的地)")
+    donor_cost: Share = Field(0.01, description="share of a strong donor village's own farm output lost to helping (种了别人的田,荒了自己的地)")
 
 
 class Governance(Strict):

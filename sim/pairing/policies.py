@@ -63,10 +63,21 @@ def village_need(model: PairingModel) -> np.ndarray:
     return np.mean(ranks, axis=0)
 
 
-def targeting_priority(model: PairingModel, need: np.ndarray) -> np.ndarray:
-    """Need, bent towards already-strong villages by ``strong_first`` (a failure mode)."""
+def targeting_priority(model: PairingModel, need: np.ndarray, already_paired: np.ndarray | None = None) -> np.ndarray:
+    """Who is served first: weak (薄弱) villages by need, then the rest; ``strong_first`` bends it.
+
+    Weak status dominates (the seeds pair "薄弱村"); within each group the need
+    index orders. Villages already paired by an earlier policy come after all
+    others, so programmes spread over the county. ``strong_first`` (a failure
+    mode) mixes in the reverse order: help going first to the strong.
+    """
+    weak = model.village_state.weak(model.spec.classification).astype(float)
+    urgency = (weak + need) / 2.0
     bias = model.spec.pairing.failure.strong_first
-    return (1.0 - bias) * need + bias * (1.0 - need)
+    priority = (1.0 - bias) * urgency + bias * (1.0 - urgency)
+    if already_paired is not None:
+        priority = priority - already_paired.astype(float)
+    return priority
 
 
 def problem_types(model: PairingModel) -> np.ndarray:
@@ -173,13 +184,18 @@ def industry_chain(model: PairingModel, policy: Policy, priority: np.ndarray) ->
     return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64), priority[recipients])
 
 
-def cadre_dispatch(model: PairingModel, policy: Policy, priority: np.ndarray, exclude: np.ndarray | None = None) -> Candidates:
+def leadership_weakness(model: PairingModel) -> np.ndarray:
+    """Priority for first secretaries: the weakest leadership first, bent by ``strong_first``."""
+    weakness = 1.0 - percentile_rank(model.village_state.leadership)
+    bias = model.spec.pairing.failure.strong_first
+    return (1.0 - bias) * weakness + bias * (1.0 - weakness)
+
+
+def cadre_dispatch(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
     """First secretaries (第一书记) from departments to the villages with the weakest leadership."""
     donors: list[Organisation] = [d for d in model.departments if d.cadres > 0]
-    leadership = model.village_state.leadership
-    weakness = targeting_priority(model, 1.0 - percentile_rank(leadership))
-    candidates = np.arange(len(leadership)) if exclude is None else np.setdiff1d(np.arange(len(leadership)), exclude)
-    recipients = top(weakness, candidates, policy.pairs)
+    weakness = leadership_weakness(model)
+    recipients = top(weakness, np.arange(len(weakness)), policy.pairs)
     scores = np.tile(weakness[recipients], (len(donors), 1))
     capacity = np.array([d.cadres for d in donors], dtype=np.int64)
     return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64), weakness[recipients])

@@ -33,6 +33,7 @@ from sim.pairing.links import (
 )
 from sim.pairing.policies import (
     CANDIDATES,
+    leadership_weakness,
     plan_links,
     targeting_priority,
     village_need,
@@ -69,9 +70,9 @@ class PairingProgramme:
     def __init__(self, model: PairingModel) -> None:
         self.model = model
         self.spec = model.spec.pairing
-        # Pairing draws from its own stream, seeded once from the model's, so adding or removing a
-        # policy never shifts the economy's random draws (arms of an experiment stay comparable).
-        self.rng = np.random.default_rng(model.rng.integers(2**63))
+        # Pairing draws from its own stream, so adding or removing a policy never shifts the
+        # economy's random draws (arms of an experiment stay comparable).
+        self.rng = model.streams["pairing"]
         self.links = Links()
         self.ledger = Ledger()
         self.branches: list[JointBranch] = []
@@ -93,8 +94,9 @@ class PairingProgramme:
     def establish(self) -> None:
         """Match every policy and create its joint branches (step 0)."""
         model = self.model
-        priority = targeting_priority(model, village_need(model))
+        need = village_need(model)
         for index, policy in enumerate(self.spec.policies):
+            priority = targeting_priority(model, need, self.ever_paired)
             candidates = None if policy.explicit else CANDIDATES[policy.type](model, policy, priority)
             for group in plan_links(model, index, policy, candidates):
                 self._create_branch(index, group, step=0)
@@ -108,8 +110,9 @@ class PairingProgramme:
         self.branches.append(branch)
         for spec in group:
             spec.branch = branch.index
-        share = 1.0 / len(group)  # a branch's planned flows are shared by its links
-        planned = [{flow: getattr(policy.flows, flow) * share for flow in FLOW_TYPES}] * len(group)
+        # A branch's planned flows are shared by its links; market savings are per household already.
+        share = {flow: 1.0 if flow == "market_savings" else 1.0 / len(group) for flow in FLOW_TYPES}
+        planned = [{flow: getattr(policy.flows, flow) * share[flow] for flow in FLOW_TYPES}] * len(group)
         rows = self.links.add(group, planned, step)
         weak = model.village_state.weak(model.spec.classification)
         self.targets_weak = np.concatenate([self.targets_weak, weak[[s.village for s in group]]])
@@ -182,9 +185,9 @@ class PairingProgramme:
                 continue
             links.status[leaving] = ROTATED
             self.close_links(leaving, step)
-            served = set(links.village[ours & links.active].tolist())
-            weakness = self.model.village_state.leadership
-            order = [int(v) for v in np.argsort(weakness, kind="stable") if int(v) not in served]
+            unavailable = set(links.village[ours & links.active].tolist()) | set(links.village[leaving].tolist())
+            priority = leadership_weakness(self.model)
+            order = [int(v) for v in np.argsort(-priority, kind="stable") if int(v) not in unavailable]
             for link, village in zip(leaving, order, strict=False):
                 spec = LinkSpec(index, -1, "department", int(links.donor_index[link]), village)
                 self._create_branch(index, [spec], step)
