@@ -115,15 +115,12 @@ def check_policy(model: PairingModel, index: int) -> None:
         capacity = math.ceil(policy.pairs * policy.donors_per_pair / n_donors["city_village"])
         assert max(per_donor.values()) <= capacity
         if policy.donors_per_pair == 1 and not policy.typed:
-            # Weak villages first by need; villages paired by an earlier policy after all others.
-            link_rows = model.pairing.links
-            paired_before = np.zeros(len(model.villages), dtype=bool)
-            paired_before[link_rows.village[link_rows.policy < index]] = True
-            priority = targeting_priority(model, village_need(model), paired_before)
+            # Weak villages first, by need.
+            priority = targeting_priority(model, village_need(model))
             neediest = set(np.argsort(-priority, kind="stable")[: policy.pairs].tolist())
             assert set(per_village) == neediest
             weak = model.village_state.weak(model.spec.classification)
-            if weak.sum() >= policy.pairs and not paired_before.any():
+            if weak.sum() >= policy.pairs:
                 assert weak[list(per_village)].all()  # the seeds pair weak villages (薄弱村)
     if policy.type == "village_enterprise":
         assert max(per_donor.values()) == 1

@@ -63,21 +63,18 @@ def village_need(model: PairingModel) -> np.ndarray:
     return np.mean(ranks, axis=0)
 
 
-def targeting_priority(model: PairingModel, need: np.ndarray, already_paired: np.ndarray | None = None) -> np.ndarray:
+def targeting_priority(model: PairingModel, need: np.ndarray) -> np.ndarray:
     """Who is served first: weak (薄弱) villages by need, then the rest; ``strong_first`` bends it.
 
     Weak status dominates (the seeds pair "薄弱村"); within each group the need
-    index orders. Villages already paired by an earlier policy come after all
-    others, so programmes spread over the county. ``strong_first`` (a failure
-    mode) mixes in the reverse order: help going first to the strong.
+    index orders, so the neediest villages may be served by several policies.
+    ``strong_first`` (a failure mode) mixes in the reverse order: help going
+    first to the strong.
     """
     weak = model.village_state.weak(model.spec.classification).astype(float)
     urgency = (weak + need) / 2.0
     bias = model.spec.pairing.failure.strong_first
-    priority = (1.0 - bias) * urgency + bias * (1.0 - urgency)
-    if already_paired is not None:
-        priority = priority - already_paired.astype(float)
-    return priority
+    return (1.0 - bias) * urgency + bias * (1.0 - urgency)
 
 
 def problem_types(model: PairingModel) -> np.ndarray:

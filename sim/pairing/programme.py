@@ -94,9 +94,8 @@ class PairingProgramme:
     def establish(self) -> None:
         """Match every policy and create its joint branches (step 0)."""
         model = self.model
-        need = village_need(model)
+        priority = targeting_priority(model, village_need(model))
         for index, policy in enumerate(self.spec.policies):
-            priority = targeting_priority(model, need, self.ever_paired)
             candidates = None if policy.explicit else CANDIDATES[policy.type](model, policy, priority)
             for group in plan_links(model, index, policy, candidates):
                 self._create_branch(index, group, step=0)
