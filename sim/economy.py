@@ -188,15 +188,17 @@ def power(values: np.ndarray, exponent: float) -> np.ndarray:
     return values**exponent
 
 
-def farm_inputs(households: HouseholdArrays, params: Economy) -> np.ndarray:
-    """Land^a * (skilled farm labour)^(1-a) per household.
+def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice = slice(None)) -> np.ndarray:
+    """Land^a * (skilled farm labour)^(1-a) per household (of ``rows``, default all).
 
     A household with no one farming rents its land out for ``land_rent_share``
     of what one average worker would grow on it.
     """
     a = params.farm_land_elasticity
-    labour = households.farm_workers * households.skill
-    return power(households.land, a) * np.where(labour > 0, power(labour, 1.0 - a), params.land_rent_share)
+    h = households
+    farmers = np.maximum(h.workers[rows] - h.migrants[rows] - h.local_jobs[rows], 0)
+    labour = farmers * h.skill[rows]
+    return power(h.land[rows], a) * np.where(labour > 0, power(labour, 1.0 - a), params.land_rent_share)
 
 
 def village_farm_factor(state: VillageState, params: Economy) -> np.ndarray:

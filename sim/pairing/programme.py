@@ -165,11 +165,12 @@ class PairingProgramme:
         """Yuan the donors gave up this month: funds, training, cadres' time and donor villages' lost output."""
         effects, h, state = self.spec.effects, self.model.households, self.model.village_state
         lost_output = 0.0
-        if state.donor_burden.any():  # what donor villages would have grown, times the share they lose
+        donors = np.flatnonzero(state.donor_burden)
+        if donors.size:  # what donor villages would have grown, times the share they lose
             params = self.model.spec.economy
             unburdened = state.productivity * (1.0 - state.constraint(params)) * (1.0 + state.price_premium)
-            potential = unburdened * h.village_sum(farm_inputs(h, params))
-            lost_output = float((potential * state.donor_burden).sum())
+            inputs = np.array([farm_inputs(h, params, slice(h.start[v], h.stop[v])).sum() for v in donors])
+            lost_output = float((unburdened[donors] * inputs * state.donor_burden[donors]).sum())
         return month["funds_sent"] + month["trainees"] * effects.training_cost + month["cadre_months"] * effects.cadre_monthly_cost + lost_output
 
     def _rotate_cadres(self, step: int) -> None:
