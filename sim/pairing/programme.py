@@ -60,6 +60,8 @@ PAIRING_OUTCOMES: dict[str, str] = {
     "pairs_rated_good": "active links whose last rating was good",
     "pairs_rated_average": "active links whose last rating was average",
     "pairs_rated_poor": "active links whose last rating was poor",
+    "rural_income_pc_paired": "mean per-capita income of villages ever paired, yuan a year (NaN if none)",
+    "rural_income_pc_unpaired": "mean per-capita income of villages never paired, yuan a year (NaN if none)",
 }
 """Monthly pairing outcomes (all zero when there is no pairing)."""
 
@@ -238,7 +240,18 @@ class PairingProgramme:
             "pairs_rated_good": float((active & (links.rating == 2)).sum()),
             "pairs_rated_average": float((active & (links.rating == 1)).sum()),
             "pairs_rated_poor": float((active & (links.rating == 0)).sum()),
+            **self._paired_incomes(),
         }
+
+    def _paired_incomes(self) -> dict[str, float]:
+        """Person-weighted mean income of villages ever paired and never paired (the comparison the seeds make)."""
+        h, people = self.model.households, self.model.village_population
+        income = h.village_sum(h.annual)
+        out = {}
+        for key, villages in (("rural_income_pc_paired", self.ever_paired), ("rural_income_pc_unpaired", ~self.ever_paired)):
+            residents = people[villages].sum()
+            out[key] = float(income[villages].sum() / residents) if residents > 0 else float("nan")
+        return out
 
     # ------------------------------------------------------------------ results
 
