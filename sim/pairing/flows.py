@@ -76,49 +76,66 @@ def move_funds(model: PairingModel, step: int) -> dict[str, float]:
     return {"funds_sent": float(sent.sum()), "funds_lost": float(lost.sum()), "funds_captured": float(captured.sum())}
 
 
-def _capture(h, captured: np.ndarray) -> np.ndarray:
-    """Captured funds go to each village's better-off fifth of households ("村里的变家里的").
+def ranked_rows(h, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The households of ``villages``, sorted by village and then per-capita income.
 
-    One sort over the households of all capturing villages ranks them within
-    their village; each village's sum is then shared by residents of its top fifth.
+    Returns (rows, group, rank): household rows, the position of each row's
+    village in ``villages``, and its income rank within the village in [0, 1]
+    (0 = poorest). One sort serves every village at once.
     """
+    counts = (h.stop[villages] - h.start[villages]).astype(np.int64)
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    rows = np.arange(counts.sum()) - offsets + np.repeat(h.start[villages], counts)
+    group = np.repeat(np.arange(villages.size), counts)
+    order = np.lexsort((h.annual[rows] / h.size[rows], group))
+    rows, group = rows[order], group[order]
+    rank = (np.arange(rows.size) - offsets) / np.maximum(np.repeat(counts, counts) - 1, 1)
+    return rows, group, rank
+
+
+def _capture(h, captured: np.ndarray) -> np.ndarray:
+    """Captured funds go to each village's better-off fifth of households ("村里的变家里的")."""
     aid = np.zeros(len(h))
     villages = np.flatnonzero(captured > 0)
     if villages.size == 0:
         return aid
-    counts = h.stop[villages] - h.start[villages]
-    rows = np.concatenate([np.arange(h.start[v], h.stop[v]) for v in villages])
-    group = np.repeat(np.arange(villages.size), counts)
-    order = np.lexsort((h.annual[rows] / h.size[rows], group))  # by village, then per-capita income
-    rows, group = rows[order], group[order]
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    rank = (np.arange(rows.size) - first) / np.maximum(np.repeat(counts, counts) - 1, 1)
+    rows, group, rank = ranked_rows(h, villages)
     top = rank >= 0.8
-    people = np.bincount(group[top], weights=h.size[rows[top]], minlength=villages.size)
-    aid[rows[top]] = captured[villages][group[top]] * h.size[rows[top]] / people[group[top]]
+    rows, group = rows[top], group[top]
+    people = np.bincount(group, weights=h.size[rows], minlength=villages.size)
+    aid[rows] = captured[villages][group] * h.size[rows] / people[group]
     return aid
 
 
 def train(model: PairingModel, step: int) -> float:
-    """Training raises the skill of able members, poorer households first unless the elite capture it."""
+    """Training raises the skill of able members, poorer households first unless the elite capture it.
+
+    Each village's trainees are drawn without replacement from its households
+    with someone able to work, with weight ``(1 - e)(1 - rank) + e rank`` on the
+    household's income rank (e = elite capture). All villages are drawn at once
+    by exponential races (the key ``Exp(1) / weight``; the smallest keys win),
+    which gives the same distribution as drawing one trainee after another.
+    """
     programme, h = model.pairing, model.households
     links, failure, effects = programme.links, model.spec.pairing.failure, model.spec.pairing.effects
     planned = planned_this_month(links, "trainees")
     per_village = np.bincount(links.village, weights=planned, minlength=len(h.start))
-    trainees = model.pairing.rng.poisson(per_village)
+    trainees = programme.rng.poisson(per_village)
+    villages = np.flatnonzero(trainees)
     trained_total = 0
-    for v in np.flatnonzero(trainees):
-        rows = np.arange(h.start[v], h.stop[v])
-        rows = rows[h.workers[rows] > 0]
-        if rows.size == 0:
-            continue
-        per_capita = h.annual[rows] / h.size[rows]
-        rank = np.argsort(np.argsort(per_capita)) / max(rows.size - 1, 1)  # 0 = poorest
+    if villages.size:
+        rows, group, rank = ranked_rows(h, villages)
+        able = h.workers[rows] > 0
+        rows, group, rank = rows[able], group[able], rank[able]
         weight = (1.0 - failure.elite_capture) * (1.0 - rank) + failure.elite_capture * rank + 1e-9
-        chosen = model.pairing.rng.choice(rows, size=min(int(trainees[v]), rows.size), replace=False, p=weight / weight.sum())
+        key = programme.rng.exponential(size=rows.size) / weight
+        order = np.lexsort((key, group))
+        rows, group = rows[order], group[order]
+        place = np.arange(rows.size) - np.searchsorted(group, group, side="left")
+        chosen = rows[place < trainees[villages][group]]
         room = np.maximum(1.0 - (h.skill[chosen] - h.skill_base[chosen]) / (effects.training_saturation * h.skill_base[chosen] + 1e-12), 0.0)
         h.skill[chosen] += effects.training_gain * h.skill_base[chosen] * room
-        trained_total += chosen.size
+        trained_total = chosen.size
     # The ledger spreads each village's realised trainees over its links by their plans.
     realised = np.where(per_village > 0, trainees / np.where(per_village > 0, per_village, 1.0), 0.0)
     sent = planned * realised[links.village]
