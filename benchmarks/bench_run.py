@@ -6,6 +6,7 @@ the 2-core development machine. Not a test: run it by hand and record the
 figures in README.md.
 
     .venv/bin/python benchmarks/bench_run.py                       # Shouguang, 3 repeats
+    .venv/bin/python benchmarks/bench_run.py --without-pairing     # the county core alone
     .venv/bin/python benchmarks/bench_run.py scenarios/small.yaml --repeats 5
 """
 
@@ -23,7 +24,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from sim.model import PairingModel  # noqa: E402
+from sim.model import PairingModel, resolve_scenario  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,11 +46,14 @@ def main() -> None:
     parser.add_argument("scenario", nargs="?", default=str(ROOT / "scenarios" / "shouguang_2009.yaml"))
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--without-pairing", action="store_true", help="drop the scenario's pairing policies")
     args = parser.parse_args()
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # pin to one core
     scenario = load_scenario(args.scenario).with_horizon(args.years)
+    if args.without_pairing:
+        scenario = resolve_scenario(scenario, {"pairing.policies": []})
     timings = [time_one(scenario, seed) for seed in range(1, args.repeats + 1)]
     build = statistics.median(t[0] for t in timings)
     run = statistics.median(t[1] for t in timings)
@@ -57,7 +61,8 @@ def main() -> None:
     months = scenario.months
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(f"scenario        {scenario.name} ({args.scenario})")
+    pairing = "without pairing" if args.without_pairing else f"{len(scenario.pairing.policies)} pairing policies"
+    print(f"scenario        {scenario.name} ({args.scenario}), {pairing}")
     print(f"households      {households:,} rural + {scenario.urban.sample_households:,} urban sample")
     print(f"months          {months} ({args.years} years), {args.repeats} repeats, median shown")
     print(f"build           {build:.2f} s")

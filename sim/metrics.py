@@ -31,6 +31,7 @@ __all__ = [
     "weighted_median",
     "weighted_median_sorted",
     "gini_sorted",
+    "gini_of_two_groups_sorted",
 ]
 
 
@@ -262,6 +263,44 @@ def gini(incomes: ArrayLike, weights: ArrayLike | None = None) -> float:
     y, w = _incomes(incomes, weights)
     order = np.argsort(y)
     return gini_sorted(y[order], w[order])
+
+
+def gini_of_two_groups_sorted(
+    incomes_a: np.ndarray, weights_a: np.ndarray, incomes_b: np.ndarray, weights_b: np.ndarray
+) -> tuple[float, float]:
+    """Gini of group ``a`` and of ``a`` and ``b`` pooled, from each group sorted ascending.
+
+    The pooled Gini is found without merging the groups: each ``b`` value's
+    place among the ``a`` values (one ``searchsorted`` of the smaller group)
+    and prefix sums over ``a`` give every cross term of
+    ``G = sum_i w_i y_i (C_{i-1} + C_i - W) / (W S)``. For the model's ~300,000
+    rural households and a few thousand urban ones this costs little more than
+    the rural Gini alone. Inputs are not validated.
+
+    >>> a, b = np.array([1.0, 4.0]), np.array([2.0, 3.0])
+    >>> g_a, g = gini_of_two_groups_sorted(a, np.ones(2), b, np.ones(2))
+    >>> round(g_a, 12) == round(gini(a), 12), round(g, 12) == round(gini([1, 2, 3, 4]), 12)
+    (True, True)
+    """
+    cum_w_a = np.cumsum(weights_a)
+    wy_a = weights_a * incomes_a
+    cum_wy_a = np.cumsum(wy_a)
+    total_w_a, total_y_a = cum_w_a[-1], cum_wy_a[-1]
+    own_a = _dot(wy_a, 2.0 * cum_w_a - weights_a - total_w_a)
+    gini_a = float(own_a / (total_w_a * total_y_a)) if total_y_a > 0 else 0.0
+
+    # b's values go before equal a values; before[k] = sum over a of what lies below b_k.
+    place = np.searchsorted(incomes_a, incomes_b, side="left")
+    w_a_below = np.concatenate(([0.0], cum_w_a))[place]
+    wy_a_below = np.concatenate(([0.0], cum_wy_a))[place]
+    cum_w_b = np.cumsum(weights_b)
+    wy_b = weights_b * incomes_b
+    total_w = total_w_a + cum_w_b[-1]
+    total_y = total_y_a + wy_b.sum()
+    # a's terms gain 2 w_b for every b below them; the pooled W replaces W_a.
+    a_terms = own_a - cum_w_b[-1] * total_y_a + 2.0 * _dot(weights_b, total_y_a - wy_a_below)
+    b_terms = _dot(wy_b, 2.0 * (cum_w_b + w_a_below) - weights_b - total_w)
+    return gini_a, float((a_terms + b_terms) / (total_w * total_y))
 
 
 def gini_sorted(sorted_incomes: np.ndarray, sorted_weights: np.ndarray) -> float:
