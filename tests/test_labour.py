@@ -356,3 +356,20 @@ def test_catchment_without_enterprises_is_empty():
     assert len(catchment.village) == len(catchment.cumulative) == 0
     h = make_households([10, 10])
     assert Jobs.empty().hire(np.zeros(0, dtype=np.int64), catchment, h, np.random.default_rng(0)) == 0
+
+
+@pytest.mark.parametrize(("trials", "chance"), [(1, 0.01), (3, 0.02), (5, 0.3), (2, 0.9), (4, 0.0)])
+def test_binomial_small_p_matches_the_binomial_law(trials, chance):
+    """The fast migration draw has exactly the binomial distribution (frequencies within 5 standard errors)."""
+    from math import comb
+
+    from sim.labour import binomial_small_p
+
+    size = 200_000
+    draws = binomial_small_p(np.full(size, trials), np.full(size, chance), np.random.default_rng(11))
+    assert draws.min() >= 0 and draws.max() <= trials
+    observed = np.bincount(draws, minlength=trials + 1) / size
+    for k in range(trials + 1):
+        expected = comb(trials, k) * chance**k * (1 - chance) ** (trials - k)
+        standard_error = np.sqrt(max(expected * (1 - expected), 1e-12) / size)
+        assert abs(observed[k] - expected) <= 5 * standard_error + 1e-12, (k, observed[k], expected)
