@@ -188,8 +188,8 @@ def power(values: np.ndarray, exponent: float) -> np.ndarray:
     return values**exponent
 
 
-def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice = slice(None)) -> np.ndarray:
-    """Land^a * (skilled farm labour)^(1-a) per household (of ``rows``, default all).
+def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+    """Land^a * (skilled farm labour)^(1-a) per household (of ``rows``: a slice or indices; default all).
 
     A household with no one farming rents its land out for ``land_rent_share``
     of what one average worker would grow on it.

@@ -71,9 +71,17 @@ def move_funds(model: PairingModel, step: int) -> dict[str, float]:
     state.capital += to_collective * effects.funds_to_capital
     projects = to_collective * (1.0 - effects.funds_to_capital)
     state.problems = np.maximum(state.problems - projects / effects.project_cost_per_problem, 0.0)
-    h.aid_income = _capture(h, captured)
+    h.aid_income = _capture(model, captured)
     programme.aid_received_history[step % 12] = received
     return {"funds_sent": float(sent.sum()), "funds_lost": float(lost.sum()), "funds_captured": float(captured.sum())}
+
+
+def village_rows(h, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every household row of ``villages`` and the position of its village in ``villages``."""
+    counts = (h.stop[villages] - h.start[villages]).astype(np.int64)
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    rows = np.arange(counts.sum()) - offsets + np.repeat(h.start[villages], counts)
+    return rows, np.repeat(np.arange(villages.size), counts)
 
 
 def ranked_rows(h, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,26 +89,38 @@ def ranked_rows(h, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 
     Returns (rows, group, rank): household rows, the position of each row's
     village in ``villages``, and its income rank within the village in [0, 1]
-    (0 = poorest). One sort serves every village at once.
+    (0 = poorest). One sort serves every village at once; use
+    :func:`ranked_rows_of` to reuse it for a subset of the villages.
     """
+    rows, group = village_rows(h, villages)
     counts = (h.stop[villages] - h.start[villages]).astype(np.int64)
     offsets = np.repeat(np.cumsum(counts) - counts, counts)
-    rows = np.arange(counts.sum()) - offsets + np.repeat(h.start[villages], counts)
-    group = np.repeat(np.arange(villages.size), counts)
-    order = np.lexsort((h.annual[rows] / h.size[rows], group))
+    # Sort by (village, per-capita income) in one float key: villages are 1e9 yuan apart.
+    order = np.argsort(group * 1e9 + h.annual[rows] / h.size[rows])
     rows, group = rows[order], group[order]
     rank = (np.arange(rows.size) - offsets) / np.maximum(np.repeat(counts, counts) - 1, 1)
     return rows, group, rank
 
 
-def _capture(h, captured: np.ndarray) -> np.ndarray:
+def ranked_rows_of(ranking: tuple, ranked_villages: np.ndarray, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The part of a :func:`ranked_rows` result that belongs to ``villages`` (a subset), regrouped."""
+    rows, group, rank = ranking
+    position = np.full(int(ranked_villages.max(initial=-1)) + 1, -1)
+    position[villages] = np.arange(villages.size)
+    new_group = position[ranked_villages[group]]
+    keep = new_group >= 0
+    return rows[keep], new_group[keep], rank[keep]
+
+
+def _capture(model: PairingModel, captured: np.ndarray) -> np.ndarray:
     """Captured funds go to each village's better-off fifth of households ("村里的变家里的")."""
+    h = model.households
     aid = np.zeros(len(h))
     villages = np.flatnonzero(captured > 0)
     if villages.size == 0:
         return aid
-    rows, group, rank = ranked_rows(h, villages)
-    top = rank >= 0.8
+    rows, group, rank = model.pairing.ranked_households(villages)
+    top = rank >= 0.8  # the better-off fifth
     rows, group = rows[top], group[top]
     people = np.bincount(group, weights=h.size[rows], minlength=villages.size)
     aid[rows] = captured[villages][group] * h.size[rows] / people[group]
@@ -124,7 +144,7 @@ def train(model: PairingModel, step: int) -> float:
     villages = np.flatnonzero(trainees)
     trained_total = 0
     if villages.size:
-        rows, group, rank = ranked_rows(h, villages)
+        rows, group, rank = programme.ranked_households(villages)
         able = h.workers[rows] > 0
         rows, group, rank = rows[able], group[able], rank[able]
         weight = (1.0 - failure.elite_capture) * (1.0 - rank) + failure.elite_capture * rank + 1e-9
@@ -189,6 +209,9 @@ def open_markets(model: PairingModel, step: int) -> float:
     programme, h = model.pairing, model.households
     links = programme.links
     per_household = planned_this_month(links, "market_savings")  # yuan a month per household of the village
+    if not links.planned["market_savings"].any():
+        h.market_income = 0.0
+        return 0.0
     households = (h.stop - h.start)[links.village]
     sent = per_household * households
     programme.record_flow(step, "market_savings", sent, full_plan=links.planned["market_savings"] / 12.0 * households)

@@ -85,6 +85,9 @@ class PairingProgramme:
         self.aid_received_history = np.zeros((12, n_villages))
         self._delivery_sum = np.zeros(0)
         self._delivery_count = np.zeros(0)
+        self._ranking_step = -1  # cache of flows.ranked_rows for this month (see ranked_households)
+        self._ranked_villages = np.empty(0, dtype=np.int64)
+        self._ranking: tuple = ()
         self.this_month: dict[str, float] = dict.fromkeys(PAIRING_OUTCOMES, 0.0)
 
     @property
@@ -171,7 +174,8 @@ class PairingProgramme:
         if donors.size:  # what donor villages would have grown, times the share they lose
             params = self.model.spec.economy
             unburdened = state.productivity * (1.0 - state.constraint(params)) * (1.0 + state.price_premium)
-            inputs = np.array([farm_inputs(h, params, slice(h.start[v], h.stop[v])).sum() for v in donors])
+            rows, group = flows.village_rows(h, donors)
+            inputs = np.bincount(group, weights=farm_inputs(h, params, rows), minlength=donors.size)
             lost_output = float((unburdened[donors] * inputs * state.donor_burden[donors]).sum())
         return month["funds_sent"] + month["trainees"] * effects.training_cost + month["cadre_months"] * effects.cadre_monthly_cost + lost_output
 
@@ -207,6 +211,21 @@ class PairingProgramme:
         lost = np.zeros(len(sent)) if lost is None else lost
         self.ledger.record(step, flow, np.arange(len(self.links)), self.links.policy, sent, lost)
         self.note_delivery(flow, sent, full_plan)
+
+    def ranked_households(self, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Households of ``villages`` ranked by income within their village (see ``flows.ranked_rows``).
+
+        The ranking of every village with an active link is computed once a
+        month and shared by the flows that need it (elite capture, training).
+        """
+        step = self.model.steps
+        if self._ranking_step != step:
+            self._ranked_villages = np.unique(self.links.village[self.links.active])
+            self._ranking = flows.ranked_rows(self.model.households, self._ranked_villages)
+            self._ranking_step = step
+        if np.isin(villages, self._ranked_villages).all():
+            return flows.ranked_rows_of(self._ranking, self._ranked_villages, villages)
+        return flows.ranked_rows(self.model.households, villages)
 
     def note_delivery(self, flow: str, sent: np.ndarray, full_plan: np.ndarray | None = None) -> None:
         """Add this month's delivery of one flow, as a share of the full plan, for the quarterly rating."""
