@@ -198,7 +198,9 @@ def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice | np.n
     h = households
     farmers = np.maximum(h.workers[rows] - h.migrants[rows] - h.local_jobs[rows], 0)
     labour = farmers * h.skill[rows]
-    return power(h.land[rows], a) * np.where(labour > 0, power(labour, 1.0 - a), params.land_rent_share)
+    labour_term = power(labour, 1.0 - a)
+    labour_term[labour == 0] = params.land_rent_share
+    return power(h.land[rows], a) * labour_term
 
 
 def village_farm_factor(state: VillageState, params: Economy) -> np.ndarray:
@@ -222,12 +224,12 @@ def compute_incomes(
     Village-level factors are combined before they are spread to households, so
     each source costs one gather over the ~300,000 rows.
     """
-    village, size, income = households.village, households.size, households.income
+    size, income = households.size, households.income
     farm_per_input = state.productivity * village_farm_factor(state, params)
-    income["farm"] = farm_per_input[village] * farm_inputs(households, params) + households.market_income
+    income["farm"] = households.spread(farm_per_input) * farm_inputs(households, params) + households.market_income
     income["wage"] = local_wages
     income["remittance"] = households.migrants * (trends.migrant_wage * params.remittance_share)
-    income["dividend"] = (state.dividend_pool / village_population)[village] * size
+    income["dividend"] = households.spread(state.dividend_pool / village_population) * size
     base_transfer = (trends.transfer_per_capita / 12.0) * size
     market = income["farm"] + income["wage"] + income["remittance"] + income["dividend"] + base_transfer
     shortfall = np.maximum((trends.dibao_line / 12.0) * size - market, 0.0)

@@ -74,6 +74,10 @@ class HouseholdArrays:
         self.history[slots] = factors[:, None] * total[None, :]
         self.annual = self.history.sum(axis=0)
 
+    def spread(self, village_values: np.ndarray) -> np.ndarray:
+        """Give each household its village's value (rows are contiguous: ``np.repeat``, ~8x a fancy index)."""
+        return np.repeat(village_values, self.stop - self.start)
+
     def village_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum a per-household array within each village (rows are contiguous, so one ``reduceat``)."""
         return np.add.reduceat(np.asarray(values, dtype=float), self.start)

@@ -169,7 +169,7 @@ def leaving_chance(
     if talent_drain:
         trained = np.maximum(households.skill[can_leave] / households.skill_base[can_leave] - 1.0, 0.0)
         selectivity = selectivity * (1.0 + talent_drain * trained)
-    return can_leave, np.minimum(pull[households.village[can_leave]] * selectivity, 1.0)
+    return can_leave, np.minimum(households.spread(pull)[can_leave] * selectivity, 1.0)
 
 
 def steady_return_rate(households: HouseholdArrays, can_leave: np.ndarray, chance: np.ndarray) -> float:

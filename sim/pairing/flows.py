@@ -216,7 +216,7 @@ def open_markets(model: PairingModel, step: int) -> float:
     sent = per_household * households
     programme.record_flow(step, "market_savings", sent, full_plan=links.planned["market_savings"] / 12.0 * households)
     saving = np.bincount(links.village, weights=per_household, minlength=len(h.start))
-    h.market_income = saving[h.village]
+    h.market_income = h.spread(saving)
     return float(sent.sum())
 
 
