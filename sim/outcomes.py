@@ -73,6 +73,7 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
         "mean_collective_income": float(villages.collective_annual.mean()),
         **{f"{source}_income_share": amount / total_income for source, amount in month_income.items()},
         **model.pairing.this_month,
+        **model.pairing.paired_incomes(),  # read now, after this month's incomes are recorded
     }
 
 

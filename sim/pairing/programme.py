@@ -259,10 +259,9 @@ class PairingProgramme:
             "pairs_rated_good": float((active & (links.rating == 2)).sum()),
             "pairs_rated_average": float((active & (links.rating == 1)).sum()),
             "pairs_rated_poor": float((active & (links.rating == 0)).sum()),
-            **self._paired_incomes(),
         }
 
-    def _paired_incomes(self) -> dict[str, float]:
+    def paired_incomes(self) -> dict[str, float]:
         """Person-weighted mean income of villages ever paired and never paired (the comparison the seeds make)."""
         h, people = self.model.households, self.model.village_population
         income = h.village_sum(h.annual)
