@@ -1,0 +1,6 @@
+"""pairsim: an agent-based simulation of China's urban–rural pairing programmes (城乡结对共建).
+
+A scenario (:mod:`sim.scenario`) describes a county; :class:`sim.model.PairingModel`
+simulates it month by month on Mesa, with pairing policies from :mod:`sim.pairing`;
+:mod:`sim.runner` and the ``pairsim`` command (:mod:`sim.cli`) run it and write tables.
+"""
