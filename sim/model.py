@@ -242,6 +242,16 @@ class PairingModel(mesa.Model):
         """Months into :attr:`year` (0 at each year's reporting point)."""
         return self.steps % 12
 
+    def organisations_of(self, kind: str) -> list:
+        """The organisations of one kind ("village", "enterprise", "department", "community", "cooperative"), in index order."""
+        return {
+            "village": self.villages,
+            "enterprise": self.enterprises,
+            "department": self.departments,
+            "community": self.communities,
+            "cooperative": self.cooperatives,
+        }[kind]
+
     def poverty_line(self) -> float:
         """The poverty line this month (yuan a year per person), risen with prices since the start."""
         params = self.spec.economy

@@ -44,13 +44,7 @@ def build(data: dict[str, Any], seed: int = 1) -> PairingModel:
 
 
 def organisation(model: PairingModel, kind: str, index: int):
-    return {
-        "department": model.departments,
-        "community": model.communities,
-        "enterprise": model.enterprises,
-        "village": model.villages,
-        "cooperative": model.cooperatives,
-    }[kind][index]
+    return model.organisations_of(kind)[index]
 
 
 def policy_links(model: PairingModel, index: int) -> list[tuple[str, int, int]]:

@@ -285,7 +285,7 @@ def donor_index(model: PairingModel, donor: Organisation) -> int:
     """Position of a donor within its kind's list on the model."""
     if donor.kind in ("village", "enterprise"):
         return donor.index
-    return {"department": model.departments, "community": model.communities, "cooperative": model.cooperatives}[donor.kind].index(donor)
+    return model.organisations_of(donor.kind).index(donor)
 
 
 def _source(model: PairingModel) -> str:

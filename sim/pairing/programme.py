@@ -127,14 +127,7 @@ class PairingProgramme:
         return branch
 
     def _organisation(self, kind: str, index: int) -> Organisation:
-        model = self.model
-        return {
-            "department": model.departments,
-            "community": model.communities,
-            "enterprise": model.enterprises,
-            "village": model.villages,
-            "cooperative": model.cooperatives,
-        }[kind][index]
+        return self.model.organisations_of(kind)[index]
 
     # ------------------------------------------------------------------ each month
 
