@@ -1,9 +1,9 @@
 """PairingModel: one county, one month per step.
 
-Villages, enterprises, departments, communities and cooperatives are Mesa
-agents; rural households are arrays (see :mod:`sim.households`). A step runs the
-submodels of :mod:`sim.economy` and :mod:`sim.labour` in a fixed order, then
-records the month.
+Villages, enterprises, departments, communities, cooperatives and joint branches
+are Mesa agents; rural households are arrays (see :mod:`sim.households`). A step
+runs the submodels of :mod:`sim.economy`, :mod:`sim.labour` and the pairing
+programme (:mod:`sim.pairing`) in a fixed order, then records the month.
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ class PairingModel(mesa.Model):
         overrides: dotted-path parameter changes applied to the scenario.
 
     The validated scenario is ``model.spec`` (Mesa reserves ``model.scenario``
-    for its own scenario object). Outcomes: ``model.datacollector`` (monthly,
+    for its own scenario object); its pairing policies run in ``model.pairing``
+    (branches, links, ledger, graph). Outcomes: ``model.datacollector`` (monthly,
     model level, as Mesa tables) and :meth:`village_dataframe` (yearly).
     """
 
@@ -133,8 +134,8 @@ class PairingModel(mesa.Model):
         )
 
         # Each random process draws from its own stream (spawned from the model's seed), so a
-        # change in one — a pairing policy hiring more workers — never shifts the draws of
-        # another: runs that differ only in policy stay comparable draw for draw.
+        # change in one (a pairing policy hiring more workers) never shifts another process's
+        # draws; within a stream, draws can still drift once its inputs differ (docs/ODD.md, 4).
         self.streams = dict(zip(RANDOM_STREAMS, self.rng.spawn(len(RANDOM_STREAMS)), strict=True))
         self.pairing = PairingProgramme(self)
         self.pairing.establish()
@@ -271,7 +272,7 @@ class PairingModel(mesa.Model):
         return self.jobs.wages_per_household(self.enterprise_wages(), len(self.households))
 
     def step(self) -> None:
-        """One month: trends, leadership, problems, labour, the collective, incomes, then record."""
+        """One month: trends, leadership, problems, migration, pairing, jobs, the collective, incomes, then record."""
         params, streams, h, state = self.spec.economy, self.streams, self.households, self.village_state
         self.trends.advance(params)
         economy.grow_productivity(state, params)
