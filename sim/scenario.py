@@ -554,6 +554,8 @@ def _friendly_message(error: dict[str, Any], annotation: Any = None) -> str:
             message = replacement + message[len(prefix) :]
     if message.startswith("must be ") and kind != "value_error" and ", got " not in message:
         message += f", got {value!r}"
+    if kind == "literal_error" and isinstance(value, str):
+        message += _did_you_mean(value, [str(option) for option in get_args(annotation)])
     return message
 
 

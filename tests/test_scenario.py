@@ -624,3 +624,9 @@ def test_yaml_round_trip_of_small_data(tmp_path, write_scenario, small_scenario_
     path = write_scenario(tmp_path, small_scenario_data)
     assert yaml.safe_load(path.read_text(encoding="utf-8")) == small_scenario_data
     assert load_scenario(path) == load_scenario(small_scenario_path)
+
+
+def test_misspelt_choice_gets_a_hint(tmp_path, write_scenario, small_scenario_data, variant):
+    """A value outside a fixed set of choices (a policy type) names the choices and the closest one."""
+    path = write_scenario(tmp_path, variant(small_scenario_data, {"pairing.policies.0.type": "city_vilage"}))
+    assert_problem(load_error(path), path, "pairing.policies[0].type", "'city_village'", "got 'city_vilage'", "did you mean 'city_village'?")
