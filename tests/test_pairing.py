@@ -140,45 +140,19 @@ def scenario_variants(draw) -> tuple[dict[str, Any], int]:
         group["annual_budget"] = draw(st.one_of(st.just(0.0), st.floats(0.0, 300_000.0)))
     data["communities"]["annual_budget"] = draw(st.floats(0.0, 100_000.0))
     policies: list[dict[str, Any]] = []
-    if draw(st.booleans()):
-        policies.append(
-            {
-                "type": "city_village",
-                "pairs": draw(st.integers(1, 8)),
-                "donors_per_pair": draw(st.integers(1, 2)),
+    # type -> (most pairs, most donors per pair or None): small enough that the county can form them
+    shapes = {"city_village": (8, 2), "village_enterprise": (3, None), "strong_weak": (8, 2), "industry_chain": (2, 4)}
+    for policy_type, (most_pairs, most_donors) in shapes.items():
+        if draw(st.booleans()):
+            policy = {
+                "type": policy_type,
+                "pairs": draw(st.integers(1, most_pairs)),
                 "matching": draw(MATCHING),
                 "flows": draw(random_flows()),
             }
-        )
-    if draw(st.booleans()):
-        policies.append(
-            {
-                "type": "village_enterprise",
-                "pairs": draw(st.integers(1, 3)),
-                "matching": draw(MATCHING),
-                "flows": draw(random_flows()),
-            }
-        )
-    if draw(st.booleans()):
-        policies.append(
-            {
-                "type": "strong_weak",
-                "pairs": draw(st.integers(1, 8)),
-                "donors_per_pair": draw(st.integers(1, 2)),
-                "matching": draw(MATCHING),
-                "flows": draw(random_flows()),
-            }
-        )
-    if draw(st.booleans()):
-        policies.append(
-            {
-                "type": "industry_chain",
-                "pairs": draw(st.integers(1, 2)),
-                "donors_per_pair": draw(st.integers(1, 4)),
-                "matching": draw(MATCHING),
-                "flows": draw(random_flows()),
-            }
-        )
+            if most_donors:
+                policy["donors_per_pair"] = draw(st.integers(1, most_donors))
+            policies.append(policy)
     if draw(st.booleans()):
         policies.append(
             {
