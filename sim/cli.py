@@ -14,9 +14,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sim.errors import InputError
+from sim.execute import make_executor, run_experiment
+from sim.experiment import load_experiment, run_specs
 from sim.model import PairingModel
 from sim.runner import format_policies, format_summary, package_version, run_model, write_outputs
 from sim.scenario import Scenario, load_scenario, read_village_csv
+from sim.summary import summarize_folder
 
 EXIT_BAD_INPUT = 2
 DEFAULT_RESULTS = Path("results")
@@ -67,6 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     validate.add_argument("--seed", type=_seed, default=1, help="seed for building the county once to check its pairings (default: 1)")
     validate.set_defaults(handler=_validate)
+
+    for name, summary in (
+        ("compare", "run an experiment's policy arms with common random numbers and compare them"),
+        ("sweep", "run an experiment's parameter design and report sensitivity indices"),
+    ):
+        command = commands.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}. Finished runs are kept: re-running resumes.")
+        command.add_argument("experiment", metavar="EXPERIMENT", help="experiment YAML file, e.g. experiments/policy_comparison.yaml")
+        command.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores; 1 runs in this process)")
+        command.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' for a LocalCluster")
+        command.add_argument("--out", type=Path, help="results folder (default: results/<experiment name>)")
+        command.add_argument("--replications", type=_positive_int, help="replications per arm (default: the file's)")
+        command.add_argument("--quiet", action="store_true", help="no progress bar")
+        command.set_defaults(handler=_experiment, sweep=name == "sweep")
+
+    summarize = commands.add_parser(
+        "summarize",
+        help="print the comparisons of a results folder",
+        description="Print paired differences from the baseline with 95% intervals, cost-effectiveness and, for sweeps, sensitivity indices.",
+    )
+    summarize.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a folder written by compare or sweep")
+    summarize.set_defaults(handler=_summarize)
     return parser
 
 
@@ -102,6 +126,42 @@ def _run(args: argparse.Namespace) -> int:
         f"\nTables written to {written}/ (monthly, villages, summary, policies, ledger, links; .parquet and .csv;"
         " pairing_graph.graphml and .json)"
     )
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    experiment = load_experiment(args.experiment)
+    if args.replications:
+        experiment = experiment.model_copy(update={"replications": args.replications})
+    if args.sweep and experiment.design is None:
+        raise InputError.single(str(args.experiment), "design", "pairsim sweep needs a 'design' section (method and parameters)")
+    out_dir = args.out or DEFAULT_RESULTS / experiment.name
+    check_writable_folder(out_dir)
+    where = f"Dask ({args.dask})" if args.dask else f"{args.workers or os.cpu_count()} worker(s)"
+    print(f"{experiment.name}: {len(run_specs(experiment))} runs on {where} -> {out_dir}/", file=sys.stderr)
+    with make_executor(args.workers, args.dask) as executor:
+        report = run_experiment(experiment, args.experiment, out_dir, executor, progress=not args.quiet)
+    if report.interrupted:
+        saved = report.already_done + report.finished
+        print(f"interrupted: {saved} of {report.total} runs are saved; run the same command to resume", file=sys.stderr)
+        return 130
+    for run_id, error in list(report.failed.items())[:5]:
+        print(f"run {run_id} failed: {error}", file=sys.stderr)
+    print(summarize_folder(out_dir))
+    if report.failed:
+        print(
+            f"{len(report.failed)} of {report.total} runs failed (recorded in {out_dir}/manifest.json); "
+            "run the same command to retry them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    if not (args.results / "manifest.json").is_file():
+        raise InputError.single(str(args.results), "", "not a results folder (no manifest.json); expected a folder written by pairsim compare or sweep")
+    print(summarize_folder(args.results))
     return 0
 
 

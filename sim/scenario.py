@@ -374,7 +374,7 @@ def _read_village_csv_cached(path: str, mtime_ns: int) -> tuple[VillageRecord, .
     unknown = [column for column in frame.columns if column not in VILLAGE_COLUMNS]
     if missing or unknown:
         parts = [f"missing {', '.join(missing)}"] if missing else []
-        parts += [f"unknown column {column!r}{_did_you_mean(column, missing or VILLAGE_COLUMNS)}" for column in unknown]
+        parts += [f"unknown column {column!r}{did_you_mean(column, missing or VILLAGE_COLUMNS)}" for column in unknown]
         expected = ", ".join(VILLAGE_COLUMNS)
         raise InputError.single(path, "columns", f"{'; '.join(parts)}; expected the columns {expected}")
     if frame.empty:
@@ -422,7 +422,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise InputError.single(source, "", "is a folder; expected a scenario YAML file")
     if not path.is_file():
         raise InputError.single(source, "", "scenario file not found")
-    data = _read_yaml_mapping(path)
+    data = read_yaml_mapping(path)
     scenario = parse_scenario(data, source)
     if scenario.region.village_file is not None:
         csv_path = (path.parent / scenario.region.village_file).resolve()
@@ -442,7 +442,7 @@ def _check_village_towns(records: Iterable[VillageRecord], scenario: Scenario, s
             raise InputError.single(
                 source,
                 f"row {row_number}, town",
-                f"town {record.town!r} is not in region.towns{_did_you_mean(record.town, towns)}",
+                f"town {record.town!r} is not in region.towns{did_you_mean(record.town, towns)}",
             )
 
 
@@ -461,7 +461,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -493,7 +493,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
                 source,
                 f"enterprises.listed[{i}].town",
                 f"town {enterprise.town!r} of enterprise {enterprise.name!r} is not in region.towns"
-                f"{_did_you_mean(enterprise.town, towns)}",
+                f"{did_you_mean(enterprise.town, towns)}",
             )
     return scenario
 
@@ -513,7 +513,7 @@ def _problems(exc: ValidationError, model_cls: type[BaseModel]) -> list[Problem]
         field_path = _format_loc(loc)
         if error["type"] == "extra_forbidden":
             options = _fields_at(model_cls, loc[:-1])
-            message = f"unknown key{_did_you_mean(str(loc[-1]), options)}"
+            message = f"unknown key{did_you_mean(str(loc[-1]), options)}"
             if options:
                 message += f" (allowed: {', '.join(sorted(options))})"
         else:
@@ -555,11 +555,12 @@ def _friendly_message(error: dict[str, Any], annotation: Any = None) -> str:
     if message.startswith("must be ") and kind != "value_error" and ", got " not in message:
         message += f", got {value!r}"
     if kind == "literal_error" and isinstance(value, str):
-        message += _did_you_mean(value, [str(option) for option in get_args(annotation)])
+        message += did_you_mean(value, [str(option) for option in get_args(annotation)])
     return message
 
 
-def _did_you_mean(word: str, options: Iterable[str]) -> str:
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """'; did you mean 'x'?' when one of ``options`` is close to ``word``, else ''."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

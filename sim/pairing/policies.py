@@ -8,7 +8,6 @@ back become joint branches (联合党总支), each a Mesa agent.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from sim.errors import InputError
 from sim.pairing.config import Policy
 from sim.pairing.links import LinkSpec
 from sim.pairing.matching import match
+from sim.scenario import did_you_mean
 
 if TYPE_CHECKING:
     from sim.agents import Organisation
@@ -250,9 +250,9 @@ def _explicit_links(model: PairingModel, policy_index: int, policy: Policy, wher
     for i, pair in enumerate(policy.explicit):
         field = f"{where}.explicit[{i}]"
         if pair.village not in village_names:
-            raise InputError.single(_source(model), f"{field}.village", f"no village named {pair.village!r}{_hint(pair.village, village_names)}")
+            raise InputError.single(_source(model), f"{field}.village", f"no village named {pair.village!r}{did_you_mean(pair.village, village_names)}")
         if pair.donor not in donors:
-            raise InputError.single(_source(model), f"{field}.donor", f"no {policy.type} donor named {pair.donor!r}{_hint(pair.donor, donors)}")
+            raise InputError.single(_source(model), f"{field}.donor", f"no {policy.type} donor named {pair.donor!r}{did_you_mean(pair.donor, donors)}")
         if pair.donor == pair.village:
             raise InputError.single(_source(model), field, f"village {pair.village!r} cannot pair with itself")
         if (pair.donor, pair.village) in seen:
@@ -292,6 +292,3 @@ def _source(model: PairingModel) -> str:
     return model.spec.source
 
 
-def _hint(name: str, options) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""

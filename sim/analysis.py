@@ -1,0 +1,608 @@
+"""Statistics on an experiment's tidy results table (one row per run and simulated year).
+
+Pure functions: policy effects paired by common random numbers, cost-effectiveness, Sobol'
+and Morris sensitivity indices (SALib) and yearly means with t intervals, each a tidy DataFrame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "COST_COLUMNS",
+    "IDENTIFIER_COLUMNS",
+    "STANDARD_OUTCOMES",
+    "cost_effectiveness",
+    "default_outcomes",
+    "final_year",
+    "morris_indices",
+    "paired_differences",
+    "sobol_indices",
+    "time_series",
+    "unpaired_differences",
+]
+
+IDENTIFIER_COLUMNS: tuple[str, ...] = ("run_id", "scenario", "arm", "point", "replication", "seed")
+"""Columns that name a run (plus one ``param:<dotted.path>`` column per swept parameter)."""
+
+TIME_COLUMNS: tuple[str, ...] = ("year", "step", "month")
+
+PARAM_PREFIX = "param:"
+
+STANDARD_OUTCOMES: tuple[str, ...] = (
+    "rural_income_pc",
+    "urban_income_pc",
+    "urban_rural_ratio",
+    "income_gap",
+    "gini",
+    "gini_rural",
+    "theil_t",
+    "theil_t_between",
+    "theil_t_within",
+    "theil_between_share",
+    "poverty_headcount",
+    "weak_villages",
+    "hollow_villages",
+    "rural_median_income_pc",
+    "migrant_share",
+    "local_jobs",
+    "mean_leadership",
+    "mean_collective_income",
+)
+"""Level outcomes analysed by default (those present in the table, in this order)."""
+
+COST_COLUMNS: tuple[str, ...] = (
+    "funds_sent_total",
+    "funds_lost_total",
+    "donor_cost_total",
+    "trainees_total",
+    "jobs_created_total",
+)
+"""Cumulative flows since the start year (0 for the baseline arm); never a default outcome."""
+
+_PAIR_KEYS = ["scenario", "point", "replication"]
+_CELL = ["scenario", "point", "arm"]
+
+
+# --------------------------------------------------------------------------- #
+# Helpers
+# --------------------------------------------------------------------------- #
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str = "results") -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence}")
+
+
+def _half_width(std_error: pd.Series | np.ndarray, df: pd.Series | np.ndarray, confidence: float) -> np.ndarray:
+    """t critical value × standard error; NaN where df < 1 (fewer than two observations)."""
+    df = np.asarray(df, dtype=float)
+    se = np.asarray(std_error, dtype=float)
+    crit = np.full(df.shape, np.nan)
+    ok = np.isfinite(df) & (df >= 1)
+    crit[ok] = stats.t.ppf(0.5 + confidence / 2.0, df[ok])
+    return crit * se
+
+
+def _safe_ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    """num / den, NaN where den is 0 or NaN (never ±inf)."""
+    den = den.astype(float)
+    return (num / den.where(den != 0)).astype(float)
+
+
+def default_outcomes(results: pd.DataFrame) -> list[str]:
+    """The :data:`STANDARD_OUTCOMES` present in ``results`` (identifiers, year, step, ``param:``
+    and the cumulative ``*_total`` columns are never outcomes)."""
+    return [c for c in STANDARD_OUTCOMES if c in results.columns]
+
+
+def _outcomes(results: pd.DataFrame, outcomes: str | Sequence[str] | None) -> list[str]:
+    if outcomes is None:
+        chosen = default_outcomes(results)
+        if not chosen:
+            raise ValueError(f"results has none of the standard outcomes {list(STANDARD_OUTCOMES)}; pass outcomes=")
+        return chosen
+    chosen = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+    if not chosen:
+        raise ValueError("outcomes is empty")
+    _require(results, chosen)
+    return chosen
+
+
+def _param_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if isinstance(c, str) and c.startswith(PARAM_PREFIX)]
+
+
+def _ordered(frame: pd.DataFrame, reference: pd.DataFrame, outcome_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Sort by scenario and arm in order of first appearance in ``reference``, then point
+    (numeric) and outcome (in ``outcome_order``)."""
+    keys: list[str] = []
+    sort = frame.copy()
+    for col in ("scenario", "point", "arm", "year", "outcome"):
+        if col not in sort.columns:
+            continue
+        keys.append(col)
+        if col in ("scenario", "arm"):
+            order = list(pd.unique(reference[col]))
+            sort[col] = pd.Categorical(sort[col], categories=order + [v for v in pd.unique(sort[col]) if v not in order])
+        elif col == "outcome" and outcome_order is not None:
+            sort[col] = pd.Categorical(sort[col], categories=list(outcome_order))
+    index = sort.sort_values(keys, kind="stable").index
+    return frame.loc[index].reset_index(drop=True)
+
+
+def _final(results: pd.DataFrame) -> pd.DataFrame:
+    """Final-year rows, checked: one run per (scenario, arm, point, replication)."""
+    _require(results, ["scenario", "arm", "point", "replication", "year"])
+    final = final_year(results)
+    dup = final.duplicated(["scenario", "arm", "point", "replication"], keep=False)
+    if dup.any():
+        example = final.loc[dup, ["scenario", "arm", "point", "replication"]].iloc[0].to_dict()
+        raise ValueError(f"several runs share scenario/arm/point/replication (e.g. {example}); cannot pair them")
+    return final
+
+
+def _check_baselines(final: pd.DataFrame, baseline: str) -> None:
+    """ValueError naming every (scenario, point) that has arm runs but no baseline run."""
+    arms = final.loc[final["arm"] != baseline, ["scenario", "point"]].drop_duplicates()
+    base = final.loc[final["arm"] == baseline, ["scenario", "point"]].drop_duplicates()
+    lacking = arms.merge(base, how="left", indicator=True).query("_merge == 'left_only'")
+    if len(lacking):
+        cells = ", ".join(f"scenario {s!r} point {p}" for s, p in zip(lacking["scenario"], lacking["point"], strict=True))
+        raise ValueError(f"no baseline arm {baseline!r} run for {cells}; every scenario and design point needs one")
+
+
+def _cell_params(final: pd.DataFrame) -> pd.DataFrame:
+    """Swept parameter values of each (scenario, point, arm) cell (first run's values)."""
+    params = _param_columns(final)
+    return final.groupby(_CELL, sort=False)[params].first().reset_index() if params else final[_CELL].drop_duplicates()
+
+
+def _pairs(final: pd.DataFrame, baseline: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Arm runs joined with the baseline run of the same (scenario, point, replication) and
+    final year; baseline values get the suffix ``__base``. Runs without a partner drop out."""
+    arm = final.loc[final["arm"] != baseline, [*_PAIR_KEYS, "arm", "year", *columns]]
+    base = final.loc[final["arm"] == baseline, [*_PAIR_KEYS, "year", *columns]]
+    return arm.merge(base, on=[*_PAIR_KEYS, "year"], how="inner", suffixes=("", "__base"))
+
+
+def _cells(final: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    return final.loc[final["arm"] != baseline, _CELL].drop_duplicates()
+
+
+# --------------------------------------------------------------------------- #
+# Public functions
+# --------------------------------------------------------------------------- #
+
+
+def final_year(results: pd.DataFrame) -> pd.DataFrame:
+    """The last year's row of each run (largest ``year``; runs named by ``run_id``, or by
+    scenario/arm/point/replication if there is no ``run_id``), in the table's row order.
+
+    Outcomes there are end-of-horizon levels; ``*_total`` columns are totals over the whole run.
+    """
+    _require(results, ["year"])
+    run_keys = ["run_id"] if "run_id" in results.columns else ["scenario", "arm", "point", "replication"]
+    _require(results, run_keys)
+    frame = results.reset_index(drop=True)
+    if frame.empty:
+        return frame
+    last = frame.groupby(run_keys, sort=False, dropna=False)["year"].idxmax()
+    return frame.loc[np.sort(last.to_numpy())].reset_index(drop=True)
+
+
+def paired_differences(
+    results: pd.DataFrame,
+    baseline: str = "baseline",
+    outcomes: str | Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Effect of each arm on each outcome at the final year, paired by common random numbers.
+
+    Each arm run is joined with the ``baseline`` run of the same (scenario, point, replication)
+    that ends in the same year; with d_r = arm_r − baseline_r over the n pairs:
+    ``difference`` = mean(d), ``std_error`` = sd(d) / √n (sd with n−1 denominator),
+    ``ci_low/ci_high`` = difference ∓ t_{(1+confidence)/2, n−1} · std_error (the interval of
+    ``scipy.stats.ttest_rel``), ``relative`` = difference / baseline_mean (NaN if that is 0).
+    ``arm_mean`` and ``baseline_mean`` are over the same pairs, so difference = arm_mean − baseline_mean.
+
+    Runs without a partner (a failed or cut-short run) and pairs with a NaN outcome are dropped;
+    ``n`` counts the pairs left (0 gives NaN statistics, 1 a NaN interval). Shared noise cancels
+    in d, which is why these intervals are much narrower than :func:`unpaired_differences`.
+
+    Columns: scenario, point, arm, param:* (if swept), outcome, n, arm_mean, baseline_mean,
+    difference, std_error, df, ci_low, ci_high, relative. Raises ValueError when an arm's
+    (scenario, point) has no baseline run at all.
+    """
+    _check_confidence(confidence)
+    chosen = _outcomes(results, outcomes)
+    final = _final(results)
+    _check_baselines(final, baseline)
+    pairs = _pairs(final, baseline, chosen)
+
+    pieces = []
+    for outcome in chosen:
+        piece = pairs[_CELL].copy()
+        piece["outcome"] = outcome
+        piece["arm_value"] = pairs[outcome].astype(float)
+        piece["base_value"] = pairs[f"{outcome}__base"].astype(float)
+        pieces.append(piece.dropna(subset=["arm_value", "base_value"]))
+    long = pd.concat(pieces, ignore_index=True)
+    long["d"] = long["arm_value"] - long["base_value"]
+    grouped = long.groupby([*_CELL, "outcome"], sort=False)
+    table = pd.DataFrame(
+        {
+            "n": grouped["d"].size(),
+            "arm_mean": grouped["arm_value"].mean(),
+            "baseline_mean": grouped["base_value"].mean(),
+            "difference": grouped["d"].mean(),
+            "sd": grouped["d"].std(ddof=1),
+        }
+    ).reset_index()
+
+    # Every (cell, outcome), even those with no pair left (n = 0).
+    grid = _cells(final, baseline).merge(pd.DataFrame({"outcome": chosen}), how="cross")
+    table = grid.merge(table, on=[*_CELL, "outcome"], how="left")
+    table["n"] = table["n"].fillna(0).astype(int)
+    table["std_error"] = table["sd"] / np.sqrt(table["n"].where(table["n"] > 0))
+    table["df"] = (table["n"] - 1).astype(float).where(table["n"] > 1)
+    half = _half_width(table["std_error"], table["df"], confidence)
+    table["ci_low"] = table["difference"] - half
+    table["ci_high"] = table["difference"] + half
+    table["relative"] = _safe_ratio(table["difference"], table["baseline_mean"])
+    table = _cell_params(final).merge(table, on=_CELL, how="right")
+    columns = [*_CELL, *_param_columns(final), "outcome", "n", "arm_mean", "baseline_mean", "difference",
+               "std_error", "df", "ci_low", "ci_high", "relative"]  # fmt: skip
+    return _ordered(table[columns], final, chosen)
+
+
+def unpaired_differences(
+    results: pd.DataFrame,
+    baseline: str = "baseline",
+    outcomes: str | Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Arm − baseline final-year difference ignoring the pairing (Welch's two-sample t).
+
+    Uses every run's final-year value: ``difference`` = mean(arm) − mean(baseline),
+    ``std_error`` = √(s_a²/n_a + s_b²/n_b), Welch–Satterthwaite
+    ``df`` = se⁴ / ((s_a²/n_a)²/(n_a−1) + (s_b²/n_b)²/(n_b−1)), interval difference ∓ t_df · se
+    (the interval of ``scipy.stats.ttest_ind(equal_var=False)``). Same columns as
+    :func:`paired_differences`, with ``n`` = arm runs and an extra ``n_baseline``; the point of
+    it is comparison: with common random numbers the paired standard error is far smaller.
+    """
+    _check_confidence(confidence)
+    chosen = _outcomes(results, outcomes)
+    final = _final(results)
+    _check_baselines(final, baseline)
+
+    long = final.melt(id_vars=_CELL, value_vars=chosen, var_name="outcome", value_name="value").dropna(subset=["value"])
+    long["value"] = long["value"].astype(float)
+    is_base = long["arm"] == baseline
+    g_arm = long[~is_base].groupby([*_CELL, "outcome"], sort=False)["value"]
+    g_base = long[is_base].groupby(["scenario", "point", "outcome"], sort=False)["value"]
+    arm = pd.DataFrame({"n": g_arm.size(), "arm_mean": g_arm.mean(), "var_a": g_arm.var(ddof=1)}).reset_index()
+    base = pd.DataFrame({"n_baseline": g_base.size(), "baseline_mean": g_base.mean(), "var_b": g_base.var(ddof=1)}).reset_index()
+
+    grid = _cells(final, baseline).merge(pd.DataFrame({"outcome": chosen}), how="cross")
+    table = grid.merge(arm, on=[*_CELL, "outcome"], how="left").merge(base, on=["scenario", "point", "outcome"], how="left")
+    for col in ("n", "n_baseline"):
+        table[col] = table[col].fillna(0).astype(int)
+    va = table["var_a"] / table["n"].where(table["n"] > 0)
+    vb = table["var_b"] / table["n_baseline"].where(table["n_baseline"] > 0)
+    table["difference"] = table["arm_mean"] - table["baseline_mean"]
+    table["std_error"] = np.sqrt(va + vb)
+    welch_df = (va + vb) ** 2 / (va**2 / (table["n"] - 1) + vb**2 / (table["n_baseline"] - 1))
+    # Both samples constant: se = 0 and the df formula is 0/0; any df then gives a zero-width interval.
+    table["df"] = welch_df.where((va + vb) > 0, (table["n"] + table["n_baseline"] - 2).astype(float))
+    table.loc[(table["n"] < 2) | (table["n_baseline"] < 2), "df"] = np.nan
+    half = _half_width(table["std_error"], table["df"], confidence)
+    table["ci_low"] = table["difference"] - half
+    table["ci_high"] = table["difference"] + half
+    table["relative"] = _safe_ratio(table["difference"], table["baseline_mean"])
+    table = _cell_params(final).merge(table, on=_CELL, how="right")
+    columns = [*_CELL, *_param_columns(final), "outcome", "n", "n_baseline", "arm_mean", "baseline_mean",
+               "difference", "std_error", "df", "ci_low", "ci_high", "relative"]  # fmt: skip
+    return _ordered(table[columns], final, chosen)
+
+
+def cost_effectiveness(
+    results: pd.DataFrame,
+    baseline: str = "baseline",
+    outcome: str = "gini",
+    cost: str = "funds_sent_total",
+    confidence: float = 0.95,
+    higher_is_better: bool = False,
+) -> pd.DataFrame:
+    """Cost of each arm per unit of improvement in ``outcome``, paired by replication.
+
+    Over the n pairs (arm run, baseline run of the same scenario/point/replication):
+    ``cost`` = mean(cost_arm − cost_base) of the final year's cumulative ``cost`` column (the
+    arm's own total, the baseline spending nothing; a NaN baseline cost counts as 0),
+    ``reduction`` = mean(outcome_base − outcome_arm) (positive = the gap narrowed; with
+    ``higher_is_better`` it is arm − baseline, e.g. income gained), with a paired t interval
+    (``reduction_se``, ``reduction_ci_low/high``, n−1 df) as in :func:`paired_differences`.
+    ``cost_per_unit`` = cost / reduction, in cost units (yuan, or people for trainees/jobs)
+    per unit of the outcome (per 1.0 of Gini, per yuan of income gap);
+    ``cost_per_0.001`` = cost_per_unit × 0.001, the readable figure for Gini/Theil-type indices
+    ("yuan per 0.001 Gini"). Both are NaN, and ``note`` says why, when the interval includes 0
+    ("no significant reduction"), lies below 0 ("significant worsening") or cannot be formed
+    ("fewer than 2 pairs"); ``note`` is "" otherwise.
+
+    Columns: scenario, point, arm, param:*, outcome, cost_column, n, cost, arm_mean,
+    baseline_mean, reduction, reduction_se, reduction_ci_low, reduction_ci_high,
+    cost_per_unit, cost_per_0.001, note.
+    """
+    _check_confidence(confidence)
+    _require(results, [outcome, cost])
+    final = _final(results)
+    _check_baselines(final, baseline)
+    columns = [outcome] if outcome == cost else [outcome, cost]
+    pairs = _pairs(final, baseline, columns)
+    pairs[f"{cost}__base"] = pairs[f"{cost}__base"].fillna(0.0)
+    pairs = pairs.dropna(subset=[outcome, f"{outcome}__base", cost])
+    sign = 1.0 if higher_is_better else -1.0
+    pairs["_gain"] = sign * (pairs[outcome].astype(float) - pairs[f"{outcome}__base"].astype(float))
+    pairs["_cost"] = pairs[cost].astype(float) - pairs[f"{cost}__base"].astype(float)
+    grouped = pairs.groupby(_CELL, sort=False)
+    table = pd.DataFrame(
+        {
+            "n": grouped["_gain"].size(),
+            "cost": grouped["_cost"].mean(),
+            "arm_mean": grouped[outcome].mean(),
+            "baseline_mean": grouped[f"{outcome}__base"].mean(),
+            "reduction": grouped["_gain"].mean(),
+            "sd": grouped["_gain"].std(ddof=1),
+        }
+    ).reset_index()
+    table = _cells(final, baseline).merge(table, on=_CELL, how="left")
+    table["n"] = table["n"].fillna(0).astype(int)
+    table["outcome"] = outcome
+    table["cost_column"] = cost
+    table["reduction_se"] = table["sd"] / np.sqrt(table["n"].where(table["n"] > 0))
+    half = _half_width(table["reduction_se"], (table["n"] - 1).astype(float).where(table["n"] > 1), confidence)
+    table["reduction_ci_low"] = table["reduction"] - half
+    table["reduction_ci_high"] = table["reduction"] + half
+
+    no_interval = table["reduction_ci_low"].isna() | table["reduction_ci_high"].isna()
+    significant = ~no_interval & (table["reduction_ci_low"] > 0)
+    worse = ~no_interval & (table["reduction_ci_high"] < 0)
+    table["note"] = np.select(
+        [no_interval, worse, ~significant],
+        ["fewer than 2 pairs", "significant worsening", "no significant reduction"],
+        default="",
+    )
+    table["cost_per_unit"] = (table["cost"] / table["reduction"]).where(significant)
+    table["cost_per_0.001"] = table["cost_per_unit"] * 0.001
+    table = _cell_params(final).merge(table, on=_CELL, how="right")
+    columns = [*_CELL, *_param_columns(final), "outcome", "cost_column", "n", "cost", "arm_mean", "baseline_mean",
+               "reduction", "reduction_se", "reduction_ci_low", "reduction_ci_high", "cost_per_unit",
+               "cost_per_0.001", "note"]  # fmt: skip
+    return _ordered(table[columns], final)
+
+
+# --------------------------------------------------------------------------- #
+# Global sensitivity analysis (SALib)
+# --------------------------------------------------------------------------- #
+
+
+def _problem(parameters: Sequence[str], problem_bounds: Sequence[Sequence[float]] | Mapping[str, Sequence[float]]) -> dict:
+    """SALib problem dict; names without the ``param:`` prefix."""
+    names = [p.removeprefix(PARAM_PREFIX) for p in parameters]
+    if not names:
+        raise ValueError("parameters is empty")
+    if len(set(names)) != len(names):
+        raise ValueError(f"parameters repeat a name: {names}")
+    if isinstance(problem_bounds, Mapping):
+        lookup = {str(k).removeprefix(PARAM_PREFIX): v for k, v in problem_bounds.items()}
+        missing = [n for n in names if n not in lookup]
+        if missing:
+            raise ValueError(f"problem_bounds has no bounds for {missing}")
+        bounds = [lookup[n] for n in names]
+    else:
+        bounds = list(problem_bounds)
+    if len(bounds) != len(names):
+        raise ValueError(f"{len(names)} parameters but {len(bounds)} bounds")
+    clean = []
+    for name, pair in zip(names, bounds, strict=True):
+        low, high = (float(v) for v in pair)
+        if not low < high:
+            raise ValueError(f"bounds of {name} must be [low, high] with low < high, got {list(pair)}")
+        clean.append([low, high])
+    return {"num_vars": len(names), "names": names, "bounds": clean}
+
+
+def _design_outcome(
+    results: pd.DataFrame, outcome: str, scenario: str | None, arm: str | None, baseline: str | None
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Y per design point (final year, mean over replications; or the mean paired difference
+    from ``baseline``), sorted by point, and the final-year rows of the analysed arm."""
+    _require(results, ["scenario", "arm", "point", "replication", "year", outcome])
+    final = final_year(results)
+
+    def only(column: str, value: str | None, exclude: str | None = None) -> str:
+        values = [v for v in pd.unique(final[column]) if v != exclude]
+        if value is None:
+            if len(values) != 1:
+                raise ValueError(f"results hold several {column}s {values}; choose one with {column}=")
+            return values[0]
+        if value not in values:
+            raise ValueError(f"{column} {value!r} is not in results ({values})")
+        return value
+
+    scenario = only("scenario", scenario)
+    final = final[final["scenario"] == scenario]
+    arm = only("arm", arm, exclude=baseline)
+    if baseline is None:
+        rows = final[final["arm"] == arm]
+        y = rows.groupby("point")[outcome].mean()
+    else:
+        diffs = paired_differences(final[final["arm"].isin([arm, baseline])], baseline=baseline, outcomes=[outcome])
+        y = diffs.set_index("point")["difference"].sort_index()
+        rows = final[final["arm"] == arm]
+    y = y.sort_index()
+    points = y.index.to_numpy()
+    expected = np.arange(points.min(), points.min() + len(points)) if len(points) else points
+    if len(points) == 0 or not np.array_equal(points, expected):
+        gaps = sorted(int(p) for p in set(expected) - set(points))
+        raise ValueError(f"design points must be consecutive integers with results for each; missing {gaps[:10]}")
+    if y.isna().any():
+        bad = [int(p) for p in y.index[y.isna()]]
+        raise ValueError(f"outcome {outcome!r} is NaN at design point(s) {bad[:10]} (no usable run)")
+    return y.to_numpy(dtype=float), rows
+
+
+def _rebuild_design(rows: pd.DataFrame, problem: dict) -> np.ndarray:
+    """X from the ``param:`` columns, one row per design point in point order."""
+    columns = [f"{PARAM_PREFIX}{name}" for name in problem["names"]]
+    _require(rows, columns, "results (to rebuild the design matrix; or pass design_matrix=)")
+    per_point = rows.groupby("point")[columns]
+    if (per_point.nunique(dropna=False) > 1).any().any():
+        raise ValueError("parameter values differ between runs of the same design point")
+    return per_point.first().sort_index().to_numpy(dtype=float)
+
+
+def sobol_indices(
+    results: pd.DataFrame,
+    parameters: Sequence[str],
+    problem_bounds: Sequence[Sequence[float]] | Mapping[str, Sequence[float]],
+    outcome: str,
+    *,
+    calc_second_order: bool = True,
+    scenario: str | None = None,
+    arm: str | None = None,
+    baseline: str | None = None,
+    num_resamples: int = 100,
+    confidence: float = 0.95,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """First-order and total Sobol' indices of ``outcome`` (``SALib.analyze.sobol.analyze``).
+
+    Y at design point p is the final-year ``outcome`` averaged over that point's replications
+    (or, given ``baseline``, the mean paired difference arm − baseline at p, i.e. the effect).
+    Points must be 0, 1, ..., m−1 with point i = row i of ``SALib.sample.sobol.sample(problem, N,
+    calc_second_order=...)`` (the Saltelli order, m = N(2k+2), or N(k+2) without second order),
+    with the same ``calc_second_order`` here. ``problem`` = {"num_vars": k, "names": parameters
+    (``param:`` prefix dropped), "bounds": problem_bounds} (a list in parameter order, or a
+    mapping name → [low, high]). S1 = V[E(Y|x_i)]/V(Y), ST = E[V(Y|x_~i)]/V(Y); the ``*_conf``
+    columns are bootstrap half-widths at ``confidence``. With several scenarios or arms in
+    ``results`` pick one with ``scenario=`` / ``arm=``.
+
+    Columns: parameter, S1, S1_conf, ST, ST_conf.
+    """
+    from SALib.analyze import sobol
+
+    _check_confidence(confidence)
+    problem = _problem(parameters, problem_bounds)
+    y, _ = _design_outcome(results, outcome, scenario, arm, baseline)
+    k = problem["num_vars"]
+    block = 2 * k + 2 if calc_second_order else k + 2
+    if len(y) % block:
+        raise ValueError(
+            f"{len(y)} design points is not a multiple of {block} = {'2k+2' if calc_second_order else 'k+2'} "
+            f"(k={k}); were they sampled by SALib.sample.sobol.sample with calc_second_order={calc_second_order}?"
+        )
+    res = sobol.analyze(
+        problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples, conf_level=confidence, seed=seed
+    )
+    return pd.DataFrame(
+        {
+            "parameter": problem["names"],
+            "S1": res["S1"],
+            "S1_conf": res["S1_conf"],
+            "ST": res["ST"],
+            "ST_conf": res["ST_conf"],
+        }
+    )
+
+
+def morris_indices(
+    results: pd.DataFrame,
+    parameters: Sequence[str],
+    problem_bounds: Sequence[Sequence[float]] | Mapping[str, Sequence[float]],
+    outcome: str,
+    design_matrix: np.ndarray | None = None,
+    *,
+    num_levels: int = 4,
+    scenario: str | None = None,
+    arm: str | None = None,
+    baseline: str | None = None,
+    num_resamples: int = 100,
+    confidence: float = 0.95,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """Morris elementary-effect screening of ``outcome`` (``SALib.analyze.morris.analyze``).
+
+    Y per design point as in :func:`sobol_indices`. ``design_matrix`` is the X from
+    ``SALib.sample.morris.sample(problem, N, num_levels=...)`` (r trajectories × (k+1) rows,
+    row i = point i); if omitted it is rebuilt from the ``param:<name>`` columns, one row per
+    point in point order. ``num_levels`` must match the sampler's. For elementary effects
+    EE_i = ΔY/Δx_i (Δ in the unit-scaled design): mu = mean EE, mu_star = mean |EE|
+    (importance), sigma = sd EE (non-linearity/interaction), mu_star_conf = bootstrap half-width.
+
+    Columns: parameter, mu, mu_star, sigma, mu_star_conf.
+    """
+    from SALib.analyze import morris
+
+    _check_confidence(confidence)
+    problem = _problem(parameters, problem_bounds)
+    y, rows = _design_outcome(results, outcome, scenario, arm, baseline)
+    x = _rebuild_design(rows, problem) if design_matrix is None else np.asarray(design_matrix, dtype=float)
+    if x.ndim != 2 or x.shape != (len(y), problem["num_vars"]):
+        raise ValueError(f"design matrix has shape {x.shape}; expected ({len(y)} points, {problem['num_vars']} parameters)")
+    if len(y) % (problem["num_vars"] + 1):
+        raise ValueError(
+            f"{len(y)} design points is not a whole number of Morris trajectories of k+1 = {problem['num_vars'] + 1}"
+        )
+    res = morris.analyze(problem, x, y, num_resamples=num_resamples, conf_level=confidence, num_levels=num_levels, seed=seed)
+    return pd.DataFrame(
+        {
+            "parameter": problem["names"],
+            "mu": np.asarray(res["mu"], dtype=float),
+            "mu_star": np.asarray(res["mu_star"], dtype=float),
+            "sigma": np.asarray(res["sigma"], dtype=float),
+            "mu_star_conf": np.asarray(res["mu_star_conf"], dtype=float),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Time series
+# --------------------------------------------------------------------------- #
+
+
+def time_series(results: pd.DataFrame, outcome: str | Sequence[str], confidence: float = 0.95) -> pd.DataFrame:
+    """Mean of ``outcome`` over replications for each scenario, arm, design point and year,
+    with a t interval: mean ∓ t_{(1+confidence)/2, n−1} · sd/√n (NaN if n < 2). For plots.
+
+    Columns: scenario, arm, point, year, outcome, n, mean, std_error, ci_low, ci_high
+    (one row per outcome when several are given; NaN values are left out of n).
+    """
+    _check_confidence(confidence)
+    chosen = _outcomes(results, outcome)
+    _require(results, ["scenario", "arm", "point", "year"])
+    keys = ["scenario", "arm", "point", "year"]
+    long = results.melt(id_vars=keys, value_vars=chosen, var_name="outcome", value_name="value")
+    long["value"] = long["value"].astype(float)
+    grouped = long.groupby([*keys, "outcome"], sort=False)["value"]
+    table = pd.DataFrame({"n": grouped.count(), "mean": grouped.mean(), "sd": grouped.std(ddof=1)}).reset_index()
+    table["std_error"] = table["sd"] / np.sqrt(table["n"].where(table["n"] > 0))
+    half = _half_width(table["std_error"], (table["n"] - 1).astype(float).where(table["n"] > 1), confidence)
+    table["ci_low"] = table["mean"] - half
+    table["ci_high"] = table["mean"] + half
+    table = table[[*keys, "outcome", "n", "mean", "std_error", "ci_low", "ci_high"]]
+    sort = table.copy()
+    sort["_order"] = sort["outcome"].map({o: i for i, o in enumerate(chosen)})
+    for col in ("scenario", "arm"):
+        sort[col] = sort[col].map({v: i for i, v in enumerate(pd.unique(results[col]))})
+    return table.loc[sort.sort_values(["scenario", "arm", "point", "_order", "year"], kind="stable").index].reset_index(drop=True)

@@ -1,0 +1,236 @@
+"""Run an experiment's runs on any ``concurrent.futures.Executor`` and stream their results to disk.
+
+The same code path serves one process, a local process pool and a Dask
+cluster (``distributed.Client.get_executor()``): each run is a pure function of
+its :class:`~sim.experiment.RunSpec`, so results are identical whichever way
+they ran. Finished runs are written as they arrive; a failed run is recorded
+with its error while the rest go on; Ctrl-C stops cleanly and the same command
+resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from sim.errors import InputError
+from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, file_hash, replication_seeds, run_specs
+from sim.model import PairingModel
+from sim.results import ResultsStore
+from sim.runner import package_version
+from sim.scenario import load_scenario
+
+IDENTIFIERS = ["run_id", "scenario", "arm", "point", "replication", "seed", "year", "step"]
+
+
+def run_one(spec: RunSpec) -> pd.DataFrame:
+    """Run one replication and return its yearly rows: identifiers, parameters, outcomes and flow totals."""
+    scenario = load_scenario(spec.scenario)
+    overrides: dict[str, Any] = {}
+    if spec.keep_policies is not None:
+        kept = [policy.model_dump() for policy in scenario.pairing.policies if policy.label in spec.keep_policies]
+        overrides["pairing.policies"] = kept
+    overrides.update(spec.overrides)
+    model = PairingModel(scenario=scenario, rng=spec.seed, overrides=overrides)
+    model.run_model()
+    monthly = model.model_dataframe()
+    for flow, total in CUMULATIVE_FLOWS.items():
+        monthly[total] = monthly[flow].cumsum()
+    yearly = monthly[monthly["month"] == 0].reset_index(drop=True)
+    table = pd.DataFrame(
+        {
+            "run_id": spec.run_id,
+            "scenario": Path(spec.scenario).stem,
+            "arm": spec.arm,
+            "point": spec.point,
+            "replication": spec.replication,
+            "seed": spec.seed,
+            "year": yearly["year"].astype(int),
+            "step": yearly["step"].astype(int),
+        }
+    )
+    for name, value in spec.parameters.items():
+        table[f"param:{name}"] = value
+    for outcome in [*spec.outcomes, *CUMULATIVE_FLOWS.values()]:
+        table[outcome] = yearly[outcome].astype(float)
+    return table
+
+
+@dataclass
+class RunOutcome:
+    """What came back from one run: its table, or the error that stopped it."""
+
+    run_id: str
+    seconds: float
+    table: pd.DataFrame | None = None
+    error: str | None = None
+
+
+def run_safely(spec: RunSpec) -> RunOutcome:
+    """Run one spec in a worker; an exception becomes a recorded error instead of stopping the experiment."""
+    started = time.perf_counter()
+    try:
+        table = run_one(spec)
+    except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, the rest go on
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return RunOutcome(spec.run_id, time.perf_counter() - started, error=message)
+    return RunOutcome(spec.run_id, time.perf_counter() - started, table=table)
+
+
+@dataclass
+class ExperimentReport:
+    """How an experiment call ended."""
+
+    total: int
+    already_done: int
+    finished: int
+    failed: dict[str, str]
+    interrupted: bool
+
+
+def identity(experiment: Experiment) -> str:
+    """Hash of everything that makes results comparable: the experiment without its replication count.
+
+    A results folder made with fewer replications can be extended; one made
+    from a different experiment cannot be mixed into.
+    """
+    data = experiment.model_dump(exclude={"replications"})
+    data["scenarios"] = [file_hash(path) for path in experiment.scenarios]
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_experiment(
+    experiment: Experiment,
+    experiment_path: str | Path,
+    out_dir: str | Path,
+    executor: Executor,
+    progress: bool = True,
+    max_pending: int = 32,
+) -> ExperimentReport:
+    """Run every unfinished run of ``experiment`` on ``executor``, writing results into ``out_dir``."""
+    store = ResultsStore(out_dir)
+    specs = run_specs(experiment)
+    manifest = _start_manifest(store, experiment, experiment_path, specs)
+    done = store.finished()
+    todo = [spec for spec in specs if spec.run_id not in done]
+    failed: dict[str, str] = {}
+    finished = 0
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc=experiment.name, disable=not progress, mininterval=0.5)
+    waiting = iter(todo)
+    pending: set[Future] = set()
+
+    def top_up() -> None:
+        """Keep at most ``max_pending`` runs submitted: results stream out, memory stays flat."""
+        for spec in waiting:
+            pending.add(executor.submit(run_safely, spec))
+            if len(pending) >= max_pending:
+                return
+
+    try:
+        top_up()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                pending.discard(future)
+                outcome: RunOutcome = future.result()
+                record = {"status": "failed" if outcome.error else "finished", "seconds": round(outcome.seconds, 3)}
+                if outcome.error:
+                    failed[outcome.run_id] = record["error"] = outcome.error
+                else:
+                    store.save_run(outcome.run_id, outcome.table)
+                    finished += 1
+                manifest["runs"][outcome.run_id].update(record)
+                bar.update()
+                bar.set_postfix(failed=len(failed), refresh=False)
+            store.write_manifest(manifest)
+            top_up()
+    except KeyboardInterrupt:
+        for future in pending:
+            future.cancel()
+        store.write_manifest(manifest)
+        return ExperimentReport(len(specs), len(specs) - len(todo), finished, failed, interrupted=True)
+    finally:
+        bar.close()
+    return ExperimentReport(len(specs), len(specs) - len(todo), finished, failed, interrupted=False)
+
+
+def _start_manifest(store: ResultsStore, experiment: Experiment, experiment_path: str | Path, specs: list[RunSpec]) -> dict[str, Any]:
+    """The manifest to keep up to date: refuses to mix two different experiments in one folder."""
+    previous = store.read_manifest()
+    key = identity(experiment)
+    if previous and previous.get("identity") != key:
+        raise InputError.single(
+            str(store.folder),
+            "manifest.json",
+            f"holds results of a different version of experiment {previous.get('experiment')!r}; "
+            "use another --out folder or delete this one",
+        )
+    runs = previous.get("runs", {})
+    for spec in specs:
+        runs.setdefault(spec.run_id, {"status": "pending"})
+        runs[spec.run_id].update({"arm": spec.arm, "scenario": Path(spec.scenario).stem, "point": spec.point, "replication": spec.replication, "seed": spec.seed})
+    manifest = {
+        "experiment": experiment.name,
+        "experiment_file": str(experiment_path),
+        "experiment_sha256": file_hash(experiment_path),
+        "identity": key,
+        "scenarios": {str(path): file_hash(path) for path in experiment.scenarios},
+        "seed": experiment.seed,
+        "replications": experiment.replications,
+        "replication_seeds": replication_seeds(experiment.seed, experiment.replications),
+        "versions": {name: package_version(name) for name in ("pairsim", "mesa", "numpy", "pandas", "pydantic", "networkx", "SALib")},
+        "runs": runs,
+    }
+    store.folder.mkdir(parents=True, exist_ok=True)
+    store.write_manifest(manifest)
+    return manifest
+
+
+class SerialExecutor(Executor):
+    """Runs each submission at once in this process (``--workers 1``; also handy in tests)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future, like a pool
+            future.set_exception(exc)
+        return future
+
+
+@contextmanager
+def make_executor(workers: int | None = None, dask: str | None = None) -> Iterable[Executor]:
+    """A process pool of ``workers`` (default: all cores), the current process (1), or a Dask cluster.
+
+    ``dask`` is a scheduler address (``tcp://host:8786``) or ``"local"`` to start
+    a ``LocalCluster`` with ``workers`` single-threaded worker processes.
+    """
+    if dask is not None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError.single("--dask", "", "needs the Dask extra: pip install '.[dask]'") from None
+        cluster = LocalCluster(n_workers=workers or None, threads_per_worker=1, processes=True, dashboard_address=None) if dask == "local" else None
+        client = Client(cluster if cluster is not None else dask)
+        try:
+            yield client.get_executor()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    elif workers == 1:
+        yield SerialExecutor()
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            yield pool

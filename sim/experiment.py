@@ -1,0 +1,277 @@
+"""Experiment files: which scenarios, arms, replications and parameter design to run.
+
+An experiment expands into :class:`RunSpec`s, one per (scenario, arm, design
+point, replication). Common random numbers: replication ``r`` gets the same seed
+in every arm and design point (spawned from the experiment's ``seed`` with
+``numpy.random.SeedSequence``), so differences between arms are paired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator, model_validator
+
+from sim.errors import InputError
+from sim.outcomes import MODEL_OUTCOMES
+from sim.scenario import did_you_mean, load_scenario, read_yaml_mapping, validate_model
+from sim.schema import NonNegativeInt, PositiveInt, Strict
+
+BASELINE = "baseline"
+DEFAULT_OUTCOMES = [
+    "rural_income_pc",
+    "urban_income_pc",
+    "urban_rural_ratio",
+    "gini",
+    "gini_rural",
+    "theil_t",
+    "theil_t_between",
+    "theil_between_share",
+    "poverty_headcount",
+    "weak_villages",
+    "hollow_villages",
+]
+"""Outcomes kept when an experiment does not list its own."""
+
+CUMULATIVE_FLOWS = {
+    "funds_sent": "funds_sent_total",
+    "funds_lost": "funds_lost_total",
+    "donor_cost": "donor_cost_total",
+    "trainees": "trainees_total",
+    "jobs_created": "jobs_created_total",
+}
+"""Monthly flows whose running totals every run reports (for cost-effectiveness)."""
+
+
+class Arm(Strict):
+    """A named policy setting: which of the scenario's pairing policies run, and other changes."""
+
+    policies: list[str] | Literal["all"] = Field("all", description="labels of the scenario's policies to keep; [] = none")
+    overrides: dict[str, Any] = Field({}, description="dotted scenario paths and values, e.g. pairing.failure.leakage: 0.2")
+
+
+class Parameter(Strict):
+    """A swept parameter: uniform on [low, high], or one of a list of values (grid designs)."""
+
+    low: float | None = None
+    high: float | None = None
+    values: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_values(self) -> Parameter:
+        if self.values is None and (self.low is None or self.high is None):
+            raise ValueError("give 'low' and 'high', or 'values'")
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError(f"low must be below high, got {self.low} and {self.high}")
+        return self
+
+
+class Design(Strict):
+    """How parameter values are chosen: a full grid, random or Latin hypercube samples, or Sobol/Morris (SALib)."""
+
+    method: Literal["grid", "random", "lhs", "sobol", "morris"]
+    samples: PositiveInt = Field(16, description="random/lhs: points; sobol: base samples N (N*(2k+2) points); morris: trajectories")
+    levels: PositiveInt = Field(4, description="grid: values per parameter with a range; morris: grid levels")
+    parameters: dict[str, Parameter]
+
+    @field_validator("parameters")
+    @classmethod
+    def _some(cls, parameters: dict[str, Parameter]) -> dict[str, Parameter]:
+        if not parameters:
+            raise ValueError("name at least one parameter")
+        return parameters
+
+
+class Experiment(Strict):
+    """An experiment file (experiments/*.yaml)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    scenarios: list[str] = Field(min_length=1, description="scenario YAML files, relative to the experiment file")
+    seed: NonNegativeInt = 1
+    replications: PositiveInt = 10
+    horizon_years: PositiveInt | None = Field(None, le=100, description="overrides each scenario's horizon")
+    baseline: bool = Field(True, description="add the no-pairing arm 'baseline'")
+    arms: dict[str, Arm] = {}
+    outcomes: list[str] = DEFAULT_OUTCOMES
+    design: Design | None = None
+
+    @field_validator("outcomes")
+    @classmethod
+    def _known_outcomes(cls, outcomes: list[str]) -> list[str]:
+        for outcome in outcomes:
+            if outcome not in MODEL_OUTCOMES:
+                raise ValueError(f"unknown outcome {outcome!r}{did_you_mean(outcome, MODEL_OUTCOMES)}")
+        return outcomes
+
+    @model_validator(mode="after")
+    def _arms(self) -> Experiment:
+        if BASELINE in self.arms:
+            raise ValueError(f"'{BASELINE}' is added automatically (set baseline: false to leave it out); rename that arm")
+        if not self.arms and not self.baseline:
+            raise ValueError("no arms: add arms or keep the baseline")
+        return self
+
+    @property
+    def all_arms(self) -> dict[str, Arm]:
+        """The arms to run, the no-pairing baseline first."""
+        baseline = {BASELINE: Arm(policies=[])} if self.baseline else {}
+        return {**baseline, **self.arms}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run needs; plain data, so it pickles to any worker."""
+
+    run_id: str
+    scenario: str  # path of the scenario YAML
+    arm: str
+    point: int
+    replication: int
+    seed: int
+    overrides: dict[str, Any] = field(default_factory=dict)
+    keep_policies: tuple[str, ...] | None = None  # None: all of the scenario's policies
+    parameters: dict[str, float] = field(default_factory=dict)  # the design point's values
+    outcomes: tuple[str, ...] = tuple(DEFAULT_OUTCOMES)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Load and validate an experiment YAML (and every scenario it names)."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise InputError.single(source, "", "experiment file not found")
+    experiment = validate_model(Experiment, read_yaml_mapping(path), source)
+    resolved = []
+    for i, scenario in enumerate(experiment.scenarios):
+        scenario_path = (path.parent / scenario).resolve()
+        if not scenario_path.is_file():
+            raise InputError.single(source, f"scenarios[{i}]", f"file not found: {scenario_path}")
+        loaded = load_scenario(scenario_path)
+        labels = [policy.label for policy in loaded.pairing.policies]
+        for arm_name, arm in experiment.arms.items():
+            for label in [] if arm.policies == "all" else arm.policies:
+                if label not in labels:
+                    raise InputError.single(
+                        source,
+                        f"arms.{arm_name}.policies",
+                        f"{scenario_path.name} has no policy {label!r}{did_you_mean(label, labels)}; its policies: {', '.join(labels) or 'none'}",
+                    )
+        resolved.append(str(scenario_path))
+    return experiment.model_copy(update={"scenarios": resolved})
+
+
+def replication_seeds(root_seed: int, replications: int) -> list[int]:
+    """One integer seed per replication, spawned from the root (common to every arm and point)."""
+    children = np.random.SeedSequence(root_seed).spawn(replications)
+    return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
+
+
+def design_points(design: Design | None, seed: int) -> pd.DataFrame:
+    """The parameter values of every design point, one row per point (one empty row without a design)."""
+    if design is None:
+        return pd.DataFrame(index=pd.RangeIndex(1, name="point"))
+    names = list(design.parameters)
+    specs = [design.parameters[name] for name in names]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    if design.method == "grid":
+        axes = [spec.values if spec.values is not None else list(np.linspace(spec.low, spec.high, design.levels)) for spec in specs]
+        rows = list(itertools.product(*axes))
+    else:
+        for name, spec in zip(names, specs, strict=True):
+            if spec.low is None:
+                raise InputError.single("design", f"design.parameters.{name}", f"{design.method} designs need 'low' and 'high'")
+        unit = _unit_samples(design, len(names), seed, rng)
+        low = np.array([spec.low for spec in specs])
+        high = np.array([spec.high for spec in specs])
+        rows = low + unit * (high - low)
+    frame = pd.DataFrame(np.asarray(rows, dtype=float), columns=names)
+    frame.index.name = "point"
+    return frame
+
+
+def _unit_samples(design: Design, k: int, seed: int, rng: np.random.Generator) -> np.ndarray:
+    """Samples in the unit cube for the non-grid methods."""
+    if design.method == "random":
+        return rng.random((design.samples, k))
+    if design.method == "lhs":
+        from scipy.stats import qmc
+
+        return qmc.LatinHypercube(d=k, seed=rng).random(design.samples)
+    from SALib.sample import morris as morris_sample
+    from SALib.sample import sobol as sobol_sample
+
+    problem = {"num_vars": k, "names": [f"x{i}" for i in range(k)], "bounds": [[0.0, 1.0]] * k}
+    if design.method == "sobol":
+        return sobol_sample.sample(problem, design.samples, calc_second_order=False, seed=seed)
+    return morris_sample.sample(problem, design.samples, num_levels=design.levels, seed=seed)
+
+
+def salib_problem(design: Design) -> dict[str, Any]:
+    """The SALib problem definition of a design (for the sensitivity analysis)."""
+    names = list(design.parameters)
+    return {"num_vars": len(names), "names": names, "bounds": [[p.low, p.high] for p in design.parameters.values()]}
+
+
+def run_specs(experiment: Experiment) -> list[RunSpec]:
+    """Every run of the experiment, in a stable order (scenario, arm, point, replication)."""
+    seeds = replication_seeds(experiment.seed, experiment.replications)
+    points = design_points(experiment.design, experiment.seed)
+    horizon = {"horizon_years": experiment.horizon_years} if experiment.horizon_years else {}
+    specs = []
+    for scenario in experiment.scenarios:
+        stem = Path(scenario).stem
+        for arm_name, arm in experiment.all_arms.items():
+            keep = None if arm.policies == "all" else tuple(arm.policies)
+            for point, values in points.iterrows():
+                parameters = {name: float(value) for name, value in values.items()}
+                for replication, seed in enumerate(seeds):
+                    specs.append(
+                        RunSpec(
+                            run_id=f"{stem}__{arm_name}__p{point:04d}__r{replication:03d}",
+                            scenario=scenario,
+                            arm=arm_name,
+                            point=int(point),
+                            replication=replication,
+                            seed=seed,
+                            overrides={**horizon, **arm.overrides, **parameters},
+                            keep_policies=keep,
+                            parameters=parameters,
+                            outcomes=tuple(experiment.outcomes),
+                        )
+                    )
+    return specs
+
+
+def file_hash(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (for the manifest)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def expected_rows(experiment: Experiment) -> int:
+    """How many runs the experiment has (for progress bars and checks)."""
+    points = 1 if experiment.design is None else len(design_points(experiment.design, experiment.seed))
+    return len(experiment.scenarios) * len(experiment.all_arms) * points * experiment.replications
+
+
+__all__ = [
+    "BASELINE",
+    "Arm",
+    "Design",
+    "Experiment",
+    "Parameter",
+    "RunSpec",
+    "design_points",
+    "expected_rows",
+    "file_hash",
+    "load_experiment",
+    "replication_seeds",
+    "run_specs",
+    "salib_problem",
+]

@@ -1,0 +1,73 @@
+"""Where an experiment's results live: one Parquet file per finished run, and a manifest.
+
+``results/<experiment>/runs/<run_id>.parquet`` together form one Parquet
+dataset (read it with :func:`load_results` or ``pandas.read_parquet`` on the
+folder). Every file is written to a temporary name and renamed into place, so
+a killed process never leaves half a result, and a re-run skips the runs whose
+file exists: resuming is free and nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(temporary_path)``, then rename the file to ``path`` (same folder, so the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class ResultsStore:
+    """An experiment's results folder: finished runs, the manifest, and what is still to do."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.runs = self.folder / "runs"
+        self.manifest_path = self.folder / "manifest.json"
+
+    def finished(self) -> set[str]:
+        """Run ids whose results are on disk (complete files only: temporaries start with a dot)."""
+        if not self.runs.is_dir():
+            return set()
+        return {path.stem for path in self.runs.glob("*.parquet") if not path.name.startswith(".")}
+
+    def save_run(self, run_id: str, table: pd.DataFrame) -> None:
+        write_atomically(self.runs / f"{run_id}.parquet", lambda tmp: table.to_parquet(tmp, index=False))
+
+    def read_manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.is_file():
+            return {}
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        text = json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True)
+        write_atomically(self.manifest_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def load(self) -> pd.DataFrame:
+        """Every finished run's rows, sorted by run id and year."""
+        return load_results(self.folder)
+
+
+def load_results(folder: str | Path) -> pd.DataFrame:
+    """Read an experiment's results folder (or its ``runs`` dataset) into one tidy DataFrame."""
+    folder = Path(folder)
+    runs = folder / "runs" if (folder / "runs").is_dir() else folder
+    files = sorted(path for path in runs.glob("*.parquet") if not path.name.startswith("."))
+    if not files:
+        raise FileNotFoundError(f"no finished runs in {runs}")
+    frame = pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+    return frame.sort_values(["run_id", "year"], kind="stable").reset_index(drop=True)
