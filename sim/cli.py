@@ -147,7 +147,7 @@ def _experiment(args: argparse.Namespace) -> int:
         return 130
     for run_id, error in list(report.failed.items())[:5]:
         print(f"run {run_id} failed: {error}", file=sys.stderr)
-    print(summarize_folder(out_dir))
+    print(summarize_folder(out_dir))  # says so when no run has finished
     if report.failed:
         print(
             f"{len(report.failed)} of {report.total} runs failed (recorded in {out_dir}/manifest.json); "

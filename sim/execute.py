@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.errors import InputError
-from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, file_hash, replication_seeds, run_specs
+from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, file_hash, replication_seeds, run_specs, scenario_overrides
 from sim.model import PairingModel
 from sim.results import ResultsStore
 from sim.runner import package_version
@@ -37,11 +37,7 @@ IDENTIFIERS = ["run_id", "scenario", "arm", "point", "replication", "seed", "yea
 def run_one(spec: RunSpec) -> pd.DataFrame:
     """Run one replication and return its yearly rows: identifiers, parameters, outcomes and flow totals."""
     scenario = load_scenario(spec.scenario)
-    overrides: dict[str, Any] = {}
-    if spec.keep_policies is not None:
-        kept = [policy.model_dump() for policy in scenario.pairing.policies if policy.label in spec.keep_policies]
-        overrides["pairing.policies"] = kept
-    overrides.update(spec.overrides)
+    overrides = scenario_overrides(scenario, spec.keep_policies, spec.overrides)
     model = PairingModel(scenario=scenario, rng=spec.seed, overrides=overrides)
     model.run_model()
     monthly = model.model_dataframe()
@@ -131,10 +127,15 @@ def run_experiment(
     pending: set[Future] = set()
 
     def top_up() -> None:
-        """Keep at most ``max_pending`` runs submitted: results stream out, memory stays flat."""
+        """Keep at most ``max_pending`` runs submitted: results stream out, memory stays flat.
+
+        Stops early once a result is ready to save, so an executor that runs each
+        submission at once (``--workers 1``) saves every run as soon as it ends.
+        """
         for spec in waiting:
-            pending.add(executor.submit(run_safely, spec))
-            if len(pending) >= max_pending:
+            future = executor.submit(run_safely, spec)
+            pending.add(future)
+            if len(pending) >= max_pending or future.done():
                 return
 
     try:
@@ -144,13 +145,14 @@ def run_experiment(
             for future in done:
                 pending.discard(future)
                 outcome: RunOutcome = future.result()
-                record = {"status": "failed" if outcome.error else "finished", "seconds": round(outcome.seconds, 3)}
+                record = manifest["runs"][outcome.run_id]
+                record.pop("error", None)
+                record.update(status="failed" if outcome.error else "finished", seconds=round(outcome.seconds, 3))
                 if outcome.error:
                     failed[outcome.run_id] = record["error"] = outcome.error
                 else:
                     store.save_run(outcome.run_id, outcome.table)
                     finished += 1
-                manifest["runs"][outcome.run_id].update(record)
                 bar.update()
                 bar.set_postfix(failed=len(failed), refresh=False)
             store.write_manifest(manifest)
@@ -177,12 +179,17 @@ def _start_manifest(store: ResultsStore, experiment: Experiment, experiment_path
             "use another --out folder or delete this one",
         )
     runs = previous.get("runs", {})
+    on_disk = store.finished()
     for spec in specs:
-        runs.setdefault(spec.run_id, {"status": "pending"})
-        runs[spec.run_id].update({"arm": spec.arm, "scenario": Path(spec.scenario).stem, "point": spec.point, "replication": spec.replication, "seed": spec.seed})
+        record = runs.setdefault(spec.run_id, {"status": "pending"})
+        record.update({"arm": spec.arm, "scenario": Path(spec.scenario).stem, "point": spec.point, "replication": spec.replication, "seed": spec.seed})
+        if spec.run_id in on_disk and record["status"] != "finished":  # saved just before a kill, not yet in the manifest
+            record.pop("error", None)
+            record["status"] = "finished"
     manifest = {
         "experiment": experiment.name,
-        "experiment_file": str(experiment_path),
+        "experiment_file": str(Path(experiment_path).resolve()),
+        "design": experiment.design.model_dump() if experiment.design is not None else None,
         "experiment_sha256": file_hash(experiment_path),
         "identity": key,
         "scenarios": {str(path): file_hash(path) for path in experiment.scenarios},
@@ -204,7 +211,7 @@ class SerialExecutor(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future, like a pool
+        except Exception as exc:  # noqa: BLE001 - delivered through the future, like a pool; Ctrl-C is not caught
             future.set_exception(exc)
         return future
 

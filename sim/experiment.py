@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from sim.errors import InputError
+from sim.errors import InputError, Problem
 from sim.outcomes import MODEL_OUTCOMES
-from sim.scenario import did_you_mean, load_scenario, read_yaml_mapping, validate_model
+from sim.scenario import Scenario, did_you_mean, load_scenario, read_yaml_mapping, validate_model
 from sim.schema import NonNegativeInt, PositiveInt, Strict
 
 BASELINE = "baseline"
+ARM_NAME = re.compile(r"^[^\W][\w.-]*$")
+"""Arm names become part of file names: letters (any script), digits, '_', '-' and '.', not starting with '.' or '-'."""
 DEFAULT_OUTCOMES = [
     "rural_income_pc",
     "urban_income_pc",
@@ -76,7 +79,7 @@ class Design(Strict):
     """How parameter values are chosen: a full grid, random or Latin hypercube samples, or Sobol/Morris (SALib)."""
 
     method: Literal["grid", "random", "lhs", "sobol", "morris"]
-    samples: PositiveInt = Field(16, description="random/lhs: points; sobol: base samples N (N*(2k+2) points); morris: trajectories")
+    samples: PositiveInt = Field(16, description="random/lhs: points; sobol: base samples N (N*(k+2) points); morris: trajectories")
     levels: PositiveInt = Field(4, description="grid: values per parameter with a range; morris: grid levels")
     parameters: dict[str, Parameter]
 
@@ -98,7 +101,7 @@ class Experiment(Strict):
     replications: PositiveInt = 10
     horizon_years: PositiveInt | None = Field(None, le=100, description="overrides each scenario's horizon")
     baseline: bool = Field(True, description="add the no-pairing arm 'baseline'")
-    arms: dict[str, Arm] = {}
+    arms: dict[str, Arm] = Field({}, validate_default=True)
     outcomes: list[str] = DEFAULT_OUTCOMES
     design: Design | None = None
 
@@ -110,13 +113,17 @@ class Experiment(Strict):
                 raise ValueError(f"unknown outcome {outcome!r}{did_you_mean(outcome, MODEL_OUTCOMES)}")
         return outcomes
 
-    @model_validator(mode="after")
-    def _arms(self) -> Experiment:
-        if BASELINE in self.arms:
+    @field_validator("arms")
+    @classmethod
+    def _arms(cls, arms: dict[str, Arm], info: ValidationInfo) -> dict[str, Arm]:
+        if BASELINE in arms:
             raise ValueError(f"'{BASELINE}' is added automatically (set baseline: false to leave it out); rename that arm")
-        if not self.arms and not self.baseline:
+        if not arms and not info.data.get("baseline", True):
             raise ValueError("no arms: add arms or keep the baseline")
-        return self
+        for name in arms:
+            if not ARM_NAME.match(name):
+                raise ValueError(f"arm name {name!r} may hold only letters, digits, '_', '-' and '.' (it names result files)")
+        return arms
 
     @property
     def all_arms(self) -> dict[str, Arm]:
@@ -163,8 +170,49 @@ def load_experiment(path: str | Path) -> Experiment:
                         f"arms.{arm_name}.policies",
                         f"{scenario_path.name} has no policy {label!r}{did_you_mean(label, labels)}; its policies: {', '.join(labels) or 'none'}",
                     )
+        _check_changes(experiment, loaded, source)
         resolved.append(str(scenario_path))
+    design_points(experiment.design, experiment.seed, source)  # a design the method cannot sample fails here, not mid-run
     return experiment.model_copy(update={"scenarios": resolved})
+
+
+def _check_changes(experiment: Experiment, scenario: Scenario, source: str) -> None:
+    """Apply every arm override and every design parameter's extreme values to ``scenario``, so a misspelt path or
+    an out-of-range value is bad input at load time instead of a failure of every run."""
+    from sim.model import resolve_scenario  # the model imports this module's neighbours; import late
+
+    changes: list[tuple[str, Arm, dict[str, Any]]] = []
+    for arm_name, arm in experiment.arms.items():
+        changes += [(f"arms.{arm_name}.overrides.{key}", arm, {key: value}) for key, value in arm.overrides.items()]
+    if experiment.design is not None:
+        for name, parameter in experiment.design.parameters.items():
+            for value in parameter.values if parameter.values is not None else (parameter.low, parameter.high):
+                changes += [(f"design.parameters.{name}", arm, {name: value}) for arm in experiment.all_arms.values()]
+    problems: list[Problem] = []
+    for field_path, arm, change in changes:
+        try:
+            resolve_scenario(scenario, scenario_overrides(scenario, arm_policies(arm), change))
+        except InputError as error:
+            (key,) = change
+            for problem in error.problems:
+                message = problem.message if problem.field == key else f"{problem.field}: {problem.message}"
+                if Problem(field_path, f"{message} (in scenario {scenario.name})") not in problems:
+                    problems.append(Problem(field_path, f"{message} (in scenario {scenario.name})"))
+    if problems:
+        raise InputError(source, problems)
+
+
+def arm_policies(arm: Arm) -> tuple[str, ...] | None:
+    """The policy labels an arm keeps (None: all of the scenario's)."""
+    return None if arm.policies == "all" else tuple(arm.policies)
+
+
+def scenario_overrides(scenario: Scenario, keep_policies: tuple[str, ...] | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides that turn ``scenario`` into one run's: keep only the arm's policies, then apply ``overrides``."""
+    kept = {}
+    if keep_policies is not None:
+        kept["pairing.policies"] = [policy.model_dump() for policy in scenario.pairing.policies if policy.label in keep_policies]
+    return {**kept, **overrides}
 
 
 def replication_seeds(root_seed: int, replications: int) -> list[int]:
@@ -173,8 +221,11 @@ def replication_seeds(root_seed: int, replications: int) -> list[int]:
     return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
 
 
-def design_points(design: Design | None, seed: int) -> pd.DataFrame:
-    """The parameter values of every design point, one row per point (one empty row without a design)."""
+def design_points(design: Design | None, seed: int, source: str = "experiment") -> pd.DataFrame:
+    """The parameter values of every design point, one row per point (one empty row without a design).
+
+    ``source`` names the experiment file in the error raised for a design its method cannot sample.
+    """
     if design is None:
         return pd.DataFrame(index=pd.RangeIndex(1, name="point"))
     names = list(design.parameters)
@@ -186,7 +237,7 @@ def design_points(design: Design | None, seed: int) -> pd.DataFrame:
     else:
         for name, spec in zip(names, specs, strict=True):
             if spec.low is None:
-                raise InputError.single("design", f"design.parameters.{name}", f"{design.method} designs need 'low' and 'high'")
+                raise InputError.single(source, f"design.parameters.{name}", f"{design.method} designs need 'low' and 'high'")
         unit = _unit_samples(design, len(names), seed, rng)
         low = np.array([spec.low for spec in specs])
         high = np.array([spec.high for spec in specs])
@@ -228,7 +279,7 @@ def run_specs(experiment: Experiment) -> list[RunSpec]:
     for scenario in experiment.scenarios:
         stem = Path(scenario).stem
         for arm_name, arm in experiment.all_arms.items():
-            keep = None if arm.policies == "all" else tuple(arm.policies)
+            keep = arm_policies(arm)
             for point, values in points.iterrows():
                 parameters = {name: float(value) for name, value in values.items()}
                 for replication, seed in enumerate(seeds):

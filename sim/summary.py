@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim import analysis
-from sim.experiment import BASELINE, load_experiment, salib_problem
+from sim.experiment import BASELINE, Design, salib_problem
 from sim.results import ResultsStore, load_results
 
 HEADLINE_OUTCOMES = ["gini", "theil_t", "theil_between_share", "urban_rural_ratio", "rural_income_pc", "weak_villages", "hollow_villages", "poverty_headcount"]
@@ -22,19 +22,20 @@ HEADLINE_OUTCOMES = ["gini", "theil_t", "theil_between_share", "urban_rural_rati
 def summarize_folder(folder: str | Path) -> str:
     """Everything worth printing about a results folder, as text."""
     folder = Path(folder)
-    manifest = ResultsStore(folder).read_manifest()
-    results = load_results(folder)
+    store = ResultsStore(folder)
+    manifest = store.read_manifest()
     runs = manifest.get("runs", {})
     finished = sum(1 for run in runs.values() if run.get("status") == "finished")
     failed = sum(1 for run in runs.values() if run.get("status") == "failed")
-    lines = [
-        f"Experiment {manifest.get('experiment', folder.name)}: {finished} runs finished, {failed} failed, "
-        f"{len(runs) - finished - failed} not run; final year {int(results['year'].max())}",
-    ]
+    counts = f"Experiment {manifest.get('experiment', folder.name)}: {finished} runs finished, {failed} failed, {len(runs) - finished - failed} not run"
+    if not store.finished():
+        return f"{counts}; no results to compare yet"
+    results = load_results(folder)
+    lines = [f"{counts}; final year {int(results['year'].max())}"]
     arms = sorted(results["arm"].unique())
     if BASELINE in arms and len(arms) > 1:
         lines += ["", _differences_text(results), "", _cost_text(results)]
-    design = _design(manifest)
+    design = manifest_design(manifest)
     if design is not None and design.method in ("sobol", "morris"):
         lines += ["", _sensitivity_text(results, design)]
     return "\n".join(lines)
@@ -77,7 +78,7 @@ def _cost_text(results: pd.DataFrame) -> str:
     return "Cost-effectiveness of the funds sent (final year):\n" + shown.to_string(index=False)
 
 
-def _sensitivity_text(results: pd.DataFrame, design) -> str:
+def _sensitivity_text(results: pd.DataFrame, design: Design) -> str:
     """Sobol or Morris indices of the headline outcomes, per arm (averaged over replications at each point)."""
     problem = salib_problem(design)
     blocks = []
@@ -91,11 +92,10 @@ def _sensitivity_text(results: pd.DataFrame, design) -> str:
     return "\n\n".join(blocks)
 
 
-def _design(manifest: dict):
-    path = manifest.get("experiment_file")
-    if not path or not Path(path).is_file():
-        return None
-    return load_experiment(path).design
+def manifest_design(manifest: dict) -> Design | None:
+    """The parameter design a results folder was made with (stored in its manifest), or None."""
+    stored = manifest.get("design")
+    return Design.model_validate(stored) if stored else None
 
 
 def _number(value: float) -> str:

@@ -419,11 +419,6 @@ def test_retried_runs_that_now_succeed_are_marked_finished(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(load_results(out_dir), load_results(straight))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim.execute.run_experiment updates a retried run's manifest record with status/seconds only, so the "
-    "'error' of the earlier failure stays in the record of a run whose status is now 'finished'",
-)
 def test_retried_runs_that_now_succeed_lose_their_old_error(tmp_path, monkeypatch):
     path = write_experiment(tmp_path, experiment_data("retry", replications=1))
     out_dir = tmp_path / "out"
@@ -436,11 +431,6 @@ def test_retried_runs_that_now_succeed_lose_their_old_error(tmp_path, monkeypatc
     assert "error" not in record
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim.cli._experiment calls summarize_folder after the runs; when no run finished, load_results raises "
-    "FileNotFoundError('no finished runs in ...') and compare ends with a traceback instead of exit 1 and a message",
-)
 def test_compare_where_every_run_fails_exits_1_without_traceback(tmp_path):
     data = experiment_data(
         "allfail", replications=1, baseline=False, arms={"broken": {"policies": ["部门+村"], "overrides": BREAKING_OVERRIDE}}
@@ -454,12 +444,6 @@ def test_compare_where_every_run_fails_exits_1_without_traceback(tmp_path):
     assert "failed" in process.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="arm names are not restricted (sim.experiment.Experiment.arms): an arm 'a/b' makes run_id "
-    "'small__a/b__...', so sim.results.ResultsStore.save_run writes runs/small__a/b__p0000__r000.parquet in a "
-    "sub-folder that finished()/load_results never see: the arm's results are lost and it re-runs every time",
-)
 def test_arm_name_with_a_slash_is_refused_or_kept(tmp_path, count_runs):
     data = experiment_data("slash", replications=1, arms={"a/b": {"policies": ["部门+村"]}})
     path = write_experiment(tmp_path, data)
@@ -573,12 +557,6 @@ def test_killed_experiment_resumes_to_the_uninterrupted_results(reference, tmp_p
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim.execute.run_experiment writes the manifest only after saving a batch of run files, and on resume "
-    "_start_manifest never reconciles it with the files on disk: runs saved just before a SIGKILL stay 'pending' "
-    "forever (summary: 'not run') although their results exist and are never re-run",
-)
 def test_resume_marks_runs_saved_before_a_kill_as_finished(tmp_path):
     path = write_experiment(tmp_path, experiment_data("reconcile", replications=1))
     out_dir = tmp_path / "out"
@@ -667,12 +645,6 @@ def test_keyboard_interrupt_in_a_run_reports_interrupted_and_resumes(tmp_path, m
     pd.testing.assert_frame_equal(load_results(out_dir), load_results(straight))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim.execute.SerialExecutor.submit catches BaseException, so the KeyboardInterrupt of Ctrl-C is stored "
-    "in that run's future and run_experiment's top_up goes on running up to max_pending (32) more runs before "
-    "it notices: --workers 1 does not stop at Ctrl-C",
-)
 def test_keyboard_interrupt_stops_a_serial_experiment_at_once(tmp_path, monkeypatch):
     path = write_experiment(tmp_path, experiment_data("ctrlc", replications=2))
     calls = interrupt_on_call(monkeypatch, 3)
@@ -681,11 +653,6 @@ def test_keyboard_interrupt_stops_a_serial_experiment_at_once(tmp_path, monkeypa
     assert len(calls) == 3, f"{len(calls)} runs started; Ctrl-C came during the third"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with SerialExecutor, run_experiment's top_up runs up to max_pending (32) runs inside submit() before "
-    "any is saved: with --workers 1 nothing is written until 32 runs are done, so a kill loses all of them",
-)
 def test_serial_runs_are_saved_as_they_finish(tmp_path, monkeypatch):
     path = write_experiment(tmp_path, experiment_data("streaming", replications=2))
     events: list[tuple[str, str]] = []
@@ -775,12 +742,6 @@ def test_summarize_a_sweep_from_its_folder_shows_the_indices(morris_sweep, monke
     assert "(morris)" in out and "mu_star" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim.execute._start_manifest stores experiment_file as given (relative) and sim.summary._design returns "
-    "None when that path does not resolve from the current folder: pairsim summarize run elsewhere silently "
-    "drops the sensitivity indices",
-)
 def test_summarize_a_sweep_from_another_folder_shows_the_indices(morris_sweep, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli("summarize", morris_sweep["out"])

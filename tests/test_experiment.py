@@ -157,11 +157,6 @@ def test_no_arms_without_baseline_is_refused(cli, tmp_path):
     assert "no arms" in lines[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim.experiment.Experiment._arms is a model-level validator: its errors have an empty field path, "
-    "so the line reads 'exp.yaml: <message>' without naming the field 'arms'",
-)
 @pytest.mark.parametrize(
     "changes",
     [{"arms": {"baseline": {"policies": "all"}}}, {"arms": {}, "baseline": False}],
@@ -224,11 +219,6 @@ def test_sweep_needs_a_design(cli, tmp_path):
     assert lines[0].startswith(f"{path}: design: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim.experiment.design_points raises InputError.single('design', ...) for a sobol/morris/random/lhs "
-    "parameter given only 'values': the line starts 'design: design.parameters...' instead of naming the experiment file",
-)
 def test_sobol_parameter_with_only_values_names_the_file(cli, tmp_path):
     design = {"method": "sobol", "samples": 2, "parameters": {"pairing.failure.leakage": {"values": [0.1, 0.2]}}}
     path, lines = expect_bad_input(cli, tmp_path, small_experiment(design=design), command="sweep")
@@ -237,7 +227,7 @@ def test_sobol_parameter_with_only_values_names_the_file(cli, tmp_path):
 
 
 def test_sobol_parameter_with_only_values_is_bad_input(cli, tmp_path):
-    """Exit 2 and no traceback, whatever the line names (see the xfail above for the file name)."""
+    """Exit 2, no traceback, nothing written."""
     design = {"method": "sobol", "samples": 2, "parameters": {"pairing.failure.leakage": {"values": [0.1, 0.2]}}}
     path = write_experiment(tmp_path, small_experiment(design=design))
     code, _out, err = cli("sweep", path, "--out", tmp_path / "out", "--workers", "1", "--quiet")
@@ -247,16 +237,31 @@ def test_sobol_parameter_with_only_values_is_bad_input(cli, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim.experiment.load_experiment never checks arm overrides (or design parameter paths) against the "
-    "scenario: a misspelt path passes validation and every run of that arm fails at run time (compare exits 1)",
-)
 def test_misspelt_override_path_is_bad_input(cli, tmp_path):
     data = small_experiment(arms={"leaky": {"policies": "all", "overrides": {"pairing.failure.leakag": 0.3}}})
     path, lines = expect_bad_input(cli, tmp_path, data)
     assert lines[0].startswith(f"{path}: arms.leaky.overrides")
     assert "did you mean 'leakage'" in lines[0]
+
+
+def test_every_bad_override_and_design_value_is_reported_at_load(cli, tmp_path):
+    design = {"method": "lhs", "samples": 4, "parameters": {"pairing.failure.leakage": {"low": 0.0, "high": 1.5}}}
+    arms = {"typo": {"policies": "all", "overrides": {"pairing.failure.leakag": 0.3, "economy.nonsense": 1}}}
+    path, lines = expect_bad_input(cli, tmp_path, small_experiment(arms=arms, design=design), command="sweep")
+    fields = [line.split(": ")[1] for line in lines]
+    assert fields == ["arms.typo.overrides.pairing.failure.leakag", "arms.typo.overrides.economy.nonsense", "design.parameters.pairing.failure.leakage"]
+    assert "1.5" in lines[2]
+
+
+@pytest.mark.parametrize("name", ["a/b", ".hidden", "with space"])
+def test_arm_names_must_be_usable_in_file_names(cli, tmp_path, name):
+    path, lines = expect_bad_input(cli, tmp_path, small_experiment(arms={name: {"policies": "all"}}))
+    assert lines == [f"{path}: arms: arm name {name!r} may hold only letters, digits, '_', '-' and '.' (it names result files)"]
+
+
+def test_chinese_arm_names_are_fine(tmp_path):
+    path = write_experiment(tmp_path, small_experiment(arms={"城乡联建": {"policies": "all"}}))
+    assert "城乡联建" in load_experiment(path).all_arms
 
 
 def test_bad_input_via_load_experiment_is_an_input_error(tmp_path):
