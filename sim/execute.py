@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import time
 import traceback
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ from tqdm import tqdm
 from sim.errors import InputError
 from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, file_hash, replication_seeds, run_specs, scenario_overrides
 from sim.model import PairingModel
+from sim.pairing.links import DONOR_KINDS
+from sim.pairing.programme import RECIPIENT_CLASSES, funds_by_donor_kind
 from sim.results import ResultsStore
 from sim.runner import package_version
 from sim.scenario import load_scenario
@@ -34,11 +37,22 @@ from sim.scenario import load_scenario
 IDENTIFIERS = ["run_id", "scenario", "arm", "point", "replication", "seed", "year", "step"]
 
 
-def run_one(spec: RunSpec) -> pd.DataFrame:
-    """Run one replication and return its yearly rows: identifiers, parameters, outcomes and flow totals."""
+FUNDS_BY_KIND_COLUMNS: dict[tuple[str, str], str] = {
+    (kind, recipient): f"funds_sent_total:{kind}:{recipient}" for kind in DONOR_KINDS for recipient in RECIPIENT_CLASSES
+}
+"""Funds sent since the start by each kind of donor to each class of recipient (the report's Sankey); 0 for the baseline."""
+
+
+def build_model(spec: RunSpec) -> PairingModel:
+    """The model of one run, built but not stepped (runs are deterministic, so the report can rebuild one)."""
     scenario = load_scenario(spec.scenario)
     overrides = scenario_overrides(scenario, spec.keep_policies, spec.overrides)
-    model = PairingModel(scenario=scenario, rng=spec.seed, overrides=overrides)
+    return PairingModel(scenario=scenario, rng=spec.seed, overrides=overrides)
+
+
+def run_one(spec: RunSpec) -> pd.DataFrame:
+    """Run one replication and return its yearly rows: identifiers, parameters, outcomes and flow totals."""
+    model = build_model(spec)
     model.run_model()
     monthly = model.model_dataframe()
     for flow, total in CUMULATIVE_FLOWS.items():
@@ -60,7 +74,18 @@ def run_one(spec: RunSpec) -> pd.DataFrame:
         table[f"param:{name}"] = value
     for outcome in [*spec.outcomes, *CUMULATIVE_FLOWS.values()]:
         table[outcome] = yearly[outcome].astype(float)
-    return table
+    return pd.concat([table, _funds_by_kind_totals(model, table["step"])], axis=1)
+
+
+def _funds_by_kind_totals(model: PairingModel, steps: pd.Series) -> pd.DataFrame:
+    """:data:`FUNDS_BY_KIND_COLUMNS` at each of ``steps``: a fixed set of columns, so every run's file has one schema."""
+    programme = model.pairing
+    funds = funds_by_donor_kind(programme.ledger.frame(programme.policy_labels), programme.link_table())
+    by_step = funds.pivot_table(index="step", columns=["donor_kind", "recipient"], values="sent", aggfunc="sum")
+    by_step = by_step.reindex(columns=pd.MultiIndex.from_tuples(list(FUNDS_BY_KIND_COLUMNS)), fill_value=0.0).fillna(0.0)
+    totals = by_step.cumsum().reindex(pd.RangeIndex(int(steps.max()) + 1)).ffill().fillna(0.0)
+    totals.columns = list(FUNDS_BY_KIND_COLUMNS.values())
+    return totals.loc[steps.to_numpy()].reset_index(drop=True)
 
 
 @dataclass
@@ -239,5 +264,6 @@ def make_executor(workers: int | None = None, dask: str | None = None) -> Iterab
     elif workers == 1:
         yield SerialExecutor()
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # forkserver, not fork: forking a process that already runs threads (tqdm's monitor, Dask) can deadlock
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
             yield pool
