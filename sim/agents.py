@@ -186,6 +186,7 @@ class JointBranch(Organisation):
     def node_attributes(self) -> dict[str, str | int | float]:
         return {
             **super().node_attributes(),
+            "branch": self.index,
             "policy": self.policy,
             "type": self.policy_type,
             "start_step": self.start_step,

@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from sim.errors import InputError, Problem
-from sim.outcomes import MODEL_OUTCOMES
+from sim.outcomes import LORENZ_OUTCOMES, MODEL_OUTCOMES
 from sim.scenario import Scenario, did_you_mean, load_scenario, read_yaml_mapping, validate_model
 from sim.schema import NonNegativeInt, PositiveInt, Strict
 
@@ -39,8 +39,9 @@ DEFAULT_OUTCOMES = [
     "poverty_headcount",
     "weak_villages",
     "hollow_villages",
+    *LORENZ_OUTCOMES,
 ]
-"""Outcomes kept when an experiment does not list its own."""
+"""Outcomes kept when an experiment does not list its own (the Lorenz points are for the report's Lorenz curves)."""
 
 CUMULATIVE_FLOWS = {
     "funds_sent": "funds_sent_total",

@@ -18,6 +18,16 @@ from sim.pairing.programme import PAIRING_OUTCOMES
 if TYPE_CHECKING:
     from sim.model import PairingModel
 
+LORENZ_SHARES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+"""Population shares at which the Lorenz curve of all residents is reported (deciles)."""
+
+LORENZ_OUTCOMES: dict[str, str] = {
+    f"lorenz_p{round(share * 100)}": f"share of all residents' income held by the poorest {share:.0%} of residents "
+    "(urban and rural, person-weighted), at the latest yearly reporting point"
+    for share in LORENZ_SHARES
+}
+"""Lorenz curve points, computed at yearly reporting points only (their only use) and carried between them."""
+
 MODEL_OUTCOMES: dict[str, str] = {
     "year": "year whose incomes the trailing 12-month figures describe (the start year at step 0)",
     "month": "months into that year (0 at each yearly reporting point)",
@@ -32,6 +42,7 @@ MODEL_OUTCOMES: dict[str, str] = {
     "theil_t_between": "part of Theil T between the urban and rural means",
     "theil_t_within": "part of Theil T within the urban and rural populations",
     "theil_between_share": "share of Theil T that is the urban/rural gap",
+    **LORENZ_OUTCOMES,
     "poverty_headcount": "share of rural residents below the poverty line",
     "weak_villages": "villages whose 12-month collective income is below the weak threshold",
     "hollow_villages": "villages whose 12-month collective income is below the hollow threshold",
@@ -56,6 +67,7 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
     month_income = {source: float(h.income[source].sum()) for source in INCOME_SOURCES}
     total_income = sum(month_income.values()) or 1.0
     workers = float(h.workers.sum()) or 1.0
+    yearly_point = model.month_of_year == 0
     return {
         "year": model.year,
         "month": model.month_of_year,
@@ -63,7 +75,8 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
         "urban_income_pc": urban_mean,
         "urban_rural_ratio": urban_mean / rural_mean,
         "income_gap": urban_mean - rural_mean,
-        **_inequality(rural_pc, h.size, urban_pc, urban.people, rural_mean, urban_mean),
+        **_inequality(rural_pc, h.size, urban_pc, urban.people, rural_mean, urban_mean, lorenz=yearly_point),
+        **({} if yearly_point else {key: model.outcomes[key] for key in LORENZ_OUTCOMES}),  # carried from the last yearly point
         "poverty_headcount": metrics.poverty_headcount(rural_pc, model.poverty_line(), h.size),
         "weak_villages": int(villages.weak(thresholds).sum()),
         "hollow_villages": int(villages.hollow(thresholds).sum()),
@@ -78,19 +91,29 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
 
 
 def _inequality(
-    rural: np.ndarray, rural_people: np.ndarray, urban: np.ndarray, urban_people: np.ndarray, rural_mean: float, urban_mean: float
+    rural: np.ndarray,
+    rural_people: np.ndarray,
+    urban: np.ndarray,
+    urban_people: np.ndarray,
+    rural_mean: float,
+    urban_mean: float,
+    lorenz: bool,
 ) -> dict[str, float]:
-    """Gini, median and Theil outcomes, sorting the rural incomes once a month.
+    """Gini, median and Theil outcomes (and, if ``lorenz``, the Lorenz points), sorting the rural incomes once a month.
 
-    The small urban sample is sorted separately; the pooled Gini comes from
-    both sorted groups without merging them (``metrics.gini_of_two_groups_sorted``).
+    The small urban sample is sorted separately; the pooled Gini and Lorenz
+    points come from both sorted groups without merging them
+    (``metrics.gini_of_two_groups_sorted``, ``metrics.lorenz_points_of_two_groups_sorted``).
     """
     order = np.argsort(rural)
     rural_sorted, rural_weights = rural[order], rural_people[order]
     urban_order = np.argsort(urban)
-    gini_rural, gini_all = metrics.gini_of_two_groups_sorted(
-        rural_sorted, rural_weights, urban[urban_order], urban_people[urban_order]
-    )
+    urban_sorted, urban_weights = urban[urban_order], urban_people[urban_order]
+    gini_rural, gini_all = metrics.gini_of_two_groups_sorted(rural_sorted, rural_weights, urban_sorted, urban_weights)
+    lorenz_points = {}
+    if lorenz:
+        points = metrics.lorenz_points_of_two_groups_sorted(rural_sorted, rural_weights, urban_sorted, urban_weights, LORENZ_SHARES)
+        lorenz_points = dict(zip(LORENZ_OUTCOMES, points.tolist(), strict=True))
     theil = metrics.combine_theil_t(
         [rural_mean, urban_mean],
         [rural_people.sum(), urban_people.sum()],
@@ -104,6 +127,7 @@ def _inequality(
         "theil_t_between": theil.between,
         "theil_t_within": theil.within,
         "theil_between_share": theil.between_share,
+        **lorenz_points,
     }
 
 

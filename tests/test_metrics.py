@@ -318,6 +318,21 @@ def test_lorenz_curve_shape_and_gini_area(data):
     assert 1 - 2 * area == pytest.approx(gini(y, w), abs=1e-9)
 
 
+@FAST
+@given(sample(elements=st.integers(0, 6).map(float)), st.floats(0.0, 1.0))
+def test_lorenz_points_of_two_sorted_groups_equal_the_pooled_curve(data, where):
+    """Small integer incomes make ties between and within the groups common."""
+    y, w, _ = data
+    w = np.ones(y.size) if w is None else w
+    split = min(max(1, round(where * y.size)), y.size - 1)  # both groups non-empty, whatever the sample size
+    assume(y.size > 1 and w[:split].sum() > 0 and w[split:].sum() > 0)
+    a, b = np.argsort(y[:split]), np.argsort(y[split:])
+    shares = np.linspace(0.05, 0.95, 19)
+    got = metrics.lorenz_points_of_two_groups_sorted(y[:split][a], w[:split][a], y[split:][b], w[split:][b], shares)
+    expected = np.interp(shares, *lorenz_curve(y, w))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+
+
 # --------------------------------------------------------------------------- #
 # Poverty, ratio, counts, summaries
 # --------------------------------------------------------------------------- #

@@ -277,6 +277,7 @@ class PairingProgramme:
                 "donor": [self._organisation(k, i).name for k, i in zip(_kind_names(links.donor_kind), links.donor_index, strict=True)],
                 "donor_kind": _kind_names(links.donor_kind),
                 "village": [model.villages[v].name for v in links.village],
+                "weak_at_start": self.targets_weak.copy(),
                 "start_step": links.start_step,
                 "status": [STATUS_NAMES[s] for s in links.status],
                 "effort": links.effort,
@@ -327,6 +328,23 @@ class PairingProgramme:
             attributes["last_rating"] = RATING_NAMES[int(links.rating[members].min())]
         return self.graph
 
+
+
+RECIPIENT_CLASSES = {"weak": "villages weak when paired", "other": "other villages"}
+"""How the funds table splits recipients: was the village weak (薄弱村) when its link began?"""
+
+
+def funds_by_donor_kind(ledger: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Funds sent each month by kind of donor to each class of recipient (who gives to whom, for Sankey diagrams).
+
+    Reads the run's ``ledger`` and ``links`` tables, so it works on a live run and on
+    a ``pairsim run`` output folder alike. Columns: step, donor_kind, recipient
+    (a key of :data:`RECIPIENT_CLASSES`), sent (yuan).
+    """
+    funds = ledger.loc[ledger["flow"] == "funds", ["step", "link", "sent"]]
+    merged = funds.merge(links[["link", "donor_kind", "weak_at_start"]], on="link", how="left", validate="many_to_one")
+    merged["recipient"] = np.where(merged["weak_at_start"].astype(bool), "weak", "other")
+    return merged.groupby(["step", "donor_kind", "recipient"], as_index=False, sort=True)["sent"].sum()
 
 
 def write_graph(graph: nx.Graph, folder: Path) -> None:
