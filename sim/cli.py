@@ -7,7 +7,9 @@ on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from sim.errors import InputError
 from sim.execute import make_executor, run_experiment
 from sim.experiment import load_experiment, run_specs
 from sim.model import PairingModel
+from sim.results import ResultsStore
 from sim.runner import format_policies, format_summary, package_version, run_model, write_outputs
 from sim.scenario import Scenario, load_scenario, read_village_csv
 from sim.summary import summarize_folder
@@ -91,6 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summarize.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a folder written by compare or sweep")
     summarize.set_defaults(handler=_summarize)
+
+    report = commands.add_parser(
+        "report",
+        help="write an HTML report of a results folder",
+        description="Write one self-contained HTML report (Plotly figures, works offline) of an experiment folder "
+        "(pairsim compare or sweep) or of one pairsim run output folder.",
+    )
+    report.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a folder written by compare, sweep or run")
+    report.add_argument("-o", "--out", type=Path, help="the HTML file to write (default: RESULTS_DIR/report.html)")
+    report.set_defaults(handler=_report)
+
+    app = commands.add_parser(
+        "app",
+        help="open the interactive app (sliders, pairing network, live Gini)",
+        description="Serve the Mesa/Solara app of sim/app.py: policy sliders, the pairing network and live plots of "
+        "Gini and the urban/rural ratio. Needs the app extra (pip install '.[app]'). Stop it with Ctrl-C.",
+    )
+    app.add_argument("--port", type=_port, default=8765, help="port to serve on (default: 8765; 0 picks a free one)")
+    app.add_argument("--host", default="localhost", help="address to listen on (default: localhost)")
+    app.add_argument("--scenario", metavar="SCENARIO", help="scenario YAML to show (default: scenarios/small.yaml)")
+    app.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    app.set_defaults(handler=_app)
     return parser
 
 
@@ -148,6 +173,10 @@ def _experiment(args: argparse.Namespace) -> int:
     for run_id, error in list(report.failed.items())[:5]:
         print(f"run {run_id} failed: {error}", file=sys.stderr)
     print(summarize_folder(out_dir))  # says so when no run has finished
+    if ResultsStore(out_dir).finished():
+        from sim.report import write_report  # plotly: imported only when a report is written (half a second)
+
+        print(f"Report written to {write_report(out_dir)}", file=sys.stderr)
     if report.failed:
         print(
             f"{len(report.failed)} of {report.total} runs failed (recorded in {out_dir}/manifest.json); "
@@ -158,11 +187,53 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from sim.report import write_report
+
+    out = args.out or args.results / "report.html"
+    if out.is_dir():
+        raise InputError.single(str(out), "--out", "is a folder; expected the path of an HTML file to write")
+    print(f"Report written to {write_report(args.results, out)}")
+    return 0
+
+
 def _summarize(args: argparse.Namespace) -> int:
     if not (args.results / "manifest.json").is_file():
         raise InputError.single(str(args.results), "", "not a results folder (no manifest.json); expected a folder written by pairsim compare or sweep")
     print(summarize_folder(args.results))
     return 0
+
+
+APP_SCENARIO_ENV = "PAIRSIM_APP_SCENARIO"
+"""Tells sim/app.py which scenario to show (the same name as ``sim.app.SCENARIO_ENV``; cli does not import the app)."""
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {value}")
+    return value
+
+
+def _app(args: argparse.Namespace) -> int:
+    """Run ``solara run sim/app.py`` in a child process with this interpreter, so the app sees this install."""
+    if importlib.util.find_spec("solara") is None:
+        print("pairsim app needs Solara (Mesa's visualization): pip install '.[app]'", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    env = dict(os.environ)
+    if args.scenario:
+        load_scenario(args.scenario)  # a bad file fails here, in one line, not inside the server
+        env[APP_SCENARIO_ENV] = str(Path(args.scenario).resolve())
+    command = [sys.executable, "-m", "solara", "run", str(Path(__file__).with_name("app.py")), "--port", str(args.port), "--host", args.host]
+    if args.no_browser:
+        command.append("--no-open")
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 130
 
 
 def check_writable_folder(out_dir: Path) -> None:

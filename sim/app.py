@@ -1,0 +1,383 @@
+"""An interactive Mesa app: move the policy sliders, press Reset, and watch pairing work month by month.
+
+Run it with ``pairsim app`` or ``solara run sim/app.py`` (needs the ``app`` extra).
+It shows one county (``scenarios/small.yaml``, or the file named by the
+``PAIRSIM_APP_SCENARIO`` environment variable): its pairing network on the
+county map, live Gini and urban/rural ratio, and a few running totals. Every
+slider becomes a dotted-path override of the scenario (:class:`AppModel`), so
+the app validates its inputs exactly like a scenario file, and at the slider
+defaults it runs the same numbers as ``pairsim run`` with the same seed.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import solara
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from mesa.visualization import Slider, SolaraViz, make_plot_component
+from mesa.visualization.utils import update_counter
+
+from sim.model import DEFAULT_SCENARIO, PairingModel
+from sim.pairing.links import DONOR_KINDS
+from sim.scenario import Scenario, load_scenario
+
+SCENARIO_ENV = "PAIRSIM_APP_SCENARIO"
+"""Environment variable naming the scenario the app shows (``pairsim app --scenario`` sets it)."""
+
+APP_SCENARIO_PATH = Path(os.environ.get(SCENARIO_ENV) or DEFAULT_SCENARIO).resolve()
+APP_SCENARIO: Scenario = load_scenario(APP_SCENARIO_PATH)
+
+PARAMETER_PATHS: dict[str, str] = {
+    "horizon_years": "horizon_years",
+    "leakage": "pairing.failure.leakage",
+    "formalism": "pairing.failure.formalism",
+    "dependency": "pairing.failure.dependency",
+    "elite_capture": "pairing.failure.elite_capture",
+    "talent_drain": "pairing.failure.talent_drain",
+    "strong_first": "pairing.failure.strong_first",
+    "donor_cost": "pairing.failure.donor_cost",
+    "accountability": "pairing.governance.accountability",
+}
+"""App keyword -> the scenario field it overrides (sim/pairing/config.py documents each)."""
+
+PARAMETER_HELP: dict[str, str] = {
+    "Leakage": "share of funds diverted before they reach the village (截留或抵顶)",
+    "Formalism": "monthly decay of a pair's effort when it is not monitored",
+    "Dependency": "fall in a village's own effort per unit of aid relative to its income",
+    "Elite capture": "share of benefits taken by the better-off households",
+    "Talent drain": "extra migration of trained workers, per unit of skill gained",
+    "Strong first": "weight on strength instead of need when choosing recipients (0 = neediest first)",
+    "Donor cost": "share of a donor village's own farm output lost to helping",
+    "Accountability": "chance a pair is really monitored at a quarterly rating",
+    "Funds x, Training x": "multiply every policy's planned funds and trainees",
+}
+"""What each sidebar slider means (the sidebar labels are kept short); press Reset to apply new values."""
+
+POLICY_TYPE_LABELS: dict[str, str] = {
+    "city_village": "City-village (部门/社区+村)",
+    "village_enterprise": "Village-enterprise (村企)",
+    "strong_weak": "Strong-weak villages (强村+弱村)",
+    "industry_chain": "Industry chain (产业链)",
+    "cadre_dispatch": "First secretaries (第一书记)",
+}
+
+KIND_COLOURS: dict[str, str] = {
+    "village": "tab:green",
+    "department": "tab:blue",
+    "community": "tab:cyan",
+    "enterprise": "tab:orange",
+    "cooperative": "tab:purple",
+    "joint_branch": "dimgray",
+}
+KIND_LABELS: dict[str, str] = {kind: kind.replace("_", " ") for kind in KIND_COLOURS}
+"""Legend labels; figures stay in English, as matplotlib's default fonts have no Chinese glyphs."""
+
+
+def _scenario_value(scenario: Scenario, dotted: str) -> Any:
+    value: Any = scenario
+    for key in dotted.split("."):
+        value = getattr(value, key)
+    return value
+
+
+def app_overrides(scenario: Scenario, settings: dict[str, Any], enabled_types: dict[str, bool], funds_scale: float,
+                  training_scale: float) -> dict[str, Any]:
+    """Translate slider values into the model's dotted-path overrides.
+
+    ``settings`` maps keywords of :data:`PARAMETER_PATHS` to values (``None``
+    keeps the scenario's). Switched-off pairing types drop out of the policy
+    list; the scales multiply every remaining policy's planned funds and trainees.
+    Only changes are returned, so the defaults leave the scenario untouched.
+    """
+    overrides = {PARAMETER_PATHS[name]: value for name, value in settings.items() if value is not None}
+    overrides = {path: value for path, value in overrides.items() if value != _scenario_value(scenario, path)}
+    policies = [policy for policy in scenario.pairing.policies if enabled_types.get(policy.type, True)]
+    if len(policies) < len(scenario.pairing.policies) or funds_scale != 1.0 or training_scale != 1.0:
+        scaled = []
+        for policy in policies:
+            data = policy.model_dump()
+            data["flows"]["funds"] *= funds_scale
+            data["flows"]["trainees"] *= training_scale
+            scaled.append(data)
+        overrides["pairing.policies"] = scaled
+    return overrides
+
+
+class AppModel(PairingModel):
+    """:class:`PairingModel` on the app's scenario, built from slider keywords.
+
+    SolaraViz rebuilds the model by calling its class with one keyword per
+    slider, so this class takes those keywords and turns them into
+    ``overrides``; ``PairingModel``'s own signature stays what scripts and the
+    experiment runner use. ``None`` means "the scenario's value".
+    """
+
+    def __init__(
+        self,
+        rng: int = 1,
+        horizon_years: int | None = None,
+        leakage: float | None = None,
+        formalism: float | None = None,
+        dependency: float | None = None,
+        elite_capture: float | None = None,
+        talent_drain: float | None = None,
+        strong_first: float | None = None,
+        donor_cost: float | None = None,
+        accountability: float | None = None,
+        funds_scale: float = 1.0,
+        training_scale: float = 1.0,
+        city_village: bool = True,
+        village_enterprise: bool = True,
+        strong_weak: bool = True,
+        industry_chain: bool = True,
+        cadre_dispatch: bool = True,
+    ) -> None:
+        settings = {
+            "horizon_years": horizon_years,
+            "leakage": leakage,
+            "formalism": formalism,
+            "dependency": dependency,
+            "elite_capture": elite_capture,
+            "talent_drain": talent_drain,
+            "strong_first": strong_first,
+            "donor_cost": donor_cost,
+            "accountability": accountability,
+        }
+        enabled = {
+            "city_village": city_village,
+            "village_enterprise": village_enterprise,
+            "strong_weak": strong_weak,
+            "industry_chain": industry_chain,
+            "cadre_dispatch": cadre_dispatch,
+        }
+        overrides = app_overrides(APP_SCENARIO, settings, enabled, funds_scale, training_scale)
+        super().__init__(scenario=APP_SCENARIO, rng=int(rng), overrides=overrides)
+        self.app_overrides = overrides
+
+
+def _slider(scenario: Scenario, label: str, name: str, low: float, high: float, step: float) -> Slider:
+    """A slider that starts at the scenario's value (the range widens to include it)."""
+    value = _scenario_value(scenario, PARAMETER_PATHS[name])
+    return Slider(label, value, min(low, value), max(high, value), step, dtype=float)
+
+
+def build_model_params(scenario: Scenario = APP_SCENARIO) -> dict[str, Any]:
+    """Sliders for seed, horizon, failure modes, governance and flow scales; a checkbox per pairing type in the scenario.
+
+    Labels are short because the sidebar is narrow; :data:`PARAMETER_HELP` (shown on the
+    app's second page) says what each one means.
+    """
+    params: dict[str, Any] = {
+        "rng": Slider("Seed", 1, 1, 100, 1, dtype=int),
+        "horizon_years": Slider("Years", scenario.horizon_years, 1, max(20, scenario.horizon_years), 1, dtype=int),
+        "leakage": _slider(scenario, "Leakage", "leakage", 0.0, 0.5, 0.01),
+        "formalism": _slider(scenario, "Formalism", "formalism", 0.0, 0.2, 0.005),
+        "dependency": _slider(scenario, "Dependency", "dependency", 0.0, 1.0, 0.05),
+        "elite_capture": _slider(scenario, "Elite capture", "elite_capture", 0.0, 0.8, 0.05),
+        "talent_drain": _slider(scenario, "Talent drain", "talent_drain", 0.0, 3.0, 0.1),
+        "strong_first": _slider(scenario, "Strong first", "strong_first", 0.0, 1.0, 0.05),
+        "donor_cost": _slider(scenario, "Donor cost", "donor_cost", 0.0, 0.1, 0.005),
+        "accountability": _slider(scenario, "Accountability", "accountability", 0.0, 1.0, 0.05),
+        "funds_scale": Slider("Funds x", 1.0, 0.0, 3.0, 0.25, dtype=float),
+        "training_scale": Slider("Training x", 1.0, 0.0, 3.0, 0.25, dtype=float),
+    }
+    for policy_type in dict.fromkeys(policy.type for policy in scenario.pairing.policies):
+        params[policy_type] = {"type": "Checkbox", "value": True, "label": POLICY_TYPE_LABELS[policy_type]}
+    return params
+
+
+# ---------------------------------------------------------------------- the pairing network
+
+
+def _flow_yuan_per_unit(model: PairingModel) -> dict[str, float]:
+    """Yuan value of one unit of each flow, at the donors' cost, so different flows add up to one node size."""
+    effects = model.spec.pairing.effects
+    return {"funds": 1.0, "market_savings": 1.0, "trainees": effects.training_cost, "cadre_months": effects.cadre_monthly_cost}
+
+
+def node_flows(model: PairingModel) -> dict[str, float]:
+    """Yuan moved so far by each node of the pairing graph: sent by donors and branches, received by villages.
+
+    Funds and market savings count in yuan, training and cadre time at their
+    cost to the donor; jobs, techniques and problems solved have no price and
+    do not add to the size.
+    """
+    pairing = model.pairing
+    links = pairing.links
+    ledger = pairing.ledger.frame()
+    totals: dict[str, float] = {}
+    if ledger.empty:
+        return totals
+    per_unit = ledger["flow"].map(_flow_yuan_per_unit(model)).fillna(0.0).to_numpy(float)
+    link_ids = ledger["link"].to_numpy(np.int64)
+    sent = np.bincount(link_ids, weights=ledger["sent"].to_numpy(float) * per_unit, minlength=len(links))
+    received = np.bincount(link_ids, weights=ledger["received"].to_numpy(float) * per_unit, minlength=len(links))
+    for row in range(len(links)):
+        donor = model.organisations_of(DONOR_KINDS[links.donor_kind[row]])[links.donor_index[row]]
+        for node, amount in (
+            (donor.node_id, sent[row]),
+            (pairing.branches[links.branch[row]].node_id, sent[row]),
+            (model.villages[links.village[row]].node_id, received[row]),
+        ):
+            totals[node] = totals.get(node, 0.0) + float(amount)
+    return totals
+
+
+def node_positions(model: PairingModel) -> dict[str, tuple[float, float]]:
+    """Where each pairing-graph node sits: organisations on the county map, urban donors in a column to its west.
+
+    A fixed map (not a spring layout) keeps nodes still while the network grows
+    month by month; a joint branch sits at the mean of its members.
+    """
+    side = math.sqrt(model.spec.region.area_km2)
+    positions: dict[str, tuple[float, float]] = {}
+    for organisation in (*model.villages, *model.enterprises, *model.cooperatives):
+        positions[organisation.node_id] = (float(organisation.xy[0]), float(organisation.xy[1]))
+    urban = [*model.departments, *model.communities]
+    for rank, organisation in enumerate(urban):
+        positions[organisation.node_id] = (-0.15 * side, side * (rank + 1) / (len(urban) + 1))
+    for branch in model.pairing.branches:
+        members = np.array([positions[member.node_id] for member in (*branch.donors, *branch.villages)])
+        positions[branch.node_id] = tuple(members.mean(axis=0))
+    return positions
+
+
+def draw_pairing_network(model: PairingModel) -> Figure:
+    """The pairing graph over the county map: colour by kind, size by yuan moved, closed branches faded."""
+    graph = model.pairing.refreshed_graph()
+    positions = node_positions(model)
+    flows = node_flows(model)
+    largest = max(flows.values(), default=0.0) or 1.0
+
+    figure = Figure(figsize=(8.0, 5.6))  # landscape, to fit SolaraViz's grid cell
+    ax = figure.subplots()
+    paired = {node for node in graph if graph.nodes[node]["kind"] == "village"}
+    unpaired = np.array([positions[v.node_id] for v in model.villages if v.node_id not in paired]).reshape(-1, 2)
+    ax.scatter(unpaired[:, 0], unpaired[:, 1], s=8, color="lightgray", label="village, not paired", zorder=1)
+
+    closed = {node for node, data in graph.nodes(data=True) if data["kind"] == "joint_branch" and data["status"] != "active"}
+    for is_closed, style in ((False, {"colors": "darkgray", "linewidths": 0.8}), (True, {"colors": "lightgray", "linestyles": "dotted"})):
+        segments = [(positions[a], positions[b]) for a, b in graph.edges if (a in closed or b in closed) == is_closed]
+        if segments:
+            ax.add_collection(LineCollection(segments, zorder=2, **style))
+
+    for kind, colour in KIND_COLOURS.items():
+        nodes = [node for node, data in graph.nodes(data=True) if data["kind"] == kind]
+        if not nodes:
+            continue
+        xy = np.array([positions[node] for node in nodes])
+        sizes = [25 + 475 * math.sqrt(flows.get(node, 0.0) / largest) for node in nodes]
+        faded = [node in closed for node in nodes]
+        ax.scatter(
+            xy[:, 0], xy[:, 1], s=sizes, color=colour, alpha=[0.3 if f else 0.9 for f in faded],
+            marker="D" if kind == "joint_branch" else "o", edgecolors="white", linewidths=0.5, label=KIND_LABELS[kind], zorder=3,
+        )
+
+    active = len(model.pairing.branches) - len(closed)
+    ax.set_title(f"Pairing network, {model.year} month {model.month_of_year}: {active} of {len(model.pairing.branches)} branches active")
+    ax.set_xlabel("km (urban donors in the column on the left)")
+    ax.set_ylabel("km")
+    ax.set_aspect("equal")
+    ax.margins(0.08)
+    legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", title="size: yuan sent\nor received")
+    for handle in legend.legend_handles:
+        handle.set_sizes([40])
+    return figure
+
+
+@solara.component
+def PairingNetwork(model: PairingModel):
+    """The pairing network, redrawn after every step."""
+    update_counter.get()
+    solara.FigureMatplotlib(draw_pairing_network(model), format="png", bbox_inches="tight")
+
+
+# ---------------------------------------------------------------------- live numbers and plots
+
+
+def live_numbers(model: PairingModel) -> dict[str, str]:
+    """The month, the gap and what pairing has moved so far, formatted for display."""
+    outcomes, history = model.outcomes, model.datacollector.model_vars
+    villages = len(model.villages)
+    return {
+        "Month": f"{model.steps} of {model.spec.months} ({model.year}, month {model.month_of_year})",
+        "Rural / urban income per capita": f"{outcomes['rural_income_pc']:,.0f} / {outcomes['urban_income_pc']:,.0f} yuan a year",
+        "Urban/rural ratio": f"{outcomes['urban_rural_ratio']:.3f}",
+        "Gini (all residents)": f"{outcomes['gini']:.4f}",
+        "Weak villages (薄弱村)": f"{outcomes['weak_villages']:.0f} of {villages}",
+        "Hollow villages (空壳村)": f"{outcomes['hollow_villages']:.0f} of {villages}",
+        "Pairs active / ended / graduated": (
+            f"{outcomes['active_pairs']:.0f} / {outcomes['ended_pairs']:.0f} / {outcomes['graduated_pairs']:.0f}"
+        ),
+        "Funds sent so far": f"{sum(history['funds_sent']):,.0f} yuan",
+        "Lost to leakage so far": f"{sum(history['funds_lost']):,.0f} yuan",
+    }
+
+
+@solara.component
+def LiveNumbers(model: PairingModel):
+    """A small table of the current month's key figures."""
+    update_counter.get()
+    rows = "\n".join(f"| {name} | {value} |" for name, value in live_numbers(model).items())
+    solara.Markdown(f"#### {html.escape(model.spec.name)}\n\n| | |\n|---|---|\n{rows}")
+
+
+@solara.component
+def SliderGuide(model: PairingModel):
+    """What the short sidebar labels mean, and what this run changed from the scenario file."""
+    guide = "\n".join(f"- **{name}**: {meaning}" for name, meaning in PARAMETER_HELP.items())
+    changed = ", ".join(f"`{path}`" for path in getattr(model, "app_overrides", {})) or "nothing (the scenario as written)"
+    solara.Markdown(f"#### Sliders (press Reset to apply)\n\n{guide}\n\nThis run overrides: {changed}")
+
+
+def _labelled(title: str, ylabel: str, legend: list[str] | None = None):
+    def post_process(ax) -> None:
+        ax.set_title(f"{title} (step = month)")
+        ax.set_ylabel(ylabel)
+        if legend:
+            ax.legend(legend, loc="best")
+
+    return post_process
+
+
+GINI_PLOT = make_plot_component(
+    {"gini": "tab:red", "gini_rural": "tab:orange"},
+    post_process=_labelled("Gini of per-capita income", "Gini (0-1)", ["all residents", "rural residents"]),
+)
+RATIO_PLOT = make_plot_component(
+    {"urban_rural_ratio": "tab:blue"},
+    post_process=_labelled("Urban/rural income ratio", "urban / rural mean income", ["urban / rural"]),
+)
+VILLAGES_PLOT = make_plot_component(
+    {"weak_villages": "tab:brown", "hollow_villages": "black"},
+    post_process=_labelled("Weak and hollow villages", "villages", ["weak", "hollow"]),
+    page=1,
+)
+FUNDS_PLOT = make_plot_component(
+    {"funds_sent": "tab:green", "funds_lost": "tab:red"},
+    post_process=_labelled("Pairing funds each month", "yuan", ["sent", "lost to leakage"]),
+    page=1,
+)
+COMPONENTS = [(PairingNetwork, 0), (LiveNumbers, 0), GINI_PLOT, RATIO_PLOT, VILLAGES_PLOT, FUNDS_PLOT, (SliderGuide, 1)]
+
+
+def build_page(model: PairingModel | solara.Reactive[PairingModel]):
+    """The SolaraViz page for a model (a reactive one lets tests see the model a Reset builds)."""
+    return SolaraViz(
+        model,
+        components=COMPONENTS,
+        model_params=build_model_params(),
+        name=f"pairsim: {APP_SCENARIO.name}",
+    )
+
+
+model = AppModel()
+page = build_page(model)
+page  # noqa: B018
