@@ -247,7 +247,7 @@ def test_misspelt_override_path_is_bad_input(cli, tmp_path):
 def test_every_bad_override_and_design_value_is_reported_at_load(cli, tmp_path):
     design = {"method": "lhs", "samples": 4, "parameters": {"pairing.failure.leakage": {"low": 0.0, "high": 1.5}}}
     arms = {"typo": {"policies": "all", "overrides": {"pairing.failure.leakag": 0.3, "economy.nonsense": 1}}}
-    path, lines = expect_bad_input(cli, tmp_path, small_experiment(arms=arms, design=design), command="sweep")
+    _path, lines = expect_bad_input(cli, tmp_path, small_experiment(arms=arms, design=design), command="sweep")
     fields = [line.split(": ")[1] for line in lines]
     assert fields == ["arms.typo.overrides.pairing.failure.leakag", "arms.typo.overrides.economy.nonsense", "design.parameters.pairing.failure.leakage"]
     assert "1.5" in lines[2]
