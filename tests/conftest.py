@@ -10,6 +10,8 @@ Fixtures here are deliberately general so any test file can use them:
 - ``write_scenario(tmp_path, data_or_text, name="s.yaml", csv=None, csv_name="villages.csv")``:
   writes a YAML file (from a dict, or raw text as is) and optionally a village CSV beside it.
 - ``village_csv(rows, header=None)``: CSV text for village rows (just the header for ``[]``).
+- ``chromium``: headless Debian Chromium driven by Selenium (skipped where it is not installed,
+  except in CI, which must run it).
 - ``variant(data, {"dotted.path": value, ...})``: a deep copy of ``data`` with fields set
   (``variant.DELETE`` as the value removes a key). List items are addressed by index: ``departments.0.type``.
 """
@@ -19,6 +21,8 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,8 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL_SCENARIO = REPO_ROOT / "scenarios" / "small.yaml"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 VILLAGE_HEADER = [
     "name",
@@ -175,3 +181,35 @@ def village_csv() -> Callable[..., str]:
 def variant() -> Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]:
     """``variant(data, {"region.villages.count": -3, "urban.population": variant.DELETE})`` -> new dict."""
     return _variant
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """Headless Debian Chromium driven by Selenium through Debian's chromedriver."""
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        missing = f"needs Debian's chromium and chromedriver ({CHROMIUM}, {CHROMEDRIVER}); .ci/run installs them"
+        if os.environ.get("CI"):
+            pytest.fail(missing)  # in CI the browser test must run, never quietly skip
+        pytest.skip(missing)
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(argument)
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()

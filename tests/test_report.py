@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +24,6 @@ from sim.execute import FUNDS_BY_KIND_COLUMNS
 from sim.outcomes import LORENZ_OUTCOMES
 from sim.results import load_results
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 EVIL = "<script>alert(1)</script>"
 FIGURE_DIV = re.compile(r'<div id="(figure-\d+)" class="plotly-graph-div"')
 
@@ -304,38 +300,6 @@ def test_output_that_is_a_folder_is_bad_input(single_run, tmp_path):
 
 
 # --------------------------------------------------------------------------- in a real browser
-
-
-@pytest.fixture
-def chromium(tmp_path):
-    """Headless Debian Chromium driven by Selenium through Debian's chromedriver."""
-    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        missing = f"needs Debian's chromium and chromedriver ({CHROMIUM}, {CHROMEDRIVER}); .ci/run installs them"
-        if os.environ.get("CI"):
-            pytest.fail(missing)  # in CI the browser test must run, never quietly skip
-        pytest.skip(missing)
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(argument)
-    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
 
 
 def test_report_renders_in_headless_chromium_without_errors(experiment, chromium, tmp_path):
