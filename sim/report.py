@@ -724,30 +724,37 @@ def forest_section(data: ReportInput) -> Section:
     return section
 
 
+def _one_figure_section(
+    title: str, data: ReportInput, columns: list[str], missing: str, build: Callable[[ReportInput], go.Figure], caption: str
+) -> Section:
+    """A section of one figure drawn from ``columns``, or the ``missing`` note when the results lack them."""
+    if not _has(data, *columns):
+        return Section(title, note=missing)
+    return Section(title, figures=[(build(data), caption)])
+
+
 def lorenz_section(data: ReportInput) -> Section:
-    section = Section("Lorenz curves")
-    if not _has(data, *LORENZ_OUTCOMES):
-        section.note = "These results have no Lorenz points (lorenz_p10 … lorenz_p90); runs made with this version record them."
-        return section
-    caption = (
+    return _one_figure_section(
+        "Lorenz curves",
+        data,
+        list(LORENZ_OUTCOMES),
+        "These results have no Lorenz points (lorenz_p10 … lorenz_p90); runs made with this version record them.",
+        lorenz_figure,
         "The share of all residents' income (urban and rural) held by the poorest part of the population, at the start and in "
-        "the final year (mean over replications). The closer a curve is to the dotted diagonal, the more equal the county."
+        "the final year (mean over replications). The closer a curve is to the dotted diagonal, the more equal the county.",
     )
-    section.figures.append((lorenz_figure(data), caption))
-    return section
 
 
 def theil_section(data: ReportInput) -> Section:
-    section = Section("Theil decomposition")
-    if not _has(data, "theil_t", "theil_t_between"):
-        section.note = "Needs theil_t and theil_t_between in the results."
-        return section
-    caption = (
+    return _one_figure_section(
+        "Theil decomposition",
+        data,
+        ["theil_t", "theil_t_between"],
+        "Needs theil_t and theil_t_between in the results.",
+        theil_figure,
         "Theil T splits exactly into the part due to the gap between the urban and rural means (solid) and the part due to "
-        "inequality among urban and among rural residents (dashed). Pairing mainly works on the first."
+        "inequality among urban and among rural residents (dashed). Pairing mainly works on the first.",
     )
-    section.figures.append((theil_figure(data), caption))
-    return section
 
 
 def villages_section(data: ReportInput) -> Section:
@@ -931,12 +938,7 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Build the report of ``folder`` and write it atomically (default: ``folder/report.html``); returns its path."""
     target = Path(out) if out is not None else Path(folder) / "report.html"
     text = build_report(folder)
-
-    def write(temporary: Path) -> None:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.chmod(0o644)  # a report is meant to be shared (the temporary file starts private)
-
-    write_atomically(target, write)
+    write_atomically(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     return target
 
 
