@@ -18,13 +18,25 @@ from typing import Any
 import pandas as pd
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: Path, write) -> None:
-    """Call ``write(temporary_path)``, then rename the file to ``path`` (same folder, so the rename is atomic)."""
+    """Call ``write(temporary_path)``, then rename the file to ``path`` (same folder, so the rename is atomic).
+
+    The file ends with the permissions an ordinary ``open`` would give it
+    (``mkstemp`` makes it private; results are meant to be shared).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
     try:
         write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim.model import PairingModel
 from sim.pairing.programme import write_graph
+from sim.results import current_umask
 from sim.scenario import Scenario
 
 SUMMARY_ROWS: dict[str, str] = {
@@ -135,7 +136,7 @@ def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are meant to be shared
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; results are meant to be shared
         tables = {
             "monthly": result.monthly,
             "villages": result.villages,
@@ -156,12 +157,6 @@ def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def scenario_hash(scenario: Scenario) -> str:

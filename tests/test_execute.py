@@ -36,7 +36,7 @@ from sim.execute import (
     run_safely,
 )
 from sim.experiment import CUMULATIVE_FLOWS, DEFAULT_OUTCOMES, file_hash, load_experiment, replication_seeds, run_specs
-from sim.results import ResultsStore, load_results, write_atomically
+from sim.results import ResultsStore, current_umask, load_results, write_atomically
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"
@@ -97,6 +97,15 @@ def compare_command(experiment: Path, out_dir: Path, *extra: str) -> list[str]:
 def run_serially(experiment_path: Path, out_dir: Path, **kwargs: Any):
     experiment = load_experiment(experiment_path)
     return run_experiment(experiment, experiment_path, out_dir, SerialExecutor(), progress=False, **kwargs)
+
+
+def test_results_files_get_ordinary_permissions(tmp_path):
+    """mkstemp makes private files; results are written to be shared like any file the user creates."""
+    path = write_experiment(tmp_path, experiment_data("modes", replications=1))
+    out_dir = tmp_path / "out"
+    run_serially(path, out_dir)
+    files = [out_dir / "manifest.json", *(out_dir / "runs").glob("*.parquet")]
+    assert {file.stat().st_mode & 0o777 for file in files} == {0o666 & ~current_umask()}
 
 
 def mtimes(folder: Path) -> dict[str, int]:
