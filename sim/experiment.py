@@ -61,11 +61,21 @@ class Arm(Strict):
 
 
 class Parameter(Strict):
-    """A swept parameter: uniform on [low, high], or one of a list of values (grid designs)."""
+    """A swept parameter: a distribution on [low, high] (uniform by default), or one of a list of values (grid designs).
+
+    Every distribution is bounded by ``low`` and ``high``, so the values a design can
+    draw are known when the file is loaded (and checked against each scenario then).
+    """
 
     low: float | None = None
     high: float | None = None
     values: list[float] | None = None
+    distribution: Literal["uniform", "triangular", "truncnormal"] = Field(
+        "uniform", description="uniform on [low, high]; triangular with its 'mode'; normal with 'mean' and 'sd' truncated to [low, high]"
+    )
+    mode: float | None = Field(None, description="triangular: the most likely value, within [low, high]")
+    mean: float | None = Field(None, description="truncnormal: mean of the normal before truncation")
+    sd: float | None = Field(None, gt=0, description="truncnormal: standard deviation of the normal before truncation")
 
     @model_validator(mode="after")
     def _range_or_values(self) -> Parameter:
@@ -73,7 +83,33 @@ class Parameter(Strict):
             raise ValueError("give 'low' and 'high', or 'values'")
         if self.low is not None and self.high is not None and not self.low < self.high:
             raise ValueError(f"low must be below high, got {self.low} and {self.high}")
+        if self.values is not None and self.distribution != "uniform":
+            raise ValueError(f"a {self.distribution} distribution needs 'low' and 'high', not 'values'")
+        needs = {"uniform": (), "triangular": ("mode",), "truncnormal": ("mean", "sd")}[self.distribution]
+        for name in ("mode", "mean", "sd"):
+            given = getattr(self, name) is not None
+            if given != (name in needs):
+                raise ValueError(
+                    f"'{name}' is needed by a {self.distribution} distribution"
+                    if not given
+                    else f"'{name}' does not belong to a {self.distribution} distribution (give 'distribution')"
+                )
+        if self.mode is not None and not self.low <= self.mode <= self.high:
+            raise ValueError(f"mode must lie within [low, high], got {self.mode} outside [{self.low}, {self.high}]")
         return self
+
+    def from_unit(self, unit: np.ndarray) -> np.ndarray:
+        """Map samples in [0, 1] to this parameter's values through its quantile function (monotone, so design
+        structure, e.g. Morris trajectories and Saltelli blocks, is kept)."""
+        from scipy import stats
+
+        low, high = self.low, self.high
+        if self.distribution == "triangular":
+            return stats.triang(c=(self.mode - low) / (high - low), loc=low, scale=high - low).ppf(unit)
+        if self.distribution == "truncnormal":
+            a, b = (low - self.mean) / self.sd, (high - self.mean) / self.sd
+            return np.clip(stats.truncnorm(a, b, loc=self.mean, scale=self.sd).ppf(unit), low, high)
+        return low + unit * (high - low)
 
 
 class Design(Strict):
@@ -233,6 +269,11 @@ def design_points(design: Design | None, seed: int, source: str = "experiment") 
     specs = [design.parameters[name] for name in names]
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     if design.method == "grid":
+        for name, spec in zip(names, specs, strict=True):
+            if spec.distribution != "uniform":
+                raise InputError.single(
+                    source, f"design.parameters.{name}", f"grid designs take ranges or values; a {spec.distribution} distribution needs random, lhs, sobol or morris"
+                )
         axes = [spec.values if spec.values is not None else list(np.linspace(spec.low, spec.high, design.levels)) for spec in specs]
         rows = list(itertools.product(*axes))
     else:
@@ -240,9 +281,7 @@ def design_points(design: Design | None, seed: int, source: str = "experiment") 
             if spec.low is None:
                 raise InputError.single(source, f"design.parameters.{name}", f"{design.method} designs need 'low' and 'high'")
         unit = _unit_samples(design, len(names), seed, rng)
-        low = np.array([spec.low for spec in specs])
-        high = np.array([spec.high for spec in specs])
-        rows = low + unit * (high - low)
+        rows = np.column_stack([spec.from_unit(unit[:, j]) for j, spec in enumerate(specs)])
     frame = pd.DataFrame(np.asarray(rows, dtype=float), columns=names)
     frame.index.name = "point"
     return frame

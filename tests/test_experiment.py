@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 from sim.cli import main
 from sim.errors import InputError
@@ -433,6 +434,60 @@ def test_grid_is_the_product_of_levels():
 def test_design_point_count_matches_expected_rows():
     experiment = Experiment(name="x", scenarios=[str(SMALL)], replications=3, design=design("morris", k=2, samples=4))
     assert expected_rows(experiment) == 1 * 1 * 12 * 3 == len(run_specs(experiment))
+
+
+DISTRIBUTIONS = {
+    "triangular": {"low": 0.0, "high": 0.6, "distribution": "triangular", "mode": 0.1},
+    "truncnormal": {"low": 0.0, "high": 1.0, "distribution": "truncnormal", "mean": 0.2, "sd": 0.1},
+}
+
+
+@pytest.mark.parametrize("method", ["random", "lhs", "sobol", "morris"])
+def test_distributions_keep_the_design_structure_and_their_bounds(method):
+    """A distribution maps the same unit samples through its (monotone) quantile function: ranks are unchanged."""
+    uniform = design_points(Design(method=method, samples=64, parameters={"x": {"low": 0.0, "high": 1.0}, "y": {"low": 0.0, "high": 1.0}}), 5)
+    shaped = design_points(Design(method=method, samples=64, parameters={"x": DISTRIBUTIONS["triangular"], "y": DISTRIBUTIONS["truncnormal"]}), 5)
+    assert len(shaped) == len(uniform)
+    for column, spec in zip(["x", "y"], DISTRIBUTIONS.values(), strict=True):
+        assert shaped[column].between(spec["low"], spec["high"]).all()
+        np.testing.assert_array_equal(shaped[column].rank(method="dense"), uniform[column].rank(method="dense"))
+
+
+def test_distributions_have_their_shape():
+    points = design_points(Design(method="lhs", samples=2000, parameters={"x": DISTRIBUTIONS["triangular"], "y": DISTRIBUTIONS["truncnormal"]}), 1)
+    assert points["x"].mean() == pytest.approx((0.0 + 0.1 + 0.6) / 3, abs=0.005)  # the triangular mean
+    assert points["x"].median() < points["x"].mean()  # skewed right by its low mode
+    truncated = stats.truncnorm(-2.0, 8.0, loc=0.2, scale=0.1)  # 0 and 1 are 2 and 8 sd from the mean
+    assert points["y"].mean() == pytest.approx(truncated.mean(), abs=0.002)
+    assert points["y"].std() == pytest.approx(truncated.std(), rel=0.02)
+    assert points["y"].std() < 0.1  # truncation narrows it
+
+
+@pytest.mark.parametrize(
+    "parameter, message",
+    [
+        ({"values": [0.1, 0.2], "distribution": "triangular", "mode": 0.1}, "needs 'low' and 'high', not 'values'"),
+        ({"low": 0.0, "high": 0.5, "distribution": "triangular", "mode": 0.7}, "mode must lie within [low, high]"),
+        ({"low": 0.0, "high": 0.5, "distribution": "triangular"}, "'mode' is needed by a triangular distribution"),
+        ({"low": 0.0, "high": 0.5, "distribution": "truncnormal", "mean": 0.2}, "'sd' is needed by a truncnormal distribution"),
+        ({"low": 0.0, "high": 0.5, "mean": 0.2}, "'mean' does not belong to a uniform distribution"),
+        ({"low": 0.0, "high": 0.5, "distribution": "truncnormal", "mean": 0.2, "sd": 0}, "sd: must be a positive number, got 0"),
+        ({"low": 0.0, "high": 0.5, "distribution": "normal"}, "distribution"),
+    ],
+)
+def test_bad_distributions_are_bad_input(cli, tmp_path, parameter, message):
+    design_data = {"method": "lhs", "samples": 4, "parameters": {"pairing.failure.leakage": parameter}}
+    path, lines = expect_bad_input(cli, tmp_path, small_experiment(design=design_data), command="sweep")
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{path}: design.parameters.pairing.failure.leakage")
+    assert message in lines[0]
+
+
+def test_a_grid_over_a_distribution_is_bad_input(cli, tmp_path):
+    design_data = {"method": "grid", "parameters": {"pairing.failure.leakage": DISTRIBUTIONS["triangular"]}}
+    path, lines = expect_bad_input(cli, tmp_path, small_experiment(design=design_data), command="sweep")
+    expected = "grid designs take ranges or values; a triangular distribution needs random, lhs, sobol or morris"
+    assert lines == [f"{path}: design.parameters.pairing.failure.leakage: {expected}"]
 
 
 def test_salib_problem_of_a_design():
