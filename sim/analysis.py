@@ -498,6 +498,8 @@ def sobol_indices(
     columns are bootstrap half-widths at ``confidence``. With several scenarios or arms in
     ``results`` pick one with ``scenario=`` / ``arm=``.
 
+    An outcome that does not vary over the design has undefined (NaN) indices.
+
     Columns: parameter, S1, S1_conf, ST, ST_conf.
     """
     from SALib.analyze import sobol
@@ -512,9 +514,13 @@ def sobol_indices(
             f"{len(y)} design points is not a multiple of {block} = {'2k+2' if calc_second_order else 'k+2'} "
             f"(k={k}); were they sampled by SALib.sample.sobol.sample with calc_second_order={calc_second_order}?"
         )
-    res = sobol.analyze(
-        problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples, conf_level=confidence, seed=seed
-    )
+    if np.ptp(y) == 0:  # the outcome does not vary over the design: its variance shares are undefined, not 0
+        undefined = np.full(k, np.nan)
+        res = {"S1": undefined, "S1_conf": undefined, "ST": undefined, "ST_conf": undefined}
+    else:
+        res = sobol.analyze(
+            problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples, conf_level=confidence, seed=seed
+        )
     return pd.DataFrame(
         {
             "parameter": problem["names"],

@@ -310,6 +310,15 @@ def test_sobol_indices_additive_model(second_order):
     assert np.allclose(st, s1, atol=0.05)  # additive: no interactions
 
 
+def test_sobol_indices_of_a_constant_outcome_are_undefined(recwarn):
+    from SALib.sample import sobol as sobol_sample
+
+    results = _design_results(sobol_sample.sample(PROBLEM, 8, calc_second_order=False, seed=1), noise=0.0).assign(gini=0.3)
+    table = sobol_indices(results, PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False)
+    assert table[["S1", "S1_conf", "ST", "ST_conf"]].isna().all().all()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_sobol_indices_validates_design():
     from SALib.sample import sobol as sobol_sample
 
