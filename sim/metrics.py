@@ -337,7 +337,9 @@ def lorenz_points_of_two_groups_sorted(
     income = np.where(crossing_is_a, incomes_a[i], incomes_b[b_k])
     weight_below = cum_w_a[a_below] + cum_w_b[k]
     income_below = cum_y_a[a_below] + cum_y_b[k]
-    return (income_below + (target - weight_below) * income) / (cum_y_a[-1] + cum_y_b[-1])
+    points = (income_below + (target - weight_below) * income) / (cum_y_a[-1] + cum_y_b[-1])
+    # the ends are exact by definition; the two totals summed in another order can miss them by a rounding error
+    return np.where(shares >= 1.0, 1.0, np.where(shares <= 0.0, 0.0, points))
 
 
 def gini_sorted(sorted_incomes: np.ndarray, sorted_weights: np.ndarray) -> float:
