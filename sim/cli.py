@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -193,6 +194,7 @@ def _report(args: argparse.Namespace) -> int:
     out = args.out or args.results / "report.html"
     if out.is_dir():
         raise InputError.single(str(out), "--out", "is a folder; expected the path of an HTML file to write")
+    check_writable_folder(out.parent)
     print(f"Report written to {write_report(args.results, out)}")
     return 0
 
@@ -225,8 +227,9 @@ def _app(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     env = dict(os.environ)
     if args.scenario:
-        load_scenario(args.scenario)  # a bad file fails here, in one line, not inside the server
+        PairingModel(scenario=load_scenario(args.scenario), rng=1)  # a bad file or pairing fails here, not inside the server
         env[APP_SCENARIO_ENV] = str(Path(args.scenario).resolve())
+    check_port_free(args.host, args.port)
     command = [sys.executable, "-m", "solara", "run", str(Path(__file__).with_name("app.py")), "--port", str(args.port), "--host", args.host]
     if args.no_browser:
         command.append("--no-open")
@@ -234,6 +237,15 @@ def _app(args: argparse.Namespace) -> int:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 130
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail in one line before starting the server if it could not listen on ``host:port``."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise InputError.single(f"{host}:{port}", "--port", f"cannot listen there ({error.strerror}); choose another port") from None
 
 
 def check_writable_folder(out_dir: Path) -> None:

@@ -262,3 +262,29 @@ def test_served_app_draws_its_plots_in_headless_chromium(served_app, chromium, t
     errors = [entry for entry in chromium.get_log("browser") if entry["level"] == "SEVERE" and "katex" not in entry["message"]]
     assert not errors, errors
     assert chromium.save_screenshot(str(tmp_path / "app.png"))
+
+
+def test_cli_app_refuses_a_scenario_whose_pairings_cannot_form(tmp_path, capsys, monkeypatch):
+    """Like ``pairsim validate``: the county is built once before the server starts, not inside it."""
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda command, env: calls.append(command) or 0)
+    text = DEFAULT_SCENARIO.read_text(encoding="utf-8").replace("name: 部门+村, pairs: 4,", "name: 部门+村, pairs: 400,")
+    assert "pairs: 400" in text
+    (tmp_path / "too_many.yaml").write_text(text, encoding="utf-8")
+    assert cli.main(["app", "--scenario", str(tmp_path / "too_many.yaml")]) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "400" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert calls == []
+
+
+def test_cli_app_refuses_a_port_in_use(capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda command, env: calls.append(command) or 0)
+    with socket.socket() as busy:
+        busy.bind(("localhost", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli.main(["app", "--port", str(port), "--no-browser"]) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"localhost:{port}: --port: cannot listen there") and "Traceback" not in err
+    assert calls == []

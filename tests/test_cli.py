@@ -434,3 +434,10 @@ def test_version(cli):
     assert code == 0
     assert out.strip() == f"pairsim {package_version('pairsim')}"
     assert re.fullmatch(r"pairsim \d+\.\d+\S*", out.strip())
+
+
+def test_report_output_below_a_file_is_bad_input(tmp_path, cli):
+    (tmp_path / "afile").write_text("x\n")
+    code, out, err = cli("report", tmp_path, "-o", tmp_path / "afile" / "report.html")
+    assert code == 2 and out == ""
+    assert err.strip() == f"{tmp_path / 'afile'}: --out: exists and is not a folder; expected a folder to write into"
