@@ -34,7 +34,10 @@ def summarize_folder(folder: str | Path) -> str:
     lines = [f"{counts}; final year {int(results['year'].max())}"]
     arms = sorted(results["arm"].unique())
     if BASELINE in arms and len(arms) > 1:
-        lines += ["", _differences_text(results), "", _cost_text(results)]
+        try:
+            lines += ["", _differences_text(results), "", _cost_text(results)]
+        except ValueError as error:  # e.g. every baseline run of a scenario or design point failed
+            lines += ["", f"No comparison with the baseline: {error}. Run the same command again to retry the failed runs."]
     design = manifest_design(manifest)
     if design is not None and design.method in ("sobol", "morris"):
         lines += ["", _sensitivity_text(results, design)]

@@ -696,6 +696,19 @@ def test_summarize_prints_paired_differences_and_cost_effectiveness(reference):
     assert "95% CI" in out
 
 
+def test_summarize_without_a_baseline_for_one_scenario_says_so(reference, tmp_path):
+    """Half the runs relabelled as a second county whose baseline runs all failed: a note, not a traceback."""
+    folder = copy_results(reference, tmp_path)
+    for path in sorted((folder / "runs").glob("*.parquet"))[::2]:
+        table = pd.read_parquet(path).assign(scenario="other")
+        path.unlink()
+        if table["arm"].iloc[0] != "baseline":
+            table.to_parquet(path, index=False)
+    code, out, err = run_cli("summarize", folder)
+    assert code == 0 and "Traceback" not in err
+    assert "No comparison with the baseline: no baseline arm 'baseline' run for scenario 'other'" in out
+
+
 def test_summarize_a_folder_without_manifest_is_bad_input(tmp_path):
     (tmp_path / "runs").mkdir()
     for folder in (tmp_path, tmp_path / "missing"):
