@@ -35,7 +35,7 @@ from sim.pairing import flows as pairing_flows
 from sim.pairing.config import FailureModes, Flows
 from sim.pairing.ledger import FLOW_TYPES
 from sim.pairing.links import ACTIVE, DONOR_KINDS, ENDED, GOOD, GRADUATED, POOR, UNRATED
-from sim.pairing.programme import PAIRING_OUTCOMES
+from sim.pairing.programme import PAIRING_OUTCOMES, funds_by_donor_kind
 from sim.scenario import parse_scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -297,6 +297,34 @@ def test_ledger_totals_match_monthly_outcomes_on_small_yaml():
             assert summary.loc[label, f"{flow}_sent"] == pytest.approx(of_flow["sent"].sum(), rel=1e-9)
     funds = of("funds")
     assert summary["funds_received"].sum() == pytest.approx(funds["received"].sum(), rel=1e-9)
+
+
+def test_funds_by_donor_kind_splits_each_months_funds_by_donor_kind_and_recipient_class():
+    """A hand-made ledger: only funds count; each link's kind of donor and weak-at-pairing flag decide its cell."""
+    links = pd.DataFrame(
+        {
+            "link": [0, 1, 2, 3],
+            "donor_kind": ["department", "department", "enterprise", "village"],
+            "weak_at_start": [True, False, True, True],
+        }
+    )
+    ledger = pd.DataFrame(
+        {
+            "step": [0, 0, 0, 0, 1, 1, 1],
+            "link": [0, 1, 2, 0, 0, 3, 3],
+            "flow": ["funds", "funds", "funds", "trainees", "funds", "funds", "jobs"],
+            "sent": [100.0, 40.0, 7.0, 5.0, 60.0, 30.0, 2.0],
+        }
+    )
+    table = funds_by_donor_kind(ledger, links)
+    assert list(table.columns) == ["step", "donor_kind", "recipient", "sent"]
+    assert table.to_dict("records") == [
+        {"step": 0, "donor_kind": "department", "recipient": "other", "sent": 40.0},
+        {"step": 0, "donor_kind": "department", "recipient": "weak", "sent": 100.0},
+        {"step": 0, "donor_kind": "enterprise", "recipient": "weak", "sent": 7.0},
+        {"step": 1, "donor_kind": "department", "recipient": "weak", "sent": 60.0},
+        {"step": 1, "donor_kind": "village", "recipient": "weak", "sent": 30.0},
+    ]
 
 
 # =========================================================================== failure modes worsen outcomes

@@ -2,7 +2,9 @@
 
 One module-scoped experiment (``pairsim compare`` on scenarios/small.yaml: baseline and two
 arms, 3 replications, 2 years; a few seconds) and one ``pairsim run`` folder are shared by
-the tests. The experiment helpers come from tests/test_execute.py.
+the tests. Folders with several scenarios, a sweep's design points, one replication or
+failed runs are made from copies of the experiment's run files (no new runs). The
+experiment helpers come from tests/test_execute.py.
 """
 
 from __future__ import annotations
@@ -11,20 +13,24 @@ import html
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
-from test_execute import SMALL, experiment_data, run_cli, write_experiment
+from test_execute import BREAKING_OVERRIDE, SMALL, experiment_data, run_cli, write_experiment
 
 from sim import analysis, report
 from sim.execute import FUNDS_BY_KIND_COLUMNS
+from sim.experiment import file_hash
 from sim.outcomes import LORENZ_OUTCOMES
 from sim.results import current_umask, load_results
 
 EVIL = "<script>alert(1)</script>"
+HOSTILE = '<img src=x onerror=alert(1)> "东城"'  # a town (so village names) and an enterprise: markup and double quotes
+OTHER = 'richer "<b>county</b>"'  # the second scenario of the made-up two-scenario folders
 FIGURE_DIV = re.compile(r'<div id="(figure-\d+)" class="plotly-graph-div"')
 
 
@@ -34,10 +40,16 @@ def experiment(tmp_path_factory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("report")
     scenario = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
     scenario["name"] = f"{EVIL} 示范县"
+    scenario["region"]["towns"][0] = HOSTILE
+    scenario["enterprises"]["listed"] = [
+        {"name": f"{HOSTILE} 企业", "sector": "manufacturing", "jobs": 120, "monthly_wage": 1500}
+    ]
     (folder / "evil.yaml").write_text(yaml.safe_dump(scenario, allow_unicode=True, sort_keys=False), encoding="utf-8")
     # "all_policies" sorts before "baseline": the report must still list (and colour) the baseline first
     arms = {"city_village": {"policies": ["部门+村"]}, "all_policies": {"policies": "all"}}
-    data = experiment_data("tiny_report", replications=3, horizon=2, scenarios=["evil.yaml"], description=f"{EVIL} 城乡结对", arms=arms)
+    data = experiment_data(
+        "tiny_report", replications=3, horizon=2, scenarios=["evil.yaml"], description=f"{EVIL} 城乡结对", arms=arms
+    )
     path = write_experiment(folder, data)
     code, out, err = run_cli("compare", path, "--workers", "1", "--out", folder / "results", "--quiet")
     assert code == 0, err
@@ -63,6 +75,27 @@ def section_titles(text: str) -> list[str]:
 
 def figures_of(section: report.Section) -> list:
     return [figure for figure, _ in section.figures]
+
+
+def copy_runs(source: Path, target: Path, change=None) -> Path:
+    """A copy of a results folder whose run files ``change(path, table)`` may rewrite (writing files of its own)."""
+    shutil.copytree(source, target)
+    (target / "report.html").unlink()
+    for path in sorted((target / "runs").glob("*.parquet")):
+        if change is not None:
+            change(path, pd.read_parquet(path))
+    return target
+
+
+def two_scenarios(source: Path, target: Path) -> Path:
+    """The experiment's runs plus the same runs as a second scenario, OTHER, whose Gini is 10 % higher."""
+
+    def add_other(path: Path, table: pd.DataFrame) -> None:
+        run_id = "other" + path.stem.removeprefix("evil")
+        other = table.assign(run_id=run_id, scenario=OTHER, gini=table["gini"] * 1.1)
+        other.to_parquet(path.with_name(f"{run_id}.parquet"), index=False)
+
+    return copy_runs(source, target, add_other)
 
 
 # --------------------------------------------------------------------------- the experiment report
@@ -101,6 +134,37 @@ def test_text_from_scenario_and_experiment_files_is_escaped(experiment, single_r
     assert "示范县" in text and "城乡结对" in text  # utf-8, not escaped away
 
 
+def figure_texts(figure) -> list[str]:
+    """Every string plotly draws as markup: title, trace names, hover and node texts, button labels."""
+    texts = [figure.layout.title.text or ""]
+    for trace in figure.data:
+        texts.append(trace.name or "")
+        for attribute in ("text", "hovertext"):
+            value = getattr(trace, attribute, None)
+            texts += [value] if isinstance(value, str) else list(value or [])
+        if trace.type == "sankey":
+            texts += list(trace.node.label)
+    for menu in figure.layout.updatemenus:
+        texts += [button.label for button in menu.buttons]
+    return [text for text in texts if isinstance(text, str)]
+
+
+def test_names_in_figures_are_escaped_for_plotly_which_shows_quot_literally(experiment, tmp_path):
+    """Village and enterprise names (network hover) and scenario names (trace names) with markup and double quotes: plotly
+    decodes &lt; &gt; &amp; but would show &quot; as is, so quotes stay quotes and markup never reaches plotly raw."""
+    data = report.load_report_input(two_scenarios(experiment["out"], tmp_path / "two"))
+    texts = [
+        text
+        for build in report.SECTIONS
+        if (section := build(data))
+        for figure in figures_of(section)
+        for text in figure_texts(figure)
+    ]
+    assert any(html.escape(HOSTILE, quote=False) in text for text in texts)  # a village of that town, in the network
+    assert any(html.escape(OTHER, quote=False) in text for text in texts)
+    assert not [text for text in texts if "<img" in text or "<b>county" in text or "&quot;" in text]
+
+
 def test_every_figure_has_a_title_axis_labels_and_a_legend(experiment):
     data = report.load_report_input(experiment["out"])
     for build in report.SECTIONS:
@@ -137,7 +201,9 @@ def test_forest_plot_shows_each_arm_effect_with_its_interval(experiment):
     trace = figure.data[0]
     gini = list(trace.y).index("Gini (all residents)")
     assert trace.x[gini] == pytest.approx(100 * all_policies["difference"] / all_policies["baseline_mean"])
-    assert trace.x[gini] + trace.error_x.array[gini] == pytest.approx(100 * all_policies["ci_high"] / all_policies["baseline_mean"])
+    assert trace.x[gini] + trace.error_x.array[gini] == pytest.approx(
+        100 * all_policies["ci_high"] / all_policies["baseline_mean"]
+    )
 
 
 def test_each_arm_has_one_colour_in_every_figure(experiment):
@@ -147,7 +213,9 @@ def test_each_arm_has_one_colour_in_every_figure(experiment):
     (forest,) = figures_of(report.forest_section(data))
     (cost,) = figures_of(report.cost_section(data))
     for figure in (forest, cost):
-        assert {trace.name: trace.marker.color for trace in figure.data} == {arm: colours[arm] for arm in ("all_policies", "city_village")}
+        assert {trace.name: trace.marker.color for trace in figure.data} == {
+            arm: colours[arm] for arm in ("all_policies", "city_village")
+        }
     lorenz = {trace.name.split(",")[0]: trace.line.color for trace in report.lorenz_figure(data).data[2:]}
     assert lorenz == colours
 
@@ -168,7 +236,7 @@ def test_lorenz_curves_run_from_0_to_1_and_bow_below_equality(experiment):
 
 def test_sankey_flows_add_up_to_the_funds_sent(experiment):
     data = report.load_report_input(experiment["out"])
-    figure = report.sankey_figure(data.funds_by_kind)
+    figure = report.sankey_figure(data)
     assert [trace.name for trace in figure.data] == ["all_policies", "city_village"]
     final = analysis.final_year(load_results(experiment["out"]))
     for trace in figure.data:
@@ -176,6 +244,24 @@ def test_sankey_flows_add_up_to_the_funds_sent(experiment):
         assert sum(trace.link.value) == pytest.approx(expected)
     assert "departments (部门)" in figure.data[0].node.label
     assert len(figure.layout.updatemenus[0].buttons) == 2  # one per arm
+
+
+def test_sankey_splits_funds_by_donor_kind_and_recipient(experiment):
+    data = report.load_report_input(experiment["out"])
+    figure = report.sankey_figure(data)
+    final = analysis.final_year(load_results(experiment["out"]))
+    kind_of = {report.KIND_LABELS[kind]: kind for kind in report.KIND_LABELS}
+    recipient_of = {label: recipient for recipient, label in report.RECIPIENT_CLASSES.items()}
+    for trace in reversed(figure.data):  # all_policies last, for the check below
+        labels = trace.node.label
+        flows = {
+            (kind_of[labels[source]], recipient_of[labels[target]]): value
+            for source, target, value in zip(trace.link.source, trace.link.target, trace.link.value, strict=True)
+        }
+        means = final[final["arm"] == trace.name][list(FUNDS_BY_KIND_COLUMNS.values())].mean()
+        expected = {cell: means[column] for cell, column in FUNDS_BY_KIND_COLUMNS.items() if means[column] > 0}
+        assert flows == pytest.approx(expected)
+    assert len({kind for kind, _ in flows}) > 1  # all_policies: several kinds of donor, each its own flow
 
 
 def test_runs_record_funds_by_donor_kind_consistent_with_their_total(experiment):
@@ -222,6 +308,122 @@ def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
     assert any("no longer there" in note for note in notes)
 
 
+def test_cost_axis_says_the_gini_scale(experiment):
+    (figure,) = figures_of(report.cost_section(report.load_report_input(experiment["out"])))
+    assert "0–1 scale" in figure.layout.yaxis.title.text
+
+
+def test_network_is_left_out_with_a_note_when_a_scenario_file_changed(experiment, tmp_path):
+    folder = copy_runs(experiment["out"], tmp_path / "changed")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    [scenario] = manifest["scenarios"]
+    manifest["scenarios"][scenario] = "0" * 64  # as if the file had been edited since the runs
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    data = report.load_report_input(folder)
+    assert data.network is None and f"the scenario file {scenario} has changed" in data.network_note
+
+
+def test_network_is_left_out_with_a_note_when_its_arm_cannot_be_rebuilt(experiment, tmp_path):
+    """The arm with most policies now fails to form its pairings (build_model raises InputError): the rest is reported."""
+    folder = copy_runs(experiment["out"], tmp_path / "broken")
+    arms = {"city_village": {"policies": ["部门+村"]}, "all_policies": {"policies": "all", "overrides": BREAKING_OVERRIDE}}
+    data = experiment_data(
+        "tiny_report", replications=3, horizon=2, scenarios=[str(experiment["out"].parent / "evil.yaml")], arms=arms
+    )
+    path = write_experiment(tmp_path, data)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest.update(experiment_file=str(path), experiment_sha256=file_hash(path))
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    text = report.build_report(folder)
+    notes = re.findall(r'<p class="note">(.*?)</p>', text)
+    assert len(notes) == 1 and notes[0].startswith("Not shown: arm all_policies cannot be rebuilt (") and "41 pairs" in notes[0]
+
+
+# --------------------------------------------------------------------------- several scenarios, sweeps, failed runs
+
+
+def test_several_scenarios_are_drawn_apart_never_pooled(experiment, tmp_path):
+    data = report.load_report_input(two_scenarios(experiment["out"], tmp_path / "two"))
+    name = f"{html.escape(OTHER, quote=False)} · all_policies"
+    figure = report.time_series_figure(data, "gini")
+    lines = {trace.name: trace for trace in figure.data if trace.fill != "toself"}
+    assert list(lines) == [f"evil · {arm}" for arm in ("baseline", "all_policies", "city_village")] + [
+        f"{html.escape(OTHER, quote=False)} · {arm}" for arm in ("baseline", "all_policies", "city_village")
+    ]
+    expected = analysis.time_series(data.results, "gini")
+    other = expected[(expected["scenario"] == OTHER) & (expected["arm"] == "all_policies")]
+    assert list(lines[name].y) == pytest.approx(other["mean"].tolist())  # that scenario's own means, not pooled
+    assert lines[name].line.color == lines["evil · all_policies"].line.color  # one colour per arm ...
+    assert lines[name].line.dash != lines["evil · all_policies"].line.dash  # ... one dash per scenario
+    (forest,) = figures_of(report.forest_section(data))
+    assert [trace.name for trace in forest.data] == [
+        "evil · all_policies",
+        "evil · city_village",
+        name,
+        f"{name[:-15]} · city_village",
+    ]
+    cost = report.cost_section(data)
+    assert [trace.name for trace in figures_of(cost)[0].data] == [trace.name for trace in forest.data]
+    assert "<th>scenario</th>" in cost.table_html and f"<td>{html.escape(OTHER, quote=False)}</td>" in cost.table_html
+    assert [trace.name for trace in report.sankey_figure(data).data] == [trace.name for trace in forest.data]
+    lorenz = [trace.name for trace in report.lorenz_figure(data).data]
+    assert "evil · start (2009)" in lorenz and f"{name}, 2011" in lorenz
+    assert f"{name}: between urban and rural" in [trace.name for trace in report.theil_figure(data).data]
+
+
+def test_a_scenario_without_baseline_runs_is_left_out_with_a_note(experiment, tmp_path):
+    """All baseline runs of one scenario failed: effects and costs are shown for the other scenario, and say so."""
+    folder = two_scenarios(experiment["out"], tmp_path / "failed")
+    for path in (folder / "runs").glob("other__baseline__*.parquet"):
+        path.unlink()
+    text = report.build_report(folder)
+    notes = re.findall(r'<p class="note">(.*?)</p>', text)
+    assert notes == [f"Left out, as no baseline run of theirs finished: scenario {html.escape(OTHER)}."] * 2
+    data = report.load_report_input(folder)
+    for section in (report.forest_section(data), report.cost_section(data)):
+        assert [trace.name for trace in figures_of(section)[0].data] == ["evil · all_policies", "evil · city_village"]
+
+
+def test_a_sweeps_design_points_are_pooled_and_the_captions_say_so(experiment, tmp_path):
+    """The three replications relabelled as three design points of one replication: pooled, the figures are the same."""
+
+    def as_points(path: Path, table: pd.DataFrame) -> None:
+        table.assign(point=table["replication"], replication=0).to_parquet(path, index=False)
+
+    data = report.load_report_input(copy_runs(experiment["out"], tmp_path / "sweep", as_points))
+    reference = report.load_report_input(experiment["out"])
+    assert data.points == 3
+    for outcome in ("gini", "weak_villages"):
+        pooled, plain = report.time_series_figure(data, outcome), report.time_series_figure(reference, outcome)
+        assert [list(trace.y) for trace in pooled.data] == [pytest.approx(list(trace.y)) for trace in plain.data]
+    (forest,) = figures_of(report.forest_section(data))
+    (plain_forest,) = figures_of(report.forest_section(reference))
+    assert list(forest.data[0].x) == pytest.approx(list(plain_forest.data[0].x))  # still paired within each point
+    for section in (report.time_series_section(data), report.forest_section(data), report.cost_section(data)):
+        assert all("design points are pooled" in caption for _, caption in section.figures), section.title
+
+
+def test_one_replication_promises_no_intervals(experiment, tmp_path):
+    def first_replication(path: Path, table: pd.DataFrame) -> None:
+        if table["replication"].iloc[0] > 0:
+            path.unlink()
+
+    data = report.load_report_input(copy_runs(experiment["out"], tmp_path / "one", first_replication))
+    for build in (report.time_series_section, report.forest_section, report.cost_section, report.villages_section):
+        for figure, caption in build(data).figures:
+            assert "95 %" not in caption and "no interval" in caption, caption
+            assert not any(trace.fill == "toself" for trace in figure.data)
+
+
+def test_an_effect_on_an_outcome_whose_baseline_is_0_is_named_not_dropped(experiment, tmp_path):
+    def no_hollow_villages(path: Path, table: pd.DataFrame) -> None:
+        table.assign(hollow_villages=0.0).to_parquet(path, index=False)
+
+    data = report.load_report_input(copy_runs(experiment["out"], tmp_path / "zero", no_hollow_villages))
+    [(_, caption)] = report.forest_section(data).figures
+    assert "Not shown, as no percentage can be formed: Hollow villages (空壳村) for all_policies (baseline mean 0); " in caption
+
+
 # --------------------------------------------------------------------------- sweeps and single runs
 
 
@@ -263,6 +465,15 @@ def test_single_run_folder_gets_a_report_without_bands(single_run, tmp_path):
     assert data.funds_by_kind["sent"].sum() == pytest.approx(funds)
 
 
+def test_single_run_hover_names_the_month(single_run):
+    """Monthly steps on a date axis: ticks on whole years, but hovering shows each month (not the year twelve times)."""
+    data = report.load_report_input(single_run)
+    for figure in (report.time_series_figure(data, "gini"), report.theil_figure(data)):
+        times = pd.to_datetime(pd.Series(figure.data[0].x))
+        assert times.iloc[:12].dt.month.tolist() == list(range(1, 13)) and times.iloc[0].year == 2009
+        assert figure.layout.xaxis.hoverformat == "%b %Y" and figure.layout.xaxis.tickformat == "%Y"
+
+
 def test_report_default_output_is_inside_the_folder(single_run):
     code, _, _ = run_cli("report", single_run)
     assert code == 0 and (single_run / "report.html").is_file()
@@ -294,6 +505,75 @@ def test_bad_folders_give_one_line_and_exit_2(tmp_path, make, expected):
     assert len(lines) == 1 and expected in lines[0] and lines[0].startswith(str(folder)), err
 
 
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _edit_json(path: Path, change) -> None:
+    _write(path, json.dumps(change(json.loads(path.read_text(encoding="utf-8")))))
+
+
+@pytest.mark.parametrize(
+    ("damage", "culprit", "expected"),
+    [
+        (lambda f: _write(f / "run.json", "{oops"), "run.json", "not valid JSON (Expecting property name"),
+        (lambda f: _write(f / "run.json", "[1, 2]"), "run.json", "holds an array, not a JSON object"),
+        (
+            lambda f: _edit_json(f / "run.json", lambda m: {**m, "horizon_years": "ten"}),
+            "run.json: horizon_years",
+            "'ten' is not a whole number",
+        ),
+        (lambda f: _write(f / "pairing_graph.json", '{"nodes": ['), "pairing_graph.json", "not a node-link graph in JSON"),
+        (lambda f: _write(f / "monthly.parquet", "PAR1x"), "monthly.parquet", "not a readable Parquet table"),
+        (lambda f: _write(f / "ledger.parquet", "PAR1x"), "ledger.parquet", "not a readable Parquet table"),
+    ],
+)
+def test_damaged_run_folders_give_one_line_and_exit_2(single_run, tmp_path, damage, culprit, expected):
+    folder = tmp_path / "run"
+    shutil.copytree(single_run, folder)
+    damage(folder)
+    code, out, err = run_cli("report", folder)
+    assert code == 2 and out == "", err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{folder / culprit}: ") and expected in lines[0], err
+
+
+@pytest.mark.parametrize(
+    ("damage", "culprit", "expected"),
+    [
+        (lambda f: _write(f / "manifest.json", "[]"), "manifest.json", "holds an array, not a JSON object"),
+        (lambda f: _write(f / "manifest.json", '"text"'), "manifest.json", "holds a string, not a JSON object"),
+        (lambda f: _edit_json(f / "manifest.json", lambda m: {**m, "runs": []}), "manifest.json: runs", "is not a JSON object"),
+        (
+            lambda f: _edit_json(f / "manifest.json", lambda m: {**m, "runs": {"a": 1}}),
+            "manifest.json: runs",
+            "not a JSON object",
+        ),
+        (
+            lambda f: _write(f / "runs" / "evil__baseline__p0000__r000.parquet", "PAR1x"),
+            "runs/evil__baseline__p0000__r000.parquet",
+            "not a readable Parquet",
+        ),
+    ],
+)
+def test_damaged_experiment_folders_give_one_line_and_exit_2(experiment, tmp_path, damage, culprit, expected):
+    folder = copy_runs(experiment["out"], tmp_path / "results")
+    damage(folder)
+    code, out, err = run_cli("report", folder)
+    assert code == 2 and out == "", err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{folder / culprit}: ") and expected in lines[0], err
+
+
+def test_a_file_given_as_the_results_folder_is_said_to_be_a_file(single_run, tmp_path):
+    code, _, err = run_cli("report", single_run / "run.json", "-o", tmp_path / "report.html")
+    assert code == 2
+    assert (
+        err.strip()
+        == f"{single_run / 'run.json'}: is a file, not a folder; expected a results folder written by pairsim compare, sweep or run"
+    )
+
+
 def test_output_that_is_a_folder_is_bad_input(single_run, tmp_path):
     code, _, err = run_cli("report", single_run, "-o", tmp_path)
     assert code == 2 and err.strip() == f"{tmp_path}: --out: is a folder; expected the path of an HTML file to write"
@@ -304,17 +584,22 @@ def test_output_that_is_a_folder_is_bad_input(single_run, tmp_path):
 
 def test_report_renders_in_headless_chromium_without_errors(experiment, chromium, tmp_path):
     chromium.get((experiment["out"] / "report.html").as_uri())
-    sizes = chromium.execute_script(
+    measure = (
         "return Array.from(document.querySelectorAll('.plotly-graph-div')).map(div => {"
         "  const box = div.getBoundingClientRect();"
         "  return [div.id, box.width, box.height, div.querySelectorAll('.main-svg').length]; })"
     )
+    deadline = time.monotonic() + 30  # Plotly.newPlot draws asynchronously after the load event
+    while (sizes := chromium.execute_script(measure)) and not all(svgs for *_, svgs in sizes) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert len(sizes) == len(FIGURE_DIV.findall(experiment["html"])) == 13
     for figure, width, height, svgs in sizes:
         assert width > 0 and height > 0 and svgs > 0, f"{figure} did not render: {width}x{height}, {svgs} svg"
     errors = [entry for entry in chromium.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
     assert chromium.execute_script("return document.title").startswith("Experiment tiny_report")
-    assert EVIL in chromium.execute_script("return document.body.innerText")  # shown as text, never run (an alert would stop the driver)
+    assert EVIL in chromium.execute_script(
+        "return document.body.innerText"
+    )  # shown as text, never run (an alert would stop the driver)
     screenshot = tmp_path / "report.png"
     assert chromium.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
