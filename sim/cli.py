@@ -194,7 +194,8 @@ def _report(args: argparse.Namespace) -> int:
     out = args.out or args.results / "report.html"
     if out.is_dir():
         raise InputError.single(str(out), "--out", "is a folder; expected the path of an HTML file to write")
-    check_writable_folder(out.parent)
+    if args.out is not None:  # the default lies inside RESULTS_DIR, which the report checks itself
+        check_writable_folder(out.parent)
     print(f"Report written to {write_report(args.results, out)}")
     return 0
 
