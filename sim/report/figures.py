@@ -1,0 +1,393 @@
+"""The report's Plotly figures, one function each; they take a ``ReportInput`` or an analysis table, so the notebooks
+can draw the same figures as the report."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from sim import analysis
+from sim.outcomes import LORENZ_OUTCOMES, LORENZ_SHARES
+from sim.pairing.links import DONOR_KINDS
+from sim.pairing.programme import RECIPIENT_CLASSES
+from sim.report.inputs import ReportInput
+from sim.report.styles import SYMBOLS, Styles, _colour, _text
+
+KIND_LABELS = {
+    "department": "departments (部门)",
+    "community": "urban communities (社区)",
+    "enterprise": "enterprises (企业)",
+    "village": "villages (村)",
+    "cooperative": "cooperatives (合作社)",
+    "joint_branch": "joint branches (联合党总支)",
+}
+
+OUTCOME_LABELS = {
+    "rural_income_pc": ("Mean rural income", "yuan per person per year"),
+    "urban_income_pc": ("Mean urban income", "yuan per person per year"),
+    "urban_rural_ratio": ("Urban/rural income ratio", "ratio (urban ÷ rural)"),
+    "gini": ("Gini (all residents)", "Gini index (0 = equal, 1 = one holds all)"),
+    "theil_t": ("Theil T (all residents)", "Theil T index (≥ 0)"),
+    "theil_between_share": ("Urban/rural share of Theil T", "share"),
+    "poverty_headcount": ("Rural poverty headcount", "share of rural residents"),
+    "weak_villages": ("Weak villages (薄弱村)", "count (villages)"),
+    "hollow_villages": ("Hollow villages (空壳村)", "count (villages)"),
+}
+
+
+def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: int = 420) -> go.Figure:
+    figure.update_layout(
+        title={"text": title},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        showlegend=True,
+        legend={"title": {"text": "arm"}},
+        height=height,
+        margin={"l": 70, "r": 30, "t": 60, "b": 60},
+        template="plotly_white",
+        hovermode="x unified",
+    )
+    return figure
+
+
+def _time_label(data: ReportInput) -> str:
+    return "month" if data.kind == "run" else "year"
+
+
+def _times(data: ReportInput, years: pd.Series) -> pd.Series:
+    """Time-axis values: years, or for a single run's monthly steps (fractional years) the first day of each month,
+    so that hovering names the month rather than the year twelve times."""
+    if data.kind != "run":
+        return years
+    values = years.to_numpy(float)
+    whole = np.floor(values + 1e-9).astype(int)
+    return pd.to_datetime(pd.DataFrame({"year": whole, "month": np.rint((values - whole) * 12).astype(int) + 1, "day": 1}))
+
+
+def _time_axis(figure: go.Figure, data: ReportInput) -> go.Figure:
+    """Ticks on whole years; a single run's hover shows month and year."""
+    if data.kind == "run":
+        return figure.update_xaxes(tickformat="%Y", dtick="M12", hoverformat="%b %Y")
+    return figure.update_xaxes(tickformat="d", dtick=1)
+
+
+def time_series_figure(data: ReportInput, outcome: str) -> go.Figure:
+    """Mean of ``outcome`` per scenario, arm and year over the runs (a sweep's points pooled), with its 95 % interval as a
+    band where there are several runs."""
+    table = analysis.time_series(data.pooled, outcome)
+    figure = go.Figure()
+    for (scenario, arm), rows in table.groupby(["scenario", "arm"], sort=False):
+        name, times = data.styles.name(scenario, arm), _times(data, rows["year"])
+        if rows["ci_low"].notna().any():
+            figure.add_trace(
+                go.Scatter(
+                    x=[*times, *times[::-1]],
+                    y=[*rows["ci_high"], *rows["ci_low"][::-1]],
+                    fill="toself",
+                    mode="lines",
+                    fillcolor=data.styles.colour(arm, 0.18),
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    legendgroup=name,
+                    name=f"{name} 95% interval",
+                    showlegend=False,
+                )
+            )
+        figure.add_trace(
+            go.Scatter(
+                x=times,
+                y=rows["mean"],
+                mode="lines+markers" if data.kind == "experiment" else "lines",
+                line=data.styles.line(scenario, arm),
+                legendgroup=name,
+                name=name,
+            )
+        )
+    title, unit = OUTCOME_LABELS[outcome]
+    return _time_axis(_layout(figure, title, _time_label(data), unit), data)
+
+
+def forest_figure(differences: pd.DataFrame, styles: Styles | None = None) -> go.Figure:
+    """Final-year effect of each scenario's arms on each headline outcome, as % of the baseline, with its 95 % interval
+    (``differences`` from :func:`sim.analysis.paired_differences`)."""
+    styles = styles or Styles.of(differences)
+    figure = go.Figure()
+    labels = {outcome: OUTCOME_LABELS.get(outcome, (outcome, ""))[0] for outcome in differences["outcome"].unique()}
+    for (scenario, arm), rows in differences.groupby(["scenario", "arm"], sort=False):
+        scale = 100.0 / rows["baseline_mean"].where(rows["baseline_mean"] != 0)
+        effect, low, high = rows["difference"] * scale, rows["ci_low"] * scale, rows["ci_high"] * scale
+        figure.add_trace(
+            go.Scatter(
+                x=effect,
+                y=[labels[o] for o in rows["outcome"]],
+                mode="markers",
+                marker=styles.marker(scenario, arm, 9),
+                error_x={"type": "data", "symmetric": False, "array": high - effect, "arrayminus": effect - low},
+                name=styles.name(scenario, arm),
+                customdata=np.stack([rows["difference"], rows["ci_low"], rows["ci_high"], rows["n"]], axis=1),
+                hovertemplate="%{y}: %{x:.2f}% of baseline<br>difference %{customdata[0]:.4g} [%{customdata[1]:.4g}, %{customdata[2]:.4g}], n=%{customdata[3]}",
+            )
+        )
+    figure.add_vline(x=0, line={"color": "grey", "dash": "dot"})
+    figure.update_yaxes(autorange="reversed")
+    _layout(
+        figure,
+        "Final-year effect of each arm versus the baseline",
+        "difference from the baseline (% of the baseline mean)",
+        "outcome",
+        height=120 + 45 * len(labels),
+    )
+    figure.update_layout(hovermode="closest", scattermode="group")
+    return figure
+
+
+def lorenz_figure(data: ReportInput) -> go.Figure:
+    """Lorenz curves of all residents' income at the start (common to every arm of a scenario) and the final year, per
+    scenario and arm."""
+    columns = list(LORENZ_OUTCOMES)
+    yearly = data.results[np.isclose(data.results["year"] % 1, 0)]
+    start, end = yearly["year"].min(), yearly["year"].max()
+    shares = [0.0, *LORENZ_SHARES, 1.0]
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "lightgrey", "dash": "dot"}, name="perfect equality")
+    )
+    for index, (scenario, rows) in enumerate(yearly[yearly["year"] == start].groupby("scenario", sort=False)):
+        where = "" if len(data.scenarios) == 1 else f"{_text(scenario)} · "
+        figure.add_trace(
+            go.Scatter(
+                x=shares,
+                y=[0.0, *rows[columns].mean(), 1.0],
+                mode="lines+markers",
+                line={"color": "black", "dash": "dash"},
+                marker={"symbol": SYMBOLS[index % len(SYMBOLS)]},
+                name=f"{where}start ({int(start)})",
+            )
+        )
+    for (scenario, arm), rows in yearly[yearly["year"] == end].groupby(["scenario", "arm"], sort=False):
+        figure.add_trace(
+            go.Scatter(
+                x=shares,
+                y=[0.0, *rows[columns].mean(), 1.0],
+                mode="lines+markers",
+                line=data.styles.line(scenario, arm),
+                name=f"{data.styles.name(scenario, arm)}, {int(end)}",
+            )
+        )
+    _layout(
+        figure,
+        "Lorenz curves of income, all residents",
+        "population share, poorest first (share)",
+        "share of all income (share)",
+        height=480,
+    )
+    figure.update_layout(hovermode="closest", legend={"title": {"text": "curve"}})
+    figure.update_xaxes(range=[0, 1])
+    figure.update_yaxes(range=[0, 1])
+    return figure
+
+
+def theil_figure(data: ReportInput) -> go.Figure:
+    """Theil T split into the urban–rural gap (between, solid) and inequality within each side (dashed), per scenario and
+    arm over time; several scenarios are told apart by marker symbols, as dashes already mean the part."""
+    results = data.pooled.assign(theil_t_within_=data.pooled["theil_t"] - data.pooled["theil_t_between"])
+    table = analysis.time_series(results, ["theil_t_between", "theil_t_within_"])
+    parts = {"theil_t_between": ("between urban and rural", "solid"), "theil_t_within_": ("within urban and rural", "dash")}
+    figure = go.Figure()
+    for (scenario, arm, outcome), rows in table.groupby(["scenario", "arm", "outcome"], sort=False):
+        name, (part, dash) = data.styles.name(scenario, arm), parts[outcome]
+        figure.add_trace(
+            go.Scatter(
+                x=_times(data, rows["year"]),
+                y=rows["mean"],
+                mode="lines" if len(data.scenarios) == 1 else "lines+markers",
+                line={"color": data.styles.colour(arm), "dash": dash},
+                marker=data.styles.marker(scenario, arm, 6),
+                legendgroup=name,
+                name=f"{name}: {part}",
+            )
+        )
+    _layout(
+        figure,
+        "Theil T decomposition: urban–rural gap and inequality within each side",
+        _time_label(data),
+        "Theil T component (≥ 0)",
+    )
+    figure.update_layout(legend={"title": {"text": "arm: part"}})
+    return _time_axis(figure, data)
+
+
+def sankey_figure(data: ReportInput) -> go.Figure:
+    """Funds from donor kinds to villages weak when paired and other villages; one diagram per scenario and arm, chosen by
+    buttons."""
+    funds = data.funds_by_kind
+    kinds = [kind for kind in DONOR_KINDS if kind in set(funds["donor_kind"])]
+    recipients = list(RECIPIENT_CLASSES)
+    labels = [KIND_LABELS[kind] for kind in kinds] + [RECIPIENT_CLASSES[r] for r in recipients]
+    node_colours = [_colour(i, 0.85) for i in range(len(kinds))] + ["rgba(214,39,40,0.85)", "rgba(127,127,127,0.85)"]
+    figure = go.Figure()
+    cells = list(funds.groupby(["scenario", "arm"], sort=False))
+    names = [data.styles.name(scenario, arm) for (scenario, arm), _ in cells]
+    for index, (name, (_, rows)) in enumerate(zip(names, cells, strict=True)):
+        figure.add_trace(
+            go.Sankey(
+                name=name,
+                visible=index == 0,
+                valueformat=",.0f",
+                valuesuffix=" yuan",
+                node={"label": labels, "color": node_colours, "pad": 18, "thickness": 18},
+                link={
+                    "source": [kinds.index(k) for k in rows["donor_kind"]],
+                    "target": [len(kinds) + recipients.index(r) for r in rows["recipient"]],
+                    "value": rows["sent"].to_numpy(float),
+                    "color": [_colour(kinds.index(k), 0.35) for k in rows["donor_kind"]],
+                },
+            )
+        )
+    buttons = [
+        {
+            "label": name,
+            "method": "update",
+            "args": [{"visible": [i == j for j in range(len(names))]}, {"title.text": _sankey_title(name)}],
+        }
+        for i, name in enumerate(names)
+    ]
+    figure.update_layout(
+        title={"text": _sankey_title(names[0])},
+        height=440,
+        template="plotly_white",
+        margin={"l": 30, "r": 30, "t": 90, "b": 30},
+        font={"size": 12},
+    )
+    if len(names) > 1:
+        figure.update_layout(
+            updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.18, "yanchor": "top"}]
+        )
+    return figure
+
+
+def _sankey_title(name: str) -> str:
+    return f"Pairing funds by kind of donor and recipient (yuan), arm {name}"
+
+
+def cost_figure(costs: pd.DataFrame, styles: Styles | None = None) -> go.Figure:
+    """Each scenario's arms' funds sent against their Gini reduction (with 95 % interval): up-left is cheap and effective
+    (``costs`` from :func:`sim.analysis.cost_effectiveness`)."""
+    styles = styles or Styles.of(costs)
+    figure = go.Figure()
+    for (scenario, arm), rows in costs.groupby(["scenario", "arm"], sort=False):
+        figure.add_trace(
+            go.Scatter(
+                x=rows["cost"],
+                y=rows["reduction"],
+                mode="markers",
+                marker=styles.marker(scenario, arm, 12),
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": rows["reduction_ci_high"] - rows["reduction"],
+                    "arrayminus": rows["reduction"] - rows["reduction_ci_low"],
+                },
+                name=styles.name(scenario, arm),
+                hovertemplate="funds %{x:,.0f} yuan<br>Gini reduction %{y:.4f}",
+            )
+        )
+    figure.add_hline(y=0, line={"color": "grey", "dash": "dot"})
+    _layout(
+        figure,
+        "Cost-effectiveness: funds sent versus Gini reduction (final year)",
+        "pairing funds sent over the run (yuan per run)",
+        "Gini reduction vs baseline (Gini, 0–1 scale)",
+    )
+    figure.update_layout(hovermode="closest")
+    return figure
+
+
+def network_figure(graph: nx.Graph, funds: dict[str, float], what: str) -> go.Figure:
+    """The pairing graph: organisations and joint branches coloured by kind, sized by the funds through them."""
+    positions = nx.spring_layout(graph, seed=0, k=1.5 / math.sqrt(max(graph.number_of_nodes(), 1)), iterations=60)
+    edge_x, edge_y = [], []
+    for a, b in graph.edges():
+        edge_x += [positions[a][0], positions[b][0], None]
+        edge_y += [positions[a][1], positions[b][1], None]
+    figure = go.Figure(
+        go.Scatter(
+            x=edge_x,
+            y=edge_y,
+            mode="lines",
+            line={"color": "rgba(150,150,150,0.5)", "width": 1},
+            hoverinfo="skip",
+            name="membership (donor or recipient)",
+        )
+    )
+    biggest = max([*funds.values(), 1.0])
+    kinds = [kind for kind in [*DONOR_KINDS, "joint_branch"] if any(a.get("kind") == kind for _, a in graph.nodes(data=True))]
+    for index, kind in enumerate(kinds):
+        nodes = [node for node, attributes in graph.nodes(data=True) if attributes.get("kind") == kind]
+        sizes = [6 + 24 * math.sqrt(funds.get(node, 0.0) / biggest) for node in nodes]
+        hover = [f"{_text(graph.nodes[n].get('name', n))}<br>{funds.get(n, 0.0):,.0f} yuan" for n in nodes]
+        figure.add_trace(
+            go.Scatter(
+                x=[positions[n][0] for n in nodes],
+                y=[positions[n][1] for n in nodes],
+                mode="markers",
+                marker={
+                    "size": sizes,
+                    "color": _colour(index),
+                    "symbol": "diamond" if kind == "joint_branch" else "circle",
+                    "line": {"width": 0.5, "color": "white"},
+                },
+                text=hover,
+                hoverinfo="text",
+                name=KIND_LABELS.get(kind, kind),
+            )
+        )
+    _layout(figure, f"Pairing network ({_text(what)})", "layout position (no unit)", "layout position (no unit)", height=620)
+    figure.update_layout(hovermode="closest", legend={"title": {"text": "node kind"}})
+    figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    return figure
+
+
+def sensitivity_figure(table: pd.DataFrame, method: str, outcome: str, arm: str) -> go.Figure:
+    """Sobol first-order and total indices as bars with intervals, or Morris mu* against sigma."""
+    label = OUTCOME_LABELS.get(outcome, (outcome, ""))[0]
+    figure = go.Figure()
+    if method == "sobol":
+        for index, (column, name) in enumerate((("S1", "first-order S1"), ("ST", "total ST"))):
+            figure.add_trace(
+                go.Bar(
+                    x=table["parameter"],
+                    y=table[column],
+                    error_y={"type": "data", "array": table[f"{column}_conf"]},
+                    name=name,
+                    marker={"color": _colour(index)},
+                )
+            )
+        _layout(figure, f"Sobol indices of final-year {label}, arm {_text(arm)}", "parameter", "share of output variance (share)")
+        figure.update_layout(barmode="group", hovermode="closest", legend={"title": {"text": "index"}})
+    else:
+        figure.add_trace(
+            go.Scatter(
+                x=table["mu_star"],
+                y=table["sigma"],
+                mode="markers+text",
+                text=table["parameter"],
+                textposition="top center",
+                error_x={"type": "data", "array": table["mu_star_conf"]},
+                name="parameter",
+                marker={"size": 10, "color": _colour(0)},
+            )
+        )
+        _layout(
+            figure,
+            f"Morris screening of final-year {label}, arm {_text(arm)}",
+            "μ* (mean |elementary effect|, outcome units)",
+            "σ (spread of elementary effects, outcome units)",
+        )
+        figure.update_layout(hovermode="closest", legend={"title": {"text": "points"}})
+    return figure

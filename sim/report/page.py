@@ -1,0 +1,384 @@
+"""The report's sections (each a heading, figures with captions, a table or a note saying why it is empty) and the
+one HTML page they make, with plotly.js embedded once so that the file works offline."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from sim import analysis
+from sim.experiment import BASELINE, salib_problem
+from sim.outcomes import LORENZ_OUTCOMES
+from sim.report.figures import (
+    OUTCOME_LABELS,
+    cost_figure,
+    forest_figure,
+    lorenz_figure,
+    network_figure,
+    sankey_figure,
+    sensitivity_figure,
+    theil_figure,
+    time_series_figure,
+)
+from sim.report.inputs import ReportInput, load_report_input
+from sim.report.styles import _text
+from sim.results import write_atomically
+from sim.summary import HEADLINE_OUTCOMES
+
+TIME_SERIES = {
+    "rural_income_pc": "Mean 12-month income per rural resident, by arm.",
+    "urban_income_pc": "Mean 12-month income per urban resident, by arm. Pairing barely reaches urban incomes, so the arms overlap.",
+    "urban_rural_ratio": "How many times the rural mean the urban mean income is. Lower means a narrower urban–rural gap.",
+    "gini": "Inequality of income over all residents, urban and rural together. Lower means more equal.",
+    "theil_t": "Another inequality index over all residents; unlike the Gini it splits exactly into the urban–rural gap and "
+    "the inequality within each side (see the decomposition below).",
+}
+
+
+@dataclass
+class Section:
+    """One part of the report: a heading, its figures (each with a caption) and/or a note saying why it is empty."""
+
+    title: str
+    figures: list[tuple[go.Figure, str]] = field(default_factory=list)
+    note: str = ""
+    table_html: str = ""
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _has(data: ReportInput, *columns: str) -> bool:
+    return all(column in data.results.columns and data.results[column].notna().any() for column in columns)
+
+
+def overview_section(data: ReportInput) -> Section:
+    rows = "".join(f"<tr><th>{_text(label)}</th><td>{_text(value)}</td></tr>" for label, value in data.overview)
+    return Section("Overview", table_html=f'<table class="overview">{rows}</table>')
+
+
+def _pooling(data: ReportInput) -> str:
+    """What a sweep's figures pool, said in every caption that pools it."""
+    if data.points < 2:
+        return ""
+    return (
+        f" The sweep's {data.points} design points are pooled: this is the average over the design, and intervals include "
+        "the spread the swept parameters cause."
+    )
+
+
+def _bands(data: ReportInput, figure: go.Figure) -> str:
+    """The caption's promise about intervals, kept to what the figure draws."""
+    if data.kind == "run":
+        return "One run: one draw of the county's randomness, so no interval."
+    if not any(trace.fill == "toself" for trace in figure.data):
+        return "Lines are means; with one run per arm there is no interval to draw." + _pooling(data)
+    runs = "replications" if data.points < 2 else "runs"
+    return f"Lines are means over {runs}; bands are their 95 % intervals." + _pooling(data)
+
+
+def _time_figures(section: Section, data: ReportInput, captions: dict[str, str]) -> list[str]:
+    """Add a time-series figure for each outcome of ``captions`` the results hold; return those they lack."""
+    missing = []
+    for outcome, caption in captions.items():
+        if not _has(data, outcome):
+            missing.append(outcome)
+            continue
+        figure = time_series_figure(data, outcome)
+        section.figures.append((figure, f"{caption} {_bands(data, figure)}"))
+    return missing
+
+
+def time_series_section(data: ReportInput) -> Section:
+    section = Section("Outcomes over time")
+    missing = _time_figures(section, data, TIME_SERIES)
+    if missing:
+        section.note = f"Not in these results (the experiment did not keep them): {', '.join(missing)}."
+    return section
+
+
+def _comparable(data: ReportInput) -> tuple[pd.DataFrame | None, str]:
+    """The (pooled) results of the scenarios that have a baseline run to compare their arms with, and a note naming the
+    scenarios left out (e.g. every baseline run of one failed) - or None and why nothing can be compared."""
+    results = data.pooled
+    with_baseline = set(results.loc[results["arm"] == BASELINE, "scenario"])
+    kept = results[results["scenario"].isin(with_baseline)]
+    if kept["arm"].nunique() < 2:
+        return None, "Needs an experiment with a baseline arm (with finished runs) and at least one other arm."
+    lacking = [scenario for scenario in data.scenarios if scenario not in with_baseline]
+    scenarios = "scenario" if len(lacking) == 1 else "scenarios"
+    note = f"Left out, as no baseline run of theirs finished: {scenarios} {', '.join(lacking)}." if lacking else ""
+    return kept, note
+
+
+def _intervals(drawn: bool, promise: str) -> str:
+    """A caption's promise of 95 % intervals, or saying there are none (one run per arm: no spread to measure)."""
+    return promise if drawn else " With one run per arm there is no interval."
+
+
+def forest_section(data: ReportInput) -> Section:
+    title = "Effects versus the baseline"
+    outcomes = [outcome for outcome in HEADLINE_OUTCOMES if outcome in OUTCOME_LABELS and _has(data, outcome)]
+    results, note = _comparable(data)
+    if results is None or not outcomes:
+        return Section(title, note=note if results is None else "The results hold none of the headline outcomes.")
+    differences = analysis.paired_differences(results, baseline=BASELINE, outcomes=outcomes)
+    drawn = differences["ci_low"].notna().any()
+    caption = (
+        "Each dot is an arm's final-year mean minus the baseline's, paired by replication (common random numbers), as a "
+        "percentage of the baseline."
+        + _intervals(drawn, " The bar is its 95 % interval; a bar that crosses the dotted line is not a clear effect.")
+        + _pooling(data)
+        + _left_out(data, differences)
+    )
+    return Section(title, figures=[(forest_figure(differences, data.styles), caption)], note=note)
+
+
+def _left_out(data: ReportInput, differences: pd.DataFrame) -> str:
+    """Name the effects that have no percentage (baseline mean 0, or no pair of runs), which would vanish unsaid."""
+    blank = differences[differences["baseline_mean"].fillna(0).eq(0) | differences["difference"].isna()]
+    if blank.empty:
+        return ""
+    items = [
+        f"{OUTCOME_LABELS[row.outcome][0]} for {data.styles.name(row.scenario, row.arm)} "
+        f"({'no paired runs' if row.n == 0 else 'baseline mean 0'})"
+        for row in blank.itertuples()
+    ]
+    return f" Not shown, as no percentage can be formed: {'; '.join(items)}."
+
+
+def _one_figure_section(
+    title: str, data: ReportInput, columns: list[str], missing: str, build: Callable[[ReportInput], go.Figure], caption: str
+) -> Section:
+    """A section of one figure drawn from ``columns``, or the ``missing`` note when the results lack them."""
+    if not _has(data, *columns):
+        return Section(title, note=missing)
+    return Section(title, figures=[(build(data), caption)])
+
+
+def lorenz_section(data: ReportInput) -> Section:
+    return _one_figure_section(
+        "Lorenz curves",
+        data,
+        list(LORENZ_OUTCOMES),
+        "These results have no Lorenz points (lorenz_p10 … lorenz_p90); runs made with this version record them.",
+        lorenz_figure,
+        "The share of all residents' income (urban and rural) held by the poorest part of the population, at the start and in "
+        "the final year (mean over replications). The closer a curve is to the dotted diagonal, the more equal the county."
+        + _pooling(data),
+    )
+
+
+def theil_section(data: ReportInput) -> Section:
+    return _one_figure_section(
+        "Theil decomposition",
+        data,
+        ["theil_t", "theil_t_between"],
+        "Needs theil_t and theil_t_between in the results.",
+        theil_figure,
+        "Theil T splits exactly into the part due to the gap between the urban and rural means (solid) and the part due to "
+        "inequality among urban and among rural residents (dashed). Pairing mainly works on the first." + _pooling(data),
+    )
+
+
+def villages_section(data: ReportInput) -> Section:
+    section = Section("Weak and hollow villages")
+    captions = {
+        "weak_villages": "Villages whose 12-month collective income is below the weak (薄弱村) threshold, by arm.",
+        "hollow_villages": "Villages with almost no collective income (空壳村, below the hollow threshold; also counted as weak).",
+    }
+    _time_figures(section, data, captions)
+    if not section.figures:
+        section.note = "The results hold no village counts."
+    return section
+
+
+def flows_section(data: ReportInput) -> Section:
+    section = Section("Who funds whom")
+    if data.funds_by_kind.empty:
+        section.note = f"No flows to show: {data.funds_note or 'no pairing funds'}."
+        return section
+    per = "mean per run of each arm" if data.kind == "experiment" else "over the run"
+    choose = "arm" if len(data.scenarios) == 1 else "scenario and arm"
+    caption = (
+        f"Pairing funds sent over the whole run ({per}), from each kind of donor (left) to villages that were weak when their "
+        "link began and to other villages (right). Each pairing type has its donors: departments and communities "
+        "(city–village), enterprises (village–enterprise), strong villages (strong–weak), cooperatives (industry chain). "
+        f"Training, jobs and cadres are not funds and are not shown. Node labels stand in for a legend; choose the {choose} "
+        "above." + _pooling(data)
+    )
+    section.figures.append((sankey_figure(data), caption))
+    return section
+
+
+def cost_section(data: ReportInput) -> Section:
+    title = "Cost-effectiveness"
+    results, note = _comparable(data)
+    if results is None or not _has(data, "gini", "funds_sent_total"):
+        return Section(title, note=note if results is None else "Needs gini and funds_sent_total in the results.")
+    costs = analysis.cost_effectiveness(results, baseline=BASELINE, outcome="gini", cost="funds_sent_total")
+    caption = (
+        "Each arm's pairing funds over the run against how much it lowered the final-year Gini compared with the baseline."
+        + _intervals(costs["reduction_ci_low"].notna().any(), " Bars are 95 % intervals.")
+        + " The table gives yuan per 0.001 of Gini reduced, where the reduction is significant."
+        + _pooling(data)
+    )
+    return Section(title, figures=[(cost_figure(costs, data.styles), caption)], note=note, table_html=_cost_table(data, costs))
+
+
+def _cost_table(data: ReportInput, costs: pd.DataFrame) -> str:
+    """One row per arm (per scenario and arm when there are several scenarios)."""
+    several = len(data.scenarios) > 1
+    rows = "".join(
+        "<tr>"
+        + (f"<td>{_text(row['scenario'])}</td>" if several else "")
+        + f"<td>{_text(row['arm'])}</td><td>{_format(row['cost'])}</td><td>{_format(row['reduction'])} "
+        f"[{_format(row['reduction_ci_low'])}, {_format(row['reduction_ci_high'])}]</td><td>{_format(row['cost_per_0.001'])}</td>"
+        f"<td>{_text(row['note'])}</td></tr>"
+        for _, row in costs.iterrows()
+    )
+    return (
+        '<table class="data"><tr>' + ("<th>scenario</th>" if several else "") + "<th>arm</th><th>funds sent (yuan per run)</th>"
+        f"<th>Gini reduction, 0–1 scale [95% CI]</th><th>yuan per 0.001 Gini</th><th>note</th></tr>{rows}</table>"
+    )
+
+
+def network_section(data: ReportInput) -> Section:
+    section = Section("Pairing network")
+    if data.network is None:
+        section.note = f"Not shown: {data.network_note or 'no pairing graph'}."
+        return section
+    graph, funds, what = data.network
+    caption = (
+        "Each joint branch (diamond) joins its donors to its villages. Colour gives the kind of organisation; size grows with "
+        f"the funds through the node ({_text(what)}). Hover for names; drag to zoom."
+    )
+    section.figures.append((network_figure(graph, funds, what), caption))
+    return section
+
+
+def sensitivity_section(data: ReportInput) -> Section | None:
+    """Sobol or Morris indices for sweeps; None (no section at all) for folders without such a design."""
+    design = data.design
+    if design is None or design.method not in ("sobol", "morris"):
+        return None
+    section = Section(f"Sensitivity ({design.method})")
+    problem = salib_problem(design)
+    notes = []
+    for arm in pd.unique(data.results["arm"]):
+        if arm == BASELINE:
+            continue
+        for outcome in [o for o in ("gini", "urban_rural_ratio", "weak_villages") if _has(data, o)]:
+            try:
+                if design.method == "sobol":
+                    table = analysis.sobol_indices(
+                        data.results, problem["names"], problem["bounds"], outcome, calc_second_order=False, arm=arm, seed=0
+                    )
+                else:
+                    table = analysis.morris_indices(
+                        data.results, problem["names"], problem["bounds"], outcome, num_levels=design.levels, arm=arm, seed=0
+                    )
+            except ValueError as error:  # e.g. a sweep with unfinished design points
+                notes.append(f"{outcome}, arm {arm}: {error}")
+                continue
+            caption = (
+                "How much of the spread of the final-year outcome across the design each parameter explains alone (S1) and "
+                "with its interactions (ST); bars are 95 % bootstrap intervals."
+                if design.method == "sobol"
+                else "Parameters far to the right matter most (μ*); high σ means a non-linear effect or interactions."
+            )
+            section.figures.append((sensitivity_figure(table, design.method, outcome, arm), caption))
+    if notes:
+        section.note = "Not computed: " + "; ".join(notes)
+    return section
+
+
+SECTIONS: list[Callable[[ReportInput], Section | None]] = [
+    overview_section,
+    time_series_section,
+    forest_section,
+    lorenz_section,
+    theil_section,
+    villages_section,
+    flows_section,
+    cost_section,
+    network_section,
+    sensitivity_section,
+]
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+STYLE = """
+body { font-family: "Noto Sans", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+       max-width: 1100px; margin: 0 auto; padding: 1em 2em; color: #222; }
+h1 { font-size: 1.7em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
+.caption { color: #555; font-size: .92em; margin: .2em 0 1.6em 0; }
+.note { color: #8a5a00; background: #fff6e0; padding: .5em .8em; border-radius: 4px; }
+table { border-collapse: collapse; margin: .6em 0 1.2em 0; font-size: .92em; }
+th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid #eee; vertical-align: top; }
+table.overview th { color: #555; font-weight: normal; white-space: nowrap; }
+.figure { width: 100%; }
+"""
+
+
+def render_html(data: ReportInput, sections: list[Section]) -> str:
+    """The whole report as one HTML document, plotly.js embedded once in the head."""
+    body = []
+    figure_number = 0
+    for section in sections:
+        body.append(f"<section><h2>{html.escape(section.title)}</h2>")
+        if section.table_html and section.title == "Overview":
+            body.append(section.table_html)
+        for figure, caption in section.figures:
+            figure_number += 1
+            div = figure.to_html(
+                full_html=False,
+                include_plotlyjs=False,
+                div_id=f"figure-{figure_number}",
+                config={"displaylogo": False, "responsive": True},
+            )
+            body.append(f'<div class="figure">{div}</div><p class="caption">Figure {figure_number}. {caption}</p>')
+        if section.table_html and section.title != "Overview":
+            body.append(section.table_html)
+        if section.note:
+            body.append(f'<p class="note">{html.escape(section.note)}</p>')
+        body.append("</section>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_text(data.title)} – pairsim report</title>\n<style>{STYLE}</style>\n"
+        f'<script type="text/javascript">{get_plotlyjs()}</script>\n</head>\n<body>\n'
+        f"<h1>{_text(data.title)}</h1>\n"
+        "<p>Made by <code>pairsim report</code> from <code>"
+        f"{_text(data.folder)}</code>. Intervals are 95 % t intervals over replications; every figure is interactive "
+        "(hover, zoom, click legend entries to hide them).</p>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )
+
+
+def build_report(folder: str | Path) -> str:
+    """The report of ``folder`` as an HTML string."""
+    data = load_report_input(folder)
+    sections = [section for build in SECTIONS if (section := build(data)) is not None]
+    return render_html(data, sections)
+
+
+def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
+    """Build the report of ``folder`` and write it atomically (default: ``folder/report.html``); returns its path."""
+    target = Path(out) if out is not None else Path(folder) / "report.html"
+    text = build_report(folder)
+    write_atomically(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return target
+
+
+def _format(value: float) -> str:
+    if pd.isna(value):
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
