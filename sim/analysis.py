@@ -519,7 +519,7 @@ def sobol_indices(
         res = {"S1": undefined, "S1_conf": undefined, "ST": undefined, "ST_conf": undefined}
     else:
         res = sobol.analyze(
-            problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples, conf_level=confidence, seed=seed
+            problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples, conf_level=confidence, seed=_salib_seed(seed)
         )
     return pd.DataFrame(
         {
@@ -530,6 +530,13 @@ def sobol_indices(
             "ST_conf": res["ST_conf"],
         }
     )
+
+
+def _salib_seed(seed: int | None) -> int | None:
+    """A seed SALib's Sobol analysis honours: it tests ``if seed:``, so 0 would leave the bootstrap unseeded."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence(seed).generate_state(1)[0]) or 1
 
 
 def morris_indices(

@@ -319,6 +319,16 @@ def test_sobol_indices_of_a_constant_outcome_are_undefined(recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
+@pytest.mark.parametrize("seed", [0, 7])
+def test_sobol_confidence_intervals_are_reproducible(seed):
+    """SALib seeds its bootstrap only for a truthy seed; 0 must be as reproducible as any other."""
+    from SALib.sample import sobol as sobol_sample
+
+    results = _design_results(sobol_sample.sample(PROBLEM, 16, calc_second_order=False, seed=1))
+    first, second = (sobol_indices(results, PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False, seed=seed) for _ in range(2))
+    pd.testing.assert_frame_equal(first, second)
+
+
 def test_sobol_indices_validates_design():
     from SALib.sample import sobol as sobol_sample
 
