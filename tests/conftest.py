@@ -10,6 +10,7 @@ Fixtures here are deliberately general so any test file can use them:
 - ``write_scenario(tmp_path, data_or_text, name="s.yaml", csv=None, csv_name="villages.csv")``:
   writes a YAML file (from a dict, or raw text as is) and optionally a village CSV beside it.
 - ``village_csv(rows, header=None)``: CSV text for village rows (just the header for ``[]``).
+- ``run_cli(*args) -> (code, stdout, stderr)``: a plain function (import it from conftest).
 - ``chromium``: headless Debian Chromium driven by Selenium (skipped where it is not installed,
   except in CI, which must run it).
 - ``variant(data, {"dotted.path": value, ...})``: a deep copy of ``data`` with fields set
@@ -18,6 +19,7 @@ Fixtures here are deliberately general so any test file can use them:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import io
@@ -29,6 +31,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from sim.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL_SCENARIO = REPO_ROOT / "scenarios" / "small.yaml"
@@ -213,3 +217,15 @@ def chromium(tmp_path):
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     yield driver
     driver.quit()
+
+
+def run_cli(*args: object) -> tuple[int, str, str]:
+    """``pairsim`` in-process: (exit code, stdout, stderr), without capsys, so module-scoped fixtures can use it
+    (``from conftest import run_cli``); an exception escaping main propagates."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()

@@ -8,8 +8,6 @@ sim.cli`` as real subprocesses.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -23,9 +21,9 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from conftest import run_cli
 
 from sim import analysis, execute
-from sim.cli import main
 from sim.execute import (
     IDENTIFIERS,
     SerialExecutor,
@@ -65,17 +63,6 @@ def write_experiment(folder: Path, data: dict[str, Any], name: str = "exp.yaml")
     path = folder / name
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
-
-
-def run_cli(*args: object) -> tuple[int, str, str]:
-    """sim.cli.main in-process, capturing stdout and stderr (usable in module-scoped fixtures)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 def compare_command(experiment: Path, out_dir: Path, *extra: str) -> list[str]:

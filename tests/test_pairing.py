@@ -10,10 +10,8 @@ Shouguang calibration, which runs scenarios/shouguang_2009.yaml for one year onc
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -24,10 +22,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.cli import main
 from sim.errors import InputError
 from sim.model import PairingModel
 from sim.outcomes import MODEL_OUTCOMES
@@ -72,17 +70,6 @@ def run(model: PairingModel) -> PairingModel:
 
 def links_of(model: PairingModel) -> Any:
     return model.pairing.links
-
-
-def run_cli(*args: object) -> tuple[int, str, str]:
-    """``pairsim`` in-process: (exit code, stdout, stderr); an exception escaping main propagates."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 def write_yaml(folder: Path, data: dict[str, Any], name: str = "scenario.yaml") -> Path:
