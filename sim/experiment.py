@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from sim.errors import InputError, Problem
+from sim.model import resolve_scenario
 from sim.outcomes import LORENZ_OUTCOMES, MODEL_OUTCOMES
 from sim.scenario import Scenario, did_you_mean, load_scenario, read_yaml_mapping, validate_model
 from sim.schema import NonNegativeInt, PositiveInt, Strict
@@ -216,8 +217,6 @@ def load_experiment(path: str | Path) -> Experiment:
 def _check_changes(experiment: Experiment, scenario: Scenario, source: str) -> None:
     """Apply every arm override and every design parameter's extreme values to ``scenario``, so a misspelt path or
     an out-of-range value is bad input at load time instead of a failure of every run."""
-    from sim.model import resolve_scenario  # the model imports this module's neighbours; import late
-
     changes: list[tuple[str, Arm, dict[str, Any]]] = []
     for arm_name, arm in experiment.arms.items():
         changes += [(f"arms.{arm_name}.overrides.{key}", arm, {key: value}) for key, value in arm.overrides.items()]
