@@ -7,12 +7,14 @@ cost-effectiveness, and sensitivity indices for sweeps.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
 
 from sim import analysis
 from sim.experiment import BASELINE, Design, salib_problem
+from sim.formatting import UNITS, format_interval, format_outcome, format_value, outcome_label, unit_of
 from sim.results import ResultsStore, load_results
 
 HEADLINE_OUTCOMES = ["gini", "theil_t", "theil_between_share", "urban_rural_ratio", "rural_income_pc", "weak_villages", "hollow_villages", "poverty_headcount"]
@@ -50,18 +52,23 @@ def _differences_text(results: pd.DataFrame) -> str:
     table = table[table["point"] == table["point"].min()] if "point" in table else table
     rows = []
     for _, row in table.iterrows():
+        outcome, n = row["outcome"], int(row["n"])
+        unit = unit_of(outcome)
+        unpaired = "no paired runs"
         rows.append(
             {
                 "arm": row["arm"],
-                "outcome": row["outcome"],
-                "n": int(row["n"]),
-                "baseline": _number(row["baseline_mean"]),
-                "difference": _number(row["difference"]),
-                "95% CI": f"[{_number(row['ci_low'])}, {_number(row['ci_high'])}]",
+                "outcome": outcome_label(outcome),
+                "unit": UNITS[unit].short,
+                "n": n,
+                "baseline": format_value(row["baseline_mean"], unit, unpaired),
+                "difference": format_value(row["difference"], unit, unpaired, difference=True),
+                "95% CI": format_interval(
+                    row["ci_low"], row["ci_high"], unit, unpaired if n == 0 else f"no interval ({n} pair)", difference=True
+                ),
             }
         )
-    text = pd.DataFrame(rows).to_string(index=False)
-    return "Final-year difference from the baseline (arm - baseline, paired by replication):\n" + text
+    return "Final-year difference from the baseline (arm - baseline, paired by replication):\n" + _table(pd.DataFrame(rows))
 
 
 def _cost_text(results: pd.DataFrame) -> str:
@@ -71,14 +78,18 @@ def _cost_text(results: pd.DataFrame) -> str:
     shown = pd.DataFrame(
         {
             "arm": table["arm"],
-            "funds sent (yuan)": table["cost"].map(_number),
-            "Gini reduction": table["reduction"].map(_number),
-            "95% CI": [f"[{_number(lo)}, {_number(hi)}]" for lo, hi in zip(table["reduction_ci_low"], table["reduction_ci_high"], strict=True)],
-            "yuan per 0.001 Gini": table["cost_per_0.001"].map(_number),
-            "note": table["note"],
+            "funds sent (yuan)": [format_value(cost, "yuan", "no paired runs") for cost in table["cost"]],
+            "Gini reduction": [format_value(value, "index", "no paired runs") for value in table["reduction"]],
+            "95% CI": [
+                format_interval(low, high, "index", f"no interval ({note})")
+                for low, high, note in zip(table["reduction_ci_low"], table["reduction_ci_high"], table["note"], strict=True)
+            ],
+            "yuan per 0.001 Gini": [
+                format_value(value, "yuan", note or "not defined") for value, note in zip(table["cost_per_0.001"], table["note"], strict=True)
+            ],
         }
     )
-    return "Cost-effectiveness of the funds sent (final year):\n" + shown.to_string(index=False)
+    return "Cost-effectiveness of the funds sent (final year):\n" + _table(shown)
 
 
 def _sensitivity_text(results: pd.DataFrame, design: Design) -> str:
@@ -89,10 +100,42 @@ def _sensitivity_text(results: pd.DataFrame, design: Design) -> str:
         for outcome in [o for o in ("gini", "urban_rural_ratio", "weak_villages") if o in results.columns]:
             if design.method == "sobol":
                 table = analysis.sobol_indices(results, problem["names"], problem["bounds"], outcome, calc_second_order=False, arm=arm, seed=0)
+                shown = sobol_table(table)
             else:
                 table = analysis.morris_indices(results, problem["names"], problem["bounds"], outcome, num_levels=design.levels, arm=arm, seed=0)
-            blocks.append(f"Sensitivity of final-year {outcome}, arm {arm} ({design.method}):\n{table.to_string(index=False)}")
+                shown = morris_table(table, outcome)
+            blocks.append(
+                f"Sensitivity of final-year {outcome}, arm {arm} ({design.method}): {outcome_label(outcome)}\n{_table(shown)}"
+            )
     return "\n\n".join(blocks)
+
+
+def sobol_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Sobol indices as text: shares of the output variance in percent, each with its 95 % bootstrap half-width; an
+    outcome that does not vary over the design has no variance to share out, and says so."""
+    why = "no variation" if table[["S1", "ST"]].isna().all().all() else "not defined"
+    return pd.DataFrame(
+        {
+            "parameter": table["parameter"],
+            **{
+                name: [format_value(value, "share", why) for value in table[column]]
+                for name, column in (("S1 (first-order)", "S1"), ("S1 ±", "S1_conf"), ("ST (total)", "ST"), ("ST ±", "ST_conf"))
+            },
+        }
+    )
+
+
+def morris_table(table: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Morris indices as text, in the outcome's unit (elementary effects are changes of it: a share's in points)."""
+    return pd.DataFrame(
+        {
+            "parameter": table["parameter"],
+            **{
+                column: [format_outcome(value, outcome, difference=True) for value in table[column]]
+                for column in ("mu", "mu_star", "sigma", "mu_star_conf")
+            },
+        }
+    )
 
 
 def manifest_design(manifest: dict) -> Design | None:
@@ -101,8 +144,22 @@ def manifest_design(manifest: dict) -> Design | None:
     return Design.model_validate(stored) if stored else None
 
 
-def _number(value: float) -> str:
-    """Four significant digits, thousands separated (yuan), 'nan' for missing."""
-    if pd.isna(value):
-        return "nan"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+def _table(frame: pd.DataFrame, left: tuple[str, ...] = ("arm", "outcome", "unit", "parameter")) -> str:
+    """An aligned text table: names (the ``left`` columns) flush left, numbers flush right; Chinese characters count as
+    two columns, as a terminal draws them."""
+    columns = list(frame.columns)
+    cells = [[str(column) for column in columns], *[[str(value) for value in row] for row in frame.itertuples(index=False)]]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(columns))]
+
+    def line(row: list[str]) -> str:
+        padded = []
+        for column, text, width in zip(columns, row, widths, strict=True):
+            pad = " " * (width - _width(text))
+            padded.append(text + pad if column in left else pad + text)
+        return "  ".join(padded).rstrip()
+
+    return "\n".join(line(row) for row in cells)
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
