@@ -117,17 +117,19 @@ def format_policies(policies: pd.DataFrame) -> str:
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """The summary as an aligned text table (integers for yuan and counts, 3-4 decimals for indices)."""
+    """The summary as an aligned text table, each row in its outcome's unit (sim.formatting: yuan with thousands
+    separators, shares in percent and their change in points, Gini and Theil to 4 decimals, counts)."""
+    from sim.formatting import format_value, unit_of
 
-    def cell(label: str, value: float) -> str:
-        if "yuan" in label or "villages" in label:
-            return f"{value:,.0f}"
-        return f"{value:.4f}" if abs(value) < 1 else f"{value:.3f}"
-
+    keys = {label: key for key, label in SUMMARY_ROWS.items()}
     table = summary.copy().astype(object)
     for label in table.index:
-        table.loc[label] = [cell(label, float(v)) for v in summary.loc[label]]
-    return table.to_string()
+        unit = unit_of(keys.get(label, ""))
+        values = [float(v) for v in summary.loc[label]]
+        changes = [column == "change" for column in summary.columns]
+        table.loc[label] = [format_value(v, unit, difference=change) for v, change in zip(values, changes, strict=True)]
+    with pd.option_context("display.unicode.east_asian_width", True):
+        return table.to_string()
 
 
 def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario_path: str, seed: int) -> Path:
