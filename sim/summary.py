@@ -37,16 +37,17 @@ def summarize_folder(folder: str | Path) -> str:
     arms = sorted(results["arm"].unique())
     if BASELINE in arms and len(arms) > 1:
         try:
-            lines += ["", _differences_text(results), "", _cost_text(results)]
+            lines += ["", differences_text(results), "", cost_text(results)]
         except ValueError as error:  # e.g. every baseline run of a scenario or design point failed
             lines += ["", f"No comparison with the baseline: {error}. Run the same command again to retry the failed runs."]
     design = manifest_design(manifest)
     if design is not None and design.method in ("sobol", "morris"):
-        lines += ["", _sensitivity_text(results, design)]
+        lines += ["", sensitivity_text(results, design)]
     return "\n".join(lines)
 
 
-def _differences_text(results: pd.DataFrame) -> str:
+def differences_text(results: pd.DataFrame) -> str:
+    """The final-year paired differences of the headline outcomes as text: outcomes by label, each value in its unit."""
     outcomes = [o for o in HEADLINE_OUTCOMES if o in results.columns]
     table = analysis.paired_differences(results, baseline=BASELINE, outcomes=outcomes)
     table = table[table["point"] == table["point"].min()] if "point" in table else table
@@ -71,7 +72,8 @@ def _differences_text(results: pd.DataFrame) -> str:
     return "Final-year difference from the baseline (arm - baseline, paired by replication):\n" + _table(pd.DataFrame(rows))
 
 
-def _cost_text(results: pd.DataFrame) -> str:
+def cost_text(results: pd.DataFrame) -> str:
+    """Yuan per 0.001 Gini reduced, per arm, as text; where that is not defined the cell says why."""
     if "funds_sent_total" not in results.columns or "gini" not in results.columns:
         return ""
     table = analysis.cost_effectiveness(results, baseline=BASELINE, outcome="gini", cost="funds_sent_total")
@@ -92,7 +94,7 @@ def _cost_text(results: pd.DataFrame) -> str:
     return "Cost-effectiveness of the funds sent (final year):\n" + _table(shown)
 
 
-def _sensitivity_text(results: pd.DataFrame, design: Design) -> str:
+def sensitivity_text(results: pd.DataFrame, design: Design) -> str:
     """Sobol or Morris indices of the headline outcomes, per arm (averaged over replications at each point)."""
     problem = salib_problem(design)
     blocks = []

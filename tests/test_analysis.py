@@ -7,6 +7,8 @@ that grows linearly to ``effect`` by the last year, noise shared by every arm's 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +24,9 @@ from sim.analysis import (
     time_series,
     unpaired_differences,
 )
+from sim.formatting import format_interval, format_value
+from sim.runner import SUMMARY_ROWS, format_summary, summarise
+from sim.summary import cost_text, differences_text, sobol_table
 
 START, HORIZON = 2009, 4
 EFFECTS = {"baseline": 0.0, "city_village": -0.010, "strong_weak": -0.020}
@@ -404,3 +409,106 @@ def test_bad_arguments():
         paired_differences(results, outcomes=["nonexistent"])
     with pytest.raises(ValueError, match="several runs"):
         paired_differences(pd.concat([results, results.assign(run_id=results["run_id"] + "x")]))
+
+
+# --------------------------------------------------------------------------- how the numbers are shown (sim.formatting)
+
+GINI_CELL = re.compile(r"-?\d\.\d{4}$")
+INTERVAL_OF_GINI = re.compile(r"\[-?\d\.\d{4}, -?\d\.\d{4}\]$")
+
+
+def test_each_unit_has_one_format_whatever_the_size_of_the_value():
+    assert [format_value(v, "index") for v in (-0.0008001, 2.023e-05, 0.3387)] == ["-0.0008", "0.0000", "0.3387"]
+    assert [format_value(v, "yuan") for v in (20265.4, 59.93, 1290914.2)] == ["20,265", "60", "1,290,914"]
+    assert format_value(0.008431, "share") == "0.84 %" and format_value(-0.0002688, "share", difference=True) == "-0.03 pp"
+    assert format_value(2.0731, "ratio") == "2.073"
+    assert [format_value(v, "count") for v in (13.5, 4.0, -0.4)] == ["13.5", "4", "-0.4"]
+    assert format_interval(-0.00162, 2.023e-05, "index") == "[-0.0016, 0.0000]"
+    assert format_interval(-0.0006489, 0.0001114, "share", difference=True) == "[-0.06, 0.01] pp"
+
+
+def test_an_undefined_value_says_why_instead_of_nan():
+    assert format_value(float("nan"), "yuan", "no significant reduction") == "no significant reduction"
+    assert format_value(None, "index") == "not defined"
+    assert format_interval(float("nan"), 0.1, "index", "no interval (1 pair)") == "no interval (1 pair)"
+
+
+def with_more_outcomes(results: pd.DataFrame) -> pd.DataFrame:
+    """make_results plus a share, a count and an index whose tiny effects would print in scientific notation."""
+    return results.assign(
+        poverty_headcount=0.008 + results["gini"] / 100,
+        weak_villages=(results["gini"] * 40).round(),
+        theil_t=results["gini"] / 2 + 1e-5 * results["replication"],
+    )
+
+
+def cells(text: str, label: str) -> list[list[str]]:
+    """The cells (split on two or more spaces) of each row of a text table that starts with an arm and has ``label``."""
+    return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines() if f"  {label}  " in line]
+
+
+def test_summary_of_differences_shows_labels_and_each_unit_in_its_format():
+    text = differences_text(with_more_outcomes(make_results(replications=5)))
+    assert "nan" not in text and "e-0" not in text and "e+0" not in text
+    for label in ("Gini (all residents)", "Theil T (all residents)", "Mean rural income", "Rural poverty headcount", "Weak villages (薄弱村)"):
+        assert label in text
+    assert not re.search(r"\b(gini|theil_t|rural_income_pc|poverty_headcount|weak_villages)\b", text)  # no column names
+    gini = cells(text, "Gini (all residents)")
+    assert len(gini) == 2
+    for arm, _, unit, n, baseline, difference, interval in gini:
+        assert unit == "index" and n == "5" and GINI_CELL.match(baseline) and GINI_CELL.match(difference), gini
+        assert INTERVAL_OF_GINI.match(interval), interval
+    for *_, baseline, difference, interval in cells(text, "Mean rural income"):
+        assert re.fullmatch(r"\d{1,3}(,\d{3})+", baseline) and re.fullmatch(r"-?\d+", difference), (baseline, difference)
+    for *_, baseline, difference, interval in cells(text, "Rural poverty headcount"):
+        assert baseline.endswith(" %") and difference.endswith(" pp") and interval.endswith("] pp")
+
+
+def test_summary_of_one_pair_says_there_is_no_interval():
+    results = make_results(replications=2)
+    results = results[~((results["arm"] == "baseline") & (results["replication"] == 1))]
+    text = differences_text(results)
+    assert "no interval (1 pair)" in text and "nan" not in text
+
+
+def test_cost_effectiveness_summary_says_why_a_cost_is_not_defined():
+    flat = _hand_results(arm_gini=[0.300, 0.310, 0.290], base_gini=[0.302, 0.307, 0.292], arm_cost=[1e6] * 3)
+    text = cost_text(flat)
+    assert "nan" not in text
+    (row,) = cells(text, "1,000,000")
+    assert row[0] == "a" and row[-1] == "no significant reduction" and GINI_CELL.match(row[2]), row
+    significant = cost_text(_hand_results([0.300, 0.310, 0.290], [0.305, 0.314, 0.296], [9.0e6, 10.0e6, 11.0e6]))
+    (row,) = cells(significant, "10,000,000")
+    assert row[2] == "0.0050" and row[-1] == "2,000,000", row
+
+
+def test_sobol_summary_says_no_variation_for_an_outcome_that_does_not_vary():
+    from SALib.sample import sobol as sobol_sample
+
+    x = sobol_sample.sample(PROBLEM, 8, calc_second_order=False, seed=1)
+    constant = _design_results(x, noise=0.0).assign(gini=0.3)
+    table = sobol_table(sobol_indices(constant, PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False))
+    assert (table.drop(columns="parameter") == "no variation").all().all()
+    varying = sobol_table(sobol_indices(_design_results(x), PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False, seed=2))
+    assert varying["S1 (first-order)"].str.fullmatch(r"-?\d+\.\d{2} %").all(), varying
+
+
+def test_run_summary_shows_shares_in_percent_and_indices_to_four_decimals():
+    monthly = pd.DataFrame(
+        {
+            "year": [2009, 2019],
+            **{key: [0.5, 0.25] for key in SUMMARY_ROWS},
+            "rural_income_pc": [8279.2, 20887.4],
+            "urban_rural_ratio": [2.1513, 1.9354],
+            "poverty_headcount": [0.0685, 0.0072],
+            "weak_villages": [15.0, 10.0],
+        }
+    )
+    rows = [re.split(r"\s{2,}", line.strip()) for line in format_summary(summarise(monthly)).splitlines()[2:]]
+    lines = {label: values for label, *values in rows}
+    assert lines["Rural income per capita (yuan/yr)"] == ["8,279", "20,887", "12,608"]
+    assert lines["Urban/rural income ratio"] == ["2.151", "1.935", "-0.216"]
+    assert lines["Gini (all residents)"] == ["0.5000", "0.2500", "-0.2500"]
+    assert lines["Rural poverty headcount ratio"] == ["6.85 %", "0.72 %", "-6.13 pp"]
+    assert lines["urban/rural share of Theil T"] == ["50.00 %", "25.00 %", "-25.00 pp"]
+    assert lines["Weak villages (薄弱村)"] == ["15", "10", "-5"]

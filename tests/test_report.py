@@ -27,6 +27,7 @@ from sim.execute import FUNDS_BY_KIND_COLUMNS
 from sim.experiment import file_hash
 from sim.outcomes import LORENZ_OUTCOMES
 from sim.results import current_umask, load_results
+from sim.summary import summarize_folder
 
 EVIL = "<script>alert(1)</script>"
 HOSTILE = '<img src=x onerror=alert(1)> "东城"'  # a town (so village names) and an enterprise: markup and double quotes
@@ -174,6 +175,8 @@ def test_every_figure_has_a_title_axis_labels_and_a_legend(experiment):
             assert layout.title.text, f"{section.title}: a figure without a title"
             if figure.data[0].type == "sankey":
                 continue  # node labels name every flow
+            if layout.xaxis.visible is False:
+                continue  # the network: its layout positions mean nothing (test_network_figure_hides_its_meaningless_axes)
             assert layout.xaxis.title.text and layout.yaxis.title.text, layout.title.text
             assert layout.showlegend is True, layout.title.text
 
@@ -216,22 +219,124 @@ def test_each_arm_has_one_colour_in_every_figure(experiment):
         assert {trace.name: trace.marker.color for trace in figure.data} == {
             arm: colours[arm] for arm in ("all_policies", "city_village")
         }
-    lorenz = {trace.name.split(",")[0]: trace.line.color for trace in report.lorenz_figure(data).data[2:]}
+    lorenz = {trace.name.split(",")[0]: trace.line.color for trace in curves(report.lorenz_figure(data))[2:]}
     assert lorenz == colours
+    differences = {trace.name: trace.line.color for trace in report.lorenz_figure(data).data if trace.xaxis == "x2"}
+    assert differences == {f"{arm} minus baseline": colours[arm] for arm in ("all_policies", "city_village")}
+
+
+def curves(figure) -> list:
+    """The Lorenz figure's curves (its first panel), without the differences from the baseline (its second)."""
+    return [trace for trace in figure.data if trace.xaxis != "x2"]
 
 
 def test_lorenz_curves_run_from_0_to_1_and_bow_below_equality(experiment):
     data = report.load_report_input(experiment["out"])
     figure = report.lorenz_figure(data)
-    names = [trace.name for trace in figure.data]
+    names = [trace.name for trace in curves(figure)]
     assert names[:2] == ["perfect equality", "start (2009)"] and names[2:] == [
         "baseline, 2011",
         "all_policies, 2011",
         "city_village, 2011",
     ]
-    for trace in figure.data[1:]:
+    for trace in curves(figure)[1:]:
         assert trace.y[0] == 0 and trace.y[-1] == 1
         assert all(y < x for x, y in zip(trace.x[1:-1], trace.y[1:-1], strict=True))
+
+
+def test_lorenz_panel_draws_each_arm_minus_the_baseline_in_points(experiment):
+    """The end curves nearly coincide; the second panel shows each arm's final-year curve minus the baseline's."""
+    data = report.load_report_input(experiment["out"])
+    figure = report.lorenz_figure(data)
+    final = data.results[data.results["year"] == data.results["year"].max()].groupby("arm")[list(LORENZ_OUTCOMES)].mean()
+    panel = {trace.name: trace for trace in figure.data if trace.xaxis == "x2"}
+    assert list(panel) == ["all_policies minus baseline", "city_village minus baseline"]
+    expected = 100 * (final.loc["all_policies"] - final.loc["baseline"])
+    assert list(panel["all_policies minus baseline"].y) == pytest.approx(expected.tolist())
+    assert "percentage points" in figure.layout.yaxis2.title.text
+    (_, caption), = report.lorenz_section(data).figures
+    assert "minus the baseline's, in percentage points" in caption
+
+
+def test_arms_whose_lines_coincide_stay_visible_as_nested_stripes(experiment):
+    """Urban income is the same in every arm (common random numbers): each arm's line is narrower than the one beneath."""
+    data = report.load_report_input(experiment["out"])
+    lines = [trace for trace in report.time_series_figure(data, "urban_income_pc").data if trace.fill != "toself"]
+    assert [trace.name for trace in lines] == ["baseline", "all_policies", "city_village"]
+    assert list(lines[1].y) == pytest.approx(list(lines[0].y))  # the premise: they coincide
+    widths = [trace.line.width for trace in lines]
+    assert widths == sorted(widths, reverse=True) and len(set(widths)) == 3  # drawn widest first
+    captions = dict(zip(report.TIME_SERIES, [caption for _, caption in report.time_series_section(data).figures], strict=True))
+    assert "lines coincide" in captions["urban_income_pc"] and "narrower than the one beneath" in captions["urban_income_pc"]
+
+
+def test_time_series_captions_say_why_bands_overlap_while_paired_effects_are_significant(experiment):
+    data = report.load_report_input(experiment["out"])
+    sections = (report.time_series_section(data), report.villages_section(data))
+    captions = [caption for section in sections for _, caption in section.figures]
+    assert len(captions) == 7
+    for caption in captions:
+        assert "spans the spread across replications" in caption, caption
+        assert "bands overlap even where the effects versus the baseline are significant" in caption, caption
+        assert "paired differences from the baseline within each replication (common random numbers)" in caption, caption
+
+
+def test_ratio_caption_says_what_the_ratio_is(experiment):
+    assert "How many times the rural mean the urban mean" not in experiment["html"]
+    assert report.TIME_SERIES["urban_rural_ratio"].startswith("Mean urban income divided by mean rural income")
+
+
+def test_network_figure_hides_its_meaningless_axes(experiment):
+    data = report.load_report_input(experiment["out"])
+    figure = report.network_figure(*data.network)
+    assert figure.layout.xaxis.visible is False and figure.layout.yaxis.visible is False
+    assert "layout position" not in experiment["html"]
+
+
+def not_significant(source: Path, target: Path) -> Path:
+    """A copy where city_village's Gini is the baseline's plus +0.001, -0.001, +0.0005 by replication: no clear effect."""
+
+    def shift(path: Path, table: pd.DataFrame) -> None:
+        if table["arm"].iloc[0] == "city_village":
+            baseline = pd.read_parquet(path.with_name(path.name.replace("__city_village__", "__baseline__")))
+            offset = [0.001, -0.001, 0.0005][int(table["replication"].iloc[0])]
+            table.assign(gini=baseline["gini"].to_numpy() + offset).to_parquet(path, index=False)
+
+    return copy_runs(source, target, shift)
+
+
+def test_cost_table_shows_yuan_gini_and_why_a_cost_is_not_defined(experiment, tmp_path):
+    data = report.load_report_input(not_significant(experiment["out"], tmp_path / "flat"))
+    table = report.cost_section(data).table_html
+    rows = {cells[0]: cells[1:] for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row) for row in table.split("<tr>")) if cells}
+    assert set(rows) == {"all_policies", "city_village"}
+    for funds, reduction, _ in rows.values():
+        assert re.fullmatch(r"\d{1,3}(,\d{3})+", funds), funds
+        assert re.fullmatch(r"-?\d\.\d{4} \[-?\d\.\d{4}, -?\d\.\d{4}\]", reduction), reduction
+    assert rows["city_village"][2] == "no significant reduction"
+    assert "nan" not in table and "e-0" not in table and "<th>note</th>" not in table
+
+
+def test_summarize_shows_labels_units_and_reasons_never_nan(experiment, tmp_path):
+    for folder in (experiment["out"], not_significant(experiment["out"], tmp_path / "flat")):
+        text = summarize_folder(folder)
+        assert "nan" not in text and "e-0" not in text, text
+        assert "Gini (all residents)" in text and "Urban/rural share of Theil T" in text and "Mean rural income" in text
+        assert not re.search(r"\b(gini|theil_t|theil_between_share|rural_income_pc|urban_rural_ratio)\b", text), text
+        for line in text.splitlines():
+            if "  Gini (all residents)  " in line:
+                baseline, difference = re.split(r"\s{2,}", line.strip())[4:6]
+                assert re.fullmatch(r"-?\d\.\d{4}", baseline) and re.fullmatch(r"-?\d\.\d{4}", difference), line
+    assert re.search(r"city_village .* no significant reduction$", text, re.MULTILINE), text
+
+
+def test_forest_hover_gives_each_effect_in_its_unit(experiment):
+    data = report.load_report_input(experiment["out"])
+    (figure,) = figures_of(report.forest_section(data))
+    hover = dict(zip(figure.data[0].y, figure.data[0].text, strict=True))
+    assert re.fullmatch(r"difference -?\d\.\d{4} \[-?\d\.\d{4}, -?\d\.\d{4}\], n = 3", hover["Gini (all residents)"])
+    assert re.fullmatch(r"difference -?[\d,]+ \[-?[\d,]+, -?[\d,]+\], n = 3", hover["Mean rural income"])
+    assert hover["Rural poverty headcount"].endswith(" pp, n = 3")
 
 
 def test_sankey_flows_add_up_to_the_funds_sent(experiment):
@@ -463,6 +568,29 @@ def test_single_run_folder_gets_a_report_without_bands(single_run, tmp_path):
     assert len(notes) == 2 and all("baseline arm" in note for note in notes)  # effects and cost-effectiveness need arms
     funds = pd.read_parquet(single_run / "policies.parquet")["funds_sent"].sum()
     assert data.funds_by_kind["sent"].sum() == pytest.approx(funds)
+
+
+EXPERIMENT_WORDING = ["over replications", "by arm", "choose the", "per run of each arm", "arm run", "95 %", "t interval"]
+
+
+def test_single_run_report_uses_no_wording_meant_for_experiments(single_run):
+    text = report.build_report(single_run)
+    for phrase in EXPERIMENT_WORDING:
+        assert phrase not in text, phrase
+    assert "One run of one scenario" in text and "no intervals" in text
+    data = report.load_report_input(single_run)
+    figures = [figure for build in report.SECTIONS if (section := build(data)) for figure in figures_of(section)]
+    assert len(figures) == 11
+    for figure in figures:
+        legend = figure.layout.legend.title.text or ""
+        assert "arm" not in legend and "arm" not in (figure.layout.title.text or "").split(), figure.layout.title.text
+    assert [trace.name for trace in report.theil_figure(data).data] == ["between urban and rural", "within urban and rural"]
+
+
+def test_experiment_report_keeps_its_wording(experiment):
+    """The counterpart of the single-run test: the phrases it forbids are the experiment's own, so that test can fail."""
+    for phrase in ("over replications", "choose the arm above", "per run of each arm", "arm all_policies", "95 %", "t interval"):
+        assert phrase in experiment["html"], phrase
 
 
 def test_single_run_hover_names_the_month(single_run):

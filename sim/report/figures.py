@@ -9,8 +9,11 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from sim import analysis
+from sim.experiment import BASELINE
+from sim.formatting import OUTCOME_LABELS, d3_format, format_interval, format_outcome, outcome_label, unit_of
 from sim.outcomes import LORENZ_OUTCOMES, LORENZ_SHARES
 from sim.pairing.links import DONOR_KINDS
 from sim.pairing.programme import RECIPIENT_CLASSES
@@ -26,26 +29,13 @@ KIND_LABELS = {
     "joint_branch": "joint branches (联合党总支)",
 }
 
-OUTCOME_LABELS = {
-    "rural_income_pc": ("Mean rural income", "yuan per person per year"),
-    "urban_income_pc": ("Mean urban income", "yuan per person per year"),
-    "urban_rural_ratio": ("Urban/rural income ratio", "ratio (urban ÷ rural)"),
-    "gini": ("Gini (all residents)", "Gini index (0 = equal, 1 = one holds all)"),
-    "theil_t": ("Theil T (all residents)", "Theil T index (≥ 0)"),
-    "theil_between_share": ("Urban/rural share of Theil T", "share"),
-    "poverty_headcount": ("Rural poverty headcount", "share of rural residents"),
-    "weak_villages": ("Weak villages (薄弱村)", "count (villages)"),
-    "hollow_villages": ("Hollow villages (空壳村)", "count (villages)"),
-}
-
-
-def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: int = 420) -> go.Figure:
+def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: int = 420, legend: str = "arm") -> go.Figure:
     figure.update_layout(
         title={"text": title},
         xaxis_title=x_title,
         yaxis_title=y_title,
         showlegend=True,
-        legend={"title": {"text": "arm"}},
+        legend={"title": {"text": legend}},
         height=height,
         margin={"l": 70, "r": 30, "t": 60, "b": 60},
         template="plotly_white",
@@ -56,6 +46,19 @@ def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: i
 
 def _time_label(data: ReportInput) -> str:
     return "month" if data.kind == "run" else "year"
+
+
+def _legend(data: ReportInput) -> str:
+    """The legend's title: an experiment's lines are arms; a single run's one line (named "run") needs none."""
+    return "arm" if data.kind == "experiment" else ""
+
+
+def _value_axis(figure: go.Figure, unit: str, **where) -> go.Figure:
+    """Hover values in the unit's one format (sim.formatting); shares on a percent axis."""
+    figure.update_yaxes(hoverformat=d3_format(unit), **where)
+    if unit == "share":
+        figure.update_yaxes(tickformat=".1%", **where)
+    return figure
 
 
 def _times(data: ReportInput, years: pd.Series) -> pd.Series:
@@ -107,8 +110,9 @@ def time_series_figure(data: ReportInput, outcome: str) -> go.Figure:
                 name=name,
             )
         )
-    title, unit = OUTCOME_LABELS[outcome]
-    return _time_axis(_layout(figure, title, _time_label(data), unit), data)
+    title, axis, unit = OUTCOME_LABELS[outcome]
+    _value_axis(figure, unit)
+    return _time_axis(_layout(figure, title, _time_label(data), axis, legend=_legend(data)), data)
 
 
 def forest_figure(differences: pd.DataFrame, styles: Styles | None = None) -> go.Figure:
@@ -116,7 +120,7 @@ def forest_figure(differences: pd.DataFrame, styles: Styles | None = None) -> go
     (``differences`` from :func:`sim.analysis.paired_differences`)."""
     styles = styles or Styles.of(differences)
     figure = go.Figure()
-    labels = {outcome: OUTCOME_LABELS.get(outcome, (outcome, ""))[0] for outcome in differences["outcome"].unique()}
+    labels = {outcome: outcome_label(outcome) for outcome in differences["outcome"].unique()}
     for (scenario, arm), rows in differences.groupby(["scenario", "arm"], sort=False):
         scale = 100.0 / rows["baseline_mean"].where(rows["baseline_mean"] != 0)
         effect, low, high = rows["difference"] * scale, rows["ci_low"] * scale, rows["ci_high"] * scale
@@ -128,8 +132,8 @@ def forest_figure(differences: pd.DataFrame, styles: Styles | None = None) -> go
                 marker=styles.marker(scenario, arm, 9),
                 error_x={"type": "data", "symmetric": False, "array": high - effect, "arrayminus": effect - low},
                 name=styles.name(scenario, arm),
-                customdata=np.stack([rows["difference"], rows["ci_low"], rows["ci_high"], rows["n"]], axis=1),
-                hovertemplate="%{y}: %{x:.2f}% of baseline<br>difference %{customdata[0]:.4g} [%{customdata[1]:.4g}, %{customdata[2]:.4g}], n=%{customdata[3]}",
+                text=[_effect_text(row) for row in rows.itertuples()],
+                hovertemplate="%{y}: %{x:.2f} % of the baseline<br>%{text}<extra>%{fullData.name}</extra>",
             )
         )
     figure.add_vline(x=0, line={"color": "grey", "dash": "dot"})
@@ -145,16 +149,34 @@ def forest_figure(differences: pd.DataFrame, styles: Styles | None = None) -> go
     return figure
 
 
+def _effect_text(row) -> str:
+    """An effect's hover text in its outcome's unit: difference, interval and number of pairs."""
+    unpaired = "no paired runs"
+    difference = format_outcome(row.difference, row.outcome, unpaired, difference=True)
+    interval = format_interval(row.ci_low, row.ci_high, unit_of(row.outcome), unpaired if row.n == 0 else "no interval", difference=True)
+    return f"difference {difference} {interval}, n = {row.n}"
+
+
 def lorenz_figure(data: ReportInput) -> go.Figure:
     """Lorenz curves of all residents' income at the start (common to every arm of a scenario) and the final year, per
-    scenario and arm."""
+    scenario and arm; with a baseline and other arms, a second panel draws each arm's final-year curve minus the
+    baseline's (percentage points), since the curves themselves nearly coincide."""
     columns = list(LORENZ_OUTCOMES)
     yearly = data.results[np.isclose(data.results["year"] % 1, 0)]
     start, end = yearly["year"].min(), yearly["year"].max()
     shares = [0.0, *LORENZ_SHARES, 1.0]
-    figure = go.Figure()
+    means = yearly[yearly["year"] == end].groupby(["scenario", "arm"], sort=False)[columns].mean()
+    differences = _lorenz_differences(means)
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.55, 0.45],
+        horizontal_spacing=0.12,
+        subplot_titles=["curves", f"final year ({int(end)}) minus the baseline"],
+    ) if differences else go.Figure()
+    cell = {"row": 1, "col": 1} if differences else {}
     figure.add_trace(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "lightgrey", "dash": "dot"}, name="perfect equality")
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "lightgrey", "dash": "dot"}, name="perfect equality"), **cell
     )
     for index, (scenario, rows) in enumerate(yearly[yearly["year"] == start].groupby("scenario", sort=False)):
         where = "" if len(data.scenarios) == 1 else f"{_text(scenario)} · "
@@ -166,29 +188,65 @@ def lorenz_figure(data: ReportInput) -> go.Figure:
                 line={"color": "black", "dash": "dash"},
                 marker={"symbol": SYMBOLS[index % len(SYMBOLS)]},
                 name=f"{where}start ({int(start)})",
-            )
+            ),
+            **cell,
         )
-    for (scenario, arm), rows in yearly[yearly["year"] == end].groupby(["scenario", "arm"], sort=False):
+    for (scenario, arm), values in means.iterrows():
+        name = data.styles.name(scenario, arm)
         figure.add_trace(
             go.Scatter(
                 x=shares,
-                y=[0.0, *rows[columns].mean(), 1.0],
+                y=[0.0, *values, 1.0],
                 mode="lines+markers",
                 line=data.styles.line(scenario, arm),
-                name=f"{data.styles.name(scenario, arm)}, {int(end)}",
-            )
+                legendgroup=name,
+                name=f"{name}, {int(end)}",
+            ),
+            **cell,
         )
+    for (scenario, arm), values in differences.items():
+        name = data.styles.name(scenario, arm)
+        figure.add_trace(
+            go.Scatter(
+                x=list(LORENZ_SHARES),
+                y=100 * values,
+                mode="lines+markers",
+                line=data.styles.line(scenario, arm),
+                marker=data.styles.marker(scenario, arm, 7),
+                legendgroup=name,
+                showlegend=False,
+                name=f"{name} minus baseline",
+                hovertemplate="poorest %{x:.0%}: %{y:+.2f} percentage points",
+            ),
+            row=1,
+            col=2,
+        )
+    if differences:
+        figure.add_hline(y=0, line={"color": "grey", "dash": "dot"}, row=1, col=2)
     _layout(
         figure,
         "Lorenz curves of income, all residents",
-        "population share, poorest first (share)",
-        "share of all income (share)",
+        "population share, poorest first (%)",
+        "share of all income (%)",
         height=480,
+        legend="curve",
     )
-    figure.update_layout(hovermode="closest", legend={"title": {"text": "curve"}})
-    figure.update_xaxes(range=[0, 1])
-    figure.update_yaxes(range=[0, 1])
+    figure.update_layout(hovermode="closest")
+    figure.update_xaxes(range=[0, 1], tickformat=".0%", hoverformat=".0%")
+    figure.update_yaxes(range=[0, 1], tickformat=".0%", hoverformat=".1%", **cell)
+    if differences:
+        figure.update_xaxes(title_text="population share, poorest first (%)", row=1, col=2)
+        figure.update_yaxes(title_text="difference in share of income (percentage points)", row=1, col=2)
     return figure
+
+
+def _lorenz_differences(means: pd.DataFrame) -> dict[tuple[str, str], pd.Series]:
+    """Each arm's mean final-year Lorenz points minus its scenario's baseline's (shares; empty without a baseline)."""
+    differences = {}
+    for (scenario, arm), values in means.iterrows():
+        if arm != BASELINE and (scenario, BASELINE) in means.index:
+            differences[(scenario, arm)] = values - means.loc[(scenario, BASELINE)]
+    return differences
 
 
 def theil_figure(data: ReportInput) -> go.Figure:
@@ -208,7 +266,7 @@ def theil_figure(data: ReportInput) -> go.Figure:
                 line={"color": data.styles.colour(arm), "dash": dash},
                 marker=data.styles.marker(scenario, arm, 6),
                 legendgroup=name,
-                name=f"{name}: {part}",
+                name=f"{name}: {part}" if data.kind == "experiment" else part,
             )
         )
     _layout(
@@ -217,7 +275,8 @@ def theil_figure(data: ReportInput) -> go.Figure:
         _time_label(data),
         "Theil T component (≥ 0)",
     )
-    figure.update_layout(legend={"title": {"text": "arm: part"}})
+    figure.update_layout(legend={"title": {"text": "arm: part" if data.kind == "experiment" else "part"}})
+    _value_axis(figure, "index")
     return _time_axis(figure, data)
 
 
@@ -252,12 +311,12 @@ def sankey_figure(data: ReportInput) -> go.Figure:
         {
             "label": name,
             "method": "update",
-            "args": [{"visible": [i == j for j in range(len(names))]}, {"title.text": _sankey_title(name)}],
+            "args": [{"visible": [i == j for j in range(len(names))]}, {"title.text": _sankey_title(data, name)}],
         }
         for i, name in enumerate(names)
     ]
     figure.update_layout(
-        title={"text": _sankey_title(names[0])},
+        title={"text": _sankey_title(data, names[0])},
         height=440,
         template="plotly_white",
         margin={"l": 30, "r": 30, "t": 90, "b": 30},
@@ -270,8 +329,9 @@ def sankey_figure(data: ReportInput) -> go.Figure:
     return figure
 
 
-def _sankey_title(name: str) -> str:
-    return f"Pairing funds by kind of donor and recipient (yuan), arm {name}"
+def _sankey_title(data: ReportInput, name: str) -> str:
+    title = "Pairing funds by kind of donor and recipient (yuan)"
+    return f"{title}, arm {name}" if data.kind == "experiment" else f"{title} over the run"
 
 
 def cost_figure(costs: pd.DataFrame, styles: Styles | None = None) -> go.Figure:
@@ -346,16 +406,16 @@ def network_figure(graph: nx.Graph, funds: dict[str, float], what: str) -> go.Fi
                 name=KIND_LABELS.get(kind, kind),
             )
         )
-    _layout(figure, f"Pairing network ({_text(what)})", "layout position (no unit)", "layout position (no unit)", height=620)
-    figure.update_layout(hovermode="closest", legend={"title": {"text": "node kind"}})
-    figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    _layout(figure, f"Pairing network ({_text(what)})", "", "", height=620, legend="node kind")
+    figure.update_layout(hovermode="closest")
+    figure.update_xaxes(visible=False)  # a layout's positions mean nothing: no axes to read them on
+    figure.update_yaxes(visible=False, scaleanchor="x")
     return figure
 
 
 def sensitivity_figure(table: pd.DataFrame, method: str, outcome: str, arm: str) -> go.Figure:
     """Sobol first-order and total indices as bars with intervals, or Morris mu* against sigma."""
-    label = OUTCOME_LABELS.get(outcome, (outcome, ""))[0]
+    label = outcome_label(outcome)
     figure = go.Figure()
     if method == "sobol":
         for index, (column, name) in enumerate((("S1", "first-order S1"), ("ST", "total ST"))):
@@ -368,8 +428,9 @@ def sensitivity_figure(table: pd.DataFrame, method: str, outcome: str, arm: str)
                     marker={"color": _colour(index)},
                 )
             )
-        _layout(figure, f"Sobol indices of final-year {label}, arm {_text(arm)}", "parameter", "share of output variance (share)")
-        figure.update_layout(barmode="group", hovermode="closest", legend={"title": {"text": "index"}})
+        _layout(figure, f"Sobol indices of final-year {label}, arm {_text(arm)}", "parameter", "share of output variance (%)", legend="index")
+        figure.update_layout(barmode="group", hovermode="closest")
+        figure.update_yaxes(tickformat=".0%", hoverformat=".1%")
     else:
         figure.add_trace(
             go.Scatter(
@@ -383,11 +444,15 @@ def sensitivity_figure(table: pd.DataFrame, method: str, outcome: str, arm: str)
                 marker={"size": 10, "color": _colour(0)},
             )
         )
+        unit = OUTCOME_LABELS[outcome].axis if outcome in OUTCOME_LABELS else "outcome units"
         _layout(
             figure,
             f"Morris screening of final-year {label}, arm {_text(arm)}",
-            "μ* (mean |elementary effect|, outcome units)",
-            "σ (spread of elementary effects, outcome units)",
+            f"μ* (mean |elementary effect|; {unit})",
+            f"σ (spread of elementary effects; {unit})",
+            legend="points",
         )
-        figure.update_layout(hovermode="closest", legend={"title": {"text": "points"}})
+        figure.update_layout(hovermode="closest")
+        figure.update_xaxes(hoverformat=d3_format(unit_of(outcome)))
+        _value_axis(figure, unit_of(outcome))
     return figure

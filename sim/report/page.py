@@ -14,6 +14,7 @@ from plotly.offline import get_plotlyjs
 
 from sim import analysis
 from sim.experiment import BASELINE, salib_problem
+from sim.formatting import format_interval, format_value, outcome_label
 from sim.outcomes import LORENZ_OUTCOMES
 from sim.report.figures import (
     OUTCOME_LABELS,
@@ -32,13 +33,22 @@ from sim.results import write_atomically
 from sim.summary import HEADLINE_OUTCOMES
 
 TIME_SERIES = {
-    "rural_income_pc": "Mean 12-month income per rural resident, by arm.",
-    "urban_income_pc": "Mean 12-month income per urban resident, by arm. Pairing barely reaches urban incomes, so the arms overlap.",
-    "urban_rural_ratio": "How many times the rural mean the urban mean income is. Lower means a narrower urban–rural gap.",
+    "rural_income_pc": "Mean 12-month income per rural resident.",
+    "urban_income_pc": "Mean 12-month income per urban resident. Pairing barely reaches urban incomes.",
+    "urban_rural_ratio": "Mean urban income divided by mean rural income: 2 means that urban residents earn twice as much as "
+    "rural ones. Lower means a narrower urban–rural gap.",
     "gini": "Inequality of income over all residents, urban and rural together. Lower means more equal.",
     "theil_t": "Another inequality index over all residents; unlike the Gini it splits exactly into the urban–rural gap and "
     "the inequality within each side (see the decomposition below).",
 }
+"""Each time-series figure's caption, true of a single run and of an experiment alike (what only an experiment's figures
+show, the arms and their bands, is said by :func:`_bands`)."""
+
+COINCIDING = {
+    "urban_income_pc": "Every arm draws the same urban households (common random numbers) and pairing hardly changes their "
+    "incomes, so the arms' lines coincide: each is drawn narrower than the one beneath it, so all stay visible."
+}
+"""What an experiment's caption adds where the arms' lines lie on top of each other."""
 
 
 @dataclass
@@ -74,13 +84,22 @@ def _pooling(data: ReportInput) -> str:
 
 
 def _bands(data: ReportInput, figure: go.Figure) -> str:
-    """The caption's promise about intervals, kept to what the figure draws."""
+    """The caption's promise about intervals, kept to what the figure draws, and why bands that overlap do not contradict
+    the paired effects of the forest plot."""
     if data.kind == "run":
         return "One run: one draw of the county's randomness, so no interval."
     if not any(trace.fill == "toself" for trace in figure.data):
-        return "Lines are means; with one run per arm there is no interval to draw." + _pooling(data)
+        return "One line per arm: its mean; with one run per arm there is no interval to draw." + _pooling(data)
     runs = "replications" if data.points < 2 else "runs"
-    return f"Lines are means over {runs}; bands are their 95 % intervals." + _pooling(data)
+    text = f"One line per arm: its mean over {runs}; the band, its 95 % interval, spans the spread across {runs}"
+    if _comparable(data)[0] is not None:
+        text += (
+            ", which is why bands overlap even where the effects versus the baseline are significant: those are paired "
+            "differences from the baseline within each replication (common random numbers), where that spread cancels."
+        )
+    else:
+        text += "."
+    return text + _pooling(data)
 
 
 def _time_figures(section: Section, data: ReportInput, captions: dict[str, str]) -> list[str]:
@@ -91,21 +110,33 @@ def _time_figures(section: Section, data: ReportInput, captions: dict[str, str])
             missing.append(outcome)
             continue
         figure = time_series_figure(data, outcome)
-        section.figures.append((figure, f"{caption} {_bands(data, figure)}"))
+        coinciding = f" {COINCIDING[outcome]}" if outcome in COINCIDING and data.kind == "experiment" and len(data.arms) > 1 else ""
+        section.figures.append((figure, f"{caption}{coinciding} {_bands(data, figure)}"))
     return missing
+
+
+def _names(outcomes: list[str]) -> str:
+    """Outcomes as people read them, each with its column name (what to look for in the results)."""
+    return ", ".join(f"{outcome_label(outcome)} ({outcome})" for outcome in outcomes)
 
 
 def time_series_section(data: ReportInput) -> Section:
     section = Section("Outcomes over time")
     missing = _time_figures(section, data, TIME_SERIES)
     if missing:
-        section.note = f"Not in these results (the experiment did not keep them): {', '.join(missing)}."
+        who = "the experiment did not keep them" if data.kind == "experiment" else "this run did not record them"
+        section.note = f"Not in these results ({who}): {_names(missing)}."
     return section
 
 
 def _comparable(data: ReportInput) -> tuple[pd.DataFrame | None, str]:
     """The (pooled) results of the scenarios that have a baseline run to compare their arms with, and a note naming the
     scenarios left out (e.g. every baseline run of one failed) - or None and why nothing can be compared."""
+    if data.kind == "run":
+        return None, (
+            "A single run has no baseline to compare with: effects need an experiment (pairsim compare) that runs a "
+            "no-pairing baseline arm beside the pairing arms, with the same random numbers."
+        )
     results = data.pooled
     with_baseline = set(results.loc[results["arm"] == BASELINE, "scenario"])
     kept = results[results["scenario"].isin(with_baseline)]
@@ -146,7 +177,7 @@ def _left_out(data: ReportInput, differences: pd.DataFrame) -> str:
     if blank.empty:
         return ""
     items = [
-        f"{OUTCOME_LABELS[row.outcome][0]} for {data.styles.name(row.scenario, row.arm)} "
+        f"{outcome_label(row.outcome)} for {data.styles.name(row.scenario, row.arm)} "
         f"({'no paired runs' if row.n == 0 else 'baseline mean 0'})"
         for row in blank.itertuples()
     ]
@@ -163,16 +194,28 @@ def _one_figure_section(
 
 
 def lorenz_section(data: ReportInput) -> Section:
-    return _one_figure_section(
+    if data.kind == "run":
+        which = "this run"
+    else:
+        which = "mean over replications" if data.points < 2 else "mean over runs"
+    section = _one_figure_section(
         "Lorenz curves",
         data,
         list(LORENZ_OUTCOMES),
         "These results have no Lorenz points (lorenz_p10 … lorenz_p90); runs made with this version record them.",
         lorenz_figure,
         "The share of all residents' income (urban and rural) held by the poorest part of the population, at the start and in "
-        "the final year (mean over replications). The closer a curve is to the dotted diagonal, the more equal the county."
-        + _pooling(data),
+        f"the final year ({which}). The closer a curve is to the dotted diagonal, the more equal the county.",
     )
+    for index, (figure, caption) in enumerate(section.figures):
+        if any(trace.xaxis == "x2" for trace in figure.data):
+            caption += (
+                " The arms' curves nearly coincide (each is drawn narrower than the one beneath it), so the right panel "
+                "shows each arm's final-year curve minus the baseline's, in percentage points: above zero, the poorer part "
+                "of the population holds more of the income than without pairing."
+            )
+        section.figures[index] = (figure, caption + _pooling(data))
+    return section
 
 
 def theil_section(data: ReportInput) -> Section:
@@ -180,7 +223,7 @@ def theil_section(data: ReportInput) -> Section:
         "Theil decomposition",
         data,
         ["theil_t", "theil_t_between"],
-        "Needs theil_t and theil_t_between in the results.",
+        f"Needs {_names(['theil_t', 'theil_t_between'])} in the results.",
         theil_figure,
         "Theil T splits exactly into the part due to the gap between the urban and rural means (solid) and the part due to "
         "inequality among urban and among rural residents (dashed). Pairing mainly works on the first." + _pooling(data),
@@ -190,7 +233,7 @@ def theil_section(data: ReportInput) -> Section:
 def villages_section(data: ReportInput) -> Section:
     section = Section("Weak and hollow villages")
     captions = {
-        "weak_villages": "Villages whose 12-month collective income is below the weak (薄弱村) threshold, by arm.",
+        "weak_villages": "Villages whose 12-month collective income is below the weak (薄弱村) threshold.",
         "hollow_villages": "Villages with almost no collective income (空壳村, below the hollow threshold; also counted as weak).",
     }
     _time_figures(section, data, captions)
@@ -204,14 +247,16 @@ def flows_section(data: ReportInput) -> Section:
     if data.funds_by_kind.empty:
         section.note = f"No flows to show: {data.funds_note or 'no pairing funds'}."
         return section
-    per = "mean per run of each arm" if data.kind == "experiment" else "over the run"
+    per = " (mean per run of each arm)" if data.kind == "experiment" else ""
+    diagrams = len(data.funds_by_kind[["scenario", "arm"]].drop_duplicates())
     choose = "arm" if len(data.scenarios) == 1 else "scenario and arm"
     caption = (
-        f"Pairing funds sent over the whole run ({per}), from each kind of donor (left) to villages that were weak when their "
+        f"Pairing funds sent over the whole run{per}, from each kind of donor (left) to villages that were weak when their "
         "link began and to other villages (right). Each pairing type has its donors: departments and communities "
         "(city–village), enterprises (village–enterprise), strong villages (strong–weak), cooperatives (industry chain). "
-        f"Training, jobs and cadres are not funds and are not shown. Node labels stand in for a legend; choose the {choose} "
-        "above." + _pooling(data)
+        "Training, jobs and cadres are not funds and are not shown. Node labels stand in for a legend"
+        + (f"; choose the {choose} above." if diagrams > 1 else ".")
+        + _pooling(data)
     )
     section.figures.append((sankey_figure(data), caption))
     return section
@@ -221,12 +266,12 @@ def cost_section(data: ReportInput) -> Section:
     title = "Cost-effectiveness"
     results, note = _comparable(data)
     if results is None or not _has(data, "gini", "funds_sent_total"):
-        return Section(title, note=note if results is None else "Needs gini and funds_sent_total in the results.")
+        return Section(title, note=note if results is None else f"Needs {_names(['gini'])} and the funds sent (funds_sent_total) in the results.")
     costs = analysis.cost_effectiveness(results, baseline=BASELINE, outcome="gini", cost="funds_sent_total")
     caption = (
         "Each arm's pairing funds over the run against how much it lowered the final-year Gini compared with the baseline."
         + _intervals(costs["reduction_ci_low"].notna().any(), " Bars are 95 % intervals.")
-        + " The table gives yuan per 0.001 of Gini reduced, where the reduction is significant."
+        + " The table gives yuan per 0.001 of Gini reduced where the reduction is significant, and otherwise says why not."
         + _pooling(data)
     )
     return Section(title, figures=[(cost_figure(costs, data.styles), caption)], note=note, table_html=_cost_table(data, costs))
@@ -238,15 +283,27 @@ def _cost_table(data: ReportInput, costs: pd.DataFrame) -> str:
     rows = "".join(
         "<tr>"
         + (f"<td>{_text(row['scenario'])}</td>" if several else "")
-        + f"<td>{_text(row['arm'])}</td><td>{_format(row['cost'])}</td><td>{_format(row['reduction'])} "
-        f"[{_format(row['reduction_ci_low'])}, {_format(row['reduction_ci_high'])}]</td><td>{_format(row['cost_per_0.001'])}</td>"
-        f"<td>{_text(row['note'])}</td></tr>"
+        + f"<td>{_text(row['arm'])}</td>"
+        + "".join(f'<td class="number">{_text(cell)}</td>' for cell in _cost_cells(row))
+        + "</tr>"
         for _, row in costs.iterrows()
     )
     return (
         '<table class="data"><tr>' + ("<th>scenario</th>" if several else "") + "<th>arm</th><th>funds sent (yuan per run)</th>"
-        f"<th>Gini reduction, 0–1 scale [95% CI]</th><th>yuan per 0.001 Gini</th><th>note</th></tr>{rows}</table>"
+        f"<th>Gini reduction, 0–1 scale [95% CI]</th><th>yuan per 0.001 Gini</th></tr>{rows}</table>"
     )
+
+
+def _cost_cells(row: pd.Series) -> list[str]:
+    """One arm's funds, Gini reduction with its interval, and yuan per 0.001 Gini - or, where that is not defined, why."""
+    unpaired = "no paired runs"
+    reduction = format_value(row["reduction"], "index", unpaired)
+    interval = format_interval(row["reduction_ci_low"], row["reduction_ci_high"], "index", f"no interval ({row['note']})")
+    return [
+        format_value(row["cost"], "yuan", unpaired),
+        f"{reduction} {interval}",
+        format_value(row["cost_per_0.001"], "yuan", row["note"] or "not defined"),
+    ]
 
 
 def network_section(data: ReportInput) -> Section:
@@ -285,14 +342,16 @@ def sensitivity_section(data: ReportInput) -> Section | None:
                         data.results, problem["names"], problem["bounds"], outcome, num_levels=design.levels, arm=arm, seed=0
                     )
             except ValueError as error:  # e.g. a sweep with unfinished design points
-                notes.append(f"{outcome}, arm {arm}: {error}")
+                notes.append(f"{outcome_label(outcome)}, arm {arm}: {error}")
                 continue
             caption = (
                 "How much of the spread of the final-year outcome across the design each parameter explains alone (S1) and "
-                "with its interactions (ST); bars are 95 % bootstrap intervals."
+                "with its interactions (ST), in percent of its variance; bars are 95 % bootstrap intervals."
                 if design.method == "sobol"
                 else "Parameters far to the right matter most (μ*); high σ means a non-linear effect or interactions."
             )
+            if design.method == "sobol" and table[["S1", "ST"]].isna().all().all():
+                caption += f" No variation: {outcome_label(outcome)} is the same at every design point, so it has no variance to share out and no bars."
             section.figures.append((sensitivity_figure(table, design.method, outcome, arm), caption))
     if notes:
         section.note = "Not computed: " + "; ".join(notes)
@@ -326,6 +385,7 @@ table { border-collapse: collapse; margin: .6em 0 1.2em 0; font-size: .92em; }
 th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid #eee; vertical-align: top; }
 table.overview th { color: #555; font-weight: normal; white-space: nowrap; }
 .figure { width: 100%; }
+td.number { text-align: right; white-space: nowrap; }
 """
 
 
@@ -358,9 +418,15 @@ def render_html(data: ReportInput, sections: list[Section]) -> str:
         f'<script type="text/javascript">{get_plotlyjs()}</script>\n</head>\n<body>\n'
         f"<h1>{_text(data.title)}</h1>\n"
         "<p>Made by <code>pairsim report</code> from <code>"
-        f"{_text(data.folder)}</code>. Intervals are 95 % t intervals over replications; every figure is interactive "
+        f"{_text(data.folder)}</code>. {_intervals_said(data)} Every figure is interactive "
         "(hover, zoom, click legend entries to hide them).</p>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
+
+
+def _intervals_said(data: ReportInput) -> str:
+    if data.kind == "run":
+        return "One run of one scenario: one draw of the county's randomness, so there are no intervals."
+    return "Intervals are 95 % t intervals over replications."
 
 
 def build_report(folder: str | Path) -> str:
@@ -377,8 +443,3 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     write_atomically(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     return target
 
-
-def _format(value: float) -> str:
-    if pd.isna(value):
-        return "—"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"

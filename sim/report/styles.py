@@ -51,7 +51,13 @@ class Styles:
         return _colour(self.arms.index(arm), alpha)
 
     def line(self, scenario: str, arm: str) -> dict:
-        return {"color": self.colour(arm), "dash": DASHES[self.scenarios.index(scenario) % len(DASHES)]}
+        return {"color": self.colour(arm), "dash": DASHES[self.scenarios.index(scenario) % len(DASHES)], "width": self.width(arm)}
+
+    def width(self, arm: str) -> float:
+        """Line width, widest for the baseline (drawn first) and narrower for each arm after it, so that arms whose lines
+        coincide (urban income, which pairing barely reaches; nearly equal Lorenz curves) stay visible as nested stripes."""
+        later = len(self.arms) - 1 - self.arms.index(arm)
+        return 2.0 + later * min(1.5, 6.0 / max(len(self.arms) - 1, 1))
 
     def marker(self, scenario: str, arm: str, size: int) -> dict:
         return {"color": self.colour(arm), "symbol": SYMBOLS[self.scenarios.index(scenario) % len(SYMBOLS)], "size": size}
