@@ -113,14 +113,14 @@ def sensitivity_text(results: pd.DataFrame, design: Design) -> str:
 
 
 def sobol_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Sobol indices as text: shares of the output variance in percent, each with its 95 % bootstrap half-width; an
-    outcome that does not vary over the design has no variance to share out, and says so."""
+    """Sobol indices as text: shares of the output variance in percent, each with its 95 % bootstrap half-width (in
+    percentage points); an outcome that does not vary over the design has no variance to share out, and says so."""
     why = "no variation" if table[["S1", "ST"]].isna().all().all() else "not defined"
     return pd.DataFrame(
         {
             "parameter": table["parameter"],
             **{
-                name: [format_value(value, "share", why) for value in table[column]]
+                name: [format_value(value, "share", why, difference=column.endswith("_conf")) for value in table[column]]
                 for name, column in (("S1 (first-order)", "S1"), ("S1 ±", "S1_conf"), ("ST (total)", "ST"), ("ST ±", "ST_conf"))
             },
         }

@@ -491,6 +491,7 @@ def test_sobol_summary_says_no_variation_for_an_outcome_that_does_not_vary():
     assert (table.drop(columns="parameter") == "no variation").all().all()
     varying = sobol_table(sobol_indices(_design_results(x), PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False, seed=2))
     assert varying["S1 (first-order)"].str.fullmatch(r"-?\d+\.\d{2} %").all(), varying
+    assert varying["S1 ±"].str.fullmatch(r"\d+\.\d{2} pp").all(), varying  # a half-width: percentage points
 
 
 def test_run_summary_shows_shares_in_percent_and_indices_to_four_decimals():
