@@ -553,6 +553,26 @@ def test_a_morris_sweep_gets_sensitivity_figures(tmp_path):
     assert set(section.figures[0][0].data[0].text) == {"pairing.failure.leakage", "pairing.effects.training_gain"}
 
 
+def test_a_sobol_index_of_an_outcome_that_does_not_vary_says_no_variation(tmp_path):
+    """A Sobol sweep where weak villages are made the same at every design point: their indices are undefined, and the
+    report and the summary say why (no variation) rather than drawing nothing or printing nan."""
+    design = {"method": "sobol", "samples": 2, "parameters": {"pairing.failure.leakage": {"low": 0.0, "high": 0.4}}}
+    data = experiment_data("sobol_report", replications=1, baseline=False, arms={"all_policies": {"policies": "all"}}, design=design)
+    code, _, err = run_cli("sweep", write_experiment(tmp_path, data), "--workers", "1", "--out", tmp_path / "results", "--quiet")
+    assert code == 0, err
+
+    def constant_weak_villages(path: Path, table: pd.DataFrame) -> None:
+        table.assign(weak_villages=5.0).to_parquet(path, index=False)
+
+    folder = copy_runs(tmp_path / "results", tmp_path / "flat", constant_weak_villages)
+    captions = {figure.layout.title.text: caption for figure, caption in report.sensitivity_section(report.load_report_input(folder)).figures}
+    weak = captions["Sobol indices of final-year Weak villages (薄弱村), arm all_policies"]
+    assert "No variation: Weak villages (薄弱村) is the same at every design point" in weak
+    assert not any("No variation" in caption for title, caption in captions.items() if "Weak" not in title)
+    text = summarize_folder(folder)
+    assert "no variation" in text and "nan" not in text
+
+
 def test_single_run_folder_gets_a_report_without_bands(single_run, tmp_path):
     out = tmp_path / "single.html"
     code, stdout, err = run_cli("report", single_run, "-o", out)
