@@ -14,16 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from sim.errors import InputError
-from sim.execute import make_executor, run_experiment
-from sim.experiment import load_experiment, run_specs
-from sim.model import PairingModel
-from sim.results import ResultsStore
-from sim.runner import format_policies, format_summary, package_version, run_model, write_outputs
-from sim.scenario import Scenario, load_scenario, read_village_csv
-from sim.summary import summarize_folder
+from sim.outputs import prepare_experiment_folder, prepare_report_file, prepare_run_folder
+
+# The simulation, pandas, plotly and Mesa are imported inside the commands that use them: `--help` and
+# a bad --out answer at once, before seconds of imports.
 
 EXIT_BAD_INPUT = 2
 DEFAULT_RESULTS = Path("results")
@@ -54,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pairsim",
         description="Simulate urban-rural pairing programmes (城乡结对共建) in a county.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version('pairsim')}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_own_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run one scenario and write its tables", description="Run a scenario to its horizon, print a start-versus-end summary and write monthly and yearly tables (Parquet and CSV).")
@@ -62,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=1, help="random seed (default: 1); same seed, same results")
     run.add_argument("--years", type=_positive_int, help="horizon in years (default: the scenario's horizon_years)")
     run.add_argument("--out", type=Path, help="output folder (default: results/<scenario file name>-seed<N>)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser(
@@ -85,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' for a LocalCluster")
         command.add_argument("--out", type=Path, help="results folder (default: results/<experiment name>)")
         command.add_argument("--replications", type=_positive_int, help="replications per arm (default: the file's)")
-        command.add_argument("--quiet", action="store_true", help="no progress bar")
+        command.add_argument("--quiet", action="store_true", help="print nothing but errors")
         command.set_defaults(handler=_experiment, sweep=name == "sweep")
 
     summarize = commands.add_parser(
@@ -133,38 +128,61 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    out_dir = args.out or DEFAULT_RESULTS / f"{Path(args.scenario).stem}-seed{args.seed}"
+    prepare_run_folder(out_dir)  # before anything slow: a folder pairsim may not write is refused at once
+    from sim.model import PairingModel
+    from sim.runner import format_policies, format_summary, run_model, write_outputs
+    from sim.scenario import load_scenario
+
     scenario = load_scenario(args.scenario)
     if args.years is not None:
         scenario = scenario.with_horizon(args.years)
-    out_dir = args.out or DEFAULT_RESULTS / f"{Path(args.scenario).stem}-seed{args.seed}"
-    check_writable_folder(out_dir)
-
+    say = _printer(args.quiet)
     model = PairingModel(scenario=scenario, rng=args.seed)  # pairing errors surface here, before any output
-    print(f"{scenario.name}: {describe(scenario)}; seed {args.seed}", file=sys.stderr)
-    with tqdm(total=scenario.months, unit="month", desc="simulating", disable=args.quiet, file=sys.stderr, mininterval=0.5) as bar:
+    say(f"{scenario.name}: {describe(scenario)}; seed {args.seed}", file=sys.stderr)
+    with _progress(scenario.months, "month", "simulating", args.quiet) as bar:
         result = run_model(model, on_month=lambda: bar.update())
     written = write_outputs(result, out_dir, scenario, str(args.scenario), args.seed)
-    print(format_summary(result.summary))
+    say(format_summary(result.summary))
     policies = format_policies(result.policies)
     if policies:
-        print(f"\nPairing over {scenario.horizon_years} years, by policy:\n{policies}")
-    print(
+        say(f"\nPairing over {scenario.horizon_years} years, by policy:\n{policies}")
+    say(
         f"\nTables written to {written}/ (monthly, villages, summary, policies, ledger, links; .parquet and .csv;"
         " pairing_graph.graphml and .json)"
     )
     return 0
 
 
+def _printer(quiet: bool):
+    """``print``, or a function that prints nothing under ``--quiet`` (errors still reach stderr)."""
+    return (lambda *args, **kwargs: None) if quiet else print
+
+
+def _progress(total: int, unit: str, desc: str, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc=desc, disable=quiet, file=sys.stderr, mininterval=0.5)
+
+
 def _experiment(args: argparse.Namespace) -> int:
+    from sim.execute import make_executor, run_experiment
+    from sim.experiment import load_experiment, run_specs
+    from sim.results import ResultsStore
+    from sim.summary import summarize_folder
+
     experiment = load_experiment(args.experiment)
     if args.replications:
         experiment = experiment.model_copy(update={"replications": args.replications})
     if args.sweep and experiment.design is None:
         raise InputError.single(str(args.experiment), "design", "pairsim sweep needs a 'design' section (method and parameters)")
     out_dir = args.out or DEFAULT_RESULTS / experiment.name
-    check_writable_folder(out_dir)
+    prepare_experiment_folder(out_dir)
+    report_file = out_dir / "report.html"
+    prepare_report_file(report_file)  # written after the runs: refused now, not then
+    say = _printer(args.quiet)
     where = f"Dask ({args.dask})" if args.dask else f"{args.workers or os.cpu_count()} worker(s)"
-    print(f"{experiment.name}: {len(run_specs(experiment))} runs on {where} -> {out_dir}/", file=sys.stderr)
+    say(f"{experiment.name}: {len(run_specs(experiment))} runs on {where} -> {out_dir}/", file=sys.stderr)
     with make_executor(args.workers, args.dask) as executor:
         report = run_experiment(experiment, args.experiment, out_dir, executor, progress=not args.quiet)
     if report.interrupted:
@@ -173,11 +191,11 @@ def _experiment(args: argparse.Namespace) -> int:
         return 130
     for run_id, error in list(report.failed.items())[:5]:
         print(f"run {run_id} failed: {error}", file=sys.stderr)
-    print(summarize_folder(out_dir))  # says so when no run has finished
+    say(summarize_folder(out_dir))  # says so when no run has finished
     if ResultsStore(out_dir).finished():
         from sim.report import write_report  # plotly: imported only when a report is written (half a second)
 
-        print(f"Report written to {write_report(out_dir)}", file=sys.stderr)
+        say(f"Report written to {write_report(out_dir, report_file)}", file=sys.stderr)
     if report.failed:
         print(
             f"{len(report.failed)} of {report.total} runs failed (recorded in {out_dir}/manifest.json); "
@@ -189,18 +207,17 @@ def _experiment(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    out = args.out or args.results / "report.html"
+    prepare_report_file(out)
     from sim.report import write_report
 
-    out = args.out or args.results / "report.html"
-    if out.is_dir():
-        raise InputError.single(str(out), "--out", "is a folder; expected the path of an HTML file to write")
-    if args.out is not None:  # the default lies inside RESULTS_DIR, which the report checks itself
-        check_writable_folder(out.parent)
     print(f"Report written to {write_report(args.results, out)}")
     return 0
 
 
 def _summarize(args: argparse.Namespace) -> int:
+    from sim.summary import summarize_folder
+
     if not (args.results / "manifest.json").is_file():
         raise InputError.single(str(args.results), "", "not a results folder (no manifest.json); expected a folder written by pairsim compare or sweep")
     print(summarize_folder(args.results))
@@ -228,6 +245,9 @@ def _app(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     env = dict(os.environ)
     if args.scenario:
+        from sim.model import PairingModel
+        from sim.scenario import load_scenario
+
         PairingModel(scenario=load_scenario(args.scenario), rng=1)  # a bad file or pairing fails here, not inside the server
         env[APP_SCENARIO_ENV] = str(Path(args.scenario).resolve())
     check_port_free(args.host, args.port)
@@ -249,20 +269,10 @@ def check_port_free(host: str, port: int) -> None:
             raise InputError.single(f"{host}:{port}", "--port", f"cannot listen there ({error.strerror}); choose another port") from None
 
 
-def check_writable_folder(out_dir: Path) -> None:
-    """Fail before the run, not after it, if ``out_dir`` cannot become a folder of results."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError.single(str(out_dir), "--out", "exists and is not a folder; expected a folder to write into")
-    ancestor = out_dir.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise InputError.single(str(out_dir), "--out", f"{ancestor} is a file; expected a folder path")
-    if not os.access(ancestor, os.W_OK):
-        raise InputError.single(str(out_dir), "--out", f"cannot write inside {ancestor}")
-
-
 def _validate(args: argparse.Namespace) -> int:
+    from sim.model import PairingModel
+    from sim.scenario import load_scenario
+
     scenario = load_scenario(args.scenario)
     model = PairingModel(scenario=scenario, rng=args.seed)  # also checks that every pairing can be formed
     branches = len(model.pairing.branches)
@@ -270,8 +280,10 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(scenario: Scenario) -> str:
-    """One line: size of the county and the run."""
+def describe(scenario) -> str:
+    """One line: size of the county and the run (``scenario``: a validated :class:`sim.scenario.Scenario`)."""
+    from sim.scenario import read_village_csv
+
     region = scenario.region
     towns = len(region.town_names)
     if region.villages is not None:
@@ -287,6 +299,15 @@ def describe(scenario: Scenario) -> str:
         f"{towns} towns, {where}, {scenario.urban.population:,} urban residents, "
         f"{enterprises} enterprises, {departments} departments; {scenario.start_year} + {scenario.horizon_years} years"
     )
+
+
+def _own_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("pairsim")
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 if __name__ == "__main__":

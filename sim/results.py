@@ -10,37 +10,12 @@ file exists: resuming is free and nothing is duplicated.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-
-def current_umask() -> int:
-    """The process's umask (read by setting it and putting it back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call ``write(temporary_path)``, then rename the file to ``path`` (same folder, so the rename is atomic).
-
-    The file ends with the permissions an ordinary ``open`` would give it
-    (``mkstemp`` makes it private; results are meant to be shared).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o666 & ~current_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+from sim.outputs import current_umask, write_atomically  # noqa: F401 - current_umask is public here too
 
 
 class ResultsStore:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -20,8 +17,8 @@ import networkx as nx
 import pandas as pd
 
 from sim.model import PairingModel
+from sim.outputs import RUN_MARKER, staged_folder
 from sim.pairing.programme import write_graph
-from sim.results import current_umask
 from sim.scenario import Scenario
 
 SUMMARY_ROWS: dict[str, str] = {
@@ -133,32 +130,26 @@ def format_summary(summary: pd.DataFrame) -> str:
 
 
 def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario_path: str, seed: int) -> Path:
-    """Write Parquet and CSV tables plus ``run.json`` to ``out_dir``, atomically (replaces an old run)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; results are meant to be shared
-        tables = {
-            "monthly": result.monthly,
-            "villages": result.villages,
-            "summary": result.summary.reset_index(),
-            "policies": result.policies,
-            "ledger": result.ledger,
-            "links": result.links,
-        }
+    """Write Parquet and CSV tables plus ``run.json`` to ``out_dir`` in one atomic step (replacing an old run).
+
+    Call :func:`sim.outputs.prepare_run_folder` first, before the run: it refuses folders pairsim did not write.
+    """
+    tables = {
+        "monthly": result.monthly,
+        "villages": result.villages,
+        "summary": result.summary.reset_index(),
+        "policies": result.policies,
+        "ledger": result.ledger,
+        "links": result.links,
+    }
+    with staged_folder(out_dir) as staging:
         for name, table in tables.items():
             table.to_parquet(staging / f"{name}.parquet", index=False)
             table.to_csv(staging / f"{name}.csv", index=False)
         write_graph(result.graph, staging)
-        (staging / "run.json").write_text(json.dumps(run_metadata(scenario, scenario_path, seed), indent=2, ensure_ascii=False), encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir
+        meta = json.dumps(run_metadata(scenario, scenario_path, seed), indent=2, ensure_ascii=False)
+        (staging / RUN_MARKER).write_text(meta, encoding="utf-8")  # last: a folder with run.json is complete
+    return Path(out_dir)
 
 
 def scenario_hash(scenario: Scenario) -> str:

@@ -352,7 +352,7 @@ def failing_experiment(tmp_path: Path) -> Path:
 def test_a_failing_run_is_recorded_and_the_rest_finish_then_only_it_is_retried(tmp_path, count_runs):
     path = failing_experiment(tmp_path)
     out_dir = tmp_path / "out"
-    code, out, err = run_cli("compare", path, "--workers", "1", "--out", out_dir, "--quiet")
+    code, out, err = run_cli("compare", path, "--workers", "1", "--out", out_dir)
     assert code == 1
     assert "Traceback" not in err
     failed_ids = {"small__city_village__p0000__r000", "small__city_village__p0000__r001"}
@@ -374,7 +374,7 @@ def test_a_failing_run_is_recorded_and_the_rest_finish_then_only_it_is_retried(t
     before = mtimes(out_dir)
 
     count_runs.clear()
-    code, out, err = run_cli("compare", path, "--workers", "1", "--out", out_dir, "--quiet")
+    code, out, err = run_cli("compare", path, "--workers", "1", "--out", out_dir)
     assert code == 1 and "Traceback" not in err
     assert sorted(count_runs) == sorted(failed_ids), "a re-run should retry the failed runs only"
     assert mtimes(out_dir) == before
@@ -462,7 +462,7 @@ def test_rerunning_a_finished_experiment_runs_nothing(reference, tmp_path, count
     folder = copy_results(reference, tmp_path)
     manifest_before = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     before = mtimes(folder)
-    code, out, err = run_cli("compare", reference["path"], "--workers", "1", "--out", folder, "--quiet")
+    code, out, err = run_cli("compare", reference["path"], "--workers", "1", "--out", folder)
     assert code == 0, err
     assert count_runs == []
     assert mtimes(folder) == before
@@ -564,7 +564,7 @@ def test_resume_marks_runs_saved_before_a_kill_as_finished(tmp_path):
         key: value for key, value in manifest["runs"]["small__everything__p0000__r000"].items() if key != "seconds"
     } | {"status": "pending"}
     store.write_manifest(manifest)
-    code, out, err = run_cli("compare", path, "--workers", "1", "--out", out_dir, "--quiet")
+    code, out, err = run_cli("compare", path, "--workers", "1", "--out", out_dir)
     assert code == 0, err
     statuses = {run_id: record["status"] for run_id, record in store.read_manifest()["runs"].items()}
     assert set(statuses.values()) == {"finished"}, statuses
@@ -725,7 +725,7 @@ def morris_sweep(tmp_path_factory) -> dict[str, Any]:
     previous = Path.cwd()
     os.chdir(folder)
     try:
-        code, out, err = run_cli("sweep", "exp.yaml", "--workers", "1", "--out", "results", "--quiet")
+        code, out, err = run_cli("sweep", "exp.yaml", "--workers", "1", "--out", "results")
     finally:
         os.chdir(previous)
     return {"folder": folder, "out": folder / "results", "code": code, "stdout": out, "stderr": err}
