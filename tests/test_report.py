@@ -52,7 +52,7 @@ def experiment(tmp_path_factory) -> dict[str, Any]:
         "tiny_report", replications=3, horizon=2, scenarios=["evil.yaml"], description=f"{EVIL} 城乡结对", arms=arms
     )
     path = write_experiment(folder, data)
-    code, out, err = run_cli("compare", path, "--workers", "1", "--out", folder / "results", "--quiet")
+    code, out, err = run_cli("compare", path, "--workers", "1", "--out", folder / "results")  # not --quiet: it says where
     assert code == 0, err
     return {
         "out": folder / "results",
