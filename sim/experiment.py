@@ -23,7 +23,7 @@ from sim.errors import InputError, Problem
 from sim.model import resolve_scenario
 from sim.outcomes import LORENZ_OUTCOMES, MODEL_OUTCOMES
 from sim.scenario import Scenario, did_you_mean, load_scenario, read_yaml_mapping, validate_model
-from sim.schema import NonNegativeInt, PositiveInt, Strict
+from sim.schema import HorizonYears, NonNegativeInt, PositiveInt, Strict
 
 BASELINE = "baseline"
 ARM_NAME = re.compile(r"^[^\W][\w.-]*$")
@@ -57,6 +57,8 @@ CUMULATIVE_FLOWS = {
 class Arm(Strict):
     """A named policy setting: which of the scenario's pairing policies run, and other changes."""
 
+    example = "{policies: [城乡联建], overrides: {pairing.failure.leakage: 0.2}}"
+
     policies: list[str] | Literal["all"] = Field("all", description="labels of the scenario's policies to keep; [] = none")
     overrides: dict[str, Any] = Field({}, description="dotted scenario paths and values, e.g. pairing.failure.leakage: 0.2")
 
@@ -67,6 +69,8 @@ class Parameter(Strict):
     Every distribution is bounded by ``low`` and ``high``, so the values a design can
     draw are known when the file is loaded (and checked against each scenario then).
     """
+
+    example = "{low: 0.0, high: 0.3} or {values: [0.1, 0.2]}"
 
     low: float | None = None
     high: float | None = None
@@ -116,6 +120,8 @@ class Parameter(Strict):
 class Design(Strict):
     """How parameter values are chosen: a full grid, random or Latin hypercube samples, or Sobol/Morris (SALib)."""
 
+    example = "{method: sobol, samples: 16, parameters: {pairing.failure.leakage: {low: 0.0, high: 0.3}}}"
+
     method: Literal["grid", "random", "lhs", "sobol", "morris"]
     samples: PositiveInt = Field(16, description="random/lhs: points; sobol: base samples N (N*(k+2) points); morris: trajectories")
     levels: PositiveInt = Field(4, description="grid: values per parameter with a range; morris: grid levels")
@@ -137,7 +143,7 @@ class Experiment(Strict):
     scenarios: list[str] = Field(min_length=1, description="scenario YAML files, relative to the experiment file")
     seed: NonNegativeInt = 1
     replications: PositiveInt = 10
-    horizon_years: PositiveInt | None = Field(None, le=100, description="overrides each scenario's horizon")
+    horizon_years: HorizonYears | None = Field(None, description="overrides each scenario's horizon (at most 30 years)")
     baseline: bool = Field(True, description="add the no-pairing arm 'baseline'")
     arms: dict[str, Arm] = Field({}, validate_default=True)
     outcomes: list[str] = DEFAULT_OUTCOMES
@@ -190,12 +196,16 @@ def load_experiment(path: str | Path) -> Experiment:
     """Load and validate an experiment YAML (and every scenario it names)."""
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise InputError.single(source, "", "is a folder; expected an experiment YAML file")
     if not path.is_file():
         raise InputError.single(source, "", "experiment file not found")
     experiment = validate_model(Experiment, read_yaml_mapping(path), source)
     resolved = []
     for i, scenario in enumerate(experiment.scenarios):
         scenario_path = (path.parent / scenario).resolve()
+        if scenario_path.is_dir():
+            raise InputError.single(source, f"scenarios[{i}]", f"is a folder, expected a scenario YAML file: {scenario_path}")
         if not scenario_path.is_file():
             raise InputError.single(source, f"scenarios[{i}]", f"file not found: {scenario_path}")
         loaded = load_scenario(scenario_path)

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -33,18 +36,40 @@ from pydantic import (
 from sim.errors import InputError, Problem
 from sim.pairing.config import Pairing
 from sim.schema import (
+    CHINA_COMMUNITIES,
+    CHINA_POPULATION,
+    CHINA_VILLAGES,
+    MAX_ENTERPRISES,
+    MAX_ORGANISATIONS,
+    MAX_TOWNS,
+    MAX_URBAN_SAMPLE,
+    POPULATION_REASON,
+    HorizonYears,
     NonNegativeFloat,
     NonNegativeInt,
+    Population,
     PositiveFloat,
     PositiveInt,
     Rate,
     Share,
     Strict,
+    bounded_count,
 )
+
+# Counts with plausibility bounds (sources and reasons: sim/schema.py, docs/ODD.md section 9).
+VillageCount = bounded_count(CHINA_VILLAGES, "China had 585,000 villages in 2014; no county has more", positive=True)
+UrbanSample = bounded_count(MAX_URBAN_SAMPLE, "assumption: more sampled households add memory, not accuracy", positive=True)
+EnterpriseJobs = bounded_count(CHINA_POPULATION, "no enterprise has more jobs than China has people", positive=True)
+EnterpriseCount = bounded_count(MAX_ENTERPRISES, "assumption: far above the employers of any county")
+DepartmentCount = bounded_count(MAX_ORGANISATIONS, "assumption: a county has about a hundred departments", positive=True)
+CommunityCount = bounded_count(CHINA_COMMUNITIES, "China had 96,693 urban communities in 2014; no county has more")
+CooperativeCount = bounded_count(MAX_ORGANISATIONS, "assumption: a county's chain bodies number in the tens", positive=True)
 
 
 class LogNormal(Strict):
     """A positive quantity by its mean and coefficient of variation."""
+
+    example = "{mean: 8000, cv: 0.4}"
 
     mean: PositiveFloat
     cv: NonNegativeFloat = 0.5
@@ -60,6 +85,8 @@ class LogNormal(Strict):
 
 class Beta(Strict):
     """A share in [0, 1] by its mean and standard deviation."""
+
+    example = "{mean: 0.55, sd: 0.15}"
 
     mean: float = Field(gt=0, lt=1)
     sd: NonNegativeFloat = 0.1
@@ -82,6 +109,8 @@ class Beta(Strict):
 class CollectiveIncome(LogNormal):
     """Village collective income (yuan a year); a share of villages has none at all."""
 
+    example = "{mean: 220000, cv: 1.0, zero_share: 0.03}"
+
     zero_share: Share = 0.0
 
 
@@ -95,13 +124,15 @@ def _shares_sum_to_one(shares: dict[str, float], what: str) -> dict[str, float]:
 class GeneratedVillages(Strict):
     """Villages drawn from county summary statistics."""
 
-    count: PositiveInt
-    population: PositiveInt = Field(description="rural residents in all villages")
+    example = "{count: 40, population: 32000, households: 9000, income_per_capita: {mean: 7000}, collective_income: {mean: 60000}}"
+
+    count: VillageCount
+    population: Population = Field(description="rural residents in all villages")
     households: PositiveInt = Field(description="rural households in all villages")
     income_per_capita: LogNormal = Field(description="village mean per-capita net income, yuan a year, across villages")
     collective_income: CollectiveIncome = Field(description="village collective income, yuan a year")
     leadership: Beta = Beta(mean=0.55, sd=0.15)
-    industries: dict[str, Share] = {"grain": 1.0}
+    industries: dict[str, Share] = Field(default_factory=lambda: {"grain": 1.0})
 
     _industries_sum = field_validator("industries")(lambda shares: _shares_sum_to_one(shares, "industry"))
 
@@ -130,6 +161,9 @@ class Region(Strict):
         is_names = isinstance(value, list) and value and all(isinstance(name, str) and name for name in value)
         if not (is_count or is_names):
             raise ValueError(f"must be a positive number of towns or a non-empty list of town names, got {value!r}")
+        towns = value if is_count else len(value)
+        if towns > MAX_TOWNS:
+            raise ValueError(f"must be at most {MAX_TOWNS:,} towns (assumption: a county has tens of towns), got {towns:,}")
         return value
 
     @model_validator(mode="after")
@@ -159,21 +193,25 @@ class Households(Strict):
 class Urban(Strict):
     """The urban side: households whose wages follow a trend plus noise."""
 
-    population: PositiveInt
+    example = "{population: 320000, income_per_capita: 17811}"
+
+    population: Population
     household_size: float = Field(2.9, ge=1)
     income_per_capita: PositiveFloat = Field(description="urban per-capita disposable income, yuan a year")
     income_cv: NonNegativeFloat = 0.5
     wage_growth: Rate = Field(0.09, description="trend growth of urban wages a year")
     wage_growth_sd: NonNegativeFloat = Field(0.02, description="sd of the common yearly shock to urban wage growth")
-    sample_households: PositiveInt = Field(4000, description="urban households simulated; each stands for many")
+    sample_households: UrbanSample = Field(4000, description="urban households simulated; each stands for many")
 
 
 class Enterprise(Strict):
     """One named enterprise (in addition to generated ones)."""
 
+    example = "{name: vegetable market, jobs: 500, monthly_wage: 1800}"
+
     name: str
     sector: str = "manufacturing"
-    jobs: PositiveInt
+    jobs: EnterpriseJobs
     monthly_wage: PositiveFloat
     town: str | None = None
 
@@ -181,12 +219,12 @@ class Enterprise(Strict):
 class Enterprises(Strict):
     """Enterprises that hire rural workers: generated by count, plus listed ones."""
 
-    count: NonNegativeInt = 0
+    count: EnterpriseCount = 0
     jobs: LogNormal = LogNormal(mean=120, cv=1.0)
     monthly_wage: LogNormal = LogNormal(mean=1500, cv=0.2)
-    sectors: dict[str, Share] = {"manufacturing": 1.0}
+    sectors: dict[str, Share] = Field(default_factory=lambda: {"manufacturing": 1.0})
     hire_radius_km: PositiveFloat = 15.0
-    listed: list[Enterprise] = []
+    listed: list[Enterprise] = Field(default_factory=list)
 
     _sectors_sum = field_validator("sectors")(lambda shares: _shares_sum_to_one(shares, "sector"))
 
@@ -197,8 +235,10 @@ DepartmentType = Literal["party_mass", "political_legal", "economic", "agricultu
 class DepartmentGroup(Strict):
     """A number of county departments of one type (党群, 政法, 经济, 涉农)."""
 
+    example = "{type: economic, count: 40}"
+
     type: DepartmentType
-    count: PositiveInt
+    count: DepartmentCount
     annual_budget: NonNegativeFloat = Field(100_000, description="yuan a year a department can spend on pairing")
     cadres: NonNegativeInt = Field(10, description="cadres a department can second")
 
@@ -206,7 +246,7 @@ class DepartmentGroup(Strict):
 class Communities(Strict):
     """Urban communities (社区)."""
 
-    count: NonNegativeInt = 0
+    count: CommunityCount = 0
     annual_budget: NonNegativeFloat = 30_000
     volunteers: NonNegativeInt = 20
 
@@ -214,14 +254,18 @@ class Communities(Strict):
 class CooperativeGroup(Strict):
     """Cooperatives or specialist associations on one industry chain."""
 
+    example = "{industry: vegetables, count: 8}"
+
     industry: str
-    count: PositiveInt
+    count: CooperativeCount
     kind: Literal["cooperative", "association"] = "cooperative"
     price_premium: Share = Field(0.03, description="farm-gate price gain for member households")
 
 
 class Classification(Strict):
     """Thresholds on collective income that make a village weak (薄弱) or hollow (空壳)."""
+
+    example = "{weak_collective_income: 50000, hollow_collective_income: 10000}"
 
     weak_collective_income: NonNegativeFloat = 50_000
     hollow_collective_income: NonNegativeFloat = 10_000
@@ -283,14 +327,14 @@ class Scenario(Strict):
     name: str
     description: str = ""
     start_year: int = Field(2009, ge=1949, le=2100)
-    horizon_years: PositiveInt = Field(10, le=100)
+    horizon_years: HorizonYears = 10
     region: Region
     households: Households = Households()
     urban: Urban
     enterprises: Enterprises = Enterprises()
-    departments: list[DepartmentGroup] = []
+    departments: list[DepartmentGroup] = Field(default_factory=list)
     communities: Communities = Communities()
-    cooperatives: list[CooperativeGroup] = []
+    cooperatives: list[CooperativeGroup] = Field(default_factory=list)
     classification: Classification = Classification()
     economy: Economy = Economy()
     pairing: Pairing = Pairing()
@@ -323,6 +367,142 @@ class Scenario(Strict):
         return changed.from_source(self.source)
 
 
+# --------------------------------------------------------------------------- size and memory
+
+BASE_BYTES = 200 * 2**20
+"""The interpreter with numpy, pandas and Mesa loaded (README: small.yaml peaks at 178 MiB of resident memory)."""
+BYTES_PER_HOUSEHOLD = 300
+BYTES_PER_EXTRA_RESIDENT = 30
+BYTES_PER_VILLAGE = 2_500
+BYTES_PER_VILLAGE_YEAR = 260
+BYTES_PER_ENTERPRISE = 5_000
+BYTES_PER_JOB = 15
+BYTES_PER_ORGANISATION = 300
+BYTES_PER_URBAN_SAMPLE = 60
+BYTES_PER_PAIRING_CANDIDATE = 110
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a scenario needs to run, in total and by what drives it (for the message when it does not fit)."""
+
+    total: int
+    parts: dict[str, int]
+    households: int
+
+
+def estimate_memory(scenario: Scenario, rural: tuple[int, int, int] | None = None) -> MemoryEstimate:
+    """Roughly the most memory a run of ``scenario`` needs at once, from its validated counts alone (nothing is built).
+
+    ``rural`` is (villages, households, residents) when the villages come from a CSV; generated villages give their own.
+
+    The figures per unit were measured, not guessed: the peak of ``tracemalloc`` (which numpy reports its arrays to)
+    while building ``PairingModel`` for ``scenarios/shouguang_2009.yaml`` (975 villages, 212,000 households, 700,000
+    rural residents, 400 enterprises, 4,000 sampled urban households) and stepping it 24 months, then again with one
+    count changed at a time (Python 3.12, numpy 2, 2026-11-27):
+
+    - Shouguang without pairing: 65.5 MB. Households and residents doubled: 126.6 MB, so 288 bytes a household
+      (``BYTES_PER_HOUSEHOLD`` = 300). The households' arrays, income parts, 12-month history and each month's
+      temporaries; the peak is while the county is built, not later.
+    - Residents x 28 (20 M) at the same households: 634.4 MB, so 29.5 bytes for each resident beyond the first of
+      their household (placing residents in households makes three arrays of that length; 30).
+    - Villages x 4: 72.7 MB, 2,490 bytes a village (2,500): the village table, its Mesa agent and per-village state.
+      The yearly village records add about 260 bytes a village a year (16 columns of 8 bytes, twice while the yearly
+      tables are joined; computed, not measured).
+    - Jobs per enterprise x 4: 68.2 MB, 12.6 bytes a job (15): hiring draws three candidates per opening.
+      Enterprises x 4: 74.0 MB, 7,100 bytes an enterprise, 4,800 of it besides its jobs (5,000).
+    - 20,000 communities: 70.8 MB, 265 bytes per department, community or cooperative (300).
+    - 100,000 sampled urban households: 70.3 MB, 51 bytes each (60).
+    - Typed city-village pairing over 3,900 villages and 2,110 donors: 974.9 MB against 73.4 MB without, 110 bytes
+      per donor-village candidate of the matching (greedy or random). ``optimal`` matching (networkx) needs more per
+      candidate; it was not measured, as it is slow long before memory runs out (over 10 minutes at 300,000).
+
+    Peaks of different stages are added rather than overlapped, so the total is on the high side; resident memory
+    adds the allocator's overhead on top of tracemalloc's count, which ``BASE_BYTES`` covers for small counties.
+    """
+    if rural is None:
+        villages = scenario.region.villages
+        rural = (villages.count, villages.households, villages.population) if villages is not None else (0, 0, 0)
+    n_villages, households, residents = rural
+    enterprises = scenario.enterprises.count + len(scenario.enterprises.listed)
+    jobs = scenario.enterprises.count * scenario.enterprises.jobs.mean + sum(e.jobs for e in scenario.enterprises.listed)
+    departments = sum(group.count for group in scenario.departments)
+    cooperatives = sum(group.count for group in scenario.cooperatives)
+    organisations = departments + scenario.communities.count + cooperatives
+    parts = {
+        "households": BYTES_PER_HOUSEHOLD * households,
+        "rural residents": BYTES_PER_EXTRA_RESIDENT * max(residents - households, 0),
+        "villages": (BYTES_PER_VILLAGE + BYTES_PER_VILLAGE_YEAR * (scenario.horizon_years + 1)) * n_villages,
+        "enterprise jobs": int(BYTES_PER_ENTERPRISE * enterprises + BYTES_PER_JOB * jobs),
+        "departments, communities and cooperatives": BYTES_PER_ORGANISATION * organisations,
+        "urban sample": BYTES_PER_URBAN_SAMPLE * scenario.urban.sample_households,
+        "pairing candidates": BYTES_PER_PAIRING_CANDIDATE * _pairing_candidates(scenario, n_villages),
+    }
+    return MemoryEstimate(BASE_BYTES + sum(parts.values()), parts, households)
+
+
+def _pairing_candidates(scenario: Scenario, villages: int) -> int:
+    """The largest donor-by-village score matrix any one policy builds (policies are set up one after another)."""
+    departments = sum(group.count for group in scenario.departments)
+    cooperatives = sum(group.count for group in scenario.cooperatives)
+    enterprises = scenario.enterprises.count + len(scenario.enterprises.listed)
+    largest = 0
+    for policy in scenario.pairing.policies:
+        pairs = min(policy.pairs or len(policy.explicit), villages)
+        cells = {
+            "city_village": (departments + scenario.communities.count) * (villages if policy.typed else pairs),
+            "village_enterprise": (enterprises + cooperatives) * villages,
+            "strong_weak": min(pairs * policy.donors_per_pair, villages) * pairs,
+            "industry_chain": min(pairs, cooperatives) * villages,
+            "cadre_dispatch": departments * pairs,
+        }[policy.type]
+        largest = max(largest, cells)
+    return largest
+
+
+def machine_memory() -> int:
+    """This machine's total physical memory in bytes (``os.sysconf``), or 0 where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def format_bytes(size: float) -> str:
+    """'3.2 TB', '24 GB', '512 MB': decimal units, two significant figures below 10."""
+    unit, scale = next(((unit, scale) for unit, scale in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9)) if size >= scale), ("MB", 1e6))
+    value = size / scale
+    return f"{value:.2g} {unit}" if value < 10 else f"{value:.0f} {unit}"
+
+
+def check_size(scenario: Scenario, source: str, rural: tuple[int, int, int] | None = None) -> None:
+    """Refuse a county with more people than China, or whose arrays would not fit in this machine's memory.
+
+    Runs on validated counts only, before anything is allocated (every entry point validates a scenario first).
+    """
+    if rural is None and scenario.region.villages is not None:
+        rural = (scenario.region.villages.count, scenario.region.villages.households, scenario.region.villages.population)
+    if rural is not None and rural[2] + scenario.urban.population > CHINA_POPULATION:
+        together = rural[2] + scenario.urban.population
+        raise InputError.single(
+            source,
+            "urban.population",
+            f"rural ({rural[2]:,}) and urban ({scenario.urban.population:,}) residents together are {together:,}; "
+            f"must be at most {CHINA_POPULATION:,} ({POPULATION_REASON})",
+        )
+    estimate = estimate_memory(scenario, rural)
+    available = machine_memory()
+    if available and estimate.total > available:
+        biggest = sorted(estimate.parts.items(), key=lambda item: -item[1])
+        drivers = [f"{name} {format_bytes(size)}" for name, size in biggest if size >= estimate.total / 10]
+        raise InputError.single(
+            source,
+            "",
+            f"needs about {format_bytes(estimate.total)} of memory for {estimate.households:,} households "
+            f"({', '.join(drivers)}); this machine has {format_bytes(available)}: lower the counts or use a larger machine",
+        )
+
+
 # --------------------------------------------------------------------------- village CSV
 
 VILLAGE_COLUMNS: dict[str, str] = {
@@ -346,7 +526,7 @@ class VillageRecord(Strict):
 
     name: str
     town: str
-    population: PositiveInt
+    population: Population
     households: PositiveInt
     income_per_capita: PositiveFloat
     collective_income: NonNegativeFloat
@@ -403,6 +583,8 @@ def _read_village_csv_cached(path: str, mtime_ns: int) -> tuple[VillageRecord, .
 def read_village_csv(path: str | Path) -> tuple[VillageRecord, ...]:
     """Read and validate a village CSV; raises :class:`InputError` naming the row and column."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError.single(str(path), "", "is a folder; expected a village CSV file")
     if not path.is_file():
         raise InputError.single(str(path), "", "village file not found")
     return _read_village_csv_cached(str(path), path.stat().st_mtime_ns)
@@ -426,13 +608,22 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario = parse_scenario(data, source)
     if scenario.region.village_file is not None:
         csv_path = (path.parent / scenario.region.village_file).resolve()
+        if csv_path.is_dir():
+            raise InputError.single(source, "region.village_file", f"is a folder, expected a village CSV file: {csv_path}")
         if not csv_path.is_file():
             raise InputError.single(source, "region.village_file", f"file not found: {csv_path}")
         records = read_village_csv(csv_path)
         _check_village_towns(records, scenario, str(csv_path))
         region = scenario.region.model_copy(update={"village_file": str(csv_path)})
         scenario = scenario.model_copy(update={"region": region})
+        check_size(scenario, source, _rural_counts(records))
     return scenario.from_source(source)
+
+
+def _rural_counts(records: Iterable[VillageRecord]) -> tuple[int, int, int]:
+    """(villages, households, residents) of a village CSV."""
+    records = list(records)
+    return len(records), sum(r.households for r in records), sum(r.population for r in records)
 
 
 def _check_village_towns(records: Iterable[VillageRecord], scenario: Scenario, source: str) -> None:
@@ -447,11 +638,17 @@ def _check_village_towns(records: Iterable[VillageRecord], scenario: Scenario, s
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects a key given twice (PyYAML silently keeps the last)."""
+    """A safe YAML loader that rejects a key given twice (PyYAML silently keeps the last).
+
+    Merge keys (``<<: *defaults``, YAML's way to reuse a block) are valid: the merged keys are defaults that the
+    mapping's own keys override, as in YAML; only a key written twice in the mapping itself is an error.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<': merged by SafeLoader.flatten_mapping below
+                continue
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -468,7 +665,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise InputError.single(source, "", "is not UTF-8 text") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -495,6 +692,11 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
                 f"town {enterprise.town!r} of enterprise {enterprise.name!r} is not in region.towns"
                 f"{did_you_mean(enterprise.town, towns)}",
             )
+    village_file = scenario.region.village_file
+    if village_file is None:
+        check_size(scenario, source)
+    elif Path(village_file).is_absolute() and Path(village_file).is_file():  # a loaded scenario, changed by overrides
+        check_size(scenario, source, _rural_counts(read_village_csv(village_file)))
     return scenario
 
 
@@ -508,9 +710,18 @@ def validate_model[M: BaseModel](model_cls: type[M], data: Any, source: str) -> 
 
 def _problems(exc: ValidationError, model_cls: type[BaseModel]) -> list[Problem]:
     problems, seen = [], set()
-    for error in exc.errors():
+    errors = exc.errors()
+    # A misspelt key that the did-you-mean line names is not also reported as a missing key.
+    meant = {
+        loc[:-1] + (close,)
+        for loc in (_clean_loc(error["loc"]) for error in errors if error["type"] == "extra_forbidden")
+        if (close := _close_match(str(loc[-1]), _fields_at(model_cls, loc[:-1]))) is not None
+    }
+    for error in errors:
         loc = _clean_loc(error["loc"])
         field_path = _format_loc(loc)
+        if error["type"] == "missing" and loc in meant:
+            continue
         if error["type"] == "extra_forbidden":
             options = _fields_at(model_cls, loc[:-1])
             message = f"unknown key{did_you_mean(str(loc[-1]), options)}"
@@ -541,10 +752,31 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return text
 
 
+YAML_TEXT_NUMBER = re.compile(r"[-+]?(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)[eE][-+]?\d+")
+"""Numbers such as ``1e12`` or ``1.5e6`` that PyYAML (YAML 1.1) reads as text: it wants a dot and a signed exponent."""
+
+
+def _yaml_number(text: str, whole: bool) -> str:
+    """How to write ``text`` (e.g. '1e12') so YAML reads it as a number: digits for an integer field, else 1.0e+12."""
+    number = float(text.replace("_", ""))
+    if whole and number.is_integer():
+        return f"{int(number)}"
+    mantissa, exponent = f"{number:.15e}".split("e")
+    mantissa = mantissa.rstrip("0")
+    return f"{mantissa}0e{int(exponent):+d}" if mantissa.endswith(".") else f"{mantissa}e{int(exponent):+d}"
+
+
 def _friendly_message(error: dict[str, Any], annotation: Any = None) -> str:
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     if kind == "missing":
         return "required field is missing"
+    if kind in ("int_type", "float_type", "int_parsing", "float_parsing") and isinstance(value, str) and YAML_TEXT_NUMBER.fullmatch(value):
+        whole = kind.startswith("int")
+        return f"{value!r} is read by YAML as text, not a number; write {_yaml_number(value, whole)} for a number"
+    if kind == "model_type":
+        model = _model_of(annotation)
+        expected = model.expected_mapping() if model is not None and issubclass(model, Strict) else "a mapping of keys to values"
+        return f"must be {expected}, got {value!r}"
     if kind == "greater_than" and ctx.get("gt") == 0:
         noun = "integer" if annotation is int else "number"
         return f"must be a positive {noun}, got {value!r}"
@@ -561,8 +793,14 @@ def _friendly_message(error: dict[str, Any], annotation: Any = None) -> str:
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
     """'; did you mean 'x'?' when one of ``options`` is close to ``word``, else ''."""
+    close = _close_match(word, options)
+    return f"; did you mean {close!r}?" if close is not None else ""
+
+
+def _close_match(word: str, options: Iterable[str]) -> str | None:
+    """The one of ``options`` closest to ``word``, if any is close enough to suggest."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return close[0] if close else None
 
 
 def _annotation_at(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> Any:
