@@ -804,10 +804,14 @@ def _close_match(word: str, options: Iterable[str]) -> str | None:
 
 
 def _annotation_at(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> Any:
-    """The type annotation of the field at ``loc`` (list indices skipped), or None if there is none."""
+    """The type annotation of the field at ``loc`` (list indices skipped, mapping keys to their values' type), or None."""
     current: Any = model_cls
     for part in loc:
         if isinstance(part, int):
+            continue
+        mapping = next((arg for arg in (current, *get_args(current)) if get_origin(arg) is dict), None)
+        if mapping is not None:  # e.g. arms: dict[str, Arm]; the key is a name, not a field
+            current = get_args(mapping)[1]
             continue
         model = _model_of(current)
         field = model.model_fields.get(part) if model else None
