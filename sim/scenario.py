@@ -341,6 +341,24 @@ class Scenario(Strict):
 
     _source: str | None = PrivateAttr(None)
 
+    @model_validator(mode="after")
+    def _fits(self) -> Scenario:
+        """Refuse, before anything is built, a county with more people than China or too big for this machine."""
+        rural = None
+        village_file = self.region.village_file
+        if village_file is not None:
+            path = Path(village_file)
+            if not (path.is_absolute() and path.is_file()):
+                return self  # a file as written, relative to its YAML: load_scenario checks it once the CSV is read
+            try:
+                rural = _rural_counts(read_village_csv(path))  # read once: cached for building the villages
+            except InputError:
+                return self  # the CSV's own problems are reported where it is read
+        problem = size_problem(self, rural)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
     def __eq__(self, other: object) -> bool:
         """Equal content is equal, wherever each was read from."""
         return isinstance(other, Scenario) and self.model_dump() == other.model_dump()
@@ -475,32 +493,30 @@ def format_bytes(size: float) -> str:
     return f"{value:.2g} {unit}" if value < 10 else f"{value:.0f} {unit}"
 
 
-def check_size(scenario: Scenario, source: str, rural: tuple[int, int, int] | None = None) -> None:
-    """Refuse a county with more people than China, or whose arrays would not fit in this machine's memory.
+def size_problem(scenario: Scenario, rural: tuple[int, int, int] | None = None) -> str | None:
+    """Why the county cannot be run: more people than China, or arrays that would not fit in this machine's memory.
 
-    Runs on validated counts only, before anything is allocated (every entry point validates a scenario first).
+    Uses the validated counts only, so it answers before anything is allocated. ``rural`` is (villages, households,
+    residents) of a village CSV; without it, generated villages give their own (a CSV scenario without it: no rural part).
     """
     if rural is None and scenario.region.villages is not None:
         rural = (scenario.region.villages.count, scenario.region.villages.households, scenario.region.villages.population)
     if rural is not None and rural[2] + scenario.urban.population > CHINA_POPULATION:
         together = rural[2] + scenario.urban.population
-        raise InputError.single(
-            source,
-            "urban.population",
+        return (
             f"rural ({rural[2]:,}) and urban ({scenario.urban.population:,}) residents together are {together:,}; "
-            f"must be at most {CHINA_POPULATION:,} ({POPULATION_REASON})",
+            f"must be at most {CHINA_POPULATION:,} ({POPULATION_REASON})"
         )
     estimate = estimate_memory(scenario, rural)
     available = machine_memory()
     if available and estimate.total > available:
         biggest = sorted(estimate.parts.items(), key=lambda item: -item[1])
         drivers = [f"{name} {format_bytes(size)}" for name, size in biggest if size >= estimate.total / 10]
-        raise InputError.single(
-            source,
-            "",
+        return (
             f"needs about {format_bytes(estimate.total)} of memory for {estimate.households:,} households "
-            f"({', '.join(drivers)}); this machine has {format_bytes(available)}: lower the counts or use a larger machine",
+            f"({', '.join(drivers)}); this machine has {format_bytes(available)}: lower the counts or use a larger machine"
         )
+    return None
 
 
 # --------------------------------------------------------------------------- village CSV
@@ -616,7 +632,9 @@ def load_scenario(path: str | Path) -> Scenario:
         _check_village_towns(records, scenario, str(csv_path))
         region = scenario.region.model_copy(update={"village_file": str(csv_path)})
         scenario = scenario.model_copy(update={"region": region})
-        check_size(scenario, source, _rural_counts(records))
+        problem = size_problem(scenario, _rural_counts(records))  # the schema could not check it: the CSV was not found yet
+        if problem is not None:
+            raise InputError.single(source, "", problem)
     return scenario.from_source(source)
 
 
@@ -692,11 +710,6 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
                 f"town {enterprise.town!r} of enterprise {enterprise.name!r} is not in region.towns"
                 f"{did_you_mean(enterprise.town, towns)}",
             )
-    village_file = scenario.region.village_file
-    if village_file is None:
-        check_size(scenario, source)
-    elif Path(village_file).is_absolute() and Path(village_file).is_file():  # a loaded scenario, changed by overrides
-        check_size(scenario, source, _rural_counts(read_village_csv(village_file)))
     return scenario
 
 

@@ -20,7 +20,7 @@ import sim.model
 import sim.scenario
 from sim.errors import InputError
 from sim.experiment import Arm, Design, Experiment, Parameter, load_experiment
-from sim.model import PairingModel
+from sim.model import PairingModel, resolve_scenario
 from sim.scenario import (
     BYTES_PER_EXTRA_RESIDENT,
     BYTES_PER_HOUSEHOLD,
@@ -129,6 +129,12 @@ def test_memory_refusal_reaches_pairing_model_from_python(tmp_path, huge_county,
         PairingModel(scenario=SMALL, rng=1, overrides=overrides)
 
 
+def test_memory_refusal_reaches_a_scenario_built_in_python(small_scenario_data, variant, eight_gigabytes):
+    data = variant(small_scenario_data, {"region.villages.households": 300_000_000, "region.villages.population": 1_000_000_000})
+    with pytest.raises(ValueError, match="needs about 111 GB of memory"):
+        Scenario.model_validate(data)
+
+
 def test_csv_villages_count_towards_the_memory_estimate(tmp_path, csv_scenario_data, village_rows, write_scenario, monkeypatch):
     village_rows[0].update(population=900_000_000, households=250_000_000)
     path = write_scenario(tmp_path, csv_scenario_data, csv=village_rows)
@@ -136,7 +142,10 @@ def test_csv_villages_count_towards_the_memory_estimate(tmp_path, csv_scenario_d
     with pytest.raises(InputError, match=r"for 250,001,\d{3} households"):
         load_scenario(path)
     monkeypatch.setattr(sim.scenario, "machine_memory", lambda: 1000 * GB)
-    assert load_scenario(path).region.village_file is not None
+    loaded = load_scenario(path)
+    monkeypatch.setattr(sim.scenario, "machine_memory", lambda: 8 * GB)
+    with pytest.raises(InputError, match=r"for 250,001,\d{3} households"):  # overrides (experiment arms, the app) re-check
+        resolve_scenario(loaded, {"horizon_years": 2})
 
 
 def test_memory_estimate_of_shouguang_is_near_its_measured_peak():
@@ -180,7 +189,7 @@ def test_rural_and_urban_together_above_chinas_population_are_refused(tmp_path, 
     half = CHINA_POPULATION // 2 + 1
     data = variant(small_scenario_data, {"region.villages.population": half, "region.villages.households": 40, "urban.population": half})
     (line,) = bad_input("validate", write_yaml(tmp_path / "s.yaml", data))
-    assert "urban.population: rural (705,890,001) and urban (705,890,001) residents together are 1,411,780,002" in line
+    assert "s.yaml: rural (705,890,001) and urban (705,890,001) residents together are 1,411,780,002" in line
     assert "must be at most 1,411,780,000 (China's population" in line
 
 
