@@ -417,7 +417,7 @@ def estimate_memory(scenario: Scenario, rural: tuple[int, int, int] | None = Non
     The figures per unit were measured, not guessed: the peak of ``tracemalloc`` (which numpy reports its arrays to)
     while building ``PairingModel`` for ``scenarios/shouguang_2009.yaml`` (975 villages, 212,000 households, 700,000
     rural residents, 400 enterprises, 4,000 sampled urban households) and stepping it 24 months, then again with one
-    count changed at a time (Python 3.12, numpy 2, 2026-11-27):
+    count changed at a time (Python 3.12.1, numpy 2.5.5, 2026-11-30, on the shared 2-core development machine):
 
     - Shouguang without pairing: 65.5 MB. Households and residents doubled: 126.6 MB, so 288 bytes a household
       (``BYTES_PER_HOUSEHOLD`` = 300). The households' arrays, income parts, 12-month history and each month's
