@@ -14,7 +14,9 @@ Its stderr goes to a file so the tests can check that the warning is gone.
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import json
 import sys
 from collections.abc import Iterator
@@ -22,14 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from traitlets.config import Config
 
+from sim import analysis
 from sim.execute import make_executor, run_experiment
-from sim.experiment import load_experiment
+from sim.experiment import Experiment, design_points, load_experiment, salib_problem
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO / "experiments" / "notebooks"
@@ -256,6 +261,106 @@ def test_policy_comparison_reads_a_given_results_folder_without_writing_into_it(
     assert _snapshot(results_folder) == before, "notebook 03 wrote into a results folder it did not create"
     assert report_file.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")  # the report goes where asked
     assert execution.temp_after_shutdown == []
+
+
+# --------------------------------------------------------------------------- notebook 02's reading of the Sobol indices
+
+FAILURE_RANGES = {
+    "pairing.failure.leakage": {"low": 0.0, "high": 0.5},
+    "pairing.failure.dependency": {"low": 0.0, "high": 1.0},
+    "pairing.failure.elite_capture": {"low": 0.0, "high": 0.6},
+}
+
+
+def _sweep_results(outcome_of, samples: int = 64, replications: int = 2) -> tuple[Experiment, pd.DataFrame]:
+    """A made-up sweep over notebook 02's parameters: final-year rows with ``outcome_of(x, seed_luck, rng)`` as both outcomes."""
+    experiment = Experiment.model_validate(
+        {
+            "name": "made_up",
+            "scenarios": ["small.yaml"],
+            "seed": 7,
+            "replications": replications,
+            "baseline": False,
+            "arms": {"all_policies": {"policies": "all"}},
+            "design": {"method": "sobol", "samples": samples, "parameters": FAILURE_RANGES},
+        }
+    )
+    points = design_points(experiment.design, experiment.seed)
+    rng = np.random.default_rng(0)
+    seed_luck = rng.normal(size=replications)  # luck a replication's seed brings to every point (common random numbers)
+    rows = []
+    for point, x in points.iterrows():
+        values = {name.removeprefix("pairing.failure."): value for name, value in x.items()}
+        for replication in range(replications):
+            row = {"run_id": f"p{point}r{replication}", "scenario": "small", "arm": "all_policies", "point": point}
+            row |= {"replication": replication, "year": 2014}
+            row |= {
+                "gini": outcome_of(values, seed_luck[replication], rng),
+                "urban_rural_ratio": outcome_of(values, seed_luck[replication], rng),
+            }
+            rows.append(row)
+    return experiment, pd.DataFrame(rows)
+
+
+def _indices_cell(experiment: Experiment, results: pd.DataFrame) -> pd.DataFrame:
+    """Run notebook 02's cell that computes and flags the indices on ``results``; its ``indices`` table, by parameter."""
+    notebook = nbformat.read(NOTEBOOKS_DIR / "02_parameter_sweep.ipynb", as_version=4)
+    source = next(cell.source for cell in notebook.cells if cell.cell_type == "code" and "def luck_share" in cell.source)
+    namespace = {"analysis": analysis, "pd": pd, "salib_problem": salib_problem, "experiment": experiment, "results": results}
+    exec(source, namespace)  # noqa: S102 - the notebook's own code, on made-up results
+    return namespace["indices"]
+
+
+def test_sweep_notebook_flags_an_index_as_distinguishable_only_when_its_interval_clears_zero_or_luck() -> None:
+    experiment, results = _sweep_results(lambda x, seed_luck, rng: 2 * x["leakage"] + seed_luck + 0.05 * rng.normal())
+    indices = _indices_cell(experiment, results)
+    for outcome, table in indices.groupby("outcome"):
+        table = table.set_index("parameter")
+        assert table["luck"].iloc[0] < 0.05, outcome  # the seeds' common luck cancels; little is left
+        assert table.loc["leakage", "S1 distinguishable from 0?"] == "yes"
+        assert table.loc["leakage", "ST distinguishable from luck?"] == "yes"
+        for other in ("dependency", "elite_capture"):  # no effect at all: their intervals hold 0 (S1) and the luck (ST)
+            assert (
+                table.loc[other, "S1"] - table.loc[other, "S1_conf"] <= 0 <= table.loc[other, "S1"] + table.loc[other, "S1_conf"]
+            )
+            assert table.loc[other, "S1 distinguishable from 0?"] == "no"
+            assert table.loc[other, "ST distinguishable from luck?"] == "no"
+
+
+def test_sweep_notebook_measures_pure_luck_as_luck_and_distinguishes_nothing() -> None:
+    experiment, results = _sweep_results(lambda x, seed_luck, rng: rng.normal())
+    indices = _indices_cell(experiment, results)
+    assert indices["luck"].between(0.7, 1.3).all()  # every bit of the variance between points is luck
+    assert (indices["ST distinguishable from luck?"] == "no").all()
+    assert (indices["ST"] > indices["S1"]).all()  # ST takes the luck in, S1 does not
+
+
+def _load_convergence_study():
+    spec = importlib.util.spec_from_file_location("sobol_convergence", REPO / "benchmarks" / "sobol_convergence.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    return study
+
+
+def test_convergence_study_measures_luck_as_notebook_02_does() -> None:
+    experiment, results = _sweep_results(lambda x, seed_luck, rng: x["dependency"] + seed_luck + 0.3 * rng.normal())
+    indices = _indices_cell(experiment, results)
+    assert _load_convergence_study().luck_share(results, "gini") == pytest.approx(indices["luck"].iloc[0])
+
+
+def test_convergence_study_sweeps_what_notebook_02_sweeps() -> None:
+    """The figures quoted in notebook 02 come from benchmarks/sobol_convergence.py: same seed, parameters and ranges."""
+    notebook = nbformat.read(NOTEBOOKS_DIR / "02_parameter_sweep.ipynb", as_version=4)
+    source = next(cell.source for cell in notebook.cells if cell.cell_type == "code" and '"notebook_sweep"' in cell.source)
+    literal = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value in ("seed", "parameters", "outcomes", "arms"):
+                    literal[key.value] = ast.literal_eval(value)
+    study = _load_convergence_study().sweep(32)
+    assert literal == {name: study[name] if name != "parameters" else study["design"]["parameters"] for name in literal}
+    assert set(literal) == {"seed", "parameters", "outcomes", "arms"}
 
 
 # --------------------------------------------------------------------------- the committed files
