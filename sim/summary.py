@@ -107,7 +107,7 @@ def sensitivity_text(results: pd.DataFrame, design: Design) -> str:
                 table = analysis.morris_indices(results, problem["names"], problem["bounds"], outcome, num_levels=design.levels, arm=arm, seed=0)
                 shown = morris_table(table, outcome)
             blocks.append(
-                f"Sensitivity of final-year {outcome}, arm {arm} ({design.method}): {outcome_label(outcome)}\n{_table(shown)}"
+                f"Sensitivity of final-year {outcome_label(outcome)}, arm {arm} ({design.method})\n{_table(shown)}"
             )
     return "\n\n".join(blocks)
 

@@ -735,7 +735,7 @@ def test_sweep_prints_morris_indices(morris_sweep):
     assert morris_sweep["code"] == 0, morris_sweep["stderr"]
     out = morris_sweep["stdout"]
     assert "12 runs finished, 0 failed" in out
-    assert "Sensitivity of final-year gini, arm all_policies (morris)" in out
+    assert "Sensitivity of final-year Gini (all residents), arm all_policies (morris)" in out
     for column in ("mu_star", "sigma", "pairing.effects.training_gain", "pairing.failure.leakage"):
         assert column in out
     results = load_results(morris_sweep["out"])
