@@ -19,13 +19,13 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import resource
+import statistics
+import time
+from pathlib import Path
 
-from sim.model import PairingModel, resolve_scenario  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.model import PairingModel, resolve_scenario
+from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -166,7 +166,7 @@ def test_out_is_an_existing_file(tmp_path, cli):
 def test_out_below_a_file_is_bad_input(tmp_path, cli):
     (tmp_path / "afile").write_text("x\n")
     code, out, err = cli("run", SMALL, "--years", 1, "--out", tmp_path / "afile" / "sub", "--quiet")
-    assert code == 2 and "Traceback" not in err
+    assert code == 2 and out == "" and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

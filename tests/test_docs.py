@@ -57,7 +57,7 @@ NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 def _parameter_rows() -> dict[str, list[str]]:
     """First cell (without backticks) -> the row's cells, for the table rows of section 9."""
     text = ODD.read_text(encoding="utf-8")
-    match = re.search(r"^## 9\. Parameters and sources\n(.*?)^## ", text, flags=re.S | re.M)
+    match = re.search(r"^## 9\. Parameters and sources\n(.*?)^## ", text, flags=re.DOTALL | re.MULTILINE)
     assert match, "docs/ODD.md has no section '## 9. Parameters and sources'"
     rows = {}
     for line in match.group(1).splitlines():

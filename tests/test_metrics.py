@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import sim.metrics as metrics
+from sim import metrics
 from sim.metrics import (
     TheilDecomposition,
     count_below,
@@ -179,7 +179,7 @@ def test_weighted_equals_repeated_rows(data, draw):
     assume(np.dot(counts, y) > 0)
     yr, gr = np.repeat(y, counts), np.repeat(g, counts)
     w = counts.astype(float)
-    tol = dict(rel=1e-9, abs=1e-12)
+    tol = {"rel": 1e-9, "abs": 1e-12}
     assert gini(y, w) == pytest.approx(gini(yr), **tol)
     assert theil_t(y, w) == pytest.approx(theil_t(yr), **tol)
     dw, dr = theil_decomposition(y, g, w), theil_decomposition(yr, gr)

@@ -111,7 +111,7 @@ class Governance(Strict):
 class Pairing(Strict):
     """Every pairing policy of a scenario; an empty list means no pairing (the baseline)."""
 
-    policies: list[Policy] = []
+    policies: list[Policy] = Field(default_factory=list)
     effects: Effects = Effects()
     failure: FailureModes = FailureModes()
     governance: Governance = Governance()
