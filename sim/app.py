@@ -19,9 +19,11 @@ from typing import Any
 
 import numpy as np
 import solara
+import solara.lab
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from mesa.visualization import Slider, SolaraViz, make_plot_component
+from mesa.visualization import Slider, make_plot_component
+from mesa.visualization.solara_viz import ComponentsView, ModelController, ShowSteps
 from mesa.visualization.utils import update_counter
 
 from sim.model import DEFAULT_SCENARIO, PairingModel
@@ -249,6 +251,22 @@ def node_positions(model: PairingModel) -> dict[str, tuple[float, float]]:
     return positions
 
 
+def closed_branches(model: PairingModel) -> set[str]:
+    """Graph nodes of the joint branches none of whose donor-village pairs is still active (drawn faded)."""
+    graph = model.pairing.refreshed_graph()
+    return {branch.node_id for branch in model.pairing.branches if graph.nodes[branch.node_id]["status"] != "active"}
+
+
+def branches_active(model: PairingModel) -> str:
+    """"N of M": joint branches still active, of all formed so far; the network's title and the table both show it.
+
+    A branch (one policy's donors and villages together) is active while any of its
+    pairs (donor-village links) is; the table's pair counts are of links, so they differ.
+    """
+    branches = len(model.pairing.branches)
+    return f"{branches - len(closed_branches(model))} of {branches}"
+
+
 def draw_pairing_network(model: PairingModel) -> Figure:
     """The pairing graph over the county map: colour by kind, size by yuan moved, closed branches faded."""
     graph = model.pairing.refreshed_graph()
@@ -262,7 +280,7 @@ def draw_pairing_network(model: PairingModel) -> Figure:
     unpaired = np.array([positions[v.node_id] for v in model.villages if v.node_id not in paired]).reshape(-1, 2)
     ax.scatter(unpaired[:, 0], unpaired[:, 1], s=8, color="lightgray", label="village, not paired", zorder=1)
 
-    closed = {node for node, data in graph.nodes(data=True) if data["kind"] == "joint_branch" and data["status"] != "active"}
+    closed = closed_branches(model)
     for is_closed, style in ((False, {"colors": "darkgray", "linewidths": 0.8}), (True, {"colors": "lightgray", "linestyles": "dotted"})):
         segments = [(positions[a], positions[b]) for a, b in graph.edges if (a in closed or b in closed) == is_closed]
         if segments:
@@ -280,8 +298,7 @@ def draw_pairing_network(model: PairingModel) -> Figure:
             marker="D" if kind == "joint_branch" else "o", edgecolors="white", linewidths=0.5, label=KIND_LABELS[kind], zorder=3,
         )
 
-    active = len(model.pairing.branches) - len(closed)
-    ax.set_title(f"Pairing network, {model.year} month {model.month_of_year}: {active} of {len(model.pairing.branches)} branches active")
+    ax.set_title(f"Pairing network, {model.year} month {model.month_of_year}: {branches_active(model)} branches active")
     ax.set_xlabel("km (urban donors in the column on the left)")
     ax.set_ylabel("km")
     ax.set_aspect("equal")
@@ -313,7 +330,8 @@ def live_numbers(model: PairingModel) -> dict[str, str]:
         "Gini (all residents)": f"{outcomes['gini']:.4f}",
         "Weak villages (薄弱村)": f"{outcomes['weak_villages']:.0f} of {villages}",
         "Hollow villages (空壳村)": f"{outcomes['hollow_villages']:.0f} of {villages}",
-        "Pairs active / ended / graduated": (
+        "Joint branches active": branches_active(model),
+        "Pairs (donor-village links) active / ended / graduated": (
             f"{outcomes['active_pairs']:.0f} / {outcomes['ended_pairs']:.0f} / {outcomes['graduated_pairs']:.0f}"
         ),
         "Funds sent so far": f"{sum(history['funds_sent']):,.0f} yuan",
@@ -321,20 +339,38 @@ def live_numbers(model: PairingModel) -> dict[str, str]:
     }
 
 
+def html_table(rows: dict[str, str]) -> str:
+    """Two-column HTML table of names and values (escaped)."""
+    body = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in rows.items())
+    return f'<table class="pairsim-table">{body}</table>'
+
+
+# Plain HTML, not solara.Markdown: Markdown loads KaTeX from a CDN (solara-assets does not ship it), which
+# fails offline with a console error and a failed fetch in the server's log.
+TABLE_STYLE = (
+    "<style>.pairsim-table{border-collapse:collapse;width:100%}"
+    ".pairsim-table th,.pairsim-table td{padding:2px 8px;border-bottom:1px solid rgba(128,128,128,.3);text-align:left}"
+    ".pairsim-table th{font-weight:normal}.pairsim-table td{font-variant-numeric:tabular-nums}</style>"
+)
+
+
 @solara.component
 def LiveNumbers(model: PairingModel):
     """A small table of the current month's key figures."""
     update_counter.get()
-    rows = "\n".join(f"| {name} | {value} |" for name, value in live_numbers(model).items())
-    solara.Markdown(f"#### {html.escape(model.spec.name)}\n\n| | |\n|---|---|\n{rows}")
+    solara.HTML(tag="div", unsafe_innerHTML=f"{TABLE_STYLE}<h4>{html.escape(model.spec.name)}</h4>{html_table(live_numbers(model))}")
 
 
 @solara.component
 def SliderGuide(model: PairingModel):
     """What the short sidebar labels mean, and what this run changed from the scenario file."""
-    guide = "\n".join(f"- **{name}**: {meaning}" for name, meaning in PARAMETER_HELP.items())
-    changed = ", ".join(f"`{path}`" for path in getattr(model, "app_overrides", {})) or "nothing (the scenario as written)"
-    solara.Markdown(f"#### Sliders (press Reset to apply)\n\n{guide}\n\nThis run overrides: {changed}")
+    guide = "".join(f"<li><b>{html.escape(name)}</b>: {html.escape(meaning)}</li>" for name, meaning in PARAMETER_HELP.items())
+    changed = ", ".join(f"<code>{html.escape(path)}</code>" for path in getattr(model, "app_overrides", {}))
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=f"<h4>Sliders (press Reset to apply)</h4><ul>{guide}</ul>"
+        f"<p>This run overrides: {changed or 'nothing (the scenario as written)'}</p>",
+    )
 
 
 def _labelled(title: str, ylabel: str, legend: list[str] | None = None):
@@ -368,16 +404,79 @@ FUNDS_PLOT = make_plot_component(
 COMPONENTS = [(PairingNetwork, 0), (LiveNumbers, 0), GINI_PLOT, RATIO_PLOT, VILLAGES_PLOT, FUNDS_PLOT, (SliderGuide, 1)]
 
 
-def build_page(model: PairingModel | solara.Reactive[PairingModel]):
-    """The SolaraViz page for a model (a reactive one lets tests see the model a Reset builds)."""
-    return SolaraViz(
-        model,
-        components=COMPONENTS,
-        model_params=build_model_params(),
-        name=f"pairsim: {APP_SCENARIO.name}",
-    )
+# ---------------------------------------------------------------------- the page
 
 
-model = AppModel()
-page = build_page(model)
-page  # noqa: B018
+def slider_text(slider: Slider, value: float) -> str:
+    """A slider's value as shown beside it, with as many decimals as its step has."""
+    if not slider.is_float_slider:
+        return str(int(value))
+    step = f"{slider.step:f}".rstrip("0")
+    decimals = len(step.partition(".")[2])
+    return f"{value:.{decimals}f}"
+
+
+@solara.component
+def ParameterInputs(user_params: dict[str, Any], values: solara.Reactive[dict[str, Any]]):
+    """The sidebar's sliders, each with its current value beside it, and a checkbox per pairing type.
+
+    Mesa's own inputs show a slider's value only while it is dragged; these write into
+    ``values``, which Reset passes to :class:`AppModel` as keywords.
+    """
+    for name, options in user_params.items():
+
+        def set_value(value, name=name):
+            values.set({**values.value, name: value})
+
+        current = values.value[name]
+        if isinstance(options, Slider):
+            slider = solara.SliderFloat if options.is_float_slider else solara.SliderInt
+            with solara.Row(style={"align-items": "center"}, gap="8px"):
+                slider(options.label, value=current, on_value=set_value, min=options.min, max=options.max, step=options.step)
+                solara.Text(slider_text(options, current), style={"min-width": "3.5em", "text-align": "right"}, classes=["slider-value"])
+        else:
+            solara.Checkbox(label=options["label"], value=current, on_value=set_value)
+
+
+@solara.component
+def AppViz(model: solara.Reactive[PairingModel]):
+    """Mesa's SolaraViz layout (controls, parameters, tabs of components) with :func:`ParameterInputs` for its inputs."""
+    user_params = solara.use_memo(build_model_params, [])
+    values = solara.use_reactive({name: options.value if isinstance(options, Slider) else options["value"] for name, options in user_params.items()})
+    play_interval = solara.use_reactive(100)
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
+
+    with solara.AppBar():
+        solara.AppBarTitle(f"pairsim: {APP_SCENARIO.name}")
+        solara.lab.ThemeToggle()
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("Controls"):
+            solara.SliderInt("Play Interval (ms)", value=play_interval, min=1, max=500, step=10)
+            solara.SliderInt("Render Interval (steps)", value=render_interval, min=1, max=100, step=2)
+            solara.Checkbox(label="Use Threads", value=use_threads)
+            ModelController(
+                model, model_parameters=values, play_interval=play_interval, render_interval=render_interval, use_threads=use_threads
+            )
+        with solara.Card("Model Parameters"):
+            ParameterInputs(user_params, values)
+        with solara.Card("Information"):
+            ShowSteps(model.value)
+    ComponentsView(list(COMPONENTS), model.value)
+
+
+def build_page(model: solara.Reactive[PairingModel]):
+    """The app's page for a reactive model (tests pass one to see the model a Reset builds)."""
+    return AppViz(model)
+
+
+@solara.component
+def Page():
+    """What ``solara run sim/app.py`` serves: a county of its own for every browser session.
+
+    The model is made here, once per session, not at import: a model built at module
+    level is one object shared by every session, so two students would step the same
+    county (a second browser would open at the month the first had reached).
+    """
+    first = solara.use_memo(AppModel, [])
+    AppViz(solara.use_reactive(first))

@@ -10,7 +10,6 @@ import argparse
 import importlib.util
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -239,7 +238,10 @@ def _port(text: str) -> int:
 
 
 def _app(args: argparse.Namespace) -> int:
-    """Run ``solara run sim/app.py`` in a child process with this interpreter, so the app sees this install."""
+    """Run ``solara run sim/app.py`` in a child process with this interpreter, so the app sees this install.
+
+    The child never outlives this process: SIGTERM or Ctrl-C stops its whole process group (sim/app_server.py).
+    """
     if importlib.util.find_spec("solara") is None:
         print("pairsim app needs Solara (Mesa's visualization): pip install '.[app]'", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -252,12 +254,13 @@ def _app(args: argparse.Namespace) -> int:
         env[APP_SCENARIO_ENV] = str(Path(args.scenario).resolve())
     check_port_free(args.host, args.port)
     command = [sys.executable, "-m", "solara", "run", str(Path(__file__).with_name("app.py")), "--port", str(args.port), "--host", args.host]
+    # --production: no hot reload, which would rebuild every open session's county whenever a file of sim/ changes
+    command.append("--production")
     if args.no_browser:
         command.append("--no-open")
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 130
+    from sim import app_server  # here, like the app: only pairsim app needs it
+
+    return app_server.serve(command, env)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -12,7 +12,7 @@ Fixtures here are deliberately general so any test file can use them:
 - ``village_csv(rows, header=None)``: CSV text for village rows (just the header for ``[]``).
 - ``run_cli(*args) -> (code, stdout, stderr)``: a plain function (import it from conftest).
 - ``chromium``: headless Debian Chromium driven by Selenium (skipped where it is not installed,
-  except in CI, which must run it).
+  except in CI, which must run it); ``another_chromium`` is a second one, for two users of one page.
 - ``variant(data, {"dotted.path": value, ...})``: a deep copy of ``data`` with fields set
   (``variant.DELETE`` as the value removes a key). List items are addressed by index: ``departments.0.type``.
 """
@@ -187,9 +187,8 @@ def variant() -> Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]
     return _variant
 
 
-@pytest.fixture
-def chromium(tmp_path):
-    """Headless Debian Chromium driven by Selenium through Debian's chromedriver."""
+def start_chromium(folder: Path):
+    """A headless Debian Chromium driven by Selenium, with its own profile in ``folder`` (skips where not installed)."""
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
         missing = f"needs Debian's chromium and chromedriver ({CHROMIUM}, {CHROMEDRIVER}); .ci/run installs them"
         if os.environ.get("CI"):
@@ -211,10 +210,24 @@ def chromium(tmp_path):
         "--window-size=1280,1000",
     ):
         options.add_argument(argument)
-    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=folder)
     options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})  # performance: every request sent
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """Headless Debian Chromium driven by Selenium through Debian's chromedriver."""
+    driver = start_chromium(tmp_path)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def another_chromium(tmp_path):
+    """A second, independent headless Chromium (its own profile: another user of the same page)."""
+    driver = start_chromium(tmp_path)
     yield driver
     driver.quit()
 
