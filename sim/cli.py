@@ -124,6 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `pairsim run ... | head`: the reader left; what was to be written is written
+        _silence_stdout()
+        return 128 + 13  # as a shell tool killed by SIGPIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit does not hit the closed pipe again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it in memory)
+        pass
 
 
 def _run(args: argparse.Namespace) -> int:

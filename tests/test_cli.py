@@ -163,6 +163,21 @@ def test_out_is_an_existing_file(tmp_path, cli):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
+def test_output_piped_to_a_reader_that_left_ends_without_a_traceback(tmp_path):
+    """``pairsim run ... | head``: the reader closes the pipe; the tables are still written, and no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "sim.cli", "run", str(SMALL), "--years", "1", "--out", str(tmp_path / "out")],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141 and "Traceback" not in result.stderr, result.stderr
+    assert (tmp_path / "out" / "run.json").is_file()
+
+
 def test_out_below_a_file_is_bad_input(tmp_path, cli):
     (tmp_path / "afile").write_text("x\n")
     code, out, err = cli("run", SMALL, "--years", 1, "--out", tmp_path / "afile" / "sub", "--quiet")
