@@ -78,3 +78,14 @@ def test_readme_commands_run_in_order_from_a_fresh_clone(tmp_path):
     assert status_after == status_before, "README's commands left files outside the git-ignored results/ folder"
     assert (clone / "results" / "small-seed1" / "report.html").is_file()
     assert (clone / "results" / "small.html").is_file()
+
+
+def test_every_test_named_in_the_promises_table_exists():
+    """README's "What pairsim promises" names the tests that prove each promise; a renamed test must not leave a dead name."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## What pairsim promises", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(test_\w+)`", section))
+    test_files = (path.read_text(encoding="utf-8") for path in (REPO_ROOT / "tests").glob("test_*.py"))
+    defined = {name for text in test_files for name in re.findall(r"^def (test_\w+)", text, re.MULTILINE)}
+    assert len(named) >= 20
+    assert named <= defined, sorted(named - defined)
