@@ -176,6 +176,8 @@ def _progress(total: int, unit: str, desc: str, quiet: bool):
 
 
 def _experiment(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        prepare_experiment_folder(args.out)  # at once, before seconds of imports; the default needs the file's name
     from sim.execute import make_executor, run_experiment
     from sim.experiment import load_experiment, run_specs
     from sim.results import ResultsStore

@@ -76,21 +76,26 @@ def write_atomically(path: Path, write) -> None:
 # --------------------------------------------------------------------------- checks before work
 
 
-def check_writable(folder: Path, option: str = "--out") -> None:
-    """Refuse in one line a folder that cannot be created or written: below a file, in ``/proc``, read-only."""
+def check_writable(folder: Path, option: str = "--out", named: Path | None = None) -> None:
+    """Refuse in one line a folder that cannot be created or written: below a file, in ``/proc``, read-only.
+
+    ``named`` is what the message names (the file to be written in ``folder``; default: ``folder``).
+    """
     folder = Path(folder)
+    source = str(named if named is not None else folder)
     if folder.exists() and not folder.is_dir():
-        raise InputError.single(str(folder), option, "exists and is not a folder; expected a folder to write into")
+        what = "exists and is not a folder; expected a folder to write into" if named is None else f"{folder} is a file; expected a folder path"
+        raise InputError.single(source, option, what)
     ancestor = folder
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise InputError.single(str(folder), option, f"{ancestor} is a file; expected a folder path")
+        raise InputError.single(source, option, f"{ancestor} is a file; expected a folder path")
     try:
         Path(tempfile.mkdtemp(prefix=f".{STAGING_TAG}-probe-", dir=ancestor)).rmdir()
     except OSError as error:
         reason = error.strerror or str(error)
-        raise InputError.single(str(folder), option, f"cannot write inside {ancestor} ({reason}); choose another folder") from None
+        raise InputError.single(source, option, f"cannot write inside {ancestor} ({reason}); choose another folder") from None
 
 
 def prepare_run_folder(out_dir: Path) -> None:
@@ -121,7 +126,7 @@ def prepare_report_file(target: Path) -> None:
     target = Path(target)
     if target.is_dir():
         raise InputError.single(str(target), "--out", "is a folder; expected the path of an HTML file to write")
-    check_writable(target.parent)
+    check_writable(target.parent, named=target)
     if target.exists() and not _is_report(target):
         raise InputError.single(
             str(target), "--out", f"exists and is not a pairsim report, so it is left alone; choose a new file name, e.g. {_fresh_name(target)}"

@@ -442,4 +442,4 @@ def test_report_output_below_a_file_is_bad_input(tmp_path, cli):
     (tmp_path / "afile").write_text("x\n")
     code, out, err = cli("report", tmp_path, "-o", tmp_path / "afile" / "report.html")
     assert code == 2 and out == ""
-    assert err.strip() == f"{tmp_path / 'afile'}: --out: exists and is not a folder; expected a folder to write into"
+    assert err.strip() == f"{tmp_path / 'afile' / 'report.html'}: --out: {tmp_path / 'afile'} is a file; expected a folder path"
