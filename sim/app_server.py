@@ -93,23 +93,25 @@ def serve(command: Sequence[str], env: Mapping[str, str] | None = None) -> int:
     Returns the server's exit status, or 128 + the signal number when stopped by a signal
     (130 for Ctrl-C, 143 for SIGTERM), as a shell reports it.
     """
-    process = start(command, env)
 
     def on_signal(signum: int, _frame: object) -> None:
         for forwarded in FORWARDED_SIGNALS:  # a second Ctrl-C must not interrupt the clean-up below
             signal.signal(forwarded, signal.SIG_IGN)
         raise _Stopped(signum)
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in FORWARDED_SIGNALS}
+    previous = {signum: signal.signal(signum, on_signal) for signum in FORWARDED_SIGNALS}  # before the child exists
+    process: subprocess.Popen | None = None
     try:
+        process = start(command, env)
         code = process.wait()
         stop(process)  # the server exited on its own: clear anything it left in its group
         return code
     except _Stopped as stopped:
-        stop(process, stopped.signum)
+        if process is not None:
+            stop(process, stopped.signum)
         return 128 + stopped.signum
     finally:
-        if process.poll() is None:  # any other exception: never leave the server running
+        if process is not None and process.poll() is None:  # any other exception: never leave the server running
             stop(process)
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -153,6 +153,9 @@ def _run(args: argparse.Namespace) -> int:
     with _progress(scenario.months, "month", "simulating", args.quiet) as bar:
         result = run_model(model, on_month=lambda: bar.update())
     written = write_outputs(result, out_dir, scenario, str(args.scenario), args.seed)
+    if written != out_dir:  # even under --quiet: the tables are not where they were asked for
+        print(f"{out_dir}: --out: changed during the run and now holds files pairsim did not write; "
+              f"it was left alone and the tables were written to {written}", file=sys.stderr)
     say(format_summary(result.summary))
     policies = format_policies(result.policies)
     if policies:
@@ -189,7 +192,8 @@ def _experiment(args: argparse.Namespace) -> int:
     if args.sweep and experiment.design is None:
         raise InputError.single(str(args.experiment), "design", "pairsim sweep needs a 'design' section (method and parameters)")
     out_dir = args.out or DEFAULT_RESULTS / experiment.name
-    prepare_experiment_folder(out_dir)
+    if args.out is None:
+        prepare_experiment_folder(out_dir)
     report_file = out_dir / "report.html"
     prepare_report_file(report_file)  # written after the runs: refused now, not then
     say = _printer(args.quiet)
@@ -203,11 +207,14 @@ def _experiment(args: argparse.Namespace) -> int:
         return 130
     for run_id, error in list(report.failed.items())[:5]:
         print(f"run {run_id} failed: {error}", file=sys.stderr)
-    say(summarize_folder(out_dir))  # says so when no run has finished
-    if ResultsStore(out_dir).finished():
+    report_written = None
+    if ResultsStore(out_dir).finished():  # the report before printing: a closed stdout must not cost it
         from sim.report import write_report  # plotly: imported only when a report is written (half a second)
 
-        say(f"Report written to {write_report(out_dir, report_file)}", file=sys.stderr)
+        report_written = write_report(out_dir, report_file)
+    say(summarize_folder(out_dir))  # says so when no run has finished
+    if report_written is not None:
+        say(f"Report written to {report_written}", file=sys.stderr)
     if report.failed:
         print(
             f"{len(report.failed)} of {report.total} runs failed (recorded in {out_dir}/manifest.json); "

@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.errors import InputError
@@ -42,8 +42,8 @@ RUN_FILES = frozenset(
 
 EXPERIMENT_MARKER = "manifest.json"
 
-REPORT_MARKER = "– pairsim report</title>"
-"""Text in the head of every report pairsim writes (sim/report/page.py), so a report can be recognised."""
+REPORT_TITLE_END = "– pairsim report"
+"""How the title of every report pairsim writes ends (sim/report/page.py), so a report can be recognised."""
 
 STAGING_TAG = "pairsim"
 
@@ -102,23 +102,35 @@ def prepare_run_folder(out_dir: Path) -> None:
     """Check ``out_dir`` for ``pairsim run`` before the simulation starts (see the module's rules)."""
     out_dir = Path(out_dir)
     check_writable(out_dir)
-    check_writable(Path(os.path.abspath(out_dir)).parent)  # the new tables are staged beside it
-    if not out_dir.is_dir() or not any(out_dir.iterdir()):
-        return
-    if not _is_run_folder(out_dir):
-        raise _not_ours(out_dir, "is not empty and is not the output of pairsim run (no run.json)")
-    strangers = sorted(path.name for path in out_dir.iterdir() if path.name not in RUN_FILES)
+    check_writable(_real(out_dir).parent)  # the new tables are staged beside it
+    if _real(Path.cwd()).is_relative_to(_real(out_dir)):
+        raise _not_ours(out_dir, "is the working folder or holds it, which replacing it would pull from under you")
+    problem = _why_not_replaceable(_real(out_dir))
+    if problem:
+        raise _not_ours(out_dir, problem)
+
+
+def _why_not_replaceable(folder: Path) -> str | None:
+    """Why ``pairsim run`` may not replace ``folder``; None if it is missing, empty, or an earlier run with only pairsim's files."""
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    if not _is_run_folder(folder):
+        return "is not empty and is not the output of pairsim run (no run.json)"
+    strangers = sorted(
+        path.name for path in folder.iterdir() if path.name not in RUN_FILES or (path.name == "report.html" and not _is_report(path))
+    )
     if strangers:
-        raise _not_ours(out_dir, f"holds files pairsim run did not write ({', '.join(strangers[:3])}), which replacing it would delete")
+        return f"holds files pairsim run did not write ({', '.join(strangers[:3])}), which replacing it would delete"
+    return None
 
 
 def prepare_experiment_folder(out_dir: Path) -> None:
     """Check ``out_dir`` for ``compare``/``sweep`` before any run (resuming needs its manifest)."""
     out_dir = Path(out_dir)
     check_writable(out_dir)
-    if not out_dir.is_dir() or not any(out_dir.iterdir()) or (out_dir / EXPERIMENT_MARKER).is_file():
+    if not out_dir.is_dir() or not any(out_dir.iterdir()) or _is_experiment_folder(out_dir):
         return
-    raise _not_ours(out_dir, "is not empty and is not an experiment's results folder (no manifest.json)")
+    raise _not_ours(out_dir, "is not empty and is not an experiment's results folder (no pairsim manifest.json)")
 
 
 def prepare_report_file(target: Path) -> None:
@@ -141,9 +153,17 @@ def _is_run_folder(folder: Path) -> bool:
     return isinstance(meta, dict) and {"scenario_sha256", "seed"} <= meta.keys()
 
 
+def _is_experiment_folder(folder: Path) -> bool:
+    try:
+        manifest = json.loads((folder / EXPERIMENT_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"identity", "runs"} <= manifest.keys()
+
+
 def _is_report(path: Path) -> bool:
     with contextlib.suppress(OSError), path.open("rb") as handle:
-        return REPORT_MARKER.encode() in handle.read(4096)
+        return f"{REPORT_TITLE_END}</title>".encode() in handle.read(4096)
     return False
 
 
@@ -165,23 +185,35 @@ def _fresh_name(path: Path) -> Path:
 # --------------------------------------------------------------------------- writing a folder atomically
 
 
-@contextlib.contextmanager
-def staged_folder(out_dir: Path) -> Iterator[Path]:
-    """Yield an empty sibling of ``out_dir`` to write into; on success it replaces ``out_dir`` in one step.
+def write_folder_atomically(out_dir: Path, fill: Callable[[Path], None]) -> Path:
+    """Call ``fill(folder)`` on an empty sibling of ``out_dir``, then put it at ``out_dir`` in one step; returns where it went.
 
-    On any error or Ctrl-C the sibling is removed and ``out_dir`` is untouched. The sibling's name
-    carries this process's id, so one left by a killed process is recognised and removed later.
+    On any error or Ctrl-C the sibling is removed and ``out_dir`` is untouched. Should ``out_dir`` have
+    changed since :func:`prepare_run_folder` (someone saved a file in it during the run), it is left
+    alone and the new folder goes to a fresh sibling (``out-2``), whose path is returned. A symbolic
+    link is followed: the folder it points to is replaced. The sibling's name carries this process's
+    id, so one left by a killed process is recognised and removed by a later call.
     """
-    out_dir = Path(os.path.abspath(out_dir))  # '.' has no parent to stage beside
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(out_dir)}{os.getpid()}-", dir=out_dir.parent))
+    target = _real(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(target)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(target)}{os.getpid()}-", dir=target.parent))
     try:
         staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; results are meant to be shared
-        yield staging
-        _swap_into_place(staging, out_dir)
+        fill(staging)
+        if _why_not_replaceable(target) is not None:
+            fresh = _fresh_name(Path(out_dir))
+            os.rename(staging, _real(fresh))
+            return fresh
+        _swap_into_place(staging, target)
+        return Path(out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # after a swap, it holds the previous run
+
+
+def _real(path: Path) -> Path:
+    """The absolute path with symbolic links and '.' resolved (a link's target is what gets replaced)."""
+    return Path(os.path.realpath(path))
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:
@@ -189,14 +221,20 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
 
     Linux swaps the two names in one system call (``renameat2`` with ``RENAME_EXCHANGE``), so
     ``out_dir`` is at every moment either the old complete folder or the new one. Elsewhere the old
-    folder is first renamed aside, leaving a moment when ``out_dir`` is absent, never a mix.
+    folder is first renamed aside (and put back if the second rename fails), leaving a moment when
+    ``out_dir`` is absent, never a mix.
     """
     if not out_dir.exists():
         os.replace(staging, out_dir)
     elif not _exchange(staging, out_dir):
         aside = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(out_dir)}{os.getpid()}-", dir=out_dir.parent))
         os.replace(out_dir, aside / "old")
-        os.replace(staging, out_dir)
+        try:
+            os.replace(staging, out_dir)
+        except BaseException:
+            os.replace(aside / "old", out_dir)
+            aside.rmdir()
+            raise
         os.replace(aside, staging)
 
 

@@ -17,7 +17,7 @@ import networkx as nx
 import pandas as pd
 
 from sim.model import PairingModel
-from sim.outputs import RUN_MARKER, staged_folder
+from sim.outputs import RUN_MARKER, write_folder_atomically
 from sim.pairing.programme import write_graph
 from sim.scenario import Scenario
 
@@ -130,9 +130,11 @@ def format_summary(summary: pd.DataFrame) -> str:
 
 
 def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario_path: str, seed: int) -> Path:
-    """Write Parquet and CSV tables plus ``run.json`` to ``out_dir`` in one atomic step (replacing an old run).
+    """Write Parquet and CSV tables plus ``run.json`` to ``out_dir`` in one atomic step (replacing an old run); returns the folder.
 
     Call :func:`sim.outputs.prepare_run_folder` first, before the run: it refuses folders pairsim did not write.
+    If ``out_dir`` changed during the run, the tables go to a fresh sibling instead (see
+    :func:`sim.outputs.write_folder_atomically`), and that is the folder returned.
     """
     tables = {
         "monthly": result.monthly,
@@ -142,14 +144,16 @@ def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario
         "ledger": result.ledger,
         "links": result.links,
     }
-    with staged_folder(out_dir) as staging:
+
+    def fill(folder: Path) -> None:
         for name, table in tables.items():
-            table.to_parquet(staging / f"{name}.parquet", index=False)
-            table.to_csv(staging / f"{name}.csv", index=False)
-        write_graph(result.graph, staging)
+            table.to_parquet(folder / f"{name}.parquet", index=False)
+            table.to_csv(folder / f"{name}.csv", index=False)
+        write_graph(result.graph, folder)
         meta = json.dumps(run_metadata(scenario, scenario_path, seed), indent=2, ensure_ascii=False)
-        (staging / RUN_MARKER).write_text(meta, encoding="utf-8")  # last: a folder with run.json is complete
-    return Path(out_dir)
+        (folder / RUN_MARKER).write_text(meta, encoding="utf-8")  # last: a folder with run.json is complete
+
+    return write_folder_atomically(out_dir, fill)
 
 
 def scenario_hash(scenario: Scenario) -> str:

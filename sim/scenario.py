@@ -478,12 +478,21 @@ def _pairing_candidates(scenario: Scenario, villages: int) -> int:
     return largest
 
 
+CGROUP_MEMORY_LIMIT = Path("/sys/fs/cgroup/memory.max")
+"""A container's or batch job's memory limit (cgroup v2): lower than the machine's memory where it is set."""
+
+
 def machine_memory() -> int:
-    """This machine's total physical memory in bytes (``os.sysconf``), or 0 where the system does not say."""
+    """The memory this process may use, in bytes: the machine's (``os.sysconf``), or a container's lower limit; 0 if unknown."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
-        return 0
+        physical = 0
+    try:
+        limit = int(CGROUP_MEMORY_LIMIT.read_text().strip())  # 'max' (no limit) is not a number
+    except (OSError, ValueError):
+        return physical
+    return min(physical, limit) if physical else limit
 
 
 def format_bytes(size: float) -> str:

@@ -486,3 +486,12 @@ def test_village_file_that_is_a_folder_says_so(tmp_path, csv_scenario_data, writ
     path = write_scenario(tmp_path, csv_scenario_data)
     (line,) = bad_input("validate", path)
     assert line == f"{path}: region.village_file: is a folder, expected a village CSV file: {(tmp_path / 'villages.csv').resolve()}"
+
+
+def test_machine_memory_is_a_containers_limit_where_one_is_set(monkeypatch, tmp_path):
+    limit = tmp_path / "memory.max"
+    limit.write_text("2147483648\n")
+    monkeypatch.setattr(sim.scenario, "CGROUP_MEMORY_LIMIT", limit)
+    assert sim.scenario.machine_memory() == 2147483648
+    limit.write_text("max\n")
+    assert sim.scenario.machine_memory() > 2147483648  # no limit: the machine's memory

@@ -20,7 +20,7 @@ import yaml
 from conftest import SMALL_SCENARIO, run_cli
 
 from sim import outputs
-from sim.outputs import RUN_FILES, prepare_run_folder, staged_folder
+from sim.outputs import RUN_FILES, prepare_run_folder, write_folder_atomically
 
 RUN_OUTPUT = RUN_FILES - {"report.html"}
 """What ``pairsim run`` writes (``report.html`` is added only by ``pairsim report``)."""
@@ -87,7 +87,7 @@ def test_run_refuses_the_working_folder(tmp_path, monkeypatch):
     before = snapshot(tmp_path)
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli("run", SMALL_SCENARIO, "--years", 1, "--out", ".")
-    assert_refused(code, out, err, ".: --out: is not empty")
+    assert_refused(code, out, err, ".: --out: is the working folder")
     assert snapshot(tmp_path) == before
 
 
@@ -140,11 +140,61 @@ def test_a_failed_write_leaves_the_old_run_and_no_staging_folder(tmp_path):
     out_dir = tmp_path / "out"
     assert run_cli("run", SMALL_SCENARIO, "--years", 1, "--seed", 7, "--out", out_dir, "--quiet")[0] == 0
     before = snapshot(out_dir)
-    with pytest.raises(KeyboardInterrupt), staged_folder(out_dir) as staging:
-        (staging / "monthly.csv").write_text("half", encoding="utf-8")
+
+    def interrupted(folder: Path) -> None:
+        (folder / "monthly.csv").write_text("half", encoding="utf-8")
         raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_folder_atomically(out_dir, interrupted)
     assert snapshot(out_dir) == before
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_file_saved_in_the_run_folder_during_the_run_survives_and_the_tables_go_beside_it(tmp_path, monkeypatch):
+    out_dir = tmp_path / "out"
+    assert run_cli("run", SMALL_SCENARIO, "--years", 1, "--seed", 7, "--out", out_dir, "--quiet")[0] == 0
+    from sim import runner
+
+    original = runner.run_model
+
+    def run_while_someone_saves_notes(*args, **kwargs):
+        (out_dir / "notes.txt").write_text("saved while the rerun ran\n", encoding="utf-8")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_model", run_while_someone_saves_notes)
+    code, out, err = run_cli("run", SMALL_SCENARIO, "--years", 1, "--seed", 8, "--out", out_dir, "--quiet")
+    assert code == 0 and out == ""
+    assert f"it was left alone and the tables were written to {tmp_path / 'out-2'}" in err
+    assert (out_dir / "notes.txt").read_text(encoding="utf-8") == "saved while the rerun ran\n"
+    assert json.loads((out_dir / "run.json").read_text(encoding="utf-8"))["seed"] == 7
+    assert run_seed(tmp_path / "out-2") == 8
+
+
+def test_run_refuses_a_run_folder_holding_a_report_html_pairsim_did_not_write(tmp_path):
+    out_dir = tmp_path / "out"
+    assert run_cli("run", SMALL_SCENARIO, "--years", 1, "--out", out_dir, "--quiet")[0] == 0
+    (out_dir / "report.html").write_text("<html>my own page</html>", encoding="utf-8")
+    code, out, err = run_cli("run", SMALL_SCENARIO, "--years", 1, "--out", out_dir, "--quiet")
+    assert_refused(code, out, err, "holds files pairsim run did not write (report.html)")
+    assert (out_dir / "report.html").read_text(encoding="utf-8") == "<html>my own page</html>"
+
+
+def test_run_refuses_the_working_folder_even_when_empty(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli("run", SMALL_SCENARIO, "--years", 1, "--out", ".", "--quiet")
+    assert_refused(code, out, err, "is the working folder")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_through_a_symbolic_link_replaces_the_folder_it_points_to(tmp_path):
+    real = tmp_path / "real"
+    assert run_cli("run", SMALL_SCENARIO, "--years", 1, "--seed", 7, "--out", real, "--quiet")[0] == 0
+    (tmp_path / "link").symlink_to(real)
+    assert run_cli("run", SMALL_SCENARIO, "--years", 1, "--seed", 8, "--out", tmp_path / "link", "--quiet")[0] == 0
+    assert (tmp_path / "link").is_symlink()
+    assert run_seed(real) == 8
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["link", "real"]
 
 
 # --------------------------------------------------------------------------- killed while writing
@@ -198,11 +248,18 @@ def test_compare_refuses_a_folder_of_other_files_and_touches_nothing(tmp_path):
     before = snapshot(folder)
     for command in ("compare", "sweep"):
         code, out, err = run_cli(command, experiment, "--workers", 1, "--out", folder, "--quiet")
-        if command == "sweep":
-            assert code == 2 and "needs a 'design' section" in err  # the experiment is checked first
-            continue
         assert_refused(code, out, err, f"{folder}: --out: is not empty and is not an experiment's results folder")
     assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize("manifest", ["{}", '["a"]', '{"name": "my web app", "icons": []}'])
+def test_compare_refuses_a_folder_whose_manifest_is_not_pairsims(tmp_path, manifest):
+    folder = tmp_path / "webapp"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(manifest, encoding="utf-8")
+    code, out, err = run_cli("compare", tiny_experiment(tmp_path), "--workers", 1, "--out", folder, "--quiet")
+    assert_refused(code, out, err, "is not an experiment's results folder")
+    assert (folder / "manifest.json").read_text(encoding="utf-8") == manifest
 
 
 def test_compare_refuses_a_run_folder(tmp_path):

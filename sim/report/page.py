@@ -16,6 +16,7 @@ from sim import analysis
 from sim.experiment import BASELINE, salib_problem
 from sim.formatting import format_interval, format_value, outcome_label
 from sim.outcomes import LORENZ_OUTCOMES
+from sim.outputs import REPORT_TITLE_END
 from sim.report.figures import (
     OUTCOME_LABELS,
     cost_figure,
@@ -414,7 +415,7 @@ def render_html(data: ReportInput, sections: list[Section]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_text(data.title)} – pairsim report</title>\n<style>{STYLE}</style>\n"
+        f"<title>{_text(data.title)} {REPORT_TITLE_END}</title>\n<style>{STYLE}</style>\n"
         f'<script type="text/javascript">{get_plotlyjs()}</script>\n</head>\n<body>\n'
         f"<h1>{_text(data.title)}</h1>\n"
         "<p>Made by <code>pairsim report</code> from <code>"
