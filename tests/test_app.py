@@ -441,6 +441,7 @@ def served_app(tmp_path_factory):
         yield f"http://localhost:{port}/", log_path
 
 
+@pytest.mark.slow
 @needs_process_table
 def test_served_app_teardown_leaves_no_server(tmp_path):
     with _pairsim_app(tmp_path / "server.log") as (server, port, started):
@@ -449,6 +450,7 @@ def test_served_app_teardown_leaves_no_server(tmp_path):
     assert not [pid for pid in [server.pid, *started] if _alive(pid)]
 
 
+@pytest.mark.slow
 @needs_process_table
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_pairsim_app_stopped_by_a_signal_stops_its_server(tmp_path, signum):
@@ -461,6 +463,7 @@ def test_pairsim_app_stopped_by_a_signal_stops_its_server(tmp_path, signum):
         assert not [pid for pid in started if _alive(pid)]
 
 
+@pytest.mark.slow
 @needs_process_table
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the server dies with pairsim through Linux's PR_SET_PDEATHSIG")
 def test_pairsim_app_killed_outright_takes_its_server_with_it(tmp_path):
@@ -519,6 +522,7 @@ def _month_in(browser) -> str:
     return re.search(r"Month\s+(\d+ of \d+)", browser.execute_script("return document.body.innerText")).group(1)
 
 
+@pytest.mark.slow
 def test_served_app_draws_its_plots_in_headless_chromium(served_app, chromium, tmp_path):
     """The whole page, not only the sidebar: a front end that cannot load (mesa#3806, a missing CDN) fails here."""
     url, log_path = served_app
@@ -534,6 +538,7 @@ def test_served_app_draws_its_plots_in_headless_chromium(served_app, chromium, t
     assert chromium.save_screenshot(str(tmp_path / "app.png"))
 
 
+@pytest.mark.slow
 def test_two_browsers_on_one_server_step_a_county_each(served_app, chromium, another_chromium, tmp_path):
     """A second student opening the app starts at month 0, and stepping it leaves the first one's county alone."""
     url, _log = served_app

@@ -283,6 +283,7 @@ def test_identity_ignores_replications_only(reference, tmp_path):
 # --------------------------------------------------------------------------- executors
 
 
+@pytest.mark.slow
 def test_results_identical_serially_in_a_process_pool_and_on_dask(tmp_path):
     data = experiment_data(
         "executors",
@@ -307,6 +308,7 @@ def test_results_identical_serially_in_a_process_pool_and_on_dask(tmp_path):
     assert set(failures["serial"]) == {"small__broken__p0000__r000", "small__broken__p0000__r001"}
 
 
+@pytest.mark.slow
 def test_paired_differences_have_smaller_standard_errors_on_the_shipped_comparison(tmp_path):
     experiment = load_experiment(POLICY_COMPARISON)
     experiment = experiment.model_copy(
@@ -506,6 +508,7 @@ def test_a_folder_of_a_different_experiment_is_refused(reference, tmp_path):
     assert mtimes(folder) == before
 
 
+@pytest.mark.slow
 def test_killed_experiment_resumes_to_the_uninterrupted_results(reference, tmp_path):
     out_dir = tmp_path / "killed"
     command = compare_command(reference["path"], out_dir)
@@ -574,6 +577,7 @@ def test_resume_marks_runs_saved_before_a_kill_as_finished(tmp_path):
 # --------------------------------------------------------------------------- Ctrl-C
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_and_the_same_command_resumes(reference, tmp_path):
     out_dir = tmp_path / "interrupted"
     command = compare_command(reference["path"], out_dir)

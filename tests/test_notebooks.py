@@ -171,6 +171,7 @@ def executed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 # --------------------------------------------------------------------------- the notebooks as committed
 
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom_and_draws_plotly_figures(executed: tuple[Path, Execution, dict]) -> None:
     path, execution, _ = executed
     assert execution.error is None, f"{path.name} failed:\n{execution.error}\nkernel stderr:\n{execution.kernel_stderr[-3000:]}"
@@ -179,6 +180,7 @@ def test_notebook_runs_top_to_bottom_and_draws_plotly_figures(executed: tuple[Pa
     assert figures, f"{path.name} drew no Plotly figure"
 
 
+@pytest.mark.slow
 def test_notebook_removes_its_temporary_folders_in_its_last_cell(executed: tuple[Path, Execution, dict]) -> None:
     path, execution, _ = executed
     assert execution.temp_after_last_cell == [], (
@@ -187,11 +189,13 @@ def test_notebook_removes_its_temporary_folders_in_its_last_cell(executed: tuple
     assert execution.temp_after_shutdown == [], f"{path.name} left in the temp dir: {execution.temp_after_shutdown}"
 
 
+@pytest.mark.slow
 def test_notebook_writes_nothing_into_the_notebooks_folder(executed: tuple[Path, Execution, dict]) -> None:
     path, _, folder = executed
     assert folder["after"] == folder["before"], f"{path.name} changed experiments/notebooks/"
 
 
+@pytest.mark.slow
 def test_notebook_kernel_is_encrypted_and_shows_no_plain_tcp_warning(executed: tuple[Path, Execution, dict]) -> None:
     path, execution, _ = executed
     assert execution.encrypted, "the kernel was started without CurveZMQ keys"
@@ -200,6 +204,7 @@ def test_notebook_kernel_is_encrypted_and_shows_no_plain_tcp_warning(executed: t
     assert not [text for text in shown if PLAIN_TCP_WARNING in text], f"{path.name} shows the plain-TCP warning"
 
 
+@pytest.mark.slow
 def test_an_unencrypted_kernel_prints_the_plain_tcp_warning_where_the_tests_look(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -213,6 +218,7 @@ def test_an_unencrypted_kernel_prints_the_plain_tcp_warning_where_the_tests_look
 # --------------------------------------------------------------------------- temporary folders and other people's folders
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", WITH_TEMPORARY_FOLDER, ids=[Path(name).stem for name in WITH_TEMPORARY_FOLDER])
 def test_a_failing_cell_still_leaves_no_temporary_folder_behind(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -246,6 +252,7 @@ def results_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_policy_comparison_reads_a_given_results_folder_without_writing_into_it(
     results_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

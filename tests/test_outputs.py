@@ -220,6 +220,7 @@ def _kill_when(process: subprocess.Popen, out_dir: Path, files_written: int) -> 
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("files_written", [0, 7, len(RUN_OUTPUT) - 1])
 def test_a_run_killed_while_writing_leaves_the_old_run_or_the_new_one(tmp_path, files_written):
     out_dir = tmp_path / "out"
