@@ -4,7 +4,8 @@ Three kinds of destination, each with one rule:
 
 - a **run folder** (``pairsim run --out``): a missing or empty folder is created; a folder that
   holds a previous ``pairsim run`` (its ``run.json`` and only files pairsim writes there) is replaced
-  whole, atomically; any other folder is refused before the simulation starts.
+  whole, atomically; any other folder, or the working folder, is refused before the simulation
+  starts. One that changes during the run is left alone, and the new tables go beside it.
 - an **experiment folder** (``compare``/``sweep --out``): a missing or empty folder is created; one
   holding an experiment's ``manifest.json`` is resumed; any other folder is refused.
 - a **report file** (``report -o``): a missing file is written; a previous pairsim report is replaced
