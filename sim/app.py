@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import solara
 import solara.lab
@@ -251,20 +252,22 @@ def node_positions(model: PairingModel) -> dict[str, tuple[float, float]]:
     return positions
 
 
-def closed_branches(model: PairingModel) -> set[str]:
-    """Graph nodes of the joint branches none of whose donor-village pairs is still active (drawn faded)."""
-    graph = model.pairing.refreshed_graph()
+def closed_branches(model: PairingModel, graph: nx.Graph) -> set[str]:
+    """Graph nodes of the joint branches none of whose donor-village pairs is still active (drawn faded).
+
+    ``graph`` is ``model.pairing.refreshed_graph()``, refreshed once by the caller, which draws it too.
+    """
     return {branch.node_id for branch in model.pairing.branches if graph.nodes[branch.node_id]["status"] != "active"}
 
 
-def branches_active(model: PairingModel) -> str:
+def branches_active(model: PairingModel, closed: set[str]) -> str:
     """"N of M": joint branches still active, of all formed so far; the network's title and the table both show it.
 
     A branch (one policy's donors and villages together) is active while any of its
     pairs (donor-village links) is; the table's pair counts are of links, so they differ.
     """
     branches = len(model.pairing.branches)
-    return f"{branches - len(closed_branches(model))} of {branches}"
+    return f"{branches - len(closed)} of {branches}"
 
 
 def draw_pairing_network(model: PairingModel) -> Figure:
@@ -280,7 +283,7 @@ def draw_pairing_network(model: PairingModel) -> Figure:
     unpaired = np.array([positions[v.node_id] for v in model.villages if v.node_id not in paired]).reshape(-1, 2)
     ax.scatter(unpaired[:, 0], unpaired[:, 1], s=8, color="lightgray", label="village, not paired", zorder=1)
 
-    closed = closed_branches(model)
+    closed = closed_branches(model, graph)
     for is_closed, style in ((False, {"colors": "darkgray", "linewidths": 0.8}), (True, {"colors": "lightgray", "linestyles": "dotted"})):
         segments = [(positions[a], positions[b]) for a, b in graph.edges if (a in closed or b in closed) == is_closed]
         if segments:
@@ -298,7 +301,7 @@ def draw_pairing_network(model: PairingModel) -> Figure:
             marker="D" if kind == "joint_branch" else "o", edgecolors="white", linewidths=0.5, label=KIND_LABELS[kind], zorder=3,
         )
 
-    ax.set_title(f"Pairing network, {model.year} month {model.month_of_year}: {branches_active(model)} branches active")
+    ax.set_title(f"Pairing network, {model.year} month {model.month_of_year}: {branches_active(model, closed)} branches active")
     ax.set_xlabel("km (urban donors in the column on the left)")
     ax.set_ylabel("km")
     ax.set_aspect("equal")
@@ -330,7 +333,7 @@ def live_numbers(model: PairingModel) -> dict[str, str]:
         "Gini (all residents)": f"{outcomes['gini']:.4f}",
         "Weak villages (薄弱村)": f"{outcomes['weak_villages']:.0f} of {villages}",
         "Hollow villages (空壳村)": f"{outcomes['hollow_villages']:.0f} of {villages}",
-        "Joint branches active": branches_active(model),
+        "Joint branches active": branches_active(model, closed_branches(model, model.pairing.refreshed_graph())),
         "Pairs (donor-village links) active / ended / graduated": (
             f"{outcomes['active_pairs']:.0f} / {outcomes['ended_pairs']:.0f} / {outcomes['graduated_pairs']:.0f}"
         ),
