@@ -4,3 +4,13 @@ A scenario (:mod:`sim.scenario`) describes a county; :class:`sim.model.PairingMo
 simulates it month by month on Mesa, with pairing policies from :mod:`sim.pairing`;
 :mod:`sim.runner` and the ``pairsim`` command (:mod:`sim.cli`) run it and write tables.
 """
+
+from importlib import metadata
+
+
+def package_version(package: str) -> str:
+    """An installed package's version ('not installed' if it is not); light enough for ``pairsim --version``."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"

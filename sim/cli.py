@@ -13,6 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
+from sim import package_version
 from sim.errors import InputError
 from sim.outputs import prepare_experiment_folder, prepare_report_file, prepare_run_folder
 
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pairsim",
         description="Simulate urban-rural pairing programmes (城乡结对共建) in a county.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_own_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version('pairsim')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run one scenario and write its tables", description="Run a scenario to its horizon, print a start-versus-end summary and write monthly and yearly tables (Parquet and CSV).")
@@ -322,15 +323,6 @@ def describe(scenario) -> str:
         f"{towns} towns, {where}, {scenario.urban.population:,} urban residents, "
         f"{enterprises} enterprises, {departments} departments; {scenario.start_year} + {scenario.horizon_years} years"
     )
-
-
-def _own_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("pairsim")
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 if __name__ == "__main__":

@@ -25,13 +25,13 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from sim import package_version
 from sim.errors import InputError
 from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, file_hash, replication_seeds, run_specs, scenario_overrides
 from sim.model import PairingModel
 from sim.pairing.links import DONOR_KINDS
 from sim.pairing.programme import RECIPIENT_CLASSES, funds_by_donor_kind
 from sim.results import ResultsStore
-from sim.runner import package_version
 from sim.scenario import load_scenario
 
 IDENTIFIERS = ["run_id", "scenario", "arm", "point", "replication", "seed", "year", "step"]

@@ -147,19 +147,20 @@ def prepare_report_file(target: Path) -> None:
 
 
 def _is_run_folder(folder: Path) -> bool:
-    try:
-        meta = json.loads((folder / RUN_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and {"scenario_sha256", "seed"} <= meta.keys()
+    return _json_object_with(folder / RUN_MARKER, {"scenario_sha256", "seed"})
 
 
 def _is_experiment_folder(folder: Path) -> bool:
+    return _json_object_with(folder / EXPERIMENT_MARKER, {"identity", "runs"})
+
+
+def _json_object_with(path: Path, keys: set[str]) -> bool:
+    """Whether ``path`` holds a JSON object with at least ``keys`` (what pairsim writes there, not someone's file of that name)."""
     try:
-        manifest = json.loads((folder / EXPERIMENT_MARKER).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(manifest, dict) and {"identity", "runs"} <= manifest.keys()
+    return isinstance(data, dict) and keys <= data.keys()
 
 
 def _is_report(path: Path) -> bool:

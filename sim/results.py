@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.outputs import current_umask, write_atomically  # noqa: F401 - current_umask is public here too
+from sim.outputs import write_atomically
 
 
 class ResultsStore:

@@ -10,12 +10,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import networkx as nx
 import pandas as pd
 
+from sim import package_version
 from sim.model import PairingModel
 from sim.outputs import RUN_MARKER, write_folder_atomically
 from sim.pairing.programme import write_graph
@@ -172,10 +172,3 @@ def run_metadata(scenario: Scenario, scenario_path: str, seed: int) -> dict:
         "start_year": scenario.start_year,
         "versions": {name: package_version(name) for name in packages},
     }
-
-
-def package_version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"

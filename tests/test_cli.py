@@ -22,9 +22,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim import package_version
 from sim.cli import main
 from sim.outcomes import MODEL_OUTCOMES
-from sim.runner import SUMMARY_ROWS, package_version
+from sim.runner import SUMMARY_ROWS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"

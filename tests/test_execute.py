@@ -34,7 +34,8 @@ from sim.execute import (
     run_safely,
 )
 from sim.experiment import CUMULATIVE_FLOWS, DEFAULT_OUTCOMES, file_hash, load_experiment, replication_seeds, run_specs
-from sim.results import ResultsStore, current_umask, load_results, write_atomically
+from sim.outputs import current_umask, write_atomically
+from sim.results import ResultsStore, load_results
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"

@@ -26,7 +26,8 @@ from sim import analysis, report
 from sim.execute import FUNDS_BY_KIND_COLUMNS
 from sim.experiment import file_hash
 from sim.outcomes import LORENZ_OUTCOMES
-from sim.results import current_umask, load_results
+from sim.outputs import current_umask
+from sim.results import load_results
 from sim.summary import summarize_folder
 
 EVIL = "<script>alert(1)</script>"

@@ -16,14 +16,13 @@ import networkx as nx
 import pandas as pd
 from pyarrow.lib import ArrowException
 
-from sim import analysis
+from sim import analysis, package_version
 from sim.errors import InputError
 from sim.execute import FUNDS_BY_KIND_COLUMNS, build_model
 from sim.experiment import BASELINE, Design, file_hash, load_experiment, run_specs
 from sim.pairing.programme import funds_by_donor_kind
 from sim.report.styles import Styles
 from sim.results import ResultsStore
-from sim.runner import package_version
 from sim.scenario import load_scenario
 from sim.summary import manifest_design
 
