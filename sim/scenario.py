@@ -438,10 +438,7 @@ def estimate_memory(scenario: Scenario, rural: tuple[int, int, int] | None = Non
     Peaks of different stages are added rather than overlapped, so the total is on the high side; resident memory
     adds the allocator's overhead on top of tracemalloc's count, which ``BASE_BYTES`` covers for small counties.
     """
-    if rural is None:
-        villages = scenario.region.villages
-        rural = (villages.count, villages.households, villages.population) if villages is not None else (0, 0, 0)
-    n_villages, households, residents = rural
+    n_villages, households, residents = rural or _generated_rural(scenario) or (0, 0, 0)
     enterprises = scenario.enterprises.count + len(scenario.enterprises.listed)
     jobs = scenario.enterprises.count * scenario.enterprises.jobs.mean + sum(e.jobs for e in scenario.enterprises.listed)
     departments = sum(group.count for group in scenario.departments)
@@ -454,16 +451,20 @@ def estimate_memory(scenario: Scenario, rural: tuple[int, int, int] | None = Non
         "enterprise jobs": int(BYTES_PER_ENTERPRISE * enterprises + BYTES_PER_JOB * jobs),
         "departments, communities and cooperatives": BYTES_PER_ORGANISATION * organisations,
         "urban sample": BYTES_PER_URBAN_SAMPLE * scenario.urban.sample_households,
-        "pairing candidates": BYTES_PER_PAIRING_CANDIDATE * _pairing_candidates(scenario, n_villages),
+        "pairing candidates": BYTES_PER_PAIRING_CANDIDATE
+        * _pairing_candidates(scenario, n_villages, departments=departments, cooperatives=cooperatives, enterprises=enterprises),
     }
     return MemoryEstimate(BASE_BYTES + sum(parts.values()), parts, households)
 
 
-def _pairing_candidates(scenario: Scenario, villages: int) -> int:
+def _generated_rural(scenario: Scenario) -> tuple[int, int, int] | None:
+    """(villages, households, residents) of generated villages; None when they come from a CSV."""
+    villages = scenario.region.villages
+    return (villages.count, villages.households, villages.population) if villages is not None else None
+
+
+def _pairing_candidates(scenario: Scenario, villages: int, *, departments: int, cooperatives: int, enterprises: int) -> int:
     """The largest donor-by-village score matrix any one policy builds (policies are set up one after another)."""
-    departments = sum(group.count for group in scenario.departments)
-    cooperatives = sum(group.count for group in scenario.cooperatives)
-    enterprises = scenario.enterprises.count + len(scenario.enterprises.listed)
     largest = 0
     for policy in scenario.pairing.policies:
         pairs = min(policy.pairs or len(policy.explicit), villages)
@@ -508,8 +509,7 @@ def size_problem(scenario: Scenario, rural: tuple[int, int, int] | None = None) 
     Uses the validated counts only, so it answers before anything is allocated. ``rural`` is (villages, households,
     residents) of a village CSV; without it, generated villages give their own (a CSV scenario without it: no rural part).
     """
-    if rural is None and scenario.region.villages is not None:
-        rural = (scenario.region.villages.count, scenario.region.villages.households, scenario.region.villages.population)
+    rural = rural or _generated_rural(scenario)
     if rural is not None and rural[2] + scenario.urban.population > CHINA_POPULATION:
         together = rural[2] + scenario.urban.population
         return (
