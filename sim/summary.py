@@ -72,26 +72,33 @@ def differences_text(results: pd.DataFrame) -> str:
     return "Final-year difference from the baseline (arm - baseline, paired by replication):\n" + _table(pd.DataFrame(rows))
 
 
+COST_COLUMNS = ("funds sent (yuan)", "Gini reduction", "95% CI", "yuan per 0.001 Gini")
+
+
 def cost_text(results: pd.DataFrame) -> str:
     """Yuan per 0.001 Gini reduced, per arm, as text; where that is not defined the cell says why."""
     if "funds_sent_total" not in results.columns or "gini" not in results.columns:
         return ""
     table = analysis.cost_effectiveness(results, baseline=BASELINE, outcome="gini", cost="funds_sent_total")
-    shown = pd.DataFrame(
-        {
-            "arm": table["arm"],
-            "funds sent (yuan)": [format_value(cost, "yuan", "no paired runs") for cost in table["cost"]],
-            "Gini reduction": [format_value(value, "index", "no paired runs") for value in table["reduction"]],
-            "95% CI": [
-                format_interval(low, high, "index", f"no interval ({note})")
-                for low, high, note in zip(table["reduction_ci_low"], table["reduction_ci_high"], table["note"], strict=True)
-            ],
-            "yuan per 0.001 Gini": [
-                format_value(value, "yuan", note or "not defined") for value, note in zip(table["cost_per_0.001"], table["note"], strict=True)
-            ],
-        }
-    )
+    shown = pd.DataFrame([{"arm": row["arm"], **cost_cells(row)} for _, row in table.iterrows()], columns=["arm", *COST_COLUMNS])
     return "Cost-effectiveness of the funds sent (final year):\n" + _table(shown)
+
+
+def cost_cells(row: pd.Series) -> dict[str, str]:
+    """One arm's row of :func:`sim.analysis.cost_effectiveness` as text (the summary's and the report's cost tables):
+    funds, Gini reduction, its interval and yuan per 0.001 Gini, each in its unit, or why it is not defined."""
+    unpaired = "no paired runs"
+    return {
+        "funds sent (yuan)": format_value(row["cost"], "yuan", unpaired),
+        "Gini reduction": format_value(row["reduction"], "index", unpaired),
+        "95% CI": format_interval(row["reduction_ci_low"], row["reduction_ci_high"], "index", f"no interval ({row['note']})"),
+        "yuan per 0.001 Gini": format_value(row["cost_per_0.001"], "yuan", row["note"] or "not defined"),
+    }
+
+
+def sobol_varies(table: pd.DataFrame) -> bool:
+    """False when no Sobol index is defined: the outcome is the same at every design point, with no variance to share."""
+    return not table[["S1", "ST"]].isna().all().all()
 
 
 def sensitivity_text(results: pd.DataFrame, design: Design) -> str:
@@ -115,7 +122,7 @@ def sensitivity_text(results: pd.DataFrame, design: Design) -> str:
 def sobol_table(table: pd.DataFrame) -> pd.DataFrame:
     """Sobol indices as text: shares of the output variance in percent, each with its 95 % bootstrap half-width (in
     percentage points); an outcome that does not vary over the design has no variance to share out, and says so."""
-    why = "no variation" if table[["S1", "ST"]].isna().all().all() else "not defined"
+    why = "not defined" if sobol_varies(table) else "no variation"
     return pd.DataFrame(
         {
             "parameter": table["parameter"],

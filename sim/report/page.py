@@ -14,7 +14,7 @@ from plotly.offline import get_plotlyjs
 
 from sim import analysis
 from sim.experiment import BASELINE, salib_problem
-from sim.formatting import format_interval, format_value, outcome_label
+from sim.formatting import outcome_label
 from sim.outcomes import LORENZ_OUTCOMES
 from sim.outputs import REPORT_TITLE_END
 from sim.report.figures import (
@@ -31,7 +31,7 @@ from sim.report.figures import (
 from sim.report.inputs import ReportInput, load_report_input
 from sim.report.styles import _text
 from sim.results import write_atomically
-from sim.summary import HEADLINE_OUTCOMES
+from sim.summary import HEADLINE_OUTCOMES, cost_cells, sobol_varies
 
 TIME_SERIES = {
     "rural_income_pc": "Mean 12-month income per rural resident.",
@@ -297,14 +297,8 @@ def _cost_table(data: ReportInput, costs: pd.DataFrame) -> str:
 
 def _cost_cells(row: pd.Series) -> list[str]:
     """One arm's funds, Gini reduction with its interval, and yuan per 0.001 Gini - or, where that is not defined, why."""
-    unpaired = "no paired runs"
-    reduction = format_value(row["reduction"], "index", unpaired)
-    interval = format_interval(row["reduction_ci_low"], row["reduction_ci_high"], "index", f"no interval ({row['note']})")
-    return [
-        format_value(row["cost"], "yuan", unpaired),
-        f"{reduction} {interval}",
-        format_value(row["cost_per_0.001"], "yuan", row["note"] or "not defined"),
-    ]
+    cells = cost_cells(row)
+    return [cells["funds sent (yuan)"], f"{cells['Gini reduction']} {cells['95% CI']}", cells["yuan per 0.001 Gini"]]
 
 
 def network_section(data: ReportInput) -> Section:
@@ -351,7 +345,7 @@ def sensitivity_section(data: ReportInput) -> Section | None:
                 if design.method == "sobol"
                 else "Parameters far to the right matter most (μ*); high σ means a non-linear effect or interactions."
             )
-            if design.method == "sobol" and table[["S1", "ST"]].isna().all().all():
+            if design.method == "sobol" and not sobol_varies(table):
                 caption += f" No variation: {outcome_label(outcome)} is the same at every design point, so it has no variance to share out and no bars."
             section.figures.append((sensitivity_figure(table, design.method, outcome, arm), caption))
     if notes:
