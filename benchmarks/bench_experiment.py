@@ -44,7 +44,13 @@ def memory() -> None:
         with make_executor(workers=1) as executor:
             for done in (100, 500, 1000):
                 started = time.perf_counter()
-                run_experiment(experiment.model_copy(update={"replications": done}), ROOT / "benchmarks" / "bench_experiment.py", folder, executor, progress=False)
+                run_experiment(
+                    experiment.model_copy(update={"replications": done}),
+                    ROOT / "benchmarks" / "bench_experiment.py",
+                    folder,
+                    executor,
+                    progress=False,
+                )
                 print(f"{done:5d} runs: peak memory {peak_mib():6.0f} MiB (last batch {time.perf_counter() - started:.1f} s)")
     finally:
         shutil.rmtree(folder)

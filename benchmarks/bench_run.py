@@ -66,7 +66,9 @@ def main() -> None:
     print(f"households      {households:,} rural + {scenario.urban.sample_households:,} urban sample")
     print(f"months          {months} ({args.years} years), {args.repeats} repeats, median shown")
     print(f"build           {build:.2f} s")
-    print(f"run             {run:.2f} s   (total {build + run:.2f} s; every repeat: {', '.join(f'{t[0] + t[1]:.2f}' for t in timings)})")
+    print(
+        f"run             {run:.2f} s   (total {build + run:.2f} s; every repeat: {', '.join(f'{t[0] + t[1]:.2f}' for t in timings)})"
+    )
     print(f"throughput      {households * months / run / 1e6:.2f} million household-steps per second")
     print(f"peak memory     {peak_mib:.0f} MiB (max RSS of this process)")
 

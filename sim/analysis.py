@@ -519,7 +519,12 @@ def sobol_indices(
         res = {"S1": undefined, "S1_conf": undefined, "ST": undefined, "ST_conf": undefined}
     else:
         res = sobol.analyze(
-            problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples, conf_level=confidence, seed=_salib_seed(seed)
+            problem,
+            y,
+            calc_second_order=calc_second_order,
+            num_resamples=num_resamples,
+            conf_level=confidence,
+            seed=_salib_seed(seed),
         )
     return pd.DataFrame(
         {

@@ -90,8 +90,9 @@ def _scenario_value(scenario: Scenario, dotted: str) -> Any:
     return value
 
 
-def app_overrides(scenario: Scenario, settings: dict[str, Any], enabled_types: dict[str, bool], funds_scale: float,
-                  training_scale: float) -> dict[str, Any]:
+def app_overrides(
+    scenario: Scenario, settings: dict[str, Any], enabled_types: dict[str, bool], funds_scale: float, training_scale: float
+) -> dict[str, Any]:
     """Translate slider values into the model's dotted-path overrides.
 
     ``settings`` maps keywords of :data:`PARAMETER_PATHS` to values (``None``
@@ -261,7 +262,7 @@ def closed_branches(model: PairingModel, graph: nx.Graph) -> set[str]:
 
 
 def branches_active(model: PairingModel, closed: set[str]) -> str:
-    """"N of M": joint branches still active, of all formed so far; the network's title and the table both show it.
+    """ "N of M": joint branches still active, of all formed so far; the network's title and the table both show it.
 
     A branch (one policy's donors and villages together) is active while any of its
     pairs (donor-village links) is; the table's pair counts are of links, so they differ.
@@ -284,7 +285,10 @@ def draw_pairing_network(model: PairingModel) -> Figure:
     ax.scatter(unpaired[:, 0], unpaired[:, 1], s=8, color="lightgray", label="village, not paired", zorder=1)
 
     closed = closed_branches(model, graph)
-    for is_closed, style in ((False, {"colors": "darkgray", "linewidths": 0.8}), (True, {"colors": "lightgray", "linestyles": "dotted"})):
+    for is_closed, style in (
+        (False, {"colors": "darkgray", "linewidths": 0.8}),
+        (True, {"colors": "lightgray", "linestyles": "dotted"}),
+    ):
         segments = [(positions[a], positions[b]) for a, b in graph.edges if (a in closed or b in closed) == is_closed]
         if segments:
             ax.add_collection(LineCollection(segments, zorder=2, **style))
@@ -297,8 +301,16 @@ def draw_pairing_network(model: PairingModel) -> Figure:
         sizes = [25 + 475 * math.sqrt(flows.get(node, 0.0) / largest) for node in nodes]
         faded = [node in closed for node in nodes]
         ax.scatter(
-            xy[:, 0], xy[:, 1], s=sizes, color=colour, alpha=[0.3 if f else 0.9 for f in faded],
-            marker="D" if kind == "joint_branch" else "o", edgecolors="white", linewidths=0.5, label=KIND_LABELS[kind], zorder=3,
+            xy[:, 0],
+            xy[:, 1],
+            s=sizes,
+            color=colour,
+            alpha=[0.3 if f else 0.9 for f in faded],
+            marker="D" if kind == "joint_branch" else "o",
+            edgecolors="white",
+            linewidths=0.5,
+            label=KIND_LABELS[kind],
+            zorder=3,
         )
 
     ax.set_title(f"Pairing network, {model.year} month {model.month_of_year}: {branches_active(model, closed)} branches active")
@@ -361,7 +373,9 @@ TABLE_STYLE = (
 def LiveNumbers(model: PairingModel):
     """A small table of the current month's key figures."""
     update_counter.get()
-    solara.HTML(tag="div", unsafe_innerHTML=f"{TABLE_STYLE}<h4>{html.escape(model.spec.name)}</h4>{html_table(live_numbers(model))}")
+    solara.HTML(
+        tag="div", unsafe_innerHTML=f"{TABLE_STYLE}<h4>{html.escape(model.spec.name)}</h4>{html_table(live_numbers(model))}"
+    )
 
 
 @solara.component
@@ -436,7 +450,9 @@ def ParameterInputs(user_params: dict[str, Any], values: solara.Reactive[dict[st
             slider = solara.SliderFloat if options.is_float_slider else solara.SliderInt
             with solara.Row(style={"align-items": "center"}, gap="8px"):
                 slider(options.label, value=current, on_value=set_value, min=options.min, max=options.max, step=options.step)
-                solara.Text(slider_text(options, current), style={"min-width": "3.5em", "text-align": "right"}, classes=["slider-value"])
+                solara.Text(
+                    slider_text(options, current), style={"min-width": "3.5em", "text-align": "right"}, classes=["slider-value"]
+                )
         else:
             solara.Checkbox(label=options["label"], value=current, on_value=set_value)
 
@@ -445,7 +461,9 @@ def ParameterInputs(user_params: dict[str, Any], values: solara.Reactive[dict[st
 def AppViz(model: solara.Reactive[PairingModel]):
     """Mesa's SolaraViz layout (controls, parameters, tabs of components) with :func:`ParameterInputs` for its inputs."""
     user_params = solara.use_memo(build_model_params, [])
-    values = solara.use_reactive({name: options.value if isinstance(options, Slider) else options["value"] for name, options in user_params.items()})
+    values = solara.use_reactive(
+        {name: options.value if isinstance(options, Slider) else options["value"] for name, options in user_params.items()}
+    )
     play_interval = solara.use_reactive(100)
     render_interval = solara.use_reactive(1)
     use_threads = solara.use_reactive(False)
@@ -459,7 +477,11 @@ def AppViz(model: solara.Reactive[PairingModel]):
             solara.SliderInt("Render Interval (steps)", value=render_interval, min=1, max=100, step=2)
             solara.Checkbox(label="Use Threads", value=use_threads)
             ModelController(
-                model, model_parameters=values, play_interval=play_interval, render_interval=render_interval, use_threads=use_threads
+                model,
+                model_parameters=values,
+                play_interval=play_interval,
+                render_interval=render_interval,
+                use_threads=use_threads,
             )
         with solara.Card("Model Parameters"):
             ParameterInputs(user_params, values)

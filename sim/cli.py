@@ -52,7 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version('pairsim')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run one scenario and write its tables", description="Run a scenario to its horizon, print a start-versus-end summary and write monthly and yearly tables (Parquet and CSV).")
+    run = commands.add_parser(
+        "run",
+        help="run one scenario and write its tables",
+        description="Run a scenario to its horizon, print a start-versus-end summary and write monthly and yearly tables (Parquet and CSV).",
+    )
     run.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/shouguang_2009.yaml")
     run.add_argument("--seed", type=_seed, default=1, help="random seed (default: 1); same seed, same results")
     run.add_argument("--years", type=_positive_int, help="horizon in years (default: the scenario's horizon_years)")
@@ -67,17 +71,27 @@ def build_parser() -> argparse.ArgumentParser:
         "pairing can be formed: print OK and a one-line summary, or every problem found.",
     )
     validate.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
-    validate.add_argument("--seed", type=_seed, default=1, help="seed for building the county once to check its pairings (default: 1)")
+    validate.add_argument(
+        "--seed", type=_seed, default=1, help="seed for building the county once to check its pairings (default: 1)"
+    )
     validate.set_defaults(handler=_validate)
 
     for name, summary in (
         ("compare", "run an experiment's policy arms with common random numbers and compare them"),
         ("sweep", "run an experiment's parameter design and report sensitivity indices"),
     ):
-        command = commands.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}. Finished runs are kept: re-running resumes.")
-        command.add_argument("experiment", metavar="EXPERIMENT", help="experiment YAML file, e.g. experiments/policy_comparison.yaml")
-        command.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores; 1 runs in this process)")
-        command.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' for a LocalCluster")
+        command = commands.add_parser(
+            name, help=summary, description=f"{summary[0].upper()}{summary[1:]}. Finished runs are kept: re-running resumes."
+        )
+        command.add_argument(
+            "experiment", metavar="EXPERIMENT", help="experiment YAML file, e.g. experiments/policy_comparison.yaml"
+        )
+        command.add_argument(
+            "--workers", type=_positive_int, help="worker processes (default: all cores; 1 runs in this process)"
+        )
+        command.add_argument(
+            "--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' for a LocalCluster"
+        )
         command.add_argument("--out", type=Path, help="results folder (default: results/<experiment name>)")
         command.add_argument("--replications", type=_positive_int, help="replications per arm (default: the file's)")
         command.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -155,8 +169,11 @@ def _run(args: argparse.Namespace) -> int:
         result = run_model(model, on_month=lambda: bar.update())
     written = write_outputs(result, out_dir, scenario, str(args.scenario), args.seed)
     if written != out_dir:  # even under --quiet: the tables are not where they were asked for
-        print(f"{out_dir}: --out: changed during the run and now holds files pairsim did not write; "
-              f"it was left alone and the tables were written to {written}", file=sys.stderr)
+        print(
+            f"{out_dir}: --out: changed during the run and now holds files pairsim did not write; "
+            f"it was left alone and the tables were written to {written}",
+            file=sys.stderr,
+        )
     say(format_summary(result.summary))
     policies = format_policies(result.policies)
     if policies:
@@ -239,7 +256,11 @@ def _summarize(args: argparse.Namespace) -> int:
     from sim.summary import summarize_folder
 
     if not (args.results / "manifest.json").is_file():
-        raise InputError.single(str(args.results), "", "not a results folder (no manifest.json); expected a folder written by pairsim compare or sweep")
+        raise InputError.single(
+            str(args.results),
+            "",
+            "not a results folder (no manifest.json); expected a folder written by pairsim compare or sweep",
+        )
     print(summarize_folder(args.results))
     return 0
 
@@ -274,7 +295,17 @@ def _app(args: argparse.Namespace) -> int:
         PairingModel(scenario=load_scenario(args.scenario), rng=1)  # a bad file or pairing fails here, not inside the server
         env[APP_SCENARIO_ENV] = str(Path(args.scenario).resolve())
     check_port_free(args.host, args.port)
-    command = [sys.executable, "-m", "solara", "run", str(Path(__file__).with_name("app.py")), "--port", str(args.port), "--host", args.host]
+    command = [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        str(Path(__file__).with_name("app.py")),
+        "--port",
+        str(args.port),
+        "--host",
+        args.host,
+    ]
     # --production: no hot reload, which would rebuild every open session's county whenever a file of sim/ changes
     command.append("--production")
     if args.no_browser:
@@ -290,7 +321,9 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise InputError.single(f"{host}:{port}", "--port", f"cannot listen there ({error.strerror}); choose another port") from None
+            raise InputError.single(
+                f"{host}:{port}", "--port", f"cannot listen there ({error.strerror}); choose another port"
+            ) from None
 
 
 def _validate(args: argparse.Namespace) -> int:

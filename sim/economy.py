@@ -61,9 +61,7 @@ class VillageState:
     donor_burden: np.ndarray | None = None  # share of its own farm output a donor village loses to helping
 
     @classmethod
-    def start(
-        cls, villages: pd.DataFrame, premium: np.ndarray, params: Economy, rng: np.random.Generator
-    ) -> VillageState:
+    def start(cls, villages: pd.DataFrame, premium: np.ndarray, params: Economy, rng: np.random.Generator) -> VillageState:
         n = len(villages)
         leadership = villages["leadership"].to_numpy(float).copy()
         collective = villages["collective_income"].to_numpy(float)
@@ -115,9 +113,7 @@ def grow_productivity(state: VillageState, params: Economy) -> None:
     state.productivity *= np.exp(np.log1p(np.maximum(rate, -0.5)) / 12.0)
 
 
-def update_leadership(
-    state: VillageState, home_share: np.ndarray, params: Economy, rng: np.random.Generator
-) -> int:
+def update_leadership(state: VillageState, home_share: np.ndarray, params: Economy, rng: np.random.Generator) -> int:
     """Secretaries age; at the end of each term some are replaced from the village's own talent.
 
     A new secretary's expected quality rises with the share of the village's

@@ -147,7 +147,9 @@ def run_experiment(
     todo = [spec for spec in specs if spec.run_id not in done]
     failed: dict[str, str] = {}
     finished = 0
-    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc=experiment.name, disable=not progress, mininterval=0.5)
+    bar = tqdm(
+        total=len(specs), initial=len(specs) - len(todo), unit="run", desc=experiment.name, disable=not progress, mininterval=0.5
+    )
     waiting = iter(todo)
     pending: set[Future] = set()
 
@@ -192,7 +194,9 @@ def run_experiment(
     return ExperimentReport(len(specs), len(specs) - len(todo), finished, failed, interrupted=False)
 
 
-def _start_manifest(store: ResultsStore, experiment: Experiment, experiment_path: str | Path, specs: list[RunSpec]) -> dict[str, Any]:
+def _start_manifest(
+    store: ResultsStore, experiment: Experiment, experiment_path: str | Path, specs: list[RunSpec]
+) -> dict[str, Any]:
     """The manifest to keep up to date: refuses to mix two different experiments in one folder."""
     previous = store.read_manifest()
     key = identity(experiment)
@@ -207,7 +211,15 @@ def _start_manifest(store: ResultsStore, experiment: Experiment, experiment_path
     on_disk = store.finished()
     for spec in specs:
         record = runs.setdefault(spec.run_id, {"status": "pending"})
-        record.update({"arm": spec.arm, "scenario": Path(spec.scenario).stem, "point": spec.point, "replication": spec.replication, "seed": spec.seed})
+        record.update(
+            {
+                "arm": spec.arm,
+                "scenario": Path(spec.scenario).stem,
+                "point": spec.point,
+                "replication": spec.replication,
+                "seed": spec.seed,
+            }
+        )
         if spec.run_id in on_disk and record["status"] != "finished":  # saved just before a kill, not yet in the manifest
             record.pop("error", None)
             record["status"] = "finished"
@@ -221,7 +233,9 @@ def _start_manifest(store: ResultsStore, experiment: Experiment, experiment_path
         "seed": experiment.seed,
         "replications": experiment.replications,
         "replication_seeds": replication_seeds(experiment.seed, experiment.replications),
-        "versions": {name: package_version(name) for name in ("pairsim", "mesa", "numpy", "pandas", "pydantic", "networkx", "SALib")},
+        "versions": {
+            name: package_version(name) for name in ("pairsim", "mesa", "numpy", "pandas", "pydantic", "networkx", "SALib")
+        },
         "runs": runs,
     }
     store.folder.mkdir(parents=True, exist_ok=True)
@@ -253,7 +267,11 @@ def make_executor(workers: int | None = None, dask: str | None = None) -> Iterab
             from distributed import Client, LocalCluster
         except ImportError:
             raise InputError.single("--dask", "", "needs the Dask extra: pip install '.[dask]'") from None
-        cluster = LocalCluster(n_workers=workers or None, threads_per_worker=1, processes=True, dashboard_address=None) if dask == "local" else None
+        cluster = (
+            LocalCluster(n_workers=workers or None, threads_per_worker=1, processes=True, dashboard_address=None)
+            if dask == "local"
+            else None
+        )
         client = Client(cluster if cluster is not None else dask)
         try:
             yield client.get_executor()

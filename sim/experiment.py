@@ -76,7 +76,8 @@ class Parameter(Strict):
     high: float | None = None
     values: list[float] | None = None
     distribution: Literal["uniform", "triangular", "truncnormal"] = Field(
-        "uniform", description="uniform on [low, high]; triangular with its 'mode'; normal with 'mean' and 'sd' truncated to [low, high]"
+        "uniform",
+        description="uniform on [low, high]; triangular with its 'mode'; normal with 'mean' and 'sd' truncated to [low, high]",
     )
     mode: float | None = Field(None, description="triangular: the most likely value, within [low, high]")
     mean: float | None = Field(None, description="truncnormal: mean of the normal before truncation")
@@ -123,7 +124,9 @@ class Design(Strict):
     example = "{method: sobol, samples: 16, parameters: {pairing.failure.leakage: {low: 0.0, high: 0.3}}}"
 
     method: Literal["grid", "random", "lhs", "sobol", "morris"]
-    samples: PositiveInt = Field(16, description="random/lhs: points; sobol: base samples N (N*(k+2) points); morris: trajectories")
+    samples: PositiveInt = Field(
+        16, description="random/lhs: points; sobol: base samples N (N*(k+2) points); morris: trajectories"
+    )
     levels: PositiveInt = Field(4, description="grid: values per parameter with a range; morris: grid levels")
     parameters: dict[str, Parameter]
 
@@ -281,9 +284,13 @@ def design_points(design: Design | None, seed: int, source: str = "experiment") 
         for name, spec in zip(names, specs, strict=True):
             if spec.distribution != "uniform":
                 raise InputError.single(
-                    source, f"design.parameters.{name}", f"grid designs take ranges or values; a {spec.distribution} distribution needs random, lhs, sobol or morris"
+                    source,
+                    f"design.parameters.{name}",
+                    f"grid designs take ranges or values; a {spec.distribution} distribution needs random, lhs, sobol or morris",
                 )
-        axes = [spec.values if spec.values is not None else list(np.linspace(spec.low, spec.high, design.levels)) for spec in specs]
+        axes = [
+            spec.values if spec.values is not None else list(np.linspace(spec.low, spec.high, design.levels)) for spec in specs
+        ]
         rows = list(itertools.product(*axes))
     else:
         for name, spec in zip(names, specs, strict=True):

@@ -77,9 +77,7 @@ def _weights(weights: ArrayLike | None, n: int, name: str = "weights") -> np.nda
     return w
 
 
-def _incomes(
-    incomes: ArrayLike, weights: ArrayLike | None, name: str = "incomes"
-) -> tuple[np.ndarray, np.ndarray]:
+def _incomes(incomes: ArrayLike, weights: ArrayLike | None, name: str = "incomes") -> tuple[np.ndarray, np.ndarray]:
     y = _values(incomes, name, nonnegative=True)
     return y, _weights(weights, y.size)
 
@@ -213,9 +211,7 @@ def _group_medians(y: np.ndarray, w: np.ndarray, codes: np.ndarray, k: int) -> n
 # --------------------------------------------------------------------------- #
 
 
-def lorenz_curve(
-    incomes: ArrayLike, weights: ArrayLike | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def lorenz_curve(incomes: ArrayLike, weights: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Lorenz curve points: cumulative population share and cumulative income share.
 
     Incomes are sorted ascending; both arrays have n+1 points, start at 0 and end at
@@ -593,9 +589,7 @@ def urban_rural_ratio(
     return float((_dot(wu, yu) / wu.sum()) / mu_r)
 
 
-def poverty_headcount(
-    incomes: ArrayLike, line: float, weights: ArrayLike | None = None
-) -> float:
+def poverty_headcount(incomes: ArrayLike, line: float, weights: ArrayLike | None = None) -> float:
     """Poverty headcount ratio: weighted share with income strictly below ``line``.
 
     ``H = sum_{i: y_i < line} w_i / W`` (person-weighted when weights are household
@@ -629,9 +623,7 @@ def count_below(values: ArrayLike, threshold: float) -> int:
     return int(np.count_nonzero(x < threshold))
 
 
-def group_summary(
-    incomes: ArrayLike, groups: ArrayLike, weights: ArrayLike | None = None
-) -> pd.DataFrame:
+def group_summary(incomes: ArrayLike, groups: ArrayLike, weights: ArrayLike | None = None) -> pd.DataFrame:
     """Per-group weighted ``mean``, weighted ``median`` and ``population`` (sum of weights).
 
     The median is the smallest income whose within-group cumulative weight share

@@ -130,7 +130,9 @@ class PairingModel(mesa.Model):
             self.households, economy.home_earnings_per_worker(self.households), self.trends.migrant_wage, params
         )
         self.return_rate = (
-            params.return_rate if params.return_rate is not None else labour.steady_return_rate(self.households, can_leave, chance)
+            params.return_rate
+            if params.return_rate is not None
+            else labour.steady_return_rate(self.households, can_leave, chance)
         )
 
         # Each random process draws from its own stream (spawned from the model's seed), so a
@@ -178,8 +180,7 @@ class PairingModel(mesa.Model):
         self.enterprise_base_jobs = np.maximum(np.round(np.array(jobs, dtype=float)), 1.0)
         self.enterprise_base_wage = np.array(wage, dtype=float)
         self.enterprises: list[Enterprise] = [
-            Enterprise(self, i, names[i], towns[town_index[i]], str(sector[i]), tuple(xy[i]))
-            for i in range(len(names))
+            Enterprise(self, i, names[i], towns[town_index[i]], str(sector[i]), tuple(xy[i])) for i in range(len(names))
         ]
         self.catchment = labour.Catchment.build(
             xy.reshape(-1, 2),
@@ -219,7 +220,12 @@ class PairingModel(mesa.Model):
                 town = towns[placed.get(group.industry, 0) % len(towns)]
                 placed[group.industry] = placed.get(group.industry, 0) + 1
                 coop = Cooperative(
-                    self, f"{group.industry} {group.kind} {numbered[key]}", town, group.industry, group.kind == "association", group.price_premium
+                    self,
+                    f"{group.industry} {group.kind} {numbered[key]}",
+                    town,
+                    group.industry,
+                    group.kind == "association",
+                    group.price_premium,
                 )
                 coop.member_villages = villages_of_industry[frame.loc[villages_of_industry, "town"].to_numpy() == town]
                 coop.xy = tuple(seats[self.spec.region.town_names.index(town)])

@@ -112,7 +112,9 @@ def _inequality(
     gini_rural, gini_all = metrics.gini_of_two_groups_sorted(rural_sorted, rural_weights, urban_sorted, urban_weights)
     lorenz_points = {}
     if lorenz:
-        points = metrics.lorenz_points_of_two_groups_sorted(rural_sorted, rural_weights, urban_sorted, urban_weights, LORENZ_SHARES)
+        points = metrics.lorenz_points_of_two_groups_sorted(
+            rural_sorted, rural_weights, urban_sorted, urban_weights, LORENZ_SHARES
+        )
         lorenz_points = dict(zip(LORENZ_OUTCOMES, points.tolist(), strict=True))
     theil = metrics.combine_theil_t(
         [rural_mean, urban_mean],

@@ -85,7 +85,11 @@ def check_writable(folder: Path, option: str = "--out", named: Path | None = Non
     folder = Path(folder)
     source = str(named if named is not None else folder)
     if folder.exists() and not folder.is_dir():
-        what = "exists and is not a folder; expected a folder to write into" if named is None else f"{folder} is a file; expected a folder path"
+        what = (
+            "exists and is not a folder; expected a folder to write into"
+            if named is None
+            else f"{folder} is a file; expected a folder path"
+        )
         raise InputError.single(source, option, what)
     ancestor = folder
     while not ancestor.exists():
@@ -118,7 +122,9 @@ def _why_not_replaceable(folder: Path) -> str | None:
     if not _is_run_folder(folder):
         return "is not empty and is not the output of pairsim run (no run.json)"
     strangers = sorted(
-        path.name for path in folder.iterdir() if path.name not in RUN_FILES or (path.name == "report.html" and not _is_report(path))
+        path.name
+        for path in folder.iterdir()
+        if path.name not in RUN_FILES or (path.name == "report.html" and not _is_report(path))
     )
     if strangers:
         return f"holds files pairsim run did not write ({', '.join(strangers[:3])}), which replacing it would delete"
@@ -142,7 +148,9 @@ def prepare_report_file(target: Path) -> None:
     check_writable(target.parent, named=target)
     if target.exists() and not _is_report(target):
         raise InputError.single(
-            str(target), "--out", f"exists and is not a pairsim report, so it is left alone; choose a new file name, e.g. {_fresh_name(target)}"
+            str(target),
+            "--out",
+            f"exists and is not a pairsim report, so it is left alone; choose a new file name, e.g. {_fresh_name(target)}",
         )
 
 
@@ -170,7 +178,9 @@ def _is_report(path: Path) -> bool:
 
 
 def _not_ours(folder: Path, why: str) -> InputError:
-    return InputError.single(str(folder), "--out", f"{why}; nothing in it was touched; choose a new folder, e.g. {_fresh_name(folder)}")
+    return InputError.single(
+        str(folder), "--out", f"{why}; nothing in it was touched; choose a new folder, e.g. {_fresh_name(folder)}"
+    )
 
 
 def _fresh_name(path: Path) -> Path:

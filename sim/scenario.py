@@ -124,7 +124,9 @@ def _shares_sum_to_one(shares: dict[str, float], what: str) -> dict[str, float]:
 class GeneratedVillages(Strict):
     """Villages drawn from county summary statistics."""
 
-    example = "{count: 40, population: 32000, households: 9000, income_per_capita: {mean: 7000}, collective_income: {mean: 60000}}"
+    example = (
+        "{count: 40, population: 32000, households: 9000, income_per_capita: {mean: 7000}, collective_income: {mean: 60000}}"
+    )
 
     count: VillageCount
     population: Population = Field(description="rural residents in all villages")
@@ -294,8 +296,12 @@ class Economy(Strict):
     migration_max_rate: Share = 0.02
     migration_sensitivity: NonNegativeFloat = 3.0
     migration_skill_selectivity: NonNegativeFloat = 1.0
-    return_rate: Share | None = Field(None, description="monthly chance a migrant returns; None: calibrated so the start is a steady state")
-    past_income_growth: Rate = Field(0.10, description="income growth in the year before the start, to back-cast the first trailing year")
+    return_rate: Share | None = Field(
+        None, description="monthly chance a migrant returns; None: calibrated so the start is a steady state"
+    )
+    past_income_growth: Rate = Field(
+        0.10, description="income growth in the year before the start, to back-cast the first trailing year"
+    )
     job_separation_rate: Share = 0.015
     vacancy_fill_rate: Share = 0.3
     initial_job_fill: Share = 0.9
@@ -792,7 +798,11 @@ def _friendly_message(error: dict[str, Any], annotation: Any = None) -> str:
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     if kind == "missing":
         return "required field is missing"
-    if kind in ("int_type", "float_type", "int_parsing", "float_parsing") and isinstance(value, str) and YAML_TEXT_NUMBER.fullmatch(value):
+    if (
+        kind in ("int_type", "float_type", "int_parsing", "float_parsing")
+        and isinstance(value, str)
+        and YAML_TEXT_NUMBER.fullmatch(value)
+    ):
         whole = kind.startswith("int")
         return f"{value!r} is read by YAML as text, not a number; write {_yaml_number(value, whole)} for a number"
     if kind == "model_type":

@@ -17,7 +17,16 @@ from sim.experiment import BASELINE, Design, salib_problem
 from sim.formatting import UNITS, format_interval, format_outcome, format_value, outcome_label, unit_of
 from sim.results import ResultsStore, load_results
 
-HEADLINE_OUTCOMES = ["gini", "theil_t", "theil_between_share", "urban_rural_ratio", "rural_income_pc", "weak_villages", "hollow_villages", "poverty_headcount"]
+HEADLINE_OUTCOMES = [
+    "gini",
+    "theil_t",
+    "theil_between_share",
+    "urban_rural_ratio",
+    "rural_income_pc",
+    "weak_villages",
+    "hollow_villages",
+    "poverty_headcount",
+]
 """The outcomes the summary shows first (when the experiment kept them)."""
 
 
@@ -108,14 +117,16 @@ def sensitivity_text(results: pd.DataFrame, design: Design) -> str:
     for arm in sorted(results["arm"].unique()):
         for outcome in [o for o in ("gini", "urban_rural_ratio", "weak_villages") if o in results.columns]:
             if design.method == "sobol":
-                table = analysis.sobol_indices(results, problem["names"], problem["bounds"], outcome, calc_second_order=False, arm=arm, seed=0)
+                table = analysis.sobol_indices(
+                    results, problem["names"], problem["bounds"], outcome, calc_second_order=False, arm=arm, seed=0
+                )
                 shown = sobol_table(table)
             else:
-                table = analysis.morris_indices(results, problem["names"], problem["bounds"], outcome, num_levels=design.levels, arm=arm, seed=0)
+                table = analysis.morris_indices(
+                    results, problem["names"], problem["bounds"], outcome, num_levels=design.levels, arm=arm, seed=0
+                )
                 shown = morris_table(table, outcome)
-            blocks.append(
-                f"Sensitivity of final-year {outcome_label(outcome)}, arm {arm} ({design.method})\n{_table(shown)}"
-            )
+            blocks.append(f"Sensitivity of final-year {outcome_label(outcome)}, arm {arm} ({design.method})\n{_table(shown)}")
     return "\n\n".join(blocks)
 
 

@@ -330,7 +330,9 @@ def test_sobol_confidence_intervals_are_reproducible(seed):
     from SALib.sample import sobol as sobol_sample
 
     results = _design_results(sobol_sample.sample(PROBLEM, 16, calc_second_order=False, seed=1))
-    first, second = (sobol_indices(results, PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False, seed=seed) for _ in range(2))
+    first, second = (
+        sobol_indices(results, PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False, seed=seed) for _ in range(2)
+    )
     pd.testing.assert_frame_equal(first, second)
 
 
@@ -450,7 +452,13 @@ def cells(text: str, label: str) -> list[list[str]]:
 def test_summary_of_differences_shows_labels_and_each_unit_in_its_format():
     text = differences_text(with_more_outcomes(make_results(replications=5)))
     assert "nan" not in text and "e-0" not in text and "e+0" not in text
-    for label in ("Gini (all residents)", "Theil T (all residents)", "Mean rural income", "Rural poverty headcount", "Weak villages (薄弱村)"):
+    for label in (
+        "Gini (all residents)",
+        "Theil T (all residents)",
+        "Mean rural income",
+        "Rural poverty headcount",
+        "Weak villages (薄弱村)",
+    ):
         assert label in text
     assert not re.search(r"\b(gini|theil_t|rural_income_pc|poverty_headcount|weak_villages)\b", text)  # no column names
     gini = cells(text, "Gini (all residents)")
@@ -489,7 +497,9 @@ def test_sobol_summary_says_no_variation_for_an_outcome_that_does_not_vary():
     constant = _design_results(x, noise=0.0).assign(gini=0.3)
     table = sobol_table(sobol_indices(constant, PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False))
     assert (table.drop(columns="parameter") == "no variation").all().all()
-    varying = sobol_table(sobol_indices(_design_results(x), PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False, seed=2))
+    varying = sobol_table(
+        sobol_indices(_design_results(x), PROBLEM["names"], PROBLEM["bounds"], "gini", calc_second_order=False, seed=2)
+    )
     assert varying["S1 (first-order)"].str.fullmatch(r"-?\d+\.\d{2} %").all(), varying
     assert varying["S1 ±"].str.fullmatch(r"\d+\.\d{2} pp").all(), varying  # a half-width: percentage points
 

@@ -81,7 +81,9 @@ def test_sliders_reach_the_model_through_reset_and_step():
 
 def _shown_month(rc) -> str:
     """The "Month" row of the page's table of key figures, e.g. "2 of 120"."""
-    tables = [widget.unsafe_innerHTML for widget in rc.find(solara.widgets.HTML).widgets if "<th>Month</th>" in widget.unsafe_innerHTML]
+    tables = [
+        widget.unsafe_innerHTML for widget in rc.find(solara.widgets.HTML).widgets if "<th>Month</th>" in widget.unsafe_innerHTML
+    ]
     assert len(tables) == 1
     return re.search(r"<th>Month</th><td>(\d+ of \d+)", tables[0]).group(1)
 
@@ -108,14 +110,18 @@ def _all_widgets(rc) -> list:
         found[id(widget)] = widget
         for name in widget.keys:
             value = getattr(widget, name)
-            stack += [item for item in (value if isinstance(value, list | tuple) else [value]) if isinstance(item, ipywidgets.Widget)]
+            stack += [
+                item for item in (value if isinstance(value, list | tuple) else [value]) if isinstance(item, ipywidgets.Widget)
+            ]
     return list(found.values())
 
 
 def _value_beside(rc, label: str) -> str:
     """The text shown in the same row as the slider labelled ``label``."""
     slider = rc.find(ipyvuetify.Slider, label=label).widget
-    rows = [row for row in _all_widgets(rc) if isinstance(row, ipyvuetify.Sheet) and any(child is slider for child in row.children)]
+    rows = [
+        row for row in _all_widgets(rc) if isinstance(row, ipyvuetify.Sheet) and any(child is slider for child in row.children)
+    ]
     assert len(rows) == 1, f"no row holds the {label} slider"
     beside = [child for child in rows[0].children if child is not slider]
     assert len(beside) == 1
@@ -229,7 +235,9 @@ def test_network_layout_and_sizes():
     assert set(flows) <= set(graph.nodes) and max(flows.values()) > 0
     ledger = model.pairing.ledger.frame()
     priced = ledger["flow"].map(app._flow_yuan_per_unit(model)).fillna(0.0)
-    villages_received = sum(amount for node, amount in flows.items() if node.startswith("village:") and _is_recipient(graph, node))
+    villages_received = sum(
+        amount for node, amount in flows.items() if node.startswith("village:") and _is_recipient(graph, node)
+    )
     donors_sent = sum(amount for node, amount in flows.items() if graph.nodes[node]["kind"] == "joint_branch")
     assert donors_sent == pytest.approx(float((ledger["sent"] * priced).sum()))
     assert villages_received <= donors_sent

@@ -171,7 +171,10 @@ def test_output_piped_to_a_reader_that_left_ends_without_a_traceback(tmp_path):
     try:
         result = subprocess.run(
             [sys.executable, "-m", "sim.cli", "run", str(SMALL), "--years", "1", "--out", str(tmp_path / "out")],
-            stdout=write_end, stderr=subprocess.PIPE, text=True, check=False,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
         )
     finally:
         os.close(write_end)
@@ -198,7 +201,17 @@ def test_out_below_a_file_is_bad_input(tmp_path, cli):
         (["frobnicate"], "invalid choice"),
         (["run", SMALL, "--bogus"], "unrecognized arguments: --bogus"),
     ],
-    ids=["years-negative", "years-zero", "years-word", "seed-word", "seed-negative", "no-scenario", "no-command", "bad-command", "bad-option"],
+    ids=[
+        "years-negative",
+        "years-zero",
+        "years-word",
+        "seed-word",
+        "seed-negative",
+        "no-scenario",
+        "no-command",
+        "bad-command",
+        "bad-option",
+    ],
 )
 def test_bad_arguments_exit_2_without_traceback(tmp_path, monkeypatch, cli, args, expected):
     monkeypatch.chdir(tmp_path)

@@ -53,7 +53,7 @@ def test_monthly_compounds_to_yearly(rate):
 
 def test_monthly_known_values():
     assert economy.monthly(0.0) == 1.0
-    assert economy.monthly(0.21) == pytest.approx(1.1**(1 / 6), rel=1e-14)
+    assert economy.monthly(0.21) == pytest.approx(1.1 ** (1 / 6), rel=1e-14)
 
 
 def test_trends_grow_at_their_rates_over_a_year():
@@ -166,7 +166,9 @@ def test_collective_annual_equals_history_over_irregular_steps():
 
 
 def test_weak_and_hollow_classification():
-    state = start_state(pd.DataFrame({"collective_income": [0.0, 9_999.0, 10_000.0, 49_999.0, 50_000.0], "leadership": [0.5] * 5}), Economy())
+    state = start_state(
+        pd.DataFrame({"collective_income": [0.0, 9_999.0, 10_000.0, 49_999.0, 50_000.0], "leadership": [0.5] * 5}), Economy()
+    )
     thresholds = Classification(weak_collective_income=50_000, hollow_collective_income=10_000)
     assert state.weak(thresholds).tolist() == [True, True, True, True, False]
     assert state.hollow(thresholds).tolist() == [True, True, False, False, False]
@@ -215,7 +217,9 @@ def test_calibration_floor_keeps_minimum_farm_share(calibrated_model):
 )
 def test_constraint_in_range(problems, max_loss, half):
     params = Economy(max_problem_loss=max_loss, problem_half_saturation=half)
-    state = start_state(pd.DataFrame({"collective_income": np.zeros(len(problems)), "leadership": np.full(len(problems), 0.5)}), params)
+    state = start_state(
+        pd.DataFrame({"collective_income": np.zeros(len(problems)), "leadership": np.full(len(problems), 0.5)}), params
+    )
     state.problems = problems
     loss = state.constraint(params)
     assert ((loss >= 0) & (loss <= max_loss)).all()

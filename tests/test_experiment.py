@@ -250,7 +250,11 @@ def test_every_bad_override_and_design_value_is_reported_at_load(cli, tmp_path):
     arms = {"typo": {"policies": "all", "overrides": {"pairing.failure.leakag": 0.3, "economy.nonsense": 1}}}
     _path, lines = expect_bad_input(cli, tmp_path, small_experiment(arms=arms, design=design), command="sweep")
     fields = [line.split(": ")[1] for line in lines]
-    assert fields == ["arms.typo.overrides.pairing.failure.leakag", "arms.typo.overrides.economy.nonsense", "design.parameters.pairing.failure.leakage"]
+    assert fields == [
+        "arms.typo.overrides.pairing.failure.leakag",
+        "arms.typo.overrides.economy.nonsense",
+        "design.parameters.pairing.failure.leakage",
+    ]
     assert "1.5" in lines[2]
 
 
@@ -445,8 +449,12 @@ DISTRIBUTIONS = {
 @pytest.mark.parametrize("method", ["random", "lhs", "sobol", "morris"])
 def test_distributions_keep_the_design_structure_and_their_bounds(method):
     """A distribution maps the same unit samples through its (monotone) quantile function: ranks are unchanged."""
-    uniform = design_points(Design(method=method, samples=64, parameters={"x": {"low": 0.0, "high": 1.0}, "y": {"low": 0.0, "high": 1.0}}), 5)
-    shaped = design_points(Design(method=method, samples=64, parameters={"x": DISTRIBUTIONS["triangular"], "y": DISTRIBUTIONS["truncnormal"]}), 5)
+    uniform = design_points(
+        Design(method=method, samples=64, parameters={"x": {"low": 0.0, "high": 1.0}, "y": {"low": 0.0, "high": 1.0}}), 5
+    )
+    shaped = design_points(
+        Design(method=method, samples=64, parameters={"x": DISTRIBUTIONS["triangular"], "y": DISTRIBUTIONS["truncnormal"]}), 5
+    )
     assert len(shaped) == len(uniform)
     for column, spec in zip(["x", "y"], DISTRIBUTIONS.values(), strict=True):
         assert shaped[column].between(spec["low"], spec["high"]).all()
@@ -454,7 +462,9 @@ def test_distributions_keep_the_design_structure_and_their_bounds(method):
 
 
 def test_distributions_have_their_shape():
-    points = design_points(Design(method="lhs", samples=2000, parameters={"x": DISTRIBUTIONS["triangular"], "y": DISTRIBUTIONS["truncnormal"]}), 1)
+    points = design_points(
+        Design(method="lhs", samples=2000, parameters={"x": DISTRIBUTIONS["triangular"], "y": DISTRIBUTIONS["truncnormal"]}), 1
+    )
     assert points["x"].mean() == pytest.approx((0.0 + 0.1 + 0.6) / 3, abs=0.005)  # the triangular mean
     assert points["x"].median() < points["x"].mean()  # skewed right by its low mode
     truncated = stats.truncnorm(-2.0, 8.0, loc=0.2, scale=0.1)  # 0 and 1 are 2 and 8 sd from the mean

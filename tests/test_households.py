@@ -23,7 +23,9 @@ from sim.scenario import load_scenario
 
 
 def _frame(populations, households) -> pd.DataFrame:
-    return pd.DataFrame({"population": np.asarray(populations, dtype=np.int64), "households": np.asarray(households, dtype=np.int64)})
+    return pd.DataFrame(
+        {"population": np.asarray(populations, dtype=np.int64), "households": np.asarray(households, dtype=np.int64)}
+    )
 
 
 @pytest.fixture(scope="module")

@@ -158,7 +158,11 @@ def test_memory_estimate_grows_by_the_measured_bytes_per_household_and_resident(
     base = load_scenario(SMALL)
     villages = base.region.villages
     more = base.model_copy(
-        update={"region": base.region.model_copy(update={"villages": villages.model_copy(update={"households": villages.households + 1000})})}
+        update={
+            "region": base.region.model_copy(
+                update={"villages": villages.model_copy(update={"households": villages.households + 1000})}
+            )
+        }
     )
     assert estimate_memory(more).total - estimate_memory(base).total == 1000 * (BYTES_PER_HOUSEHOLD - BYTES_PER_EXTRA_RESIDENT)
 
@@ -187,7 +191,9 @@ def test_population_above_chinas_is_refused_with_the_reason(tmp_path, small_scen
 
 def test_rural_and_urban_together_above_chinas_population_are_refused(tmp_path, small_scenario_data, variant):
     half = CHINA_POPULATION // 2 + 1
-    data = variant(small_scenario_data, {"region.villages.population": half, "region.villages.households": 40, "urban.population": half})
+    data = variant(
+        small_scenario_data, {"region.villages.population": half, "region.villages.households": 40, "urban.population": half}
+    )
     (line,) = bad_input("validate", write_yaml(tmp_path / "s.yaml", data))
     assert "s.yaml: rural (705,890,001) and urban (705,890,001) residents together are 1,411,780,002" in line
     assert "must be at most 1,411,780,000 (China's population" in line
@@ -210,7 +216,12 @@ def test_csv_village_population_above_chinas_is_refused(tmp_path, csv_scenario_d
         ("cooperatives.0.count", MAX_ORGANISATIONS + 1, "cooperatives[0].count", MAX_ORGANISATIONS),
         ("urban.sample_households", MAX_URBAN_SAMPLE + 1, "urban.sample_households", MAX_URBAN_SAMPLE),
         ("region.towns", MAX_TOWNS + 1, "region.towns", MAX_TOWNS),
-        ("enterprises.listed", [{"name": "x", "jobs": 10**15, "monthly_wage": 1500}], "enterprises.listed[0].jobs", CHINA_POPULATION),
+        (
+            "enterprises.listed",
+            [{"name": "x", "jobs": 10**15, "monthly_wage": 1500}],
+            "enterprises.listed[0].jobs",
+            CHINA_POPULATION,
+        ),
     ],
     ids=["villages", "enterprises", "departments", "communities", "cooperatives", "urban-sample", "towns", "listed-jobs"],
 )
@@ -261,7 +272,14 @@ def test_shipped_experiment_still_validates(path):
 
 @pytest.mark.parametrize(
     "figure",
-    ["1,411,780,000", "585,000", "96,693", "30 years", "english.www.gov.cn/archive/statistics/202105/11", "m.fbs.qq.com/read/1044028779/7"],
+    [
+        "1,411,780,000",
+        "585,000",
+        "96,693",
+        "30 years",
+        "english.www.gov.cn/archive/statistics/202105/11",
+        "m.fbs.qq.com/read/1044028779/7",
+    ],
 )
 def test_bounds_are_documented_with_their_sources(figure):
     for doc in (REPO_ROOT / "docs" / "ODD.md", REPO_ROOT / "scenarios" / "README.md"):
@@ -373,7 +391,17 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 
 def test_the_audit_covers_every_schema_block():
     covered = {cls.__name__ for _, cls in SCENARIO_BLOCKS}
-    assert {"LogNormal", "CollectiveIncome", "Beta", "Region", "GeneratedVillages", "Urban", "Enterprise", "Policy", "Flows"} <= covered
+    assert {
+        "LogNormal",
+        "CollectiveIncome",
+        "Beta",
+        "Region",
+        "GeneratedVillages",
+        "Urban",
+        "Enterprise",
+        "Policy",
+        "Flows",
+    } <= covered
 
 
 @pytest.mark.parametrize(("dotted", "cls"), SCENARIO_BLOCKS, ids=[path for path, _ in SCENARIO_BLOCKS])
@@ -400,7 +428,11 @@ def test_income_per_capita_as_a_number_shows_an_example(tmp_path, small_scenario
     [
         ({"arms": {"a": 5}}, "arms.a", Arm),
         ({"design": 5}, "design", Design),
-        ({"design": {"method": "random", "parameters": {"pairing.failure.leakage": 5}}}, "design.parameters.pairing.failure.leakage", Parameter),
+        (
+            {"design": {"method": "random", "parameters": {"pairing.failure.leakage": 5}}},
+            "design.parameters.pairing.failure.leakage",
+            Parameter,
+        ),
     ],
     ids=["arm", "design", "parameter"],
 )
@@ -485,7 +517,9 @@ def test_village_file_that_is_a_folder_says_so(tmp_path, csv_scenario_data, writ
     (tmp_path / "villages.csv").mkdir()
     path = write_scenario(tmp_path, csv_scenario_data)
     (line,) = bad_input("validate", path)
-    assert line == f"{path}: region.village_file: is a folder, expected a village CSV file: {(tmp_path / 'villages.csv').resolve()}"
+    assert (
+        line == f"{path}: region.village_file: is a folder, expected a village CSV file: {(tmp_path / 'villages.csv').resolve()}"
+    )
 
 
 def test_machine_memory_is_a_containers_limit_where_one_is_set(monkeypatch, tmp_path):

@@ -165,7 +165,9 @@ def test_repeated_hiring_never_overfills_households(county):
 
 def test_hire_skips_households_without_farm_workers():
     # Village 0: everyone away; village 1: one farm worker each.
-    h = make_households([200, 200], workers=np.r_[np.full(200, 2), np.full(200, 1)], migrants=np.r_[np.full(200, 2), np.zeros(200)])
+    h = make_households(
+        [200, 200], workers=np.r_[np.full(200, 2), np.full(200, 1)], migrants=np.r_[np.full(200, 2), np.zeros(200)]
+    )
     catchment = Catchment.build(np.array([[0.0, 0.0]]), line_villages([1.0, 2.0]), np.array([200.0, 200.0]), 10.0)
     jobs = Jobs.empty()
     filled = jobs.hire(np.array([1000]), catchment, h, np.random.default_rng(0))

@@ -34,9 +34,7 @@ FAST = settings(max_examples=50, deadline=None)
 income = st.one_of(st.just(0.0), st.floats(min_value=0.01, max_value=1e6))
 positive_income = st.floats(min_value=0.01, max_value=1e6)
 # Weights: household sizes (integers) or fractional survey-style weights, or 0.
-weight = st.one_of(
-    st.just(0.0), st.integers(1, 8).map(float), st.floats(min_value=0.01, max_value=10.0)
-)
+weight = st.one_of(st.just(0.0), st.integers(1, 8).map(float), st.floats(min_value=0.01, max_value=10.0))
 
 
 @st.composite
@@ -189,9 +187,7 @@ def test_weighted_equals_repeated_rows(data, draw):
     assert weighted_median(y, w) == weighted_median(yr)
     if yr.min() > 0:
         assert theil_l(y, w) == pytest.approx(theil_l(yr), **tol)
-        assert theil_decomposition(y, g, w, "L").between == pytest.approx(
-            theil_decomposition(yr, gr, index="L").between, **tol
-        )
+        assert theil_decomposition(y, g, w, "L").between == pytest.approx(theil_decomposition(yr, gr, index="L").between, **tol)
 
 
 # --------------------------------------------------------------------------- #
@@ -320,7 +316,9 @@ def test_lorenz_curve_shape_and_gini_area(data):
 
 def test_lorenz_points_reach_exactly_1_at_the_top():
     """Weights whose sums round differently in the two orders (the reviewer's case)."""
-    points = metrics.lorenz_points_of_two_groups_sorted(np.array([1.0, 3.0]), np.array([0.1, 0.2]), np.array([2.0]), np.array([0.3]), [0.9, 1.0])
+    points = metrics.lorenz_points_of_two_groups_sorted(
+        np.array([1.0, 3.0]), np.array([0.1, 0.2]), np.array([2.0]), np.array([0.3]), [0.9, 1.0]
+    )
     np.testing.assert_allclose(points, np.interp([0.9, 1.0], *lorenz_curve([1.0, 3.0, 2.0], [0.1, 0.2, 0.3])), atol=1e-12)
 
 
@@ -380,9 +378,7 @@ def test_weighted_mean_and_median_hand():
 
 
 def test_group_summary_hand():
-    s = group_summary(
-        [5, 1, 3, 10, 20, 7], ["b", "a", "a", "c", "c", "b"], weights=[1, 1, 1, 1, 3, 2]
-    )
+    s = group_summary([5, 1, 3, 10, 20, 7], ["b", "a", "a", "c", "c", "b"], weights=[1, 1, 1, 1, 3, 2])
     assert s.index.tolist() == ["a", "b", "c"]
     assert list(s.columns) == ["mean", "median", "population"]
     assert s.loc["a"].tolist() == [2.0, 1.0, 2.0]

@@ -225,7 +225,20 @@ def _kill_when(process: subprocess.Popen, out_dir: Path, files_written: int) -> 
 def test_a_run_killed_while_writing_leaves_the_old_run_or_the_new_one(tmp_path, files_written):
     out_dir = tmp_path / "out"
     assert run_cli("run", SMALL_SCENARIO, "--years", 1, "--seed", 7, "--out", out_dir, "--quiet")[0] == 0
-    command = [sys.executable, "-m", "sim.cli", "run", str(SMALL_SCENARIO), "--years", "3", "--seed", "1", "--out", str(out_dir), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "sim.cli",
+        "run",
+        str(SMALL_SCENARIO),
+        "--years",
+        "3",
+        "--seed",
+        "1",
+        "--out",
+        str(out_dir),
+        "--quiet",
+    ]
     caught = False
     for _attempt in range(3):  # a fast machine may finish writing between two looks; try again
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -337,7 +350,11 @@ def _started_the_simulation(*args, **kwargs):
 @pytest.mark.parametrize("where", ["proc", "below-a-file", "read-only"])
 def test_unwritable_destinations_are_refused_before_any_work(tmp_path, monkeypatch, read_only_folder, where):
     (tmp_path / "afile").write_text("x\n", encoding="utf-8")
-    base = {"proc": Path("/proc/pairsim-test"), "below-a-file": tmp_path / "afile" / "sub", "read-only": read_only_folder / "out"}[where]
+    base = {
+        "proc": Path("/proc/pairsim-test"),
+        "below-a-file": tmp_path / "afile" / "sub",
+        "read-only": read_only_folder / "out",
+    }[where]
     monkeypatch.setattr("sim.model.PairingModel.__init__", _started_the_simulation)
     monkeypatch.setattr("sim.execute.run_experiment", _started_the_simulation)
     run_dir = tmp_path / "run"
@@ -358,13 +375,26 @@ def test_an_unwritable_destination_fails_at_once_in_a_fresh_process(tmp_path):
     """Checked before the scenario is even read: a county of 1 M people is refused as fast as a small one."""
     shouguang = Path(__file__).resolve().parent.parent / "scenarios" / "shouguang_2009.yaml"
     result = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "run", str(shouguang), "--out", "/proc/pairsim-test"], check=False, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "sim.cli", "run", str(shouguang), "--out", "/proc/pairsim-test"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip() == "/proc/pairsim-test: --out: cannot write inside /proc (No such file or directory); choose another folder"
-    assert "sim.model" not in subprocess.run(
-        [sys.executable, "-c", "import sys, sim.cli; print(' '.join(sys.modules))"], capture_output=True, text=True, check=True
-    ).stdout  # the command line does not import the simulation before it needs it
+    assert (
+        result.stderr.strip()
+        == "/proc/pairsim-test: --out: cannot write inside /proc (No such file or directory); choose another folder"
+    )
+    assert (
+        "sim.model"
+        not in subprocess.run(
+            [sys.executable, "-c", "import sys, sim.cli; print(' '.join(sys.modules))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )  # the command line does not import the simulation before it needs it
 
 
 def test_prepare_run_folder_accepts_a_folder_pairsim_never_made_only_when_empty(tmp_path):

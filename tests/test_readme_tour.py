@@ -55,7 +55,9 @@ def test_the_readme_tour_is_found_and_not_skipped():
 def fresh_clone(destination: Path) -> Path:
     """A clone of this repository, with the working tree's tracked files (uncommitted edits included)."""
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO_ROOT), str(destination)], check=True)
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    tracked = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    )
     for name in filter(None, tracked):
         source = REPO_ROOT / name
         if source.is_file():
@@ -70,7 +72,13 @@ def test_readme_commands_run_in_order_from_a_fresh_clone(tmp_path):
     environment = f"{Path(sys.executable).parent}/"
     for command in tour():
         result = subprocess.run(
-            command.replace(".venv/bin/", environment), check=False, shell=True, cwd=clone, capture_output=True, text=True, timeout=300
+            command.replace(".venv/bin/", environment),
+            check=False,
+            shell=True,
+            cwd=clone,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == 0, f"README command failed: {command}\n{result.stderr[-3000:]}"
         assert "Traceback" not in result.stderr, command

@@ -255,7 +255,7 @@ def test_lorenz_panel_draws_each_arm_minus_the_baseline_in_points(experiment):
     expected = 100 * (final.loc["all_policies"] - final.loc["baseline"])
     assert list(panel["all_policies minus baseline"].y) == pytest.approx(expected.tolist())
     assert "percentage points" in figure.layout.yaxis2.title.text
-    (_, caption), = report.lorenz_section(data).figures
+    ((_, caption),) = report.lorenz_section(data).figures
     assert "minus the baseline's, in percentage points" in caption
 
 
@@ -558,7 +558,9 @@ def test_a_sobol_index_of_an_outcome_that_does_not_vary_says_no_variation(tmp_pa
     """A Sobol sweep where weak villages are made the same at every design point: their indices are undefined, and the
     report and the summary say why (no variation) rather than drawing nothing or printing nan."""
     design = {"method": "sobol", "samples": 2, "parameters": {"pairing.failure.leakage": {"low": 0.0, "high": 0.4}}}
-    data = experiment_data("sobol_report", replications=1, baseline=False, arms={"all_policies": {"policies": "all"}}, design=design)
+    data = experiment_data(
+        "sobol_report", replications=1, baseline=False, arms={"all_policies": {"policies": "all"}}, design=design
+    )
     code, _, err = run_cli("sweep", write_experiment(tmp_path, data), "--workers", "1", "--out", tmp_path / "results", "--quiet")
     assert code == 0, err
 
@@ -566,7 +568,10 @@ def test_a_sobol_index_of_an_outcome_that_does_not_vary_says_no_variation(tmp_pa
         table.assign(weak_villages=5.0).to_parquet(path, index=False)
 
     folder = copy_runs(tmp_path / "results", tmp_path / "flat", constant_weak_villages)
-    captions = {figure.layout.title.text: caption for figure, caption in report.sensitivity_section(report.load_report_input(folder)).figures}
+    captions = {
+        figure.layout.title.text: caption
+        for figure, caption in report.sensitivity_section(report.load_report_input(folder)).figures
+    }
     weak = captions["Sobol indices of final-year Weak villages (薄弱村), arm all_policies"]
     assert "No variation: Weak villages (薄弱村) is the same at every design point" in weak
     assert not any("No variation" in caption for title, caption in captions.items() if "Weak" not in title)

@@ -103,7 +103,9 @@ def test_yaml_syntax_error_in_flow_mapping(tmp_path, write_scenario):
     assert text.startswith(f"{path}: line ")
 
 
-@pytest.mark.parametrize("content", ["", "\n\n", "# only a comment\n", "---\n"], ids=["empty", "blank-lines", "comment", "document-marker"])
+@pytest.mark.parametrize(
+    "content", ["", "\n\n", "# only a comment\n", "---\n"], ids=["empty", "blank-lines", "comment", "document-marker"]
+)
 def test_empty_file(tmp_path, write_scenario, content):
     path = write_scenario(tmp_path, content)
     text = load_error(path)
@@ -141,7 +143,12 @@ def test_scenario_file_not_utf8(tmp_path):
         ("name", 123, "name", "must be a valid string"),
         ("urban", "x", "urban", "must be a mapping like {population: 320000, income_per_capita: 17811}"),
         ("departments", {"type": "economic"}, "departments", "must be a valid list"),
-        ("departments.0.type", "partymass", "departments[0].type", "must be 'party_mass', 'political_legal', 'economic' or 'agriculture'"),
+        (
+            "departments.0.type",
+            "partymass",
+            "departments[0].type",
+            "must be 'party_mass', 'political_legal', 'economic' or 'agriculture'",
+        ),
     ],
     ids=["count-string", "income-string", "name-int", "urban-string", "departments-mapping", "department-type"],
 )
@@ -261,7 +268,9 @@ def test_unknown_key_without_close_match(tmp_path, write_scenario, small_scenari
 # --------------------------------------------------------------------------- required and consistency
 
 
-@pytest.mark.parametrize("dotted", ["name", "urban", "region", "urban.population", "urban.income_per_capita", "region.villages.collective_income"])
+@pytest.mark.parametrize(
+    "dotted", ["name", "urban", "region", "urban.population", "urban.income_per_capita", "region.villages.collective_income"]
+)
 def test_missing_required_field(tmp_path, write_scenario, small_scenario_data, variant, dotted):
     path = write_scenario(tmp_path, variant(small_scenario_data, {dotted: variant.DELETE}))
     assert_problem(load_error(path), path, dotted, "required field is missing")
@@ -289,7 +298,9 @@ def test_households_at_least_one_per_village(tmp_path, write_scenario, small_sce
 
 def test_beta_sd_too_large(tmp_path, write_scenario, small_scenario_data, variant):
     path = write_scenario(tmp_path, variant(small_scenario_data, {"region.villages.leadership": {"mean": 0.5, "sd": 0.6}}))
-    assert_problem(load_error(path), path, "region.villages.leadership", "sd must be below sqrt(mean*(1-mean)) = 0.500", "got 0.6")
+    assert_problem(
+        load_error(path), path, "region.villages.leadership", "sd must be below sqrt(mean*(1-mean)) = 0.500", "got 0.6"
+    )
 
 
 def test_beta_mean_must_be_inside_unit_interval(tmp_path, write_scenario, small_scenario_data, variant):
@@ -423,9 +434,19 @@ def test_csv_misspelt_column_is_named(tmp_path, write_scenario, csv_scenario_dat
         (4, "collective_income", "-1", "must be a non-negative number (yuan a year), got '-1'"),
         (5, "x_km", "east", "must be a number, got 'east'"),
     ],
-    ids=["population-text", "population-negative", "households-blank", "leadership-1.5", "income-text", "collective-negative", "x-text"],
+    ids=[
+        "population-text",
+        "population-negative",
+        "households-blank",
+        "leadership-1.5",
+        "income-text",
+        "collective-negative",
+        "x-text",
+    ],
 )
-def test_csv_bad_cell_names_row_and_column(tmp_path, write_scenario, csv_scenario_data, village_rows, row_index, column, value, expected):
+def test_csv_bad_cell_names_row_and_column(
+    tmp_path, write_scenario, csv_scenario_data, village_rows, row_index, column, value, expected
+):
     village_rows[row_index][column] = value
     path = write_scenario(tmp_path, csv_scenario_data, csv=village_rows)
     # CSV row numbers count the header as row 1, so the first village is row 2.
@@ -630,4 +651,6 @@ def test_yaml_round_trip_of_small_data(tmp_path, write_scenario, small_scenario_
 def test_misspelt_choice_gets_a_hint(tmp_path, write_scenario, small_scenario_data, variant):
     """A value outside a fixed set of choices (a policy type) names the choices and the closest one."""
     path = write_scenario(tmp_path, variant(small_scenario_data, {"pairing.policies.0.type": "city_vilage"}))
-    assert_problem(load_error(path), path, "pairing.policies[0].type", "'city_village'", "got 'city_vilage'", "did you mean 'city_village'?")
+    assert_problem(
+        load_error(path), path, "pairing.policies[0].type", "'city_village'", "got 'city_vilage'", "did you mean 'city_village'?"
+    )

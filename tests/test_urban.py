@@ -20,7 +20,9 @@ def _person_mean(urban: UrbanHouseholds) -> float:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("changes", [{}, {"household_size": 1.0}, {"income_cv": 1.5, "population": 12_345, "sample_households": 37}])
+@pytest.mark.parametrize(
+    "changes", [{}, {"household_size": 1.0}, {"income_cv": 1.5, "population": 12_345, "sample_households": 37}]
+)
 def test_weights_reproduce_population_and_mean_income(seed, changes):
     spec = _spec(**changes)
     urban = UrbanHouseholds.start(spec, np.random.default_rng(seed))

@@ -72,17 +72,25 @@ class Policy(Strict):
 class Effects(Strict):
     """How much one unit of each flow changes the receiving village (documented in docs/ODD.md)."""
 
-    funds_to_capital: Share = Field(0.6, description="share of received funds added to collective capital; the rest builds public projects")
+    funds_to_capital: Share = Field(
+        0.6, description="share of received funds added to collective capital; the rest builds public projects"
+    )
     project_cost_per_problem: PositiveFloat = Field(20_000, description="yuan of public projects that solve one village problem")
     training_gain: NonNegativeFloat = Field(0.15, description="skill gain of a first training, as a share of base skill")
-    training_saturation: NonNegativeFloat = Field(0.5, description="skill gain (share of base) at which further training stops helping")
+    training_saturation: NonNegativeFloat = Field(
+        0.5, description="skill gain (share of base) at which further training stops helping"
+    )
     cadre_leadership_gain: NonNegativeFloat = Field(0.15, description="leadership added while a seconded cadre is present")
     cadre_lasting_share: Share = Field(0.02, description="share of the present-cadre gain kept per month of presence")
     technology_gain: NonNegativeFloat = Field(0.01, description="farm productivity gain per technique introduced")
     training_cost: NonNegativeFloat = Field(300, description="donor's cost per person trained, yuan")
     cadre_monthly_cost: NonNegativeFloat = Field(3_000, description="donor's cost of a seconded cadre for a month, yuan")
-    enterprise_giving_share: Share = Field(0.1, description="most an enterprise gives a month, as a share of its wage bill (a profit proxy)")
-    strong_village_giving_share: Share = Field(0.3, description="most a strong village gives a month, as a share of its collective income")
+    enterprise_giving_share: Share = Field(
+        0.1, description="most an enterprise gives a month, as a share of its wage bill (a profit proxy)"
+    )
+    strong_village_giving_share: Share = Field(
+        0.3, description="most a strong village gives a month, as a share of its collective income"
+    )
 
 
 class FailureModes(Strict):
@@ -90,22 +98,38 @@ class FailureModes(Strict):
 
     formalism: Share = Field(0.03, description="monthly decay of a pair's effort when it is not monitored")
     leakage: Share = Field(0.1, description="share of funds diverted before they reach the village (截留或抵顶)")
-    dependency: NonNegativeFloat = Field(0.2, description="fall in the village's own effort per unit of aid relative to its income")
+    dependency: NonNegativeFloat = Field(
+        0.2, description="fall in the village's own effort per unit of aid relative to its income"
+    )
     elite_capture: Share = Field(0.2, description="share of benefits captured by the better-off households (村里的变家里的)")
-    talent_drain: NonNegativeFloat = Field(1.0, description="extra migration propensity of trained workers, per unit of skill gained")
-    strong_first: Share = Field(0.0, description="weight on strength instead of need when choosing recipients (首先从...坚强有力)")
-    short_horizons: Share = Field(0.03, description="monthly chance a link's key person leaves and the successor starts at half the effort")
-    donor_cost: Share = Field(0.01, description="share of a strong donor village's own farm output lost to helping (种了别人的田,荒了自己的地)")
+    talent_drain: NonNegativeFloat = Field(
+        1.0, description="extra migration propensity of trained workers, per unit of skill gained"
+    )
+    strong_first: Share = Field(
+        0.0, description="weight on strength instead of need when choosing recipients (首先从...坚强有力)"
+    )
+    short_horizons: Share = Field(
+        0.03, description="monthly chance a link's key person leaves and the successor starts at half the effort"
+    )
+    donor_cost: Share = Field(
+        0.01, description="share of a strong donor village's own farm output lost to helping (种了别人的田,荒了自己的地)"
+    )
 
 
 class Governance(Strict):
     """Quarterly ratings, rectification, termination and support after exit."""
 
-    accountability: Share = Field(0.7, description="chance a pair is really monitored at a quarterly rating; scales how much ratings matter")
-    rating_noise: NonNegativeFloat = Field(0.5, description="sd of the noise on observed progress, relative to the good/poor cut-offs")
+    accountability: Share = Field(
+        0.7, description="chance a pair is really monitored at a quarterly rating; scales how much ratings matter"
+    )
+    rating_noise: NonNegativeFloat = Field(
+        0.5, description="sd of the noise on observed progress, relative to the good/poor cut-offs"
+    )
     rectification_months: PositiveInt = Field(3, description="deadline to fix a poor rating, with effort restored")
     poor_ratings_to_end: PositiveInt = Field(2, description="consecutive poor ratings that end a pair (一律终止)")
-    exit_support_years: NonNegativeInt = Field(2, description="years support continues after a village leaves weak status (不脱钩)")
+    exit_support_years: NonNegativeInt = Field(
+        2, description="years support continues after a village leaves weak status (不脱钩)"
+    )
 
 
 class Pairing(Strict):

@@ -102,7 +102,9 @@ def ranked_rows(h, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return rows, group, rank
 
 
-def ranked_rows_of(ranking: tuple, ranked_villages: np.ndarray, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ranked_rows_of(
+    ranking: tuple, ranked_villages: np.ndarray, villages: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The part of a :func:`ranked_rows` result that belongs to ``villages`` (a subset), regrouped."""
     rows, group, rank = ranking
     position = np.full(int(ranked_villages.max(initial=-1)) + 1, -1)
@@ -153,7 +155,9 @@ def train(model: PairingModel, step: int) -> float:
         rows, group = rows[order], group[order]
         place = np.arange(rows.size) - np.searchsorted(group, group, side="left")
         chosen = rows[place < trainees[villages][group]]
-        room = np.maximum(1.0 - (h.skill[chosen] - h.skill_base[chosen]) / (effects.training_saturation * h.skill_base[chosen] + 1e-12), 0.0)
+        room = np.maximum(
+            1.0 - (h.skill[chosen] - h.skill_base[chosen]) / (effects.training_saturation * h.skill_base[chosen] + 1e-12), 0.0
+        )
         h.skill[chosen] += effects.training_gain * h.skill_base[chosen] * room
         trained_total = chosen.size
     # The ledger spreads each village's realised trainees over its links by their plans.
@@ -200,7 +204,9 @@ def transfer_technology(model: PairingModel, step: int) -> float:
     links, effects = programme.links, model.spec.pairing.effects
     units = planned_this_month(links, "technology")
     programme.record_flow(step, "technology", units)
-    state.productivity *= 1.0 + effects.technology_gain * np.bincount(links.village, weights=units, minlength=len(state.productivity))
+    state.productivity *= 1.0 + effects.technology_gain * np.bincount(
+        links.village, weights=units, minlength=len(state.productivity)
+    )
     return float(units.sum())
 
 

@@ -105,17 +105,13 @@ def _validate(scores, donor_capacity, recipient_capacity, algorithm, rng):
     scores = np.asarray(scores)
     if scores.ndim != 2:
         raise ValueError(f"scores must be 2-D (n_donors, n_recipients), got shape {scores.shape}")
-    if scores.dtype == np.bool_ or not (
-        np.issubdtype(scores.dtype, np.integer) or np.issubdtype(scores.dtype, np.floating)
-    ):
+    if scores.dtype == np.bool_ or not (np.issubdtype(scores.dtype, np.integer) or np.issubdtype(scores.dtype, np.floating)):
         raise ValueError(f"scores must be real numbers, got dtype {scores.dtype}")
     scores = scores.astype(np.float64, copy=False)
     bad = np.isnan(scores) | (scores == np.inf)
     if bad.any():
         d, r = (int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"scores must be finite or -inf (not allowed); got {scores[d, r]} at donor {d}, recipient {r}"
-        )
+        raise ValueError(f"scores must be finite or -inf (not allowed); got {scores[d, r]} at donor {d}, recipient {r}")
 
     n_donors, n_recipients = scores.shape
     dcap = _capacity(donor_capacity, "donor_capacity", n_donors, "n_donors")
@@ -184,23 +180,13 @@ def _optimal(scores: np.ndarray, dcap: np.ndarray, rcap: np.ndarray, candidates:
     source, sink = n_donors + n_recipients, n_donors + n_recipients + 1  # donors 0.., recipients n_donors..
     graph = nx.DiGraph()
     graph.add_nodes_from(range(n_donors + n_recipients + 2))
+    graph.add_edges_from((source, d, {"capacity": c, "weight": 0}) for d, c in enumerate(dcap.tolist()) if c > 0)
+    graph.add_edges_from((n_donors + r, sink, {"capacity": c, "weight": 0}) for r, c in enumerate(rcap.tolist()) if c > 0)
     graph.add_edges_from(
-        (source, d, {"capacity": c, "weight": 0}) for d, c in enumerate(dcap.tolist()) if c > 0
-    )
-    graph.add_edges_from(
-        (n_donors + r, sink, {"capacity": c, "weight": 0}) for r, c in enumerate(rcap.tolist()) if c > 0
-    )
-    graph.add_edges_from(
-        (d, n_donors + r, {"capacity": 1, "weight": top - s})
-        for d, r, s in zip(d_idx.tolist(), r_idx.tolist(), scaled)
+        (d, n_donors + r, {"capacity": 1, "weight": top - s}) for d, r, s in zip(d_idx.tolist(), r_idx.tolist(), scaled)
     )
     flow = nx.max_flow_min_cost(graph, source, sink)
-    taken = [
-        (d, v - n_donors)
-        for d in range(n_donors)
-        for v, f in flow.get(d, {}).items()
-        if f > 0
-    ]
+    taken = [(d, v - n_donors) for d in range(n_donors) for v, f in flow.get(d, {}).items() if f > 0]
     return np.array(taken, dtype=np.int64).reshape(-1, 2)
 
 

@@ -129,7 +129,9 @@ def city_village(model: PairingModel, policy: Policy, priority: np.ndarray) -> C
                 scores[d, ~fits] = -np.inf
     links = policy.pairs * policy.donors_per_pair
     capacity = spread_capacity(len(donors), links)
-    return Candidates(donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients])
+    return Candidates(
+        donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients]
+    )
 
 
 def village_enterprise(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
@@ -140,7 +142,9 @@ def village_enterprise(model: PairingModel, policy: Policy, priority: np.ndarray
     recipients = np.flatnonzero(near.any(axis=0))
     scores = np.where(near[:, recipients], priority[recipients] - distance[:, recipients] / HOST_RADIUS_KM, -np.inf)
     capacity = np.ones(len(donors), np.int64)
-    return Candidates(donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients])
+    return Candidates(
+        donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients]
+    )
 
 
 def strong_weak(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
@@ -162,7 +166,9 @@ def strong_weak(model: PairingModel, policy: Policy, priority: np.ndarray) -> Ca
     scores = (1.0 - need[strong])[:, None] * np.exp(-distance / scale) * similarity
     donors = [model.villages[v] for v in strong]
     capacity = np.ones(len(donors), np.int64)
-    return Candidates(donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients])
+    return Candidates(
+        donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients]
+    )
 
 
 def industry_chain(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
@@ -250,9 +256,15 @@ def _explicit_links(model: PairingModel, policy_index: int, policy: Policy, wher
     for i, pair in enumerate(policy.explicit):
         field = f"{where}.explicit[{i}]"
         if pair.village not in village_names:
-            raise InputError.single(_source(model), f"{field}.village", f"no village named {pair.village!r}{did_you_mean(pair.village, village_names)}")
+            raise InputError.single(
+                _source(model),
+                f"{field}.village",
+                f"no village named {pair.village!r}{did_you_mean(pair.village, village_names)}",
+            )
         if pair.donor not in donors:
-            raise InputError.single(_source(model), f"{field}.donor", f"no {policy.type} donor named {pair.donor!r}{did_you_mean(pair.donor, donors)}")
+            raise InputError.single(
+                _source(model), f"{field}.donor", f"no {policy.type} donor named {pair.donor!r}{did_you_mean(pair.donor, donors)}"
+            )
         if pair.donor == pair.village:
             raise InputError.single(_source(model), field, f"village {pair.village!r} cannot pair with itself")
         if (pair.donor, pair.village) in seen:
@@ -290,5 +302,3 @@ def donor_index(model: PairingModel, donor: Organisation) -> int:
 
 def _source(model: PairingModel) -> str:
     return model.spec.source
-
-

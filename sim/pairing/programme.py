@@ -170,7 +170,12 @@ class PairingProgramme:
             rows, group = flows.village_rows(h, donors)
             inputs = np.bincount(group, weights=farm_inputs(h, params, rows), minlength=donors.size)
             lost_output = float((unburdened[donors] * inputs * state.donor_burden[donors]).sum())
-        return month["funds_sent"] + month["trainees"] * effects.training_cost + month["cadre_months"] * effects.cadre_monthly_cost + lost_output
+        return (
+            month["funds_sent"]
+            + month["trainees"] * effects.training_cost
+            + month["cadre_months"] * effects.cadre_monthly_cost
+            + lost_output
+        )
 
     def _rotate_cadres(self, step: int) -> None:
         """First secretaries leave after their rotation; their department posts a successor to the weakest unserved village."""
@@ -274,7 +279,9 @@ class PairingProgramme:
                 "link": np.arange(len(links)),
                 "branch": links.branch,
                 "policy": np.array(self.policy_labels, dtype=object)[links.policy] if len(links) else [],
-                "donor": [self._organisation(k, i).name for k, i in zip(_kind_names(links.donor_kind), links.donor_index, strict=True)],
+                "donor": [
+                    self._organisation(k, i).name for k, i in zip(_kind_names(links.donor_kind), links.donor_index, strict=True)
+                ],
                 "donor_kind": _kind_names(links.donor_kind),
                 "village": [model.villages[v].name for v in links.village],
                 "weak_at_start": self.targets_weak.copy(),
@@ -323,11 +330,12 @@ class PairingProgramme:
         for branch in self.branches:
             members = links.branch == branch.index
             attributes = self.graph.nodes[branch.node_id]
-            attributes["status"] = "active" if (links.status[members] == ACTIVE).any() else STATUS_NAMES[int(links.status[members].max())]
+            attributes["status"] = (
+                "active" if (links.status[members] == ACTIVE).any() else STATUS_NAMES[int(links.status[members].max())]
+            )
             attributes["effort"] = float(links.effort[members].mean())
             attributes["last_rating"] = RATING_NAMES[int(links.rating[members].min())]
         return self.graph
-
 
 
 RECIPIENT_CLASSES = {"weak": "villages weak when paired", "other": "other villages"}

@@ -29,6 +29,7 @@ KIND_LABELS = {
     "joint_branch": "joint branches (联合党总支)",
 }
 
+
 def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: int = 420, legend: str = "arm") -> go.Figure:
     figure.update_layout(
         title={"text": title},
@@ -153,7 +154,9 @@ def _effect_text(row) -> str:
     """An effect's hover text in its outcome's unit: difference, interval and number of pairs."""
     unpaired = "no paired runs"
     difference = format_outcome(row.difference, row.outcome, unpaired, difference=True)
-    interval = format_interval(row.ci_low, row.ci_high, unit_of(row.outcome), unpaired if row.n == 0 else "no interval", difference=True)
+    interval = format_interval(
+        row.ci_low, row.ci_high, unit_of(row.outcome), unpaired if row.n == 0 else "no interval", difference=True
+    )
     return f"difference {difference} {interval}, n = {row.n}"
 
 
@@ -167,13 +170,17 @@ def lorenz_figure(data: ReportInput) -> go.Figure:
     shares = [0.0, *LORENZ_SHARES, 1.0]
     means = yearly[yearly["year"] == end].groupby(["scenario", "arm"], sort=False)[columns].mean()
     differences = _lorenz_differences(means)
-    figure = make_subplots(
-        rows=1,
-        cols=2,
-        column_widths=[0.55, 0.45],
-        horizontal_spacing=0.12,
-        subplot_titles=["curves", f"final year ({int(end)}) minus the baseline"],
-    ) if differences else go.Figure()
+    figure = (
+        make_subplots(
+            rows=1,
+            cols=2,
+            column_widths=[0.55, 0.45],
+            horizontal_spacing=0.12,
+            subplot_titles=["curves", f"final year ({int(end)}) minus the baseline"],
+        )
+        if differences
+        else go.Figure()
+    )
     cell = {"row": 1, "col": 1} if differences else {}
     figure.add_trace(
         go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "lightgrey", "dash": "dot"}, name="perfect equality"), **cell
@@ -428,7 +435,13 @@ def sensitivity_figure(table: pd.DataFrame, method: str, outcome: str, arm: str)
                     marker={"color": _colour(index)},
                 )
             )
-        _layout(figure, f"Sobol indices of final-year {label}, arm {_text(arm)}", "parameter", "share of output variance (%)", legend="index")
+        _layout(
+            figure,
+            f"Sobol indices of final-year {label}, arm {_text(arm)}",
+            "parameter",
+            "share of output variance (%)",
+            legend="index",
+        )
         figure.update_layout(barmode="group", hovermode="closest")
         figure.update_yaxes(tickformat=".0%", hoverformat=".1%")
     else:

@@ -111,7 +111,9 @@ def _time_figures(section: Section, data: ReportInput, captions: dict[str, str])
             missing.append(outcome)
             continue
         figure = time_series_figure(data, outcome)
-        coinciding = f" {COINCIDING[outcome]}" if outcome in COINCIDING and data.kind == "experiment" and len(data.arms) > 1 else ""
+        coinciding = (
+            f" {COINCIDING[outcome]}" if outcome in COINCIDING and data.kind == "experiment" and len(data.arms) > 1 else ""
+        )
         section.figures.append((figure, f"{caption}{coinciding} {_bands(data, figure)}"))
     return missing
 
@@ -267,7 +269,10 @@ def cost_section(data: ReportInput) -> Section:
     title = "Cost-effectiveness"
     results, note = _comparable(data)
     if results is None or not _has(data, "gini", "funds_sent_total"):
-        return Section(title, note=note if results is None else f"Needs {_names(['gini'])} and the funds sent (funds_sent_total) in the results.")
+        return Section(
+            title,
+            note=note if results is None else f"Needs {_names(['gini'])} and the funds sent (funds_sent_total) in the results.",
+        )
     costs = analysis.cost_effectiveness(results, baseline=BASELINE, outcome="gini", cost="funds_sent_total")
     caption = (
         "Each arm's pairing funds over the run against how much it lowered the final-year Gini compared with the baseline."
@@ -437,4 +442,3 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     text = build_report(folder)
     write_atomically(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     return target
-
