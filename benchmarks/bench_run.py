@@ -24,8 +24,8 @@ import statistics
 import time
 from pathlib import Path
 
-from sim.model import PairingModel, resolve_scenario
-from sim.scenario import load_scenario
+from sim.model import PairingModel
+from sim.scenario import load_scenario, resolve_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

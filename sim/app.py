@@ -27,9 +27,9 @@ from mesa.visualization import Slider, make_plot_component
 from mesa.visualization.solara_viz import ComponentsView, ModelController, ShowSteps
 from mesa.visualization.utils import update_counter
 
-from sim.model import DEFAULT_SCENARIO, PairingModel
+from sim.model import PairingModel
 from sim.pairing.links import DONOR_KINDS
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 
 SCENARIO_ENV = "PAIRSIM_APP_SCENARIO"
 """Environment variable naming the scenario the app shows (``pairsim app --scenario`` sets it)."""

@@ -20,9 +20,8 @@ import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from sim.errors import InputError, Problem
-from sim.model import resolve_scenario
 from sim.outcomes import LORENZ_OUTCOMES, MODEL_OUTCOMES
-from sim.scenario import Scenario, did_you_mean, load_scenario, read_yaml_mapping, validate_model
+from sim.scenario import Scenario, did_you_mean, load_scenario, read_yaml_mapping, resolve_scenario, validate_model
 from sim.schema import HorizonYears, NonNegativeInt, PositiveInt, Strict
 
 BASELINE = "baseline"

@@ -18,56 +18,15 @@ import pandas as pd
 
 from sim import economy, labour
 from sim.agents import Community, Cooperative, Department, Enterprise, Village
-from sim.errors import InputError
 from sim.households import build_households, trailing_year_factor
 from sim.outcomes import MODEL_OUTCOMES, model_outcomes, village_table
 from sim.pairing.programme import PairingProgramme
 from sim.region import build_villages, town_centres
-from sim.scenario import Scenario, load_scenario, parse_scenario
+from sim.scenario import Scenario, resolve_scenario
 from sim.urban import UrbanHouseholds
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml"
 RANDOM_STREAMS = ("leadership", "problems", "migration", "jobs", "urban", "pairing")
 """The model's independent random streams after set-up (building the county uses ``model.rng``)."""
-
-
-def resolve_scenario(scenario: Scenario | str | Path | None, overrides: dict[str, Any] | None = None) -> Scenario:
-    """A validated scenario from an object, a YAML path, or the built-in small default.
-
-    ``overrides`` maps dotted field paths to new values, e.g.
-    ``{"economy.remittance_share": 0.6, "horizon_years": 2}``; the result is
-    validated again, so an override can never smuggle in a bad value.
-    """
-    if scenario is None:
-        scenario = load_scenario(DEFAULT_SCENARIO)
-    elif not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    if not overrides:
-        return scenario
-    data = scenario.model_dump()
-    source = f"overrides {sorted(overrides)}"
-    for dotted, value in overrides.items():
-        value = value.item() if isinstance(value, np.generic) else value  # numpy scalars from sweeps
-        _set_path(data, dotted, value, source)
-    return parse_scenario(data, source=source)
-
-
-def _set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
-    """Set ``a.b.0.c`` inside nested dicts and lists (numbers index lists)."""
-    keys = dotted.split(".")
-    target: Any = data
-    for depth, key in enumerate(keys):
-        last = depth == len(keys) - 1
-        if isinstance(target, list):
-            if not key.isdigit() or int(key) >= len(target):
-                raise InputError.single(source, dotted, f"{key!r} is not an index of a list of {len(target)}")
-            key = int(key)
-        elif not isinstance(target, dict):
-            raise InputError.single(source, dotted, f"cannot go inside a {type(target).__name__} value at {key!r}")
-        if last:
-            target[key] = value
-        else:
-            target = target.setdefault(key, {}) if isinstance(target, dict) else target[key]
 
 
 def _read_outcome(model: PairingModel, key: str) -> float:

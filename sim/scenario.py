@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import (
@@ -869,3 +870,46 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
             if found is not None:
                 return found
     return None
+
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml"
+"""The built-in small teaching county, used when no scenario is given."""
+
+
+def resolve_scenario(scenario: Scenario | str | Path | None, overrides: dict[str, Any] | None = None) -> Scenario:
+    """A validated scenario from an object, a YAML path, or the built-in small default.
+
+    ``overrides`` maps dotted field paths to new values, e.g.
+    ``{"economy.remittance_share": 0.6, "horizon_years": 2}``; the result is
+    validated again, so an override can never smuggle in a bad value.
+    """
+    if scenario is None:
+        scenario = load_scenario(DEFAULT_SCENARIO)
+    elif not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if not overrides:
+        return scenario
+    data = scenario.model_dump()
+    source = f"overrides {sorted(overrides)}"
+    for dotted, value in overrides.items():
+        value = value.item() if isinstance(value, np.generic) else value  # numpy scalars from sweeps
+        _set_path(data, dotted, value, source)
+    return parse_scenario(data, source=source)
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    """Set ``a.b.0.c`` inside nested dicts and lists (numbers index lists)."""
+    keys = dotted.split(".")
+    target: Any = data
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        if isinstance(target, list):
+            if not key.isdigit() or int(key) >= len(target):
+                raise InputError.single(source, dotted, f"{key!r} is not an index of a list of {len(target)}")
+            key = int(key)
+        elif not isinstance(target, dict):
+            raise InputError.single(source, dotted, f"cannot go inside a {type(target).__name__} value at {key!r}")
+        if last:
+            target[key] = value
+        else:
+            target = target.setdefault(key, {}) if isinstance(target, dict) else target[key]

@@ -32,7 +32,8 @@ ipywidgets = pytest.importorskip("ipywidgets")
 
 from sim import app, app_server, cli
 from sim.errors import InputError
-from sim.model import DEFAULT_SCENARIO, PairingModel
+from sim.model import PairingModel
+from sim.scenario import DEFAULT_SCENARIO
 
 
 def _stepped(model: PairingModel, months: int) -> PairingModel:

@@ -32,7 +32,7 @@ from sim.experiment import (
     run_specs,
     salib_problem,
 )
-from sim.model import resolve_scenario
+from sim.scenario import resolve_scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"

@@ -20,7 +20,7 @@ import sim.model
 import sim.scenario
 from sim.errors import InputError
 from sim.experiment import Arm, Design, Experiment, Parameter, load_experiment
-from sim.model import PairingModel, resolve_scenario
+from sim.model import PairingModel
 from sim.scenario import (
     BYTES_PER_EXTRA_RESIDENT,
     BYTES_PER_HOUSEHOLD,
@@ -28,6 +28,7 @@ from sim.scenario import (
     estimate_memory,
     load_scenario,
     parse_scenario,
+    resolve_scenario,
 )
 from sim.schema import (
     CHINA_COMMUNITIES,

@@ -10,9 +10,9 @@ import pytest
 from sim.agents import Community, Cooperative, Department, Enterprise, JointBranch, Village
 from sim.errors import InputError
 from sim.households import INCOME_SOURCES
-from sim.model import PairingModel, resolve_scenario
+from sim.model import PairingModel
 from sim.outcomes import MODEL_OUTCOMES
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario, load_scenario, resolve_scenario
 
 SHARE_COLUMNS = [f"{source}_income_share" for source in INCOME_SOURCES]
 

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.model import resolve_scenario
 from sim.region import VILLAGE_FRAME_COLUMNS, _split_total, build_villages, town_centres
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, resolve_scenario
 
 # --------------------------------------------------------------------------- local fixtures
 
