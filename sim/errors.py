@@ -7,6 +7,8 @@ value out of range, a missing CSV column, an unknown key) becomes an
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -35,3 +37,15 @@ class InputError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(problem.render(self.source) for problem in self.problems)
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """'; did you mean 'x'?' when one of ``options`` is close to ``word``, else ''."""
+    close = close_match(word, options)
+    return f"; did you mean {close!r}?" if close is not None else ""
+
+
+def close_match(word: str, options: Iterable[str]) -> str | None:
+    """The one of ``options`` closest to ``word``, if any is close enough to suggest."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return close[0] if close else None

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from sim.errors import InputError, Problem
+from sim.errors import InputError, Problem, did_you_mean
 from sim.outcomes import LORENZ_OUTCOMES, MODEL_OUTCOMES
-from sim.scenario import Scenario, did_you_mean, load_scenario, read_yaml_mapping, resolve_scenario, validate_model
+from sim.scenario import Scenario, load_scenario, read_yaml_mapping, resolve_scenario, validate_model
 from sim.schema import HorizonYears, NonNegativeInt, PositiveInt, Strict
 
 BASELINE = "baseline"

@@ -11,7 +11,6 @@ back to a default.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -34,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.errors import InputError, Problem
+from sim.errors import InputError, Problem, close_match, did_you_mean
 from sim.pairing.config import Pairing
 from sim.schema import (
     CHINA_COMMUNITIES,
@@ -744,7 +743,7 @@ def _problems(exc: ValidationError, model_cls: type[BaseModel]) -> list[Problem]
     meant = {
         loc[:-1] + (close,)
         for loc in (_clean_loc(error["loc"]) for error in errors if error["type"] == "extra_forbidden")
-        if (close := _close_match(str(loc[-1]), _fields_at(model_cls, loc[:-1]))) is not None
+        if (close := close_match(str(loc[-1]), _fields_at(model_cls, loc[:-1]))) is not None
     }
     for error in errors:
         loc = _clean_loc(error["loc"])
@@ -822,18 +821,6 @@ def _friendly_message(error: dict[str, Any], annotation: Any = None) -> str:
     if kind == "literal_error" and isinstance(value, str):
         message += did_you_mean(value, [str(option) for option in get_args(annotation)])
     return message
-
-
-def did_you_mean(word: str, options: Iterable[str]) -> str:
-    """'; did you mean 'x'?' when one of ``options`` is close to ``word``, else ''."""
-    close = _close_match(word, options)
-    return f"; did you mean {close!r}?" if close is not None else ""
-
-
-def _close_match(word: str, options: Iterable[str]) -> str | None:
-    """The one of ``options`` closest to ``word``, if any is close enough to suggest."""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def _annotation_at(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> Any:

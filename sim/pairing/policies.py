@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.errors import InputError
+from sim.errors import InputError, did_you_mean
 from sim.pairing.config import Policy
 from sim.pairing.links import LinkSpec
 from sim.pairing.matching import match
-from sim.scenario import did_you_mean
 
 if TYPE_CHECKING:
     from sim.agents import Organisation
