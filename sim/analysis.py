@@ -29,8 +29,6 @@ __all__ = [
 IDENTIFIER_COLUMNS: tuple[str, ...] = ("run_id", "scenario", "arm", "point", "replication", "seed")
 """Columns that name a run (plus one ``param:<dotted.path>`` column per swept parameter)."""
 
-TIME_COLUMNS: tuple[str, ...] = ("year", "step", "month")
-
 PARAM_PREFIX = "param:"
 
 STANDARD_OUTCOMES: tuple[str, ...] = (
