@@ -49,15 +49,6 @@ class RunResult:
     graph: nx.Graph  # the pairing graph at the end of the run
 
 
-def run_scenario(
-    scenario: Scenario,
-    seed: int,
-    on_month: Callable[[], None] | None = None,
-) -> RunResult:
-    """Build a model of ``scenario`` and run it to its horizon."""
-    return run_model(PairingModel(scenario=scenario, rng=seed), on_month)
-
-
 def run_model(model: PairingModel, on_month: Callable[[], None] | None = None) -> RunResult:
     """Step a built model to its horizon; ``on_month`` is called after each step (for progress bars)."""
     while model.running:
