@@ -194,7 +194,7 @@ def start_chromium(folder: Path):
         if os.environ.get("CI"):
             pytest.fail(missing)  # in CI the browser test must run, never quietly skip
         pytest.skip(missing)
-    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()

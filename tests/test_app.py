@@ -23,12 +23,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import ipyvuetify
+import ipywidgets
 import numpy as np
+import psutil  # installed with dask.distributed (dev extra)
 import pytest
-
-solara = pytest.importorskip("solara")
-ipyvuetify = pytest.importorskip("ipyvuetify")
-ipywidgets = pytest.importorskip("ipywidgets")
+import solara
 
 from sim import app, app_server, cli
 from sim.errors import InputError
@@ -40,12 +40,6 @@ def _stepped(model: PairingModel, months: int) -> PairingModel:
     for _ in range(months):
         model.step()
     return model
-
-
-try:
-    import psutil
-except ImportError:  # the process checks read /proc instead
-    psutil = None
 
 
 def _render_page():
@@ -339,33 +333,17 @@ def _listening(port: int) -> bool:
 
 
 def _descendants(pid: int) -> list[int]:
-    """Every process started by ``pid``, and by those, at this moment (psutil, else /proc)."""
-    if psutil is not None:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-        return []
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [pid]
-    while frontier:
-        children = [child for child, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
+    """Every process started by ``pid``, and by those, at this moment."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    return []
 
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` still runs (a zombie, finished but not yet reaped, does not)."""
-    if psutil is not None:
-        try:
-            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
 
 
@@ -387,11 +365,6 @@ def _wait_until_gone(pids: list[int], timeout: float = 30) -> list[int]:
     while (alive := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
         time.sleep(0.2)
     return alive
-
-
-needs_process_table = pytest.mark.skipif(
-    psutil is None and not Path("/proc/self/stat").exists(), reason="needs psutil or /proc to see the server's processes"
-)
 
 
 @contextlib.contextmanager
@@ -451,7 +424,6 @@ def served_app(tmp_path_factory):
 
 
 @pytest.mark.slow
-@needs_process_table
 def test_served_app_teardown_leaves_no_server(tmp_path):
     with _pairsim_app(tmp_path / "server.log") as (server, port, started):
         assert _listening(port) and started
@@ -460,7 +432,6 @@ def test_served_app_teardown_leaves_no_server(tmp_path):
 
 
 @pytest.mark.slow
-@needs_process_table
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_pairsim_app_stopped_by_a_signal_stops_its_server(tmp_path, signum):
     """SIGTERM or Ctrl-C to ``pairsim app`` alone (not its group) stops the Solara server it started."""
@@ -473,7 +444,6 @@ def test_pairsim_app_stopped_by_a_signal_stops_its_server(tmp_path, signum):
 
 
 @pytest.mark.slow
-@needs_process_table
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the server dies with pairsim through Linux's PR_SET_PDEATHSIG")
 def test_pairsim_app_killed_outright_takes_its_server_with_it(tmp_path):
     """SIGKILL runs no handler in pairsim; the kernel then kills the server (prctl PR_SET_PDEATHSIG)."""

@@ -174,10 +174,12 @@ def test_run_safely_records_the_error_instead_of_raising(tmp_path):
     )
     experiment = load_experiment(write_experiment(tmp_path, data))
     [spec] = run_specs(experiment)
+    started = time.perf_counter()
     outcome = run_safely(spec)
+    elapsed = time.perf_counter() - started
     assert outcome.table is None and outcome.run_id == spec.run_id
     assert "InputError" in outcome.error and "41 pairs requested" in outcome.error
-    assert outcome.seconds >= 0
+    assert 0 < outcome.seconds <= elapsed
 
 
 # --------------------------------------------------------------------------- results folder and manifest
@@ -202,7 +204,7 @@ def test_results_folder_layout_and_manifest(reference):
     for spec in specs:
         record = manifest["runs"][spec.run_id]
         assert record["status"] == "finished"
-        assert isinstance(record["seconds"], float | int) and record["seconds"] >= 0
+        assert isinstance(record["seconds"], float | int) and record["seconds"] > 0
         assert (record["seed"], record["arm"], record["replication"], record["point"]) == (
             spec.seed,
             spec.arm,
@@ -371,7 +373,7 @@ def test_a_failing_run_is_recorded_and_the_rest_finish_then_only_it_is_retried(t
     }
     for run_id in failed_ids:
         assert "41 pairs requested" in manifest["runs"][run_id]["error"]
-        assert manifest["runs"][run_id]["seconds"] >= 0
+        assert manifest["runs"][run_id]["seconds"] > 0  # building the county takes milliseconds before the pairs fail
     assert ResultsStore(out_dir).finished() == set(statuses) - failed_ids
     assert len(count_runs) == 6
     before = mtimes(out_dir)
