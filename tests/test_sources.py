@@ -2,8 +2,8 @@
 
 Figures are cited by keys such as ``[Shouguang 2010] "975个行政村"``. A key that docs/SOURCES.md
 does not define leaves the reader unable to find the document, an entry nobody cites is dead
-weight, and the old form ("seed 000", paths into a folder outside the repository) points at
-files users do not have.
+weight, and the old form (numbered "seed" documents, paths into a folder outside the
+repository) points at files users do not have.
 """
 
 import json
@@ -23,7 +23,7 @@ DEFINITION = re.compile(rf"^### \[({KEY})\]\s*$", re.MULTILINE)
 FORBIDDEN = {
     "a 'seed NNN' source citation": re.compile(r"\bseeds? ?(?:0\d\d|NNN)\b", re.IGNORECASE),
     "the seed digest outside the repository": re.compile(r"seed[- ]digest", re.IGNORECASE),
-    "a path to the seed documents": re.compile(r"\bseeds/"),
+    "a path to the seed documents": re.compile(r"\bseeds[/]"),
     "a path outside the repository": re.compile(r"/work/|\.\./shared"),
 }
 
