@@ -17,7 +17,7 @@ import yaml
 from conftest import run_cli
 
 import sim.model
-import sim.scenario
+import sim.scenario.sizing
 from sim.errors import InputError
 from sim.experiment import Arm, Design, Experiment, Parameter, load_experiment
 from sim.model import PairingModel
@@ -81,7 +81,7 @@ def huge_county(small_scenario_data, variant) -> dict[str, Any]:
 @pytest.fixture
 def eight_gigabytes(monkeypatch):
     """This machine has 8 GB, whatever it really has (so the tests do not depend on the machine they run on)."""
-    monkeypatch.setattr(sim.scenario, "machine_memory", lambda: 8 * GB)
+    monkeypatch.setattr(sim.scenario.sizing, "machine_memory", lambda: 8 * GB)
 
 
 @pytest.fixture
@@ -139,12 +139,12 @@ def test_memory_refusal_reaches_a_scenario_built_in_python(small_scenario_data, 
 def test_csv_villages_count_towards_the_memory_estimate(tmp_path, csv_scenario_data, village_rows, write_scenario, monkeypatch):
     village_rows[0].update(population=900_000_000, households=250_000_000)
     path = write_scenario(tmp_path, csv_scenario_data, csv=village_rows)
-    monkeypatch.setattr(sim.scenario, "machine_memory", lambda: 8 * GB)
+    monkeypatch.setattr(sim.scenario.sizing, "machine_memory", lambda: 8 * GB)
     with pytest.raises(InputError, match=r"for 250,001,\d{3} households"):
         load_scenario(path)
-    monkeypatch.setattr(sim.scenario, "machine_memory", lambda: 1000 * GB)
+    monkeypatch.setattr(sim.scenario.sizing, "machine_memory", lambda: 1000 * GB)
     loaded = load_scenario(path)
-    monkeypatch.setattr(sim.scenario, "machine_memory", lambda: 8 * GB)
+    monkeypatch.setattr(sim.scenario.sizing, "machine_memory", lambda: 8 * GB)
     with pytest.raises(InputError, match=r"for 250,001,\d{3} households"):  # overrides (experiment arms, the app) re-check
         resolve_scenario(loaded, {"horizon_years": 2})
 
@@ -169,7 +169,7 @@ def test_memory_estimate_grows_by_the_measured_bytes_per_household_and_resident(
 
 
 def test_shipped_scenarios_fit_in_a_small_machine(monkeypatch):
-    monkeypatch.setattr(sim.scenario, "machine_memory", lambda: 4 * GB)
+    monkeypatch.setattr(sim.scenario.sizing, "machine_memory", lambda: 4 * GB)
     for path in sorted((REPO_ROOT / "scenarios").glob("*.yaml")):
         assert load_scenario(path).name
 
@@ -355,7 +355,7 @@ def test_duplicate_key_is_still_refused_in_experiments(tmp_path):
 
 def _model_typed_paths(model: type[Strict], prefix: str = "") -> list[tuple[str, type[Strict]]]:
     """Every field path whose value is a schema block (a pydantic model), with list items as '.0'."""
-    from sim.scenario import _model_of
+    from sim.scenario.messages import _model_of
 
     paths = []
     for name, field in model.model_fields.items():
@@ -526,7 +526,7 @@ def test_village_file_that_is_a_folder_says_so(tmp_path, csv_scenario_data, writ
 def test_machine_memory_is_a_containers_limit_where_one_is_set(monkeypatch, tmp_path):
     limit = tmp_path / "memory.max"
     limit.write_text("2147483648\n")
-    monkeypatch.setattr(sim.scenario, "CGROUP_MEMORY_LIMIT", limit)
-    assert sim.scenario.machine_memory() == 2147483648
+    monkeypatch.setattr(sim.scenario.sizing, "CGROUP_MEMORY_LIMIT", limit)
+    assert sim.scenario.sizing.machine_memory() == 2147483648
     limit.write_text("max\n")
-    assert sim.scenario.machine_memory() > 2147483648  # no limit: the machine's memory
+    assert sim.scenario.sizing.machine_memory() > 2147483648  # no limit: the machine's memory

@@ -1,0 +1,378 @@
+"""The scenario schema: the pydantic models of a county, from its villages to its economic parameters.
+
+A scenario describes one county: its towns and villages (listed in a CSV file or
+generated from summary statistics), the urban side, enterprises, departments,
+communities, cooperatives and the economic parameters. Every parameter has a
+documented default; docs/ODD.md says where each value comes from.
+
+Unknown keys are errors (``extra="forbid"``), so a typo never silently falls
+back to a default. Validating a :class:`Scenario` also refuses a county that
+cannot fit in memory (:mod:`sim.scenario.sizing`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from sim.errors import InputError
+from sim.pairing.config import Pairing
+from sim.scenario.messages import validate_model
+from sim.scenario.sizing import size_problem
+from sim.scenario.villages import _rural_counts, read_village_csv
+from sim.schema import (
+    CHINA_COMMUNITIES,
+    CHINA_POPULATION,
+    CHINA_VILLAGES,
+    MAX_ENTERPRISES,
+    MAX_ORGANISATIONS,
+    MAX_TOWNS,
+    MAX_URBAN_SAMPLE,
+    HorizonYears,
+    NonNegativeFloat,
+    NonNegativeInt,
+    Population,
+    PositiveFloat,
+    PositiveInt,
+    Rate,
+    Share,
+    Strict,
+    bounded_count,
+)
+
+# Counts with plausibility bounds (sources and reasons: sim/schema.py, docs/ODD.md section 9).
+VillageCount = bounded_count(CHINA_VILLAGES, "China had 585,000 villages in 2014; no county has more", positive=True)
+UrbanSample = bounded_count(MAX_URBAN_SAMPLE, "assumption: more sampled households add memory, not accuracy", positive=True)
+EnterpriseJobs = bounded_count(CHINA_POPULATION, "no enterprise has more jobs than China has people", positive=True)
+EnterpriseCount = bounded_count(MAX_ENTERPRISES, "assumption: far above the employers of any county")
+DepartmentCount = bounded_count(MAX_ORGANISATIONS, "assumption: a county has about a hundred departments", positive=True)
+CommunityCount = bounded_count(CHINA_COMMUNITIES, "China had 96,693 urban communities in 2014; no county has more")
+CooperativeCount = bounded_count(MAX_ORGANISATIONS, "assumption: a county's chain bodies number in the tens", positive=True)
+
+
+class LogNormal(Strict):
+    """A positive quantity by its mean and coefficient of variation."""
+
+    example = "{mean: 8000, cv: 0.4}"
+
+    mean: PositiveFloat
+    cv: NonNegativeFloat = 0.5
+
+    @property
+    def sigma(self) -> float:
+        return math.sqrt(math.log1p(self.cv**2))
+
+    @property
+    def mu(self) -> float:
+        return math.log(self.mean) - self.sigma**2 / 2
+
+
+class Beta(Strict):
+    """A share in [0, 1] by its mean and standard deviation."""
+
+    example = "{mean: 0.55, sd: 0.15}"
+
+    mean: float = Field(gt=0, lt=1)
+    sd: NonNegativeFloat = 0.1
+
+    @model_validator(mode="after")
+    def _sd_fits_mean(self) -> Beta:
+        limit = math.sqrt(self.mean * (1 - self.mean))
+        if self.sd >= limit:
+            raise ValueError(f"sd must be below sqrt(mean*(1-mean)) = {limit:.3f} for a beta distribution, got {self.sd}")
+        return self
+
+    @property
+    def alpha_beta(self) -> tuple[float, float]:
+        if self.sd == 0:
+            return math.inf, math.inf
+        common = self.mean * (1 - self.mean) / self.sd**2 - 1
+        return self.mean * common, (1 - self.mean) * common
+
+
+class CollectiveIncome(LogNormal):
+    """Village collective income (yuan a year); a share of villages has none at all."""
+
+    example = "{mean: 220000, cv: 1.0, zero_share: 0.03}"
+
+    zero_share: Share = 0.0
+
+
+def _shares_sum_to_one(shares: dict[str, float], what: str) -> dict[str, float]:
+    total = sum(shares.values())
+    if not shares or abs(total - 1) > 1e-6:
+        raise ValueError(f"{what} shares must sum to 1, got {total:g}")
+    return shares
+
+
+class GeneratedVillages(Strict):
+    """Villages drawn from county summary statistics."""
+
+    example = (
+        "{count: 40, population: 32000, households: 9000, income_per_capita: {mean: 7000}, collective_income: {mean: 60000}}"
+    )
+
+    count: VillageCount
+    population: Population = Field(description="rural residents in all villages")
+    households: PositiveInt = Field(description="rural households in all villages")
+    income_per_capita: LogNormal = Field(description="village mean per-capita net income, yuan a year, across villages")
+    collective_income: CollectiveIncome = Field(description="village collective income, yuan a year")
+    leadership: Beta = Beta(mean=0.55, sd=0.15)
+    industries: dict[str, Share] = Field(default_factory=lambda: {"grain": 1.0})
+
+    _industries_sum = field_validator("industries")(lambda shares: _shares_sum_to_one(shares, "industry"))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GeneratedVillages:
+        if self.households > self.population:
+            raise ValueError(f"households ({self.households}) cannot exceed population ({self.population})")
+        if self.households < self.count:
+            raise ValueError(f"households ({self.households}) must be at least one per village ({self.count} villages)")
+        return self
+
+
+class Region(Strict):
+    """Towns and villages; villages come from a CSV file or from summary statistics."""
+
+    name: str = "county"
+    towns: int | list[str] = Field(1, description="number of towns, or their names")
+    area_km2: PositiveFloat = 1000.0
+    villages: GeneratedVillages | None = None
+    village_file: str | None = Field(default=None, description="CSV beside the YAML, one row per village")
+
+    @field_validator("towns", mode="before")
+    @classmethod
+    def _towns_shape(cls, value: Any) -> Any:
+        is_count = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        is_names = isinstance(value, list) and value and all(isinstance(name, str) and name for name in value)
+        if not (is_count or is_names):
+            raise ValueError(f"must be a positive number of towns or a non-empty list of town names, got {value!r}")
+        towns = value if is_count else len(value)
+        if towns > MAX_TOWNS:
+            raise ValueError(f"must be at most {MAX_TOWNS:,} towns (assumption: a county has tens of towns), got {towns:,}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_village_source(self) -> Region:
+        if (self.villages is None) == (self.village_file is None):
+            raise ValueError("give exactly one of 'villages' (summary statistics) or 'village_file' (a CSV)")
+        if isinstance(self.towns, list) and len(set(self.towns)) != len(self.towns):
+            raise ValueError("town names must be unique")
+        return self
+
+    @property
+    def town_names(self) -> list[str]:
+        if isinstance(self.towns, list):
+            return list(self.towns)
+        return [f"town {i + 1}" for i in range(self.towns)]
+
+
+class Households(Strict):
+    """How the rural population is split into households and workers."""
+
+    income_cv: NonNegativeFloat = Field(0.5, description="within-village spread of household skill")
+    able_worker_share: Share = Field(0.55, description="share of residents able to work")
+    initial_migrant_share: Share = Field(0.35, description="share of able workers away at the start")
+    land_per_capita_mu: PositiveFloat = 1.4
+
+
+class Urban(Strict):
+    """The urban side: households whose wages follow a trend plus noise."""
+
+    example = "{population: 320000, income_per_capita: 17811}"
+
+    population: Population
+    household_size: float = Field(2.9, ge=1)
+    income_per_capita: PositiveFloat = Field(description="urban per-capita disposable income, yuan a year")
+    income_cv: NonNegativeFloat = 0.5
+    wage_growth: Rate = Field(0.09, description="trend growth of urban wages a year")
+    wage_growth_sd: NonNegativeFloat = Field(0.02, description="sd of the common yearly shock to urban wage growth")
+    sample_households: UrbanSample = Field(4000, description="urban households simulated; each stands for many")
+
+
+class Enterprise(Strict):
+    """One named enterprise (in addition to generated ones)."""
+
+    example = "{name: vegetable market, jobs: 500, monthly_wage: 1800}"
+
+    name: str
+    sector: str = "manufacturing"
+    jobs: EnterpriseJobs
+    monthly_wage: PositiveFloat
+    town: str | None = None
+
+
+class Enterprises(Strict):
+    """Enterprises that hire rural workers: generated by count, plus listed ones."""
+
+    count: EnterpriseCount = 0
+    jobs: LogNormal = LogNormal(mean=120, cv=1.0)
+    monthly_wage: LogNormal = LogNormal(mean=1500, cv=0.2)
+    sectors: dict[str, Share] = Field(default_factory=lambda: {"manufacturing": 1.0})
+    hire_radius_km: PositiveFloat = 15.0
+    listed: list[Enterprise] = Field(default_factory=list)
+
+    _sectors_sum = field_validator("sectors")(lambda shares: _shares_sum_to_one(shares, "sector"))
+
+
+DepartmentType = Literal["party_mass", "political_legal", "economic", "agriculture"]
+
+
+class DepartmentGroup(Strict):
+    """A number of county departments of one type (党群, 政法, 经济, 涉农)."""
+
+    example = "{type: economic, count: 40}"
+
+    type: DepartmentType
+    count: DepartmentCount
+    annual_budget: NonNegativeFloat = Field(100_000, description="yuan a year a department can spend on pairing")
+    cadres: NonNegativeInt = Field(10, description="cadres a department can second")
+
+
+class Communities(Strict):
+    """Urban communities (社区)."""
+
+    count: CommunityCount = 0
+    annual_budget: NonNegativeFloat = 30_000
+    volunteers: NonNegativeInt = 20
+
+
+class CooperativeGroup(Strict):
+    """Cooperatives or specialist associations on one industry chain."""
+
+    example = "{industry: vegetables, count: 8}"
+
+    industry: str
+    count: CooperativeCount
+    kind: Literal["cooperative", "association"] = "cooperative"
+    price_premium: Share = Field(0.03, description="farm-gate price gain for member households")
+
+
+class Classification(Strict):
+    """Thresholds on collective income that make a village weak (薄弱) or hollow (空壳)."""
+
+    example = "{weak_collective_income: 50000, hollow_collective_income: 10000}"
+
+    weak_collective_income: NonNegativeFloat = 50_000
+    hollow_collective_income: NonNegativeFloat = 10_000
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Classification:
+        if self.hollow_collective_income > self.weak_collective_income:
+            raise ValueError("hollow_collective_income must not exceed weak_collective_income")
+        return self
+
+
+class Economy(Strict):
+    """Parameters of the income processes; docs/ODD.md gives each one's source."""
+
+    farm_land_elasticity: Share = 0.5
+    farm_productivity_growth: Rate = 0.08
+    leadership_growth_effect: NonNegativeFloat = 0.04
+    min_farm_share: Share = 0.1
+    land_rent_share: Share = 0.25
+    enterprise_wage_growth: Rate = 0.10
+    enterprise_job_growth: Rate = 0.03
+    migrant_monthly_wage: PositiveFloat = 1417.0
+    migrant_wage_growth: Rate = 0.108
+    migrant_living_cost_share: Share = 0.4
+    remittance_share: Share = 0.6
+    migration_max_rate: Share = 0.02
+    migration_sensitivity: NonNegativeFloat = 3.0
+    migration_skill_selectivity: NonNegativeFloat = 1.0
+    return_rate: Share | None = Field(
+        None, description="monthly chance a migrant returns; None: calibrated so the start is a steady state"
+    )
+    past_income_growth: Rate = Field(
+        0.10, description="income growth in the year before the start, to back-cast the first trailing year"
+    )
+    job_separation_rate: Share = 0.015
+    vacancy_fill_rate: Share = 0.3
+    initial_job_fill: Share = 0.9
+    collective_return: NonNegativeFloat = 0.08
+    leadership_return_effect: float = Field(1.0, ge=0, lt=2)  # below 2 keeps the return positive
+    dividend_share: Share = 0.3
+    debt_interest: NonNegativeFloat = 0.05
+    initial_debt_to_income: NonNegativeFloat = 1.96
+    transfer_per_capita: NonNegativeFloat = 150.0
+    transfer_growth: Rate = 0.12
+    dibao_line: NonNegativeFloat = 1200.0
+    dibao_coverage: Share = 0.7
+    poverty_line: NonNegativeFloat = 2300.0
+    poverty_line_growth: Rate = Field(0.038, description="yearly rise of the poverty line with prices")
+    skill_depreciation: Share = 0.01
+    leadership_term_months: PositiveInt = 36
+    leadership_replacement: Share = 0.5
+    leadership_ageing: Share = 0.01
+    leadership_talent_effect: NonNegativeFloat = 0.3
+    problem_arrival: NonNegativeFloat = 1.5
+    problem_solving: Share = 0.1
+    problem_half_saturation: PositiveFloat = 20.0
+    max_problem_loss: Share = 0.3
+
+
+class Scenario(Strict):
+    """A county to simulate: validated once, then read-only."""
+
+    name: str
+    description: str = ""
+    start_year: int = Field(2009, ge=1949, le=2100)
+    horizon_years: HorizonYears = 10
+    region: Region
+    households: Households = Households()
+    urban: Urban
+    enterprises: Enterprises = Enterprises()
+    departments: list[DepartmentGroup] = Field(default_factory=list)
+    communities: Communities = Communities()
+    cooperatives: list[CooperativeGroup] = Field(default_factory=list)
+    classification: Classification = Classification()
+    economy: Economy = Economy()
+    pairing: Pairing = Pairing()
+
+    _source: str | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _fits(self) -> Scenario:
+        """Refuse, before anything is built, a county with more people than China or too big for this machine."""
+        rural = None
+        village_file = self.region.village_file
+        if village_file is not None:
+            path = Path(village_file)
+            if not (path.is_absolute() and path.is_file()):
+                return self  # a file as written, relative to its YAML: load_scenario checks it once the CSV is read
+            try:
+                rural = _rural_counts(read_village_csv(path))  # read once: cached for building the villages
+            except InputError:
+                return self  # the CSV's own problems are reported where it is read
+        problem = size_problem(self, rural)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        """Equal content is equal, wherever each was read from."""
+        return isinstance(other, Scenario) and self.model_dump() == other.model_dump()
+
+    __hash__ = Strict.__hash__
+
+    @property
+    def months(self) -> int:
+        return 12 * self.horizon_years
+
+    @property
+    def source(self) -> str:
+        """Where the scenario came from, for error messages: its file, or its name."""
+        return self._source or f"scenario {self.name!r}"
+
+    def from_source(self, source: str) -> Scenario:
+        """This scenario, remembering the file it was read from."""
+        self._source = source
+        return self
+
+    def with_horizon(self, years: int) -> Scenario:
+        """The same scenario over another horizon (the CLI's --years), validated like the file."""
+        changed = validate_model(Scenario, {**self.model_dump(), "horizon_years": years}, source="--years")
+        return changed.from_source(self.source)
