@@ -163,6 +163,7 @@ def scenario_variants(draw) -> tuple[dict[str, Any], int]:
 
 # Formalism near 1 decays effort towards 1e-300; share_donor_capacity then divides by subnormal requests
 # (harmless: the ratio is capped at 1, but numpy warns "overflow encountered in divide").
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:overflow encountered in divide:RuntimeWarning")
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario_variants())
@@ -404,6 +405,7 @@ def test_every_failure_mode_has_a_direction_test():
     assert set(TURNED_UP) == set(FailureModes.model_fields)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", sorted(DIRECTIONS))
 def test_turning_a_failure_mode_up_worsens_its_outcome(mode):
     zero, up = arm(None), arm(mode)
@@ -794,6 +796,7 @@ def shouguang_year() -> pd.DataFrame:
     return ledger.groupby(["policy", "flow"])["sent"].sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("policy", "flow", "reported"), SHOUGUANG_REPORTED, ids=[f"{p}-{f}" for p, f, _ in SHOUGUANG_REPORTED])
 def test_shouguang_first_year_within_factor_two_of_reported(shouguang_year, policy, flow, reported):
     simulated = float(shouguang_year.get((policy, flow), 0.0))
