@@ -151,6 +151,7 @@ def figure_texts(figure) -> list[str]:
     return [text for text in texts if isinstance(text, str)]
 
 
+@pytest.mark.slow
 def test_names_in_figures_are_escaped_for_plotly_which_shows_quot_literally(experiment, tmp_path):
     """Village and enterprise names (network hover) and scenario names (trace names) with markup and double quotes: plotly
     decodes &lt; &gt; &amp; but would show &quot; as is, so quotes stay quotes and markup never reaches plotly raw."""
@@ -167,6 +168,7 @@ def test_names_in_figures_are_escaped_for_plotly_which_shows_quot_literally(expe
     assert not [text for text in texts if "<img" in text or "<b>county" in text or "&quot;" in text]
 
 
+@pytest.mark.slow
 def test_every_figure_has_a_title_axis_labels_and_a_legend(experiment):
     data = report.load_report_input(experiment["out"])
     for build in report.SECTIONS:
@@ -210,6 +212,7 @@ def test_forest_plot_shows_each_arm_effect_with_its_interval(experiment):
     )
 
 
+@pytest.mark.slow
 def test_each_arm_has_one_colour_in_every_figure(experiment):
     data = report.load_report_input(experiment["out"])
     lines = [trace for trace in report.time_series_figure(data, "gini").data if trace.fill != "toself"]
@@ -395,6 +398,7 @@ def test_network_is_rebuilt_from_the_arm_with_most_policies(experiment):
     assert max(funds.values()) > 0
 
 
+@pytest.mark.slow
 def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
     """Results made before the Lorenz and funds-by-kind columns existed, whose experiment file has gone."""
     old = tmp_path / "old"
@@ -429,6 +433,7 @@ def test_network_is_left_out_with_a_note_when_a_scenario_file_changed(experiment
     assert data.network is None and f"the scenario file {scenario} has changed" in data.network_note
 
 
+@pytest.mark.slow
 def test_network_is_left_out_with_a_note_when_its_arm_cannot_be_rebuilt(experiment, tmp_path):
     """The arm with most policies now fails to form its pairings (build_model raises InputError): the rest is reported."""
     folder = copy_runs(experiment["out"], tmp_path / "broken")
@@ -477,6 +482,7 @@ def test_several_scenarios_are_drawn_apart_never_pooled(experiment, tmp_path):
     assert f"{name}: between urban and rural" in [trace.name for trace in report.theil_figure(data).data]
 
 
+@pytest.mark.slow
 def test_a_scenario_without_baseline_runs_is_left_out_with_a_note(experiment, tmp_path):
     """All baseline runs of one scenario failed: effects and costs are shown for the other scenario, and say so."""
     folder = two_scenarios(experiment["out"], tmp_path / "failed")
@@ -490,6 +496,7 @@ def test_a_scenario_without_baseline_runs_is_left_out_with_a_note(experiment, tm
         assert [trace.name for trace in figures_of(section)[0].data] == ["evil · all_policies", "evil · city_village"]
 
 
+@pytest.mark.slow
 def test_a_sweeps_design_points_are_pooled_and_the_captions_say_so(experiment, tmp_path):
     """The three replications relabelled as three design points of one replication: pooled, the figures are the same."""
 
@@ -509,6 +516,7 @@ def test_a_sweeps_design_points_are_pooled_and_the_captions_say_so(experiment, t
         assert all("design points are pooled" in caption for _, caption in section.figures), section.title
 
 
+@pytest.mark.slow
 def test_one_replication_promises_no_intervals(experiment, tmp_path):
     def first_replication(path: Path, table: pd.DataFrame) -> None:
         if table["replication"].iloc[0] > 0:
@@ -533,6 +541,7 @@ def test_an_effect_on_an_outcome_whose_baseline_is_0_is_named_not_dropped(experi
 # --------------------------------------------------------------------------- sweeps and single runs
 
 
+@pytest.mark.slow
 def test_a_morris_sweep_gets_sensitivity_figures(tmp_path):
     design = {
         "method": "morris",
@@ -554,6 +563,7 @@ def test_a_morris_sweep_gets_sensitivity_figures(tmp_path):
     assert set(section.figures[0][0].data[0].text) == {"pairing.failure.leakage", "pairing.effects.training_gain"}
 
 
+@pytest.mark.slow
 def test_a_sobol_index_of_an_outcome_that_does_not_vary_says_no_variation(tmp_path):
     """A Sobol sweep where weak villages are made the same at every design point: their indices are undefined, and the
     report and the summary say why (no variation) rather than drawing nothing or printing nan."""
@@ -599,6 +609,7 @@ def test_single_run_folder_gets_a_report_without_bands(single_run, tmp_path):
 EXPERIMENT_WORDING = ["over replications", "by arm", "choose the", "per run of each arm", "arm run", "95 %", "t interval"]
 
 
+@pytest.mark.slow
 def test_single_run_report_uses_no_wording_meant_for_experiments(single_run):
     text = report.build_report(single_run)
     for phrase in EXPERIMENT_WORDING:
@@ -736,6 +747,7 @@ def test_output_that_is_a_folder_is_bad_input(single_run, tmp_path):
 # --------------------------------------------------------------------------- in a real browser
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium_without_errors(experiment, chromium, tmp_path):
     chromium.get((experiment["out"] / "report.html").as_uri())
     measure = (
