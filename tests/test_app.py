@@ -57,6 +57,7 @@ def test_module_page_renders():
     assert len(rc.find(ipywidgets.Image).widgets) >= 3  # network, Gini and ratio plots on the first page
 
 
+@pytest.mark.slow
 def test_sliders_reach_the_model_through_reset_and_step():
     model = solara.reactive(app.AppModel(rng=3))
     _box, rc = solara.render(solara.AppLayout(children=[app.build_page(model)]), handle_error=False)
@@ -83,6 +84,7 @@ def _shown_month(rc) -> str:
     return re.search(r"<th>Month</th><td>(\d+ of \d+)", tables[0]).group(1)
 
 
+@pytest.mark.slow
 def test_each_browser_session_steps_its_own_county():
     """Two sessions of one server: stepping one leaves the other where it was, and a late one starts at month 0."""
     first = _render_page()

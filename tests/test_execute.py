@@ -354,6 +354,7 @@ def failing_experiment(tmp_path: Path) -> Path:
     return write_experiment(tmp_path, data)
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_recorded_and_the_rest_finish_then_only_it_is_retried(tmp_path, count_runs):
     path = failing_experiment(tmp_path)
     out_dir = tmp_path / "out"
@@ -400,6 +401,7 @@ def break_arm(monkeypatch, arm: str) -> None:
     monkeypatch.setattr(execute, "run_one", sometimes_broken)
 
 
+@pytest.mark.slow
 def test_retried_runs_that_now_succeed_are_marked_finished(tmp_path, monkeypatch):
     path = write_experiment(tmp_path, experiment_data("retry", replications=2))
     out_dir = tmp_path / "out"
@@ -432,6 +434,7 @@ def test_retried_runs_that_now_succeed_lose_their_old_error(tmp_path, monkeypatc
     assert "error" not in record
 
 
+@pytest.mark.slow
 def test_compare_where_every_run_fails_exits_1_without_traceback(tmp_path):
     data = experiment_data(
         "allfail", replications=1, baseline=False, arms={"broken": {"policies": ["部门+村"], "overrides": BREAKING_OVERRIDE}}
@@ -477,6 +480,7 @@ def test_rerunning_a_finished_experiment_runs_nothing(reference, tmp_path, count
     pd.testing.assert_frame_equal(load_results(folder), reference["results"])
 
 
+@pytest.mark.slow
 def test_more_replications_extend_a_results_folder(reference, tmp_path, count_runs):
     folder = copy_results(reference, tmp_path)
     before = mtimes(folder)
@@ -559,6 +563,7 @@ def test_killed_experiment_resumes_to_the_uninterrupted_results(reference, tmp_p
     )
 
 
+@pytest.mark.slow
 def test_resume_marks_runs_saved_before_a_kill_as_finished(tmp_path):
     path = write_experiment(tmp_path, experiment_data("reconcile", replications=1))
     out_dir = tmp_path / "out"
@@ -631,6 +636,7 @@ def interrupt_on_call(monkeypatch, call: int) -> list[str]:
     return calls
 
 
+@pytest.mark.slow
 def test_keyboard_interrupt_in_a_run_reports_interrupted_and_resumes(tmp_path, monkeypatch):
     path = write_experiment(tmp_path, experiment_data("ctrlc", replications=2))
     out_dir = tmp_path / "out"

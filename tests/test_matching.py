@@ -171,6 +171,7 @@ def test_optimal_is_exact_for_tiny_score_differences(tiny):
     assert match(flipped, cap, cap, "optimal", np.random.default_rng(0)).tolist() == [[1, 0], [0, 1]]
 
 
+@pytest.mark.slow
 def test_large_instance_all_algorithms():
     """120 donors x 200 recipients, all allowed (the size the brief asks to handle)."""
     rng = np.random.default_rng(7)

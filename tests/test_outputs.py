@@ -285,6 +285,7 @@ def test_compare_refuses_a_run_folder(tmp_path):
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.slow
 def test_compare_keeps_unrelated_files_in_its_own_folder_and_refuses_a_foreign_report(tmp_path):
     experiment = tiny_experiment(tmp_path)
     out_dir = tmp_path / "out"
@@ -313,6 +314,7 @@ def test_report_refuses_to_overwrite_a_file_it_did_not_write(tmp_path):
     assert mine.read_text(encoding="utf-8") == "<html>my draft</html>"
 
 
+@pytest.mark.slow
 def test_report_replaces_its_own_report(tmp_path):
     run_dir = tmp_path / "run"
     assert run_cli("run", SMALL_SCENARIO, "--years", 1, "--out", run_dir, "--quiet")[0] == 0
