@@ -9,22 +9,25 @@ one array operation while each agent still reads like an object.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import mesa
 import numpy as np
 
-if TYPE_CHECKING:
-    from sim.model import PairingModel
-
 
 class Organisation(mesa.Agent):
-    """Something that can be paired: it has a name, a kind and a town."""
+    """Something that can be paired: it has a name, a kind, a town and its position among the organisations of its kind.
+
+    ``model`` is the :class:`sim.model.PairingModel` that owns it (typed as a plain Mesa model so
+    that agents do not depend on the model module).
+    """
 
     kind: str = "organisation"
+    model: Any
 
-    def __init__(self, model: PairingModel, name: str, town: str) -> None:
+    def __init__(self, model: mesa.Model, index: int, name: str, town: str) -> None:
         super().__init__(model)
+        self.index = index
         self.name = name
         self.town = town
 
@@ -46,9 +49,8 @@ class Village(Organisation):
 
     kind = "village"
 
-    def __init__(self, model: PairingModel, index: int, name: str, town: str, industry: str, xy: tuple[float, float]):
-        super().__init__(model, name, town)
-        self.index = index
+    def __init__(self, model: mesa.Model, index: int, name: str, town: str, industry: str, xy: tuple[float, float]):
+        super().__init__(model, index, name, town)
         self.industry = industry
         self.xy = xy
 
@@ -90,9 +92,8 @@ class Enterprise(Organisation):
 
     kind = "enterprise"
 
-    def __init__(self, model: PairingModel, index: int, name: str, town: str, sector: str, xy: tuple[float, float]):
-        super().__init__(model, name, town)
-        self.index = index
+    def __init__(self, model: mesa.Model, index: int, name: str, town: str, sector: str, xy: tuple[float, float]):
+        super().__init__(model, index, name, town)
         self.sector = sector
         self.xy = xy
 
@@ -115,8 +116,10 @@ class Department(Organisation):
 
     kind = "department"
 
-    def __init__(self, model: PairingModel, name: str, town: str, department_type: str, annual_budget: float, cadres: int):
-        super().__init__(model, name, town)
+    def __init__(
+        self, model: mesa.Model, index: int, name: str, town: str, department_type: str, annual_budget: float, cadres: int
+    ):
+        super().__init__(model, index, name, town)
         self.department_type = department_type
         self.annual_budget = annual_budget
         self.cadres = cadres
@@ -130,8 +133,8 @@ class Community(Organisation):
 
     kind = "community"
 
-    def __init__(self, model: PairingModel, name: str, town: str, annual_budget: float, volunteers: int):
-        super().__init__(model, name, town)
+    def __init__(self, model: mesa.Model, index: int, name: str, town: str, annual_budget: float, volunteers: int):
+        super().__init__(model, index, name, town)
         self.annual_budget = annual_budget
         self.volunteers = volunteers
 
@@ -141,8 +144,10 @@ class Cooperative(Organisation):
 
     kind = "cooperative"
 
-    def __init__(self, model: PairingModel, name: str, town: str, industry: str, association: bool, price_premium: float):
-        super().__init__(model, name, town)
+    def __init__(
+        self, model: mesa.Model, index: int, name: str, town: str, industry: str, association: bool, price_premium: float
+    ):
+        super().__init__(model, index, name, town)
         self.industry = industry
         self.association = association
         self.price_premium = price_premium
@@ -156,32 +161,31 @@ class JointBranch(Organisation):
     One-to-one (one donor, one village), many-to-one (several donors, one
     village) and one-to-many (a cooperative and the villages of its industry)
     are all branches; the numbers of each donor–village link live in
-    ``model.pairing.links``.
+    ``model.pairing.links``; the branch's secretary comes from the side its policy type names.
     """
 
     kind = "joint_branch"
 
     def __init__(
         self,
-        model: PairingModel,
+        model: mesa.Model,
         index: int,
         policy: str,
         policy_type: str,
         donors: list[Organisation],
         villages: list[Village],
         start_step: int,
+        secretary_from: str,
     ):
         name = f"{policy} branch {index + 1}: {' + '.join(d.name for d in donors)} / {' + '.join(v.name for v in villages)}"
-        super().__init__(model, name, villages[0].town)
-        self.index = index
+        super().__init__(model, index, name, villages[0].town)
         self.policy = policy
         self.policy_type = policy_type
         self.donors = donors
         self.villages = villages
         self.start_step = start_step
         self.closed_step: int | None = None
-        # The secretary comes from the strong side where there is one (Guangyuan: 强村 or the firm).
-        self.secretary_from = donors[0].name if policy_type in ("strong_weak", "village_enterprise") else villages[0].name
+        self.secretary_from = secretary_from  # the policy type's rule: the strong side where there is one (Guangyuan)
 
     def node_attributes(self) -> dict[str, str | int | float]:
         return {

@@ -28,7 +28,6 @@ from mesa.visualization.solara_viz import ComponentsView, ModelController, ShowS
 from mesa.visualization.utils import update_counter
 
 from sim.model import PairingModel
-from sim.pairing.links import DONOR_KINDS
 from sim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 
 SCENARIO_ENV = "PAIRSIM_APP_SCENARIO"
@@ -224,7 +223,7 @@ def node_flows(model: PairingModel) -> dict[str, float]:
     sent = np.bincount(link_ids, weights=ledger["sent"].to_numpy(float) * per_unit, minlength=len(links))
     received = np.bincount(link_ids, weights=ledger["received"].to_numpy(float) * per_unit, minlength=len(links))
     for row in range(len(links)):
-        donor = model.organisations_of(DONOR_KINDS[links.donor_kind[row]])[links.donor_index[row]]
+        donor = model.organisations_of(links.donor_kind_names()[row])[links.donor_index[row]]
         for node, amount in (
             (donor.node_id, sent[row]),
             (pairing.branches[links.branch[row]].node_id, sent[row]),
@@ -339,7 +338,7 @@ def live_numbers(model: PairingModel) -> dict[str, str]:
     outcomes, history = model.outcomes, model.datacollector.model_vars
     villages = len(model.villages)
     return {
-        "Month": f"{model.steps} of {model.spec.months} ({model.year}, month {model.month_of_year})",
+        "Month": f"{model.months_elapsed} of {model.spec.months} ({model.year}, month {model.month_of_year})",
         "Rural / urban income per capita": f"{outcomes['rural_income_pc']:,.0f} / {outcomes['urban_income_pc']:,.0f} yuan a year",
         "Urban/rural ratio": f"{outcomes['urban_rural_ratio']:.3f}",
         "Gini (all residents)": f"{outcomes['gini']:.4f}",

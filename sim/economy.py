@@ -14,6 +14,7 @@ import pandas as pd
 
 from sim.households import INCOME_SOURCES, HouseholdArrays
 from sim.households import monthly_factor as monthly
+from sim.influence import NEUTRAL, PairingInfluence
 from sim.scenario import Classification, Economy
 
 
@@ -55,10 +56,6 @@ class VillageState:
     leader_pool_mean: float  # mean quality of a newly chosen secretary
     leader_pool_sd: float
     dividend_pool: np.ndarray | None = None  # this month's dividends to pay out, yuan
-    # Set by pairing (sim.pairing); neutral values when there is none.
-    leadership_bonus: np.ndarray | None = None  # added to leadership while seconded cadres are present
-    own_effort: np.ndarray | None = None  # the village's own effort (falls with aid dependency), 1 = full
-    donor_burden: np.ndarray | None = None  # share of its own farm output a donor village loses to helping
 
     @classmethod
     def start(cls, villages: pd.DataFrame, premium: np.ndarray, params: Economy, rng: np.random.Generator) -> VillageState:
@@ -81,15 +78,12 @@ class VillageState:
             leader_pool_mean=float(np.clip(leadership.mean(), 0.05, 0.95)),
             leader_pool_sd=float(max(leadership.std(), 0.01)),
         )
-        state.leadership_bonus = np.zeros(n)
-        state.own_effort = np.ones(n)
-        state.donor_burden = np.zeros(n)
-        state.dividend_pool = _collective_accounts(state, params)[1]
+        state.dividend_pool = _collective_accounts(state, params, NEUTRAL)[1]
         return state
 
-    def effective_leadership(self) -> np.ndarray:
+    def effective_leadership(self, pairing: PairingInfluence) -> np.ndarray:
         """Leadership at work this month: the village's own plus any seconded cadre's lift."""
-        return np.minimum(self.leadership + self.leadership_bonus, 1.0)
+        return np.minimum(self.leadership + pairing.leadership_bonus, 1.0)
 
     def constraint(self, params: Economy) -> np.ndarray:
         """Share of farm output lost to unsolved problems (saturating in their number)."""
@@ -107,9 +101,9 @@ def collective_rate(leadership: np.ndarray, params: Economy) -> np.ndarray:
     return np.maximum(params.collective_return * (1.0 + params.leadership_return_effect * (leadership - 0.5)), 0.0)
 
 
-def grow_productivity(state: VillageState, params: Economy) -> None:
-    """Background technical change and prices, faster where leadership is stronger."""
-    rate = params.farm_productivity_growth + params.leadership_growth_effect * (state.effective_leadership() - 0.5)
+def grow_productivity(state: VillageState, params: Economy, pairing: PairingInfluence) -> None:
+    """Background technical change and prices, faster where leadership (with any seconded cadre's) is stronger."""
+    rate = params.farm_productivity_growth + params.leadership_growth_effect * (state.effective_leadership(pairing) - 0.5)
     state.productivity *= np.exp(np.log1p(np.maximum(rate, -0.5)) / 12.0)
 
 
@@ -133,28 +127,28 @@ def update_leadership(state: VillageState, home_share: np.ndarray, params: Econo
     return n
 
 
-def update_problems(state: VillageState, params: Economy, rng: np.random.Generator) -> int:
+def update_problems(state: VillageState, params: Economy, rng: np.random.Generator, pairing: PairingInfluence) -> int:
     """New problems arrive faster under weak leadership; the village solves a share of open ones.
 
     The share solved scales with leadership and the village's own effort (which
     aid dependency lowers). Returns the number solved.
     """
-    leadership = state.effective_leadership()
+    leadership = state.effective_leadership(pairing)
     arrivals = rng.poisson(params.problem_arrival * (1.5 - leadership))
-    solving = np.clip(params.problem_solving * leadership * state.own_effort, 0, 1)
+    solving = np.clip(params.problem_solving * leadership * pairing.own_effort, 0, 1)
     solved = rng.binomial(state.problems.astype(np.int64), solving)
     state.problems += arrivals - solved
     return int(solved.sum())
 
 
-def update_collective(state: VillageState, step: int, params: Economy) -> None:
+def update_collective(state: VillageState, step: int, params: Economy, pairing: PairingInfluence) -> None:
     """Collective capital earns a return; debt costs interest; part of any surplus is paid out.
 
     Income = capital * rate(leadership) / 12; the surplus after interest pays
     ``dividend_share`` to members, then repays debt, then is reinvested. A
     deficit is borrowed.
     """
-    income, dividends, retained = _collective_accounts(state, params)
+    income, dividends, retained = _collective_accounts(state, params, pairing)
     repay = np.clip(retained, 0.0, state.debt)
     state.debt += np.where(retained < 0, -retained, -repay)
     state.capital += np.maximum(retained - repay, 0.0)
@@ -165,9 +159,11 @@ def update_collective(state: VillageState, step: int, params: Economy) -> None:
     state.collective_history[slot] = income
 
 
-def _collective_accounts(state: VillageState, params: Economy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _collective_accounts(
+    state: VillageState, params: Economy, pairing: PairingInfluence
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """This month's collective (income, dividends, retained surplus), all in yuan."""
-    income = state.capital * collective_rate(state.effective_leadership(), params) * state.own_effort / 12.0
+    income = state.capital * collective_rate(state.effective_leadership(pairing), params) * pairing.own_effort / 12.0
     surplus = income - state.debt * params.debt_interest / 12.0
     dividends = np.where(surplus > 0, params.dividend_share * surplus, 0.0)
     return income, dividends, surplus - dividends
@@ -199,12 +195,12 @@ def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice | np.n
     return power(h.land[rows], a) * labour_term
 
 
-def village_farm_factor(state: VillageState, params: Economy) -> np.ndarray:
+def village_farm_factor(state: VillageState, params: Economy, pairing: PairingInfluence) -> np.ndarray:
     """What multiplies every household's farm inputs in a village.
 
     (1 - problem loss) * (1 + price premium) * (1 - the donor burden of helping others).
     """
-    return (1.0 - state.constraint(params)) * (1.0 + state.price_premium) * (1.0 - state.donor_burden)
+    return (1.0 - state.constraint(params)) * (1.0 + state.price_premium) * (1.0 - pairing.donor_burden)
 
 
 def compute_incomes(
@@ -214,6 +210,7 @@ def compute_incomes(
     village_population: np.ndarray,
     trends: Trends,
     params: Economy,
+    pairing: PairingInfluence,
 ) -> None:
     """This month's household income by source (yuan a month), written into ``households.income``.
 
@@ -221,15 +218,15 @@ def compute_incomes(
     each source costs one gather over the ~300,000 rows.
     """
     size, income = households.size, households.income
-    farm_per_input = state.productivity * village_farm_factor(state, params)
-    income["farm"] = households.spread(farm_per_input) * farm_inputs(households, params) + households.market_income
+    farm_per_input = state.productivity * village_farm_factor(state, params, pairing)
+    income["farm"] = households.spread(farm_per_input) * farm_inputs(households, params) + pairing.market_income
     income["wage"] = local_wages
     income["remittance"] = households.migrants * (trends.migrant_wage * params.remittance_share)
     income["dividend"] = households.spread(state.dividend_pool / village_population) * size
     base_transfer = (trends.transfer_per_capita / 12.0) * size
     market = income["farm"] + income["wage"] + income["remittance"] + income["dividend"] + base_transfer
     shortfall = np.maximum((trends.dibao_line / 12.0) * size - market, 0.0)
-    income["transfer"] = base_transfer + households.dibao_covered * shortfall + households.aid_income
+    income["transfer"] = base_transfer + households.dibao_covered * shortfall + pairing.aid_income
 
 
 def calibrate_productivity(
@@ -242,7 +239,7 @@ def calibrate_productivity(
     trends: Trends,
     params: Economy,
 ) -> None:
-    """Set each village's farm productivity so its start-year per-capita income hits the scenario's figure.
+    """Set each village's farm productivity so its start-year per-capita income hits the scenario's figure (before pairing).
 
     ``months_in_year`` is the year's income in units of this month's (12 if
     incomes were flat, less if they grew through the year). Farm income fills
@@ -250,14 +247,14 @@ def calibrate_productivity(
     less than ``min_farm_share`` of the target.
     """
     state.productivity = np.ones(len(target_per_capita))
-    compute_incomes(households, state, local_wages, village_population, trends, params)
+    compute_incomes(households, state, local_wages, village_population, trends, params, NEUTRAL)
     target = target_per_capita * village_population / months_in_year
     non_farm = sum(households.village_sum(households.income[s]) for s in INCOME_SOURCES if s not in ("farm", "transfer"))
     non_farm += trends.transfer_per_capita / 12.0 * village_population
     farm_needed = np.maximum(target - non_farm, params.min_farm_share * target)
-    inputs = households.village_sum(farm_inputs(households, params)) * village_farm_factor(state, params)
+    inputs = households.village_sum(farm_inputs(households, params)) * village_farm_factor(state, params, NEUTRAL)
     state.productivity = farm_needed / np.maximum(inputs, 1e-9)
-    compute_incomes(households, state, local_wages, village_population, trends, params)
+    compute_incomes(households, state, local_wages, village_population, trends, params, NEUTRAL)
 
 
 def home_earnings_per_worker(households: HouseholdArrays) -> np.ndarray:

@@ -34,8 +34,6 @@ class HouseholdArrays:
     dibao_covered: np.ndarray  # bool, would receive 低保 if eligible
     start: np.ndarray  # int64, first row of each village
     stop: np.ndarray  # int64, one past the last row of each village
-    aid_income: np.ndarray | float = 0.0  # pairing funds paid straight to households this month (elite capture)
-    market_income: np.ndarray | float = 0.0  # farm costs saved this month through pairs' market access
     income: dict[str, np.ndarray] = field(default_factory=dict)  # this month's income by source
     history: np.ndarray = field(default=None)  # (12, n) total income of the last 12 months
     annual: np.ndarray = field(default=None)  # trailing 12-month total income

@@ -2,8 +2,11 @@
 
 Villages, enterprises, departments, communities, cooperatives and joint branches
 are Mesa agents; rural households are arrays (see :mod:`sim.households`). A step
-runs the submodels of :mod:`sim.economy`, :mod:`sim.labour` and the pairing
-programme (:mod:`sim.pairing`) in a fixed order, then records the month.
+runs the county core's submodels (:mod:`sim.economy`, :mod:`sim.labour`) and the
+pairing programme in a fixed order, then records the month. The model talks to
+pairing through one door: it hands :class:`~sim.pairing.programme.PairingProgramme`
+the county (:class:`~sim.pairing.county.County`) once and the month each month,
+and passes the :class:`~sim.influence.PairingInfluence` it gets back to the core.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ import pandas as pd
 from sim import economy, labour
 from sim.agents import Community, Cooperative, Department, Enterprise, Village
 from sim.households import build_households, trailing_year_factor
+from sim.influence import PairingInfluence
 from sim.outcomes import MODEL_OUTCOMES, model_outcomes, village_table
+from sim.pairing.county import County, Month
 from sim.pairing.programme import PairingProgramme
+from sim.pairing.registry import donor_kinds
 from sim.region import build_villages, town_centres
 from sim.scenario import Scenario, resolve_scenario
 from sim.urban import UrbanHouseholds
@@ -45,7 +51,9 @@ class PairingModel(mesa.Model):
     The validated scenario is ``model.spec`` (Mesa reserves ``model.scenario``
     for its own scenario object); its pairing policies run in ``model.pairing``
     (branches, links, ledger, graph). Outcomes: ``model.datacollector`` (monthly,
-    model level, as Mesa tables) and :meth:`village_dataframe` (yearly).
+    model level, as Mesa tables) and :meth:`village_dataframe` (yearly). The
+    model keeps its own clock, :attr:`months_elapsed` (Mesa's ``steps`` counts
+    the same, but Mesa 4 removes it: docs/MESA4.md).
     """
 
     def __init__(
@@ -55,6 +63,7 @@ class PairingModel(mesa.Model):
         overrides: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(rng=rng)
+        self.months_elapsed = 0
         self.spec = resolve_scenario(scenario, overrides)
         params = self.spec.economy
 
@@ -98,13 +107,27 @@ class PairingModel(mesa.Model):
         # change in one (a pairing policy hiring more workers) never shifts another process's
         # draws; within a stream, draws can still drift once its inputs differ (docs/ODD.md, 4).
         self.streams = dict(zip(RANDOM_STREAMS, self.rng.spawn(len(RANDOM_STREAMS)), strict=True))
-        self.pairing = PairingProgramme(self)
-        self.pairing.establish()
+        self.organisations = self._organisations_by_kind()
+        self.county = County(
+            villages=self.village_frame,
+            state=self.village_state,
+            households=self.households,
+            population=self.village_population,
+            organisations=self.organisations,
+            jobs=self.jobs,
+            classification=self.spec.classification,
+            region=self.spec.region,
+            economy=params,
+            source=self.spec.source,
+        )
+        self.pairing = PairingProgramme(self, self.county, self.spec.pairing, self.streams["pairing"])
+        self.influence: PairingInfluence = self.pairing.establish()
 
         self.outcomes: dict[str, float] = {}
         self._village_tables: list[pd.DataFrame] = []
+        columns = [*MODEL_OUTCOMES, *(key for key in self.pairing.outcome_keys() if key not in MODEL_OUTCOMES)]
         self.datacollector = mesa.DataCollector(
-            model_reporters={key: functools.partial(_read_outcome, key=key) for key in MODEL_OUTCOMES}
+            model_reporters={key: functools.partial(_read_outcome, key=key) for key in columns}
         )
         self._record()
 
@@ -156,10 +179,11 @@ class PairingModel(mesa.Model):
             for _ in range(group.count):
                 numbered[group.type] = numbered.get(group.type, 0) + 1
                 name = f"{group.type.replace('_', '-')} department {numbered[group.type]}"
-                self.departments.append(Department(self, name, seat, group.type, group.annual_budget, group.cadres))
+                index = len(self.departments)
+                self.departments.append(Department(self, index, name, seat, group.type, group.annual_budget, group.cadres))
         spec = self.spec.communities
         self.communities: list[Community] = [
-            Community(self, f"community {i + 1}", seat, spec.annual_budget, spec.volunteers) for i in range(spec.count)
+            Community(self, i, f"community {i + 1}", seat, spec.annual_budget, spec.volunteers) for i in range(spec.count)
         ]
 
     def _create_cooperatives(self) -> np.ndarray:
@@ -180,6 +204,7 @@ class PairingModel(mesa.Model):
                 placed[group.industry] = placed.get(group.industry, 0) + 1
                 coop = Cooperative(
                     self,
+                    len(self.cooperatives),
                     f"{group.industry} {group.kind} {numbered[key]}",
                     town,
                     group.industry,
@@ -201,27 +226,39 @@ class PairingModel(mesa.Model):
         Step 0 is calibrated to the scenario's start-year figures, so step ``12 k``
         reports year ``start_year + k``.
         """
-        return self.spec.start_year + self.steps // 12
+        return self.spec.start_year + self.months_elapsed // 12
 
     @property
     def month_of_year(self) -> int:
         """Months into :attr:`year` (0 at each year's reporting point)."""
-        return self.steps % 12
+        return self.months_elapsed % 12
 
-    def organisations_of(self, kind: str) -> list:
-        """The organisations of one kind ("village", "enterprise", "department", "community", "cooperative"), in index order."""
-        return {
+    def _organisations_by_kind(self) -> dict[str, list]:
+        """Every donor kind's organisations: the county core's own, then any a registered kind builds itself.
+
+        A kind that builds its own organisations draws from a stream of its own, spawned after the model's
+        streams, so adding one never changes the others' draws.
+        """
+        organisations: dict[str, list] = {
             "village": self.villages,
             "enterprise": self.enterprises,
             "department": self.departments,
             "community": self.communities,
             "cooperative": self.cooperatives,
-        }[kind]
+        }
+        for kind in donor_kinds().values():
+            if kind.build is not None:
+                organisations[kind.name] = kind.build(self, self.spec, self.rng.spawn(1)[0])
+        return organisations
+
+    def organisations_of(self, kind: str) -> list:
+        """The organisations of one donor kind ("village", "enterprise", "department", ...), in index order."""
+        return self.organisations[kind]
 
     def poverty_line(self) -> float:
         """The poverty line this month (yuan a year per person), risen with prices since the start."""
         params = self.spec.economy
-        return params.poverty_line * (1.0 + params.poverty_line_growth) ** (self.steps / 12)
+        return params.poverty_line * (1.0 + params.poverty_line_growth) ** (self.months_elapsed / 12)
 
     def enterprise_capacity(self) -> np.ndarray:
         return np.floor(self.enterprise_base_jobs * self.trends.enterprise_jobs_index)
@@ -238,37 +275,56 @@ class PairingModel(mesa.Model):
 
     def step(self) -> None:
         """One month: trends, leadership, problems, migration, pairing, jobs, the collective, incomes, then record."""
-        params, streams, h, state = self.spec.economy, self.streams, self.households, self.village_state
+        self.months_elapsed += 1
+        step, params, streams, h, state = (
+            self.months_elapsed,
+            self.spec.economy,
+            self.streams,
+            self.households,
+            self.village_state,
+        )
         self.trends.advance(params)
-        economy.grow_productivity(state, params)
+        economy.grow_productivity(state, params, self.influence)  # last month's cadres still count
         home_share = 1.0 - h.village_sum(h.migrants.astype(float)) / np.maximum(h.village_sum(h.workers.astype(float)), 1.0)
         economy.update_leadership(state, home_share, params, streams["leadership"])
-        economy.update_problems(state, params, streams["problems"])
+        economy.update_problems(state, params, streams["problems"], self.influence)
 
         # Workers compare last month's farm earnings at home with wages away.
-        talent_drain = self.spec.pairing.failure.talent_drain
         home_earnings = economy.home_earnings_per_worker(h)
+        talent_drain = self.influence.talent_drain
         labour.migrate(h, home_earnings, self.trends.migrant_wage, self.return_rate, params, streams["migration"], talent_drain)
-        self.pairing.step(self.steps)
+        self.influence = self.pairing.step(Month(step, self.enterprise_capacity(), self.enterprise_wage_bill()))
         self.jobs.separate(params.job_separation_rate, h, streams["jobs"])
         vacancies = np.maximum(self.enterprise_capacity() - self.jobs.filled(len(self.enterprises)), 0)
         self.jobs.hire(np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64), self.catchment, h, streams["jobs"])
 
-        economy.update_collective(state, self.steps, params)
-        economy.compute_incomes(h, state, self._local_wages(), self.village_population, self.trends, params)
+        economy.update_collective(state, step, params, self.influence)
+        economy.compute_incomes(h, state, self._local_wages(), self.village_population, self.trends, params, self.influence)
         economy.decay_skills(h, params)
-        h.record_month(self.steps)
-        self.urban.advance(self.steps, self.spec.urban, streams["urban"])
+        h.record_month(step)
+        self.urban.advance(step, self.spec.urban, streams["urban"])
 
         self._record()
-        if self.steps >= self.spec.months:
+        if step >= self.spec.months:
             self.running = False
 
     def _record(self) -> None:
-        self.outcomes = model_outcomes(self)
+        h, state, thresholds = self.households, self.village_state, self.spec.classification
+        self.outcomes = model_outcomes(
+            h,
+            self.urban,
+            state,
+            thresholds,
+            year=self.year,
+            month_of_year=self.month_of_year,
+            poverty_line=self.poverty_line(),
+            pairing={**self.pairing.this_month, **self.pairing.paired_incomes()},  # read after this month's incomes
+            previous=self.outcomes,
+        )
         self.datacollector.collect(self)
         if self.month_of_year == 0:
-            self._village_tables.append(village_table(self))
+            paired = self.pairing.ever_paired
+            self._village_tables.append(village_table(h, state, self.village_frame, thresholds, self.year, paired))
 
     # ------------------------------------------------------------------ results
 

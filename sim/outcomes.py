@@ -1,22 +1,43 @@
 """What a run reports: model-level outcomes each month and a village table each year.
 
-Functions here only read the model's state and call :mod:`sim.metrics`; they
-never change anything, so collecting data cannot alter a run.
+Functions here only read the state they are given and call :mod:`sim.metrics`;
+they never change anything, so collecting data cannot alter a run.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from sim import metrics
-from sim.households import INCOME_SOURCES
-from sim.pairing.programme import PAIRING_OUTCOMES
+from sim.economy import VillageState
+from sim.households import INCOME_SOURCES, HouseholdArrays
+from sim.scenario import Classification
+from sim.urban import UrbanHouseholds
 
-if TYPE_CHECKING:
-    from sim.model import PairingModel
+PAIRING_OUTCOMES: dict[str, str] = {
+    "funds_sent": "pairing funds sent this month, yuan",
+    "funds_lost": "pairing funds lost to leakage this month, yuan",
+    "funds_captured": "pairing funds captured by better-off households this month, yuan",
+    "trainees": "villagers trained this month",
+    "jobs_created": "villagers hired by paired enterprises this month",
+    "cadre_months": "months of seconded cadres' presence this month",
+    "technology": "techniques introduced this month",
+    "market_savings": "yuan saved by households through pairs' market access this month",
+    "problems_solved_by_pairs": "village problems solved by pairs this month",
+    "donor_cost": "donors' cost this month (funds, training, cadres, lost own output), yuan",
+    "active_pairs": "active donor-village links",
+    "ended_pairs": "links ended for poor performance, cumulative",
+    "graduated_pairs": "links ended after the village left weak status and support ran out, cumulative",
+    "pairs_rated_good": "active links whose last rating was good",
+    "pairs_rated_average": "active links whose last rating was average",
+    "pairs_rated_poor": "active links whose last rating was poor",
+    "rural_income_pc_paired": "mean per-capita income of villages ever paired, yuan a year (NaN if none)",
+    "rural_income_pc_unpaired": "mean per-capita income of villages never paired, yuan a year (NaN if none)",
+}
+"""Monthly pairing outcomes (all zero when there is no pairing), as the pairing programme reports them."""
 
 LORENZ_SHARES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Population shares at which the Lorenz curve of all residents is reported (deciles)."""
@@ -56,10 +77,24 @@ MODEL_OUTCOMES: dict[str, str] = {
 """Every model-level outcome, with its meaning and unit (also the columns of the monthly table)."""
 
 
-def model_outcomes(model: PairingModel) -> dict[str, float]:
-    """All model-level outcomes for the current month."""
-    h, urban, villages = model.households, model.urban, model.village_state
-    thresholds = model.spec.classification
+def model_outcomes(
+    h: HouseholdArrays,
+    urban: UrbanHouseholds,
+    villages: VillageState,
+    thresholds: Classification,
+    *,
+    year: int,
+    month_of_year: int,
+    poverty_line: float,
+    pairing: Mapping[str, float],
+    previous: Mapping[str, float],
+) -> dict[str, float]:
+    """All model-level outcomes for the current month.
+
+    ``pairing`` holds the pairing programme's outcomes of the month; ``previous``
+    last month's outcomes, from which the Lorenz points are carried between
+    yearly reporting points.
+    """
     rural_pc = h.annual_per_capita
     urban_pc = urban.annual_income / urban.size
     rural_mean = metrics.weighted_mean(rural_pc, h.size)
@@ -67,17 +102,17 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
     month_income = {source: float(h.income[source].sum()) for source in INCOME_SOURCES}
     total_income = sum(month_income.values()) or 1.0
     workers = float(h.workers.sum()) or 1.0
-    yearly_point = model.month_of_year == 0
+    yearly_point = month_of_year == 0
     return {
-        "year": model.year,
-        "month": model.month_of_year,
+        "year": year,
+        "month": month_of_year,
         "rural_income_pc": rural_mean,
         "urban_income_pc": urban_mean,
         "urban_rural_ratio": urban_mean / rural_mean,
         "income_gap": urban_mean - rural_mean,
         **_inequality(rural_pc, h.size, urban_pc, urban.people, rural_mean, urban_mean, lorenz=yearly_point),
-        **({} if yearly_point else {key: model.outcomes[key] for key in LORENZ_OUTCOMES}),  # carried from the last yearly point
-        "poverty_headcount": metrics.poverty_headcount(rural_pc, model.poverty_line(), h.size),
+        **({} if yearly_point else {key: previous[key] for key in LORENZ_OUTCOMES}),  # carried from the last yearly point
+        "poverty_headcount": metrics.poverty_headcount(rural_pc, poverty_line, h.size),
         "weak_villages": int(villages.weak(thresholds).sum()),
         "hollow_villages": int(villages.hollow(thresholds).sum()),
         "migrant_share": float(h.migrants.sum()) / workers,
@@ -85,8 +120,7 @@ def model_outcomes(model: PairingModel) -> dict[str, float]:
         "mean_leadership": float(villages.leadership.mean()),
         "mean_collective_income": float(villages.collective_annual.mean()),
         **{f"{source}_income_share": amount / total_income for source, amount in month_income.items()},
-        **model.pairing.this_month,
-        **model.pairing.paired_incomes(),  # read now, after this month's incomes are recorded
+        **pairing,
     }
 
 
@@ -133,15 +167,15 @@ def _inequality(
     }
 
 
-def village_table(model: PairingModel) -> pd.DataFrame:
-    """One row per village for the current month (collected at the start and every 12 months)."""
-    h, state, frame = model.households, model.village_state, model.village_frame
-    thresholds = model.spec.classification
+def village_table(
+    h: HouseholdArrays, state: VillageState, frame: pd.DataFrame, thresholds: Classification, year: int, paired: np.ndarray
+) -> pd.DataFrame:
+    """One row per village for the current month (collected at the start and every 12 months); ``paired``: ever paired."""
     people = h.village_sum(h.size)
     workers = np.maximum(h.village_sum(h.workers.astype(float)), 1.0)
     return pd.DataFrame(
         {
-            "year": model.year,
+            "year": year,
             "village": frame["name"].to_numpy(),
             "town": frame["town"].to_numpy(),
             "industry": frame["industry"].to_numpy(),
@@ -156,6 +190,6 @@ def village_table(model: PairingModel) -> pd.DataFrame:
             "local_jobs": h.village_sum(h.local_jobs.astype(float)),
             "weak": state.weak(thresholds),
             "hollow": state.hollow(thresholds),
-            "paired": model.pairing.ever_paired.copy(),
+            "paired": paired.copy(),
         }
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from sim import scenario as schema
+from sim.scenario import schema
 from sim.pairing import config as pairing_schema
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
@@ -49,7 +49,7 @@ PREFIXES: dict[type[BaseModel], str] = {
 # Modules whose pydantic classes are scenario schema: every class defined there needs a prefix.
 SCHEMA_MODULES = (schema, pairing_schema)
 # Schema classes documented elsewhere: the village CSV's columns are in section 6.
-NOT_PARAMETERS = {schema.Strict, schema.VillageRecord}
+NOT_PARAMETERS = {schema.Strict}
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 

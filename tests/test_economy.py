@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 from sim import economy
 from sim.economy import Trends, VillageState
 from sim.households import INCOME_SOURCES, build_households, trailing_year_factor
+from sim.influence import NEUTRAL
 from sim.model import PairingModel
 from sim.scenario import Classification, Economy
 from sim.scenario import Households as HouseholdSpec
@@ -80,7 +81,7 @@ def test_start_collective_income_matches_frame():
     frame = village_frame(50, rng)
     params = Economy()
     state = start_state(frame, params)
-    income, dividends, _ = economy._collective_accounts(state, params)
+    income, dividends, _ = economy._collective_accounts(state, params, NEUTRAL)
     np.testing.assert_allclose(12 * income, frame["collective_income"], rtol=1e-9)
     np.testing.assert_allclose(state.collective_annual, frame["collective_income"], rtol=1e-12)
     np.testing.assert_allclose(state.collective_history.sum(axis=0), state.collective_annual, rtol=1e-12)
@@ -112,7 +113,7 @@ def test_update_collective_conserves_money(changes):
         interest = debt * params.debt_interest / 12.0
         surplus = income - interest
 
-        economy.update_collective(state, step, params)
+        economy.update_collective(state, step, params, NEUTRAL)
 
         dividends = state.dividend_pool
         scale = 1.0 + np.abs(capital) + np.abs(debt)
@@ -139,7 +140,7 @@ def test_surplus_repays_debt_before_reinvesting():
     state = start_state(frame, params)
     state.debt = np.array([5_000.0, 50_000.0])
     capital = state.capital.copy()
-    economy.update_collective(state, 1, params)  # income 10,000 a month each
+    economy.update_collective(state, 1, params, NEUTRAL)  # income 10,000 a month each
     np.testing.assert_allclose(state.debt, [0.0, 40_000.0])
     np.testing.assert_allclose(state.capital - capital, [5_000.0, 0.0])
 
@@ -149,7 +150,7 @@ def test_deficit_is_borrowed():
     params = Economy(debt_interest=0.12, initial_debt_to_income=10.0)  # interest 1,200 vs income 1,000 a month
     state = start_state(frame, params)
     debt, capital = state.debt.copy(), state.capital.copy()
-    economy.update_collective(state, 1, params)
+    economy.update_collective(state, 1, params, NEUTRAL)
     np.testing.assert_allclose(state.debt - debt, [200.0])
     np.testing.assert_array_equal(state.capital, capital)
     assert state.dividend_pool.tolist() == [0.0]
@@ -161,7 +162,7 @@ def test_collective_annual_equals_history_over_irregular_steps():
     params = Economy()
     for step in rng.integers(0, 1000, 80):
         state.capital *= rng.uniform(0.5, 2.0, 20)
-        economy.update_collective(state, int(step), params)
+        economy.update_collective(state, int(step), params, NEUTRAL)
         np.testing.assert_allclose(state.collective_annual, state.collective_history.sum(axis=0), rtol=1e-9, atol=1e-6)
 
 
@@ -286,7 +287,7 @@ def test_problems_never_negative():
     state.leadership = rng.uniform(0, 1, 100)
     for _ in range(300):
         before = state.problems.copy()
-        solved = economy.update_problems(state, params, rng)
+        solved = economy.update_problems(state, params, rng, NEUTRAL)
         assert (state.problems >= 0).all()
         assert np.array_equal(state.problems, np.round(state.problems))
         assert 0 <= solved <= before.sum()
@@ -299,7 +300,7 @@ def test_weak_leadership_accumulates_more_problems():
     state = start_state(frame, params)
     state.problems[:] = 0
     for _ in range(120):
-        economy.update_problems(state, params, rng)
+        economy.update_problems(state, params, rng, NEUTRAL)
     assert state.problems[:200].mean() > 2 * state.problems[200:].mean()
 
 
@@ -339,7 +340,7 @@ def test_grow_productivity_at_midpoint_leadership():
     state = start_state(pd.DataFrame({"collective_income": [0.0, 0.0, 0.0], "leadership": [0.5, 1.0, 0.0]}), params)
     state.productivity = np.ones(3)
     for _ in range(12):
-        economy.grow_productivity(state, params)
+        economy.grow_productivity(state, params, NEUTRAL)
     np.testing.assert_allclose(state.productivity, [1.08, 1.10, 1.06], rtol=1e-12)
 
 
@@ -349,7 +350,7 @@ def test_grow_productivity_stays_finite_for_valid_parameters():
     state = start_state(pd.DataFrame({"collective_income": [0.0, 0.0], "leadership": [0.0, 1.0]}), params)
     state.productivity = np.ones(2)
     for _ in range(12):
-        economy.grow_productivity(state, params)
+        economy.grow_productivity(state, params, NEUTRAL)
     assert np.isfinite(state.productivity).all()
     assert (state.productivity >= 0).all()
 
@@ -369,7 +370,7 @@ def _incomes_setup(seed: int = 13):
 
 def test_compute_incomes_sources_and_dibao():
     h, state, params, trends, population, wages = _incomes_setup()
-    economy.compute_incomes(h, state, wages, population, trends, params)
+    economy.compute_incomes(h, state, wages, population, trends, params, NEUTRAL)
     assert set(h.income) == set(INCOME_SOURCES)
     for source in INCOME_SOURCES:
         assert h.income[source].shape == (len(h),)
@@ -392,20 +393,20 @@ def test_compute_incomes_sources_and_dibao():
 
 def test_farm_income_scales_with_productivity_and_falls_with_problems():
     h, state, params, trends, population, wages = _incomes_setup(14)
-    economy.compute_incomes(h, state, wages, population, trends, params)
+    economy.compute_incomes(h, state, wages, population, trends, params, NEUTRAL)
     farm = h.income["farm"].copy()
     state.productivity = state.productivity * 2
-    economy.compute_incomes(h, state, wages, population, trends, params)
+    economy.compute_incomes(h, state, wages, population, trends, params, NEUTRAL)
     np.testing.assert_allclose(h.income["farm"], 2 * farm, rtol=1e-12)
     state.problems = state.problems + 1000
-    economy.compute_incomes(h, state, wages, population, trends, params)
+    economy.compute_incomes(h, state, wages, population, trends, params, NEUTRAL)
     assert (h.income["farm"] <= 2 * farm + 1e-9).all()
     assert h.income["farm"].sum() < 2 * farm.sum()
 
 
 def test_home_earnings_per_worker():
     h, state, params, trends, population, wages = _incomes_setup(15)
-    economy.compute_incomes(h, state, wages, population, trends, params)
+    economy.compute_incomes(h, state, wages, population, trends, params, NEUTRAL)
     earnings = economy.home_earnings_per_worker(h)
     workers = np.bincount(h.village, weights=h.farm_workers, minlength=10)
     farm = np.bincount(h.village, weights=h.income["farm"], minlength=10)

@@ -11,6 +11,7 @@ Shouguang calibration, which runs scenarios/shouguang_2009.yaml for one year onc
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -28,12 +29,12 @@ from hypothesis import strategies as st
 
 from sim.errors import InputError
 from sim.model import PairingModel
-from sim.outcomes import MODEL_OUTCOMES
-from sim.pairing import flows as pairing_flows
+from sim.outcomes import MODEL_OUTCOMES, PAIRING_OUTCOMES
+from sim.pairing import registry
 from sim.pairing.config import FailureModes, Flows
-from sim.pairing.ledger import FLOW_TYPES
-from sim.pairing.links import ACTIVE, DONOR_KINDS, ENDED, GOOD, GRADUATED, POOR, UNRATED
-from sim.pairing.programme import PAIRING_OUTCOMES, funds_by_donor_kind
+from sim.pairing.flows import FlowInputs, Moved
+from sim.pairing.links import ACTIVE, ENDED, GOOD, GRADUATED, POOR, UNRATED
+from sim.pairing.programme import funds_by_donor_kind
 from sim.scenario import parse_scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -176,27 +177,26 @@ def test_ledger_balances_on_random_scenarios(variant):
     to_capital, project_cost = pairing["effects"]["funds_to_capital"], pairing["effects"]["project_cost_per_problem"]
 
     seen: list[dict[str, Any]] = []
-    original = pairing_flows.move_funds
+    funds_flow = registry.flows()["funds"]
 
-    def spy(model: PairingModel, step: int) -> dict[str, float]:
-        state, h = model.village_state, model.households
+    def spy(inputs: FlowInputs) -> Moved:
+        state, h = inputs.county.state, inputs.county.households
         capital, problems = state.capital.copy(), state.problems.copy()
-        result = original(model, step)
-        aid = np.bincount(
-            h.village, weights=np.broadcast_to(np.asarray(h.aid_income, float), len(h)), minlength=len(state.capital)
-        )
+        result = funds_flow.move(inputs)
+        aid_income = np.broadcast_to(np.asarray(result.influence["aid_income"], float), len(h))
+        aid = np.bincount(h.village, weights=aid_income, minlength=len(state.capital))
         seen.append(
             {
-                "step": step,
+                "step": inputs.month.step,
                 "capital": (capital, state.capital.copy()),
                 "problems": (problems, state.problems.copy()),
                 "aid": aid,
-                "result": result,
+                "result": result.totals,
             }
         )
         return result
 
-    with mock.patch.object(pairing_flows, "move_funds", spy):
+    with mock.patch.dict(registry.flows(), {"funds": dataclasses.replace(funds_flow, move=spy)}):
         model = run(build(data, seed))
 
     links = links_of(model)
@@ -204,7 +204,7 @@ def test_ledger_balances_on_random_scenarios(variant):
     monthly = model.model_dataframe().set_index("step")
     n_villages = len(model.villages)
     assert set(ledger.columns) >= {"step", "link", "policy", "flow", "sent", "lost", "received"}
-    assert set(ledger["flow"]) <= set(FLOW_TYPES)
+    assert set(ledger["flow"]) <= set(registry.flows())
 
     # Row by row: conservation, nothing negative, only funds leak and at the leakage rate.
     sent, lost, received = (ledger[c].to_numpy(float) for c in ("sent", "lost", "received"))
@@ -225,7 +225,7 @@ def test_ledger_balances_on_random_scenarios(variant):
     link_ids = funds["link"].to_numpy()
     assert np.all(funds["sent"].to_numpy() <= links.planned["funds"][link_ids] / 12.0 * (1 + 1e-12) + 1e-9)
     for kind, bodies in (("department", model.departments), ("community", model.communities)):
-        mine = funds[links.donor_kind[link_ids] == DONOR_KINDS.index(kind)]
+        mine = funds[links.donor_kind[link_ids] == registry.donor_kinds()[kind].code]
         per_donor_month = mine.groupby([links.donor_index[mine["link"].to_numpy()], mine["step"].to_numpy()])["sent"].sum()
         for (donor, _step), total in per_donor_month.items():
             assert total <= bodies[donor].annual_budget / 12.0 * (1 + 1e-12) + 1e-9
@@ -244,7 +244,7 @@ def test_ledger_balances_on_random_scenarios(variant):
         this = funds[funds["step"] == record["step"]]
         rows = this["link"].to_numpy()
         received_v = np.bincount(links.village[rows], weights=this["received"].to_numpy(), minlength=n_villages)
-        from_villages = links.donor_kind[rows] == DONOR_KINDS.index("village")
+        from_villages = links.donor_kind[rows] == registry.donor_kinds()["village"].code
         paid_v = np.bincount(
             links.donor_index[rows][from_villages], weights=this["sent"].to_numpy()[from_villages], minlength=n_villages
         )

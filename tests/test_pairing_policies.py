@@ -18,7 +18,7 @@ import yaml
 
 from sim.agents import JointBranch
 from sim.model import PairingModel
-from sim.pairing.links import ACTIVE, DONOR_KINDS, ROTATED
+from sim.pairing.links import ACTIVE, ROTATED
 from sim.pairing.policies import HOST_RADIUS_KM, PROBLEM_TYPES, TYPED_RULE, problem_types, targeting_priority, village_need
 from sim.scenario import parse_scenario
 
@@ -51,7 +51,8 @@ def policy_links(model: PairingModel, index: int) -> list[tuple[str, int, int]]:
     """(donor kind, donor index, village) of every link of one policy."""
     links = model.pairing.links
     rows = np.flatnonzero(links.policy == index)
-    return [(DONOR_KINDS[links.donor_kind[r]], int(links.donor_index[r]), int(links.village[r])) for r in rows]
+    kinds = links.donor_kind_names()
+    return [(kinds[r], int(links.donor_index[r]), int(links.village[r])) for r in rows]
 
 
 def donor_counts(links: list[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
@@ -110,7 +111,7 @@ def check_policy(model: PairingModel, index: int) -> None:
         assert max(per_donor.values()) <= capacity
         if policy.donors_per_pair == 1 and not policy.typed:
             # Weak villages first, by need.
-            priority = targeting_priority(model, village_need(model))
+            priority = targeting_priority(model.county, village_need(model.county), model.spec.pairing.failure.strong_first)
             neediest = set(np.argsort(-priority, kind="stable")[: policy.pairs].tolist())
             assert set(per_village) == neediest
             weak = model.village_state.weak(model.spec.classification)
@@ -128,7 +129,7 @@ def check_policy(model: PairingModel, index: int) -> None:
         assert max(per_donor.values()) == 1
         assert not donors & recipients  # a strong village is nobody's recipient in this policy
         assert all(donor != village for _, donor, village in links)
-        need = village_need(model)
+        need = village_need(model.county)
         assert need[sorted(donors)].max() < need[sorted(recipients)].min()  # donors are the stronger villages
     if policy.type == "cadre_dispatch":
         for (_, donor), count in per_donor.items():
@@ -153,7 +154,8 @@ def check_branches_and_graph(model: PairingModel) -> None:
     for branch in programme.branches:
         rows = np.flatnonzero(links.branch == branch.index)
         assert len({links.policy[r] for r in rows}) == 1
-        member_donors = {id(organisation(model, DONOR_KINDS[links.donor_kind[r]], int(links.donor_index[r]))) for r in rows}
+        kinds = links.donor_kind_names()
+        member_donors = {id(organisation(model, kinds[r], int(links.donor_index[r]))) for r in rows}
         member_villages = {id(model.villages[int(links.village[r])]) for r in rows}
         assert member_donors == {id(d) for d in branch.donors}
         assert member_villages == {id(v) for v in branch.villages}
@@ -234,11 +236,11 @@ def test_typed_city_village_follows_the_xiuzhou_rule(seed):
     )
     model = build(data, seed)
     check_policy(model, 0)
-    problems = problem_types(model)  # the village's main problem when matched (the model has not stepped)
+    problems = problem_types(model.county)  # the village's main problem when matched (the model has not stepped)
     links = model.pairing.links
     departments_used = 0
     for row in range(len(links)):
-        kind = DONOR_KINDS[links.donor_kind[row]]
+        kind = links.donor_kind_names()[row]
         if kind == "department":
             departments_used += 1
             department = model.departments[links.donor_index[row]]

@@ -10,16 +10,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from sim.errors import did_you_mean
+from sim.pairing.registry import flows, policy_types
 from sim.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Share, Strict
 
-PolicyType = Literal["city_village", "village_enterprise", "strong_weak", "industry_chain", "cadre_dispatch"]
 MatchingAlgorithm = Literal["greedy", "random", "optimal"]
 
 
+def one_of(value: str, options: list[str]) -> str:
+    """Pydantic's wording for a value outside a fixed set of choices, with the closest choice."""
+    quoted = [repr(option) for option in options]
+    choices = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
+    return f"must be {choices}, got {value!r}{did_you_mean(value, options)}"
+
+
 class Flows(Strict):
-    """What one pair plans to move in a year (before effort, donor limits and leakage)."""
+    """What one pair plans to move in a year (before effort, donor limits and leakage).
+
+    The fields are the built-in flows; a flow added to the registry (:func:`sim.pairing.registry.register_flow`) is
+    planned under its own name as an extra key.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, NonNegativeFloat]
 
     funds: NonNegativeFloat = Field(0.0, description="yuan a year to the village collective and public projects")
     trainees: NonNegativeFloat = Field(0.0, description="villagers trained a year")
@@ -30,6 +45,17 @@ class Flows(Strict):
         0.0, description="yuan a year saved per household of the village through joint buying and selling (人均节约600元)"
     )
     problems_solved: NonNegativeFloat = Field(0.0, description="village problems solved a year")
+
+    @model_validator(mode="after")
+    def _registered(self) -> Flows:
+        for name in self.model_extra or {}:
+            if name not in flows():
+                raise ValueError(f"unknown flow {name!r}{did_you_mean(name, list(flows()))}; flows: {', '.join(flows())}")
+        return self
+
+    def amount(self, flow: str) -> float:
+        """The yearly plan of one flow (0 when the scenario does not plan it)."""
+        return float(getattr(self, flow, 0.0))
 
 
 class ExplicitPair(Strict):
@@ -42,7 +68,7 @@ class ExplicitPair(Strict):
 class Policy(Strict):
     """One pairing programme: which organisations pair with which villages, how matched, what flows."""
 
-    type: PolicyType
+    type: str = Field(description="a registered policy type (sim.pairing.registry.policy_types())")
     name: str | None = None
     pairs: PositiveInt | None = Field(None, description="joint branches to create (one per recipient village, or per chain)")
     donors_per_pair: PositiveInt = Field(
@@ -54,14 +80,20 @@ class Policy(Strict):
     rotation_months: PositiveInt = Field(24, description="cadre_dispatch only: months a first secretary stays")
     flows: Flows = Flows()
 
+    @field_validator("type")
+    @classmethod
+    def _registered_type(cls, value: str) -> str:
+        if value not in policy_types():
+            raise ValueError(one_of(value, list(policy_types())))
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
-        if self.typed and self.type != "city_village":
-            raise ValueError("'typed' matching applies to city_village policies only")
         if (self.pairs is None) == (not self.explicit):
             raise ValueError("give exactly one of 'pairs' (matched by the model) or 'explicit' (named pairs)")
-        if self.type == "cadre_dispatch" and self.flows.cadre_months <= 0:
-            raise ValueError("cadre_dispatch needs flows.cadre_months > 0 (a posted first secretary's months a year, e.g. 12)")
+        problem = policy_types()[self.type].check(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property

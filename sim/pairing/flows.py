@@ -9,14 +9,69 @@ productivity, problem solving to the village's open problems.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.pairing.links import DONOR_KINDS, Links
+from sim.households import HouseholdArrays
+from sim.pairing.config import Effects, FailureModes
+from sim.pairing.county import County, Month
+from sim.pairing.links import Links
+from sim.pairing.registry import donor_kinds
 
-if TYPE_CHECKING:
-    from sim.model import PairingModel
+
+@dataclass
+class Moved:
+    """What one flow moved this month.
+
+    ``sent`` (per link, in the flow's unit) and ``lost`` go to the ledger;
+    ``full_plan`` is this month's plan at full effort in the units of ``sent``
+    (default: the planned yearly amount / 12), for the quarterly ratings;
+    ``totals`` are monthly outcomes; ``influence`` holds the channels into the
+    county core this flow sets (fields of :class:`sim.influence.PairingInfluence`).
+    """
+
+    sent: np.ndarray
+    totals: dict[str, float]
+    lost: np.ndarray | None = None
+    full_plan: np.ndarray | None = None
+    influence: dict[str, np.ndarray | float] = field(default_factory=dict)
+    aid_received: np.ndarray | None = None  # funds that reached each village (the dependency failure mode reads it)
+
+
+class HouseholdRanking:
+    """Households of every village with an active link, ranked by income within their village, once a month.
+
+    Sorting is the expensive part of elite capture and of choosing trainees, so
+    the ranking of all linked villages is computed on first use and shared.
+    """
+
+    def __init__(self, households: HouseholdArrays, links: Links) -> None:
+        self.households, self.links = households, links
+        self._villages: np.ndarray | None = None
+        self._ranking: tuple = ()
+
+    def of(self, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, group, rank) of ``villages``, as :func:`ranked_rows` gives them."""
+        if self._villages is None:
+            self._villages = np.unique(self.links.village[self.links.active])
+            self._ranking = ranked_rows(self.households, self._villages)
+        if np.isin(villages, self._villages).all():
+            return ranked_rows_of(self._ranking, self._villages, villages)
+        return ranked_rows(self.households, villages)
+
+
+@dataclass
+class FlowInputs:
+    """Everything a flow reads and changes this month (and nothing else: no model, no programme)."""
+
+    links: Links
+    county: County
+    month: Month
+    effects: Effects
+    failure: FailureModes
+    rng: np.random.Generator
+    ranking: HouseholdRanking
 
 
 def planned_this_month(links: Links, flow: str) -> np.ndarray:
@@ -24,21 +79,18 @@ def planned_this_month(links: Links, flow: str) -> np.ndarray:
     return links.planned[flow] / 12.0 * links.effort * links.active
 
 
-def donor_fund_capacity(model: PairingModel) -> np.ndarray:
-    """The most each link's donor can give this month (yuan), per link (shared by the donor's links later)."""
-    links, effects = model.pairing.links, model.spec.pairing.effects
+def donor_fund_capacity(links: Links, county: County, month: Month, effects: Effects) -> np.ndarray:
+    """The most each link's donor can give this month (yuan), per link (shared by the donor's links later).
+
+    Each donor kind's rule is its registry entry's ``fund_capacity``; a kind without one gives no money.
+    """
     capacity = np.zeros(len(links))
-    kind, index = links.donor_kind, links.donor_index
-    for name, budget in (
-        ("department", np.array([d.annual_budget for d in model.departments]) / 12.0),
-        ("community", np.array([c.annual_budget for c in model.communities]) / 12.0),
-        ("enterprise", effects.enterprise_giving_share * model.enterprise_wage_bill()),
-        ("village", effects.strong_village_giving_share * np.maximum(model.village_state.collective_history.max(axis=0), 0.0)),
-    ):
-        rows = kind == DONOR_KINDS.index(name)
-        if rows.any():
-            capacity[rows] = budget[index[rows]]
-    return capacity  # cooperatives give no money: they train, advise and solve problems
+    for kind in donor_kinds().values():
+        rows = links.donor_kind == kind.code
+        if kind.fund_capacity is not None and rows.any():
+            budget = kind.fund_capacity(county.organisations[kind.name], county, month, effects)
+            capacity[rows] = budget[links.donor_index[rows]]
+    return capacity
 
 
 def share_donor_capacity(links: Links, requested: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -52,13 +104,13 @@ def share_donor_capacity(links: Links, requested: np.ndarray, capacity: np.ndarr
     return requested * ratio[inverse]
 
 
-def move_funds(model: PairingModel, step: int) -> dict[str, float]:
+def move_funds(inputs: FlowInputs) -> Moved:
     """Funds: capped by donors, a share leaks, the rest goes to capital, public projects and (captured) households."""
-    programme, state, h = model.pairing, model.village_state, model.households
-    links, failure, effects = programme.links, model.spec.pairing.failure, model.spec.pairing.effects
-    sent = share_donor_capacity(links, planned_this_month(links, "funds"), donor_fund_capacity(model))
+    links, county, failure, effects = inputs.links, inputs.county, inputs.failure, inputs.effects
+    state = county.state
+    capacity = donor_fund_capacity(links, county, inputs.month, effects)
+    sent = share_donor_capacity(links, planned_this_month(links, "funds"), capacity)
     lost = sent * failure.leakage
-    programme.record_flow(step, "funds", sent, lost)
 
     # Strong villages pay out of their own collective capital.
     from_villages = links.of_kind("village")
@@ -71,12 +123,12 @@ def move_funds(model: PairingModel, step: int) -> dict[str, float]:
     state.capital += to_collective * effects.funds_to_capital
     projects = to_collective * (1.0 - effects.funds_to_capital)
     state.problems = np.maximum(state.problems - projects / effects.project_cost_per_problem, 0.0)
-    h.aid_income = _capture(model, captured)
-    programme.aid_received_history[step % 12] = received
-    return {"funds_sent": float(sent.sum()), "funds_lost": float(lost.sum()), "funds_captured": float(captured.sum())}
+    totals = {"funds_sent": float(sent.sum()), "funds_lost": float(lost.sum()), "funds_captured": float(captured.sum())}
+    aid = _capture(county.households, inputs.ranking, captured)
+    return Moved(sent, totals, lost=lost, influence={"aid_income": aid}, aid_received=received)
 
 
-def village_rows(h, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def village_rows(h: HouseholdArrays, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every household row of ``villages`` and the position of its village in ``villages``."""
     counts = (h.stop[villages] - h.start[villages]).astype(np.int64)
     offsets = np.repeat(np.cumsum(counts) - counts, counts)
@@ -84,7 +136,7 @@ def village_rows(h, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, np.repeat(np.arange(villages.size), counts)
 
 
-def ranked_rows(h, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ranked_rows(h: HouseholdArrays, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The households of ``villages``, sorted by village and then per-capita income.
 
     Returns (rows, group, rank): household rows, the position of each row's
@@ -114,14 +166,13 @@ def ranked_rows_of(
     return rows[keep], new_group[keep], rank[keep]
 
 
-def _capture(model: PairingModel, captured: np.ndarray) -> np.ndarray:
+def _capture(h: HouseholdArrays, ranking: HouseholdRanking, captured: np.ndarray) -> np.ndarray:
     """Captured funds go to each village's better-off fifth of households ("村里的变家里的")."""
-    h = model.households
     aid = np.zeros(len(h))
     villages = np.flatnonzero(captured > 0)
     if villages.size == 0:
         return aid
-    rows, group, rank = model.pairing.ranked_households(villages)
+    rows, group, rank = ranking.of(villages)
     top = rank >= 0.8  # the better-off fifth
     rows, group = rows[top], group[top]
     people = np.bincount(group, weights=h.size[rows], minlength=villages.size)
@@ -129,7 +180,7 @@ def _capture(model: PairingModel, captured: np.ndarray) -> np.ndarray:
     return aid
 
 
-def train(model: PairingModel, step: int) -> float:
+def train(inputs: FlowInputs) -> Moved:
     """Training raises the skill of able members, poorer households first unless the elite capture it.
 
     Each village's trainees are drawn without replacement from its households
@@ -138,19 +189,18 @@ def train(model: PairingModel, step: int) -> float:
     by exponential races (the key ``Exp(1) / weight``; the smallest keys win),
     which gives the same distribution as drawing one trainee after another.
     """
-    programme, h = model.pairing, model.households
-    links, failure, effects = programme.links, model.spec.pairing.failure, model.spec.pairing.effects
+    links, h, failure, effects, rng = inputs.links, inputs.county.households, inputs.failure, inputs.effects, inputs.rng
     planned = planned_this_month(links, "trainees")
     per_village = np.bincount(links.village, weights=planned, minlength=len(h.start))
-    trainees = programme.rng.poisson(per_village)
+    trainees = rng.poisson(per_village)
     villages = np.flatnonzero(trainees)
     trained_total = 0
     if villages.size:
-        rows, group, rank = programme.ranked_households(villages)
+        rows, group, rank = inputs.ranking.of(villages)
         able = h.workers[rows] > 0
         rows, group, rank = rows[able], group[able], rank[able]
         weight = (1.0 - failure.elite_capture) * (1.0 - rank) + failure.elite_capture * rank + 1e-9
-        key = programme.rng.exponential(size=rows.size) / weight
+        key = rng.exponential(size=rows.size) / weight
         order = np.lexsort((key, group))
         rows, group = rows[order], group[order]
         place = np.arange(rows.size) - np.searchsorted(group, group, side="left")
@@ -163,78 +213,67 @@ def train(model: PairingModel, step: int) -> float:
     # The ledger spreads each village's realised trainees over its links by their plans.
     realised = np.where(per_village > 0, trainees / np.where(per_village > 0, per_village, 1.0), 0.0)
     sent = planned * realised[links.village]
-    programme.record_flow(step, "trainees", sent)
-    return float(trained_total)
+    return Moved(sent, {"trainees": float(trained_total)})
 
 
-def hire(model: PairingModel, step: int) -> float:
+def hire(inputs: FlowInputs) -> Moved:
     """Enterprise donors hire workers of their paired village, within their vacancies."""
-    programme = model.pairing
-    links = programme.links
+    links, county, rng = inputs.links, inputs.county, inputs.rng
     planned = planned_this_month(links, "jobs") * links.of_kind("enterprise")
-    wanted = model.pairing.rng.poisson(planned)
+    wanted = rng.poisson(planned)
     hired = np.zeros(len(links))
-    vacancies = np.maximum(model.enterprise_capacity() - model.jobs.filled(len(model.enterprises)), 0).astype(np.int64)
+    capacity = inputs.month.enterprise_capacity
+    vacancies = np.maximum(capacity - county.jobs.filled(len(capacity)), 0).astype(np.int64)
     for link in np.flatnonzero(wanted):
         enterprise = links.donor_index[link]
         n = min(int(wanted[link]), int(vacancies[enterprise]))
         if n > 0:
-            done = model.jobs.hire_in_village(enterprise, int(links.village[link]), n, model.households, model.pairing.rng)
+            done = county.jobs.hire_in_village(enterprise, int(links.village[link]), n, county.households, rng)
             vacancies[enterprise] -= done
             hired[link] = done
-    programme.record_flow(step, "jobs", hired)
-    return float(hired.sum())
+    return Moved(hired, {"jobs_created": float(hired.sum())})
 
 
-def second_cadres(model: PairingModel, step: int) -> float:
+def second_cadres(inputs: FlowInputs) -> Moved:
     """Seconded cadres lift leadership while present; a little of it lasts after they leave."""
-    programme, state = model.pairing, model.village_state
-    links, effects = programme.links, model.spec.pairing.effects
+    links, state, effects = inputs.links, inputs.county.state, inputs.effects
     months = planned_this_month(links, "cadre_months")
-    programme.record_flow(step, "cadre_months", months)
     presence = np.minimum(np.bincount(links.village, weights=months, minlength=len(state.leadership)), 1.0)
-    state.leadership_bonus = effects.cadre_leadership_gain * presence
-    state.leadership = np.minimum(state.leadership + effects.cadre_lasting_share * state.leadership_bonus, 1.0)
-    return float(months.sum())
+    bonus = effects.cadre_leadership_gain * presence
+    state.leadership = np.minimum(state.leadership + effects.cadre_lasting_share * bonus, 1.0)
+    return Moved(months, {"cadre_months": float(months.sum())}, influence={"leadership_bonus": bonus})
 
 
-def transfer_technology(model: PairingModel, step: int) -> float:
+def transfer_technology(inputs: FlowInputs) -> Moved:
     """New varieties and techniques raise the village's farm productivity."""
-    programme, state = model.pairing, model.village_state
-    links, effects = programme.links, model.spec.pairing.effects
+    links, state, effects = inputs.links, inputs.county.state, inputs.effects
     units = planned_this_month(links, "technology")
-    programme.record_flow(step, "technology", units)
     state.productivity *= 1.0 + effects.technology_gain * np.bincount(
         links.village, weights=units, minlength=len(state.productivity)
     )
-    return float(units.sum())
+    return Moved(units, {"technology": float(units.sum())})
 
 
-def open_markets(model: PairingModel, step: int) -> float:
+def open_markets(inputs: FlowInputs) -> Moved:
     """Market access (joint buying and selling through an association) saves member households money."""
-    programme, h = model.pairing, model.households
-    links = programme.links
+    links, h = inputs.links, inputs.county.households
     per_household = planned_this_month(links, "market_savings")  # yuan a month per household of the village
     if not links.planned["market_savings"].any():
-        h.market_income = 0.0
-        return 0.0
+        return Moved(np.zeros(len(links)), {"market_savings": 0.0}, influence={"market_income": 0.0})
     households = (h.stop - h.start)[links.village]
     sent = per_household * households
-    programme.record_flow(step, "market_savings", sent, full_plan=links.planned["market_savings"] / 12.0 * households)
+    full_plan = links.planned["market_savings"] / 12.0 * households
     saving = np.bincount(links.village, weights=per_household, minlength=len(h.start))
-    h.market_income = h.spread(saving)
-    return float(sent.sum())
+    return Moved(sent, {"market_savings": float(sent.sum())}, full_plan=full_plan, influence={"market_income": h.spread(saving)})
 
 
-def solve_problems(model: PairingModel, step: int) -> float:
+def solve_problems(inputs: FlowInputs) -> Moved:
     """Joint problem solving (解决难题) removes the village's open problems."""
-    programme, state = model.pairing, model.village_state
-    links = programme.links
+    links, state = inputs.links, inputs.county.state
     wanted = planned_this_month(links, "problems_solved")
     per_village = np.bincount(links.village, weights=wanted, minlength=len(state.problems))
     solved = np.minimum(per_village, state.problems)
     state.problems -= solved
     share = np.where(per_village > 0, solved / np.where(per_village > 0, per_village, 1.0), 0.0)
     sent = wanted * share[links.village]
-    programme.record_flow(step, "problems_solved", sent)
-    return float(solved.sum())
+    return Moved(sent, {"problems_solved_by_pairs": float(solved.sum())})

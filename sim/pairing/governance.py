@@ -11,14 +11,10 @@ leaves weak status (Xunwu's "不脱钩"), then the pair graduates.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from sim.pairing.links import AVERAGE, ENDED, GOOD, GRADUATED, POOR
-
-if TYPE_CHECKING:
-    from sim.model import PairingModel
+from sim.pairing.config import FailureModes, Governance
+from sim.pairing.links import AVERAGE, ENDED, GOOD, GRADUATED, POOR, Links
 
 GOOD_CUTOFF = 0.8
 """Observed delivery (share of plan) at or above which a pair is rated good."""
@@ -28,32 +24,60 @@ MONITORING_RESTORES = 0.5
 """Share of lost effort that a monitored rating restores (attention from above)."""
 
 
-def decay_effort(model: PairingModel, step: int) -> None:
+class Delivery:
+    """Each link's delivery since its last rating, as a running mean of monthly shares of plan (1 = all planned)."""
+
+    def __init__(self) -> None:
+        self._sum = np.zeros(0)
+        self._count = np.zeros(0)
+
+    def add_links(self, n: int) -> None:
+        self._sum = np.concatenate([self._sum, np.zeros(n)])
+        self._count = np.concatenate([self._count, np.zeros(n)])
+
+    def note(self, links: Links, sent: np.ndarray, full_plan: np.ndarray) -> None:
+        """Add one flow's delivery this month, as a share of ``full_plan`` (this month's plan at full effort)."""
+        has_plan = (full_plan > 0) & links.active
+        self._sum[has_plan] += sent[has_plan] / full_plan[has_plan]
+        self._count[has_plan] += 1
+
+    def share(self, rows: np.ndarray) -> np.ndarray:
+        """Share of plan delivered by each link since its last rating (1 where nothing was planned)."""
+        count = self._count[rows]
+        return np.where(count > 0, self._sum[rows] / np.where(count > 0, count, 1.0), 1.0)
+
+    def reset(self, rows: np.ndarray) -> None:
+        self._sum[rows] = 0.0
+        self._count[rows] = 0.0
+
+
+def decay_effort(links: Links, failure: FailureModes, rng: np.random.Generator, step: int) -> None:
     """Formalism: unmonitored effort fades each month, except for pairs under rectification.
 
     Short horizons: each month a link's key person (a posted cadre, the contact
     in the department) may leave; the successor starts at half the effort.
     """
-    links, failure = model.pairing.links, model.spec.pairing.failure
     fading = links.active & (links.rectify_until < step)
     links.effort[fading] *= 1.0 - failure.formalism
-    leaving = links.active & (model.pairing.rng.random(len(links)) < failure.short_horizons)
+    leaving = links.active & (rng.random(len(links)) < failure.short_horizons)
     links.effort[leaving] *= 0.5
 
 
-def rate_quarterly(model: PairingModel, step: int) -> dict[str, int]:
-    """Rate pairs whose quarter ends this month; act on monitored ratings. Returns counts by rating."""
-    programme, rng = model.pairing, model.pairing.rng
-    links, rules = programme.links, model.spec.pairing.governance
+def rate_quarterly(
+    links: Links, delivery: Delivery, rules: Governance, rng: np.random.Generator, step: int
+) -> tuple[dict[str, int], np.ndarray]:
+    """Rate pairs whose quarter ends this month; act on monitored ratings.
+
+    Returns the counts by rating (and of pairs ended) and the rows of the links ended.
+    """
     due = np.flatnonzero(links.active & (step > links.start_step) & ((step - links.start_step) % 3 == 0))
     counts = {"good": 0, "average": 0, "poor": 0, "ended": 0}
     if due.size == 0:
-        return counts
-    delivery = programme.quarter_delivery(due)
-    observed = delivery + rules.rating_noise * (GOOD_CUTOFF - POOR_CUTOFF) * rng.standard_normal(due.size)
+        return counts, due
+    observed = delivery.share(due) + rules.rating_noise * (GOOD_CUTOFF - POOR_CUTOFF) * rng.standard_normal(due.size)
     rating = np.where(observed >= GOOD_CUTOFF, GOOD, np.where(observed < POOR_CUTOFF, POOR, AVERAGE))
     links.rating[due] = rating
-    programme.reset_delivery(due)
+    delivery.reset(due)
 
     monitored = rng.random(due.size) < rules.accountability
     watched = due[monitored]
@@ -65,23 +89,22 @@ def rate_quarterly(model: PairingModel, step: int) -> dict[str, int]:
     links.rectify_until[poor] = step + rules.rectification_months
     ending = poor[links.poor_streak[poor] >= rules.poor_ratings_to_end]
     links.status[ending] = ENDED
-    programme.close_links(ending, step)
 
     for name, code in (("good", GOOD), ("average", AVERAGE), ("poor", POOR)):
         counts[name] = int((rating == code).sum())
     counts["ended"] = int(ending.size)
-    return counts
+    return counts, ending
 
 
-def graduate(model: PairingModel, step: int) -> int:
-    """Pairs whose village left weak status keep helping for ``exit_support_years``, then graduate."""
-    links, state = model.pairing.links, model.village_state
-    weak = state.weak(model.spec.classification)[links.village]
-    watched = links.active & model.pairing.targets_weak
+def graduate(links: Links, weak_now: np.ndarray, targets_weak: np.ndarray, support_years: int, step: int) -> np.ndarray:
+    """Pairs whose village left weak status keep helping for ``support_years``, then graduate; returns their rows.
+
+    Only links whose village was weak when paired (``targets_weak``) graduate; ``weak_now`` is per village.
+    """
+    weak = weak_now[links.village]
+    watched = links.active & targets_weak
     links.exit_step[watched & weak] = -1
     links.exit_step[watched & ~weak & (links.exit_step < 0)] = step
-    years = model.spec.pairing.governance.exit_support_years
-    done = np.flatnonzero(watched & (links.exit_step >= 0) & (step - links.exit_step >= 12 * years))
+    done = np.flatnonzero(watched & (links.exit_step >= 0) & (step - links.exit_step >= 12 * support_years))
     links.status[done] = GRADUATED
-    model.pairing.close_links(done, step)
-    return int(done.size)
+    return done

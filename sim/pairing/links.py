@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.pairing.ledger import FLOW_TYPES
+from sim.pairing.registry import donor_kinds, flows
 
 ACTIVE, ENDED, GRADUATED, ROTATED = 0, 1, 2, 3
 STATUS_NAMES = {ACTIVE: "active", ENDED: "ended", GRADUATED: "graduated", ROTATED: "rotated"}
 UNRATED, POOR, AVERAGE, GOOD = -1, 0, 1, 2
 RATING_NAMES = {UNRATED: "unrated", POOR: "poor", AVERAGE: "average", GOOD: "good"}
-
-DONOR_KINDS = ("department", "community", "enterprise", "village", "cooperative")
 
 
 @dataclass
@@ -27,7 +25,7 @@ class LinkSpec:
 
     policy: int
     branch: int
-    donor_kind: str
+    donor_kind: str  # a registered donor kind (sim.pairing.registry)
     donor_index: int
     village: int
 
@@ -38,7 +36,7 @@ class Links:
 
     policy: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     branch: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    donor_kind: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # index into DONOR_KINDS
+    donor_kind: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # the donor kind's registry code
     donor_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     village: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     start_step: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
@@ -48,8 +46,7 @@ class Links:
     poor_streak: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     rectify_until: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     exit_step: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    delivered: np.ndarray = field(default_factory=lambda: np.empty(0))  # share of plan delivered this quarter
-    planned: dict[str, np.ndarray] = field(default_factory=lambda: {flow: np.empty(0) for flow in FLOW_TYPES})
+    planned: dict[str, np.ndarray] = field(default_factory=lambda: {flow: np.empty(0) for flow in flows()})  # yearly, per flow
 
     def __len__(self) -> int:
         return len(self.policy)
@@ -68,7 +65,7 @@ class Links:
 
         self.policy = grow(self.policy, [s.policy for s in specs])
         self.branch = grow(self.branch, [s.branch for s in specs])
-        self.donor_kind = grow(self.donor_kind, [DONOR_KINDS.index(s.donor_kind) for s in specs])
+        self.donor_kind = grow(self.donor_kind, [donor_kinds()[s.donor_kind].code for s in specs])
         self.donor_index = grow(self.donor_index, [s.donor_index for s in specs])
         self.village = grow(self.village, [s.village for s in specs])
         self.start_step = grow(self.start_step, [step] * n)
@@ -78,10 +75,15 @@ class Links:
         self.poor_streak = grow(self.poor_streak, [0] * n)
         self.rectify_until = grow(self.rectify_until, [-1] * n)
         self.exit_step = grow(self.exit_step, [-1] * n)
-        self.delivered = grow(self.delivered, [0.0] * n)
-        for flow in FLOW_TYPES:
+        for flow in self.planned:
             self.planned[flow] = grow(self.planned[flow], [p.get(flow, 0.0) for p in planned])
         return np.arange(first, first + n)
 
     def of_kind(self, kind: str) -> np.ndarray:
-        return self.donor_kind == DONOR_KINDS.index(kind)
+        """Which links have a donor of ``kind`` (a registered donor kind's name)."""
+        return self.donor_kind == donor_kinds()[kind].code
+
+    def donor_kind_names(self) -> list[str]:
+        """Each link's donor kind by name."""
+        names = list(donor_kinds())
+        return [names[code] for code in self.donor_kind]

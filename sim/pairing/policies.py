@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from sim.errors import InputError, did_you_mean
 from sim.pairing.config import Policy
+from sim.pairing.county import County
 from sim.pairing.links import LinkSpec
 from sim.pairing.matching import match
-
-if TYPE_CHECKING:
-    from sim.agents import Organisation
-    from sim.model import PairingModel
+from sim.pairing.registry import donor_kinds, policy_types
 
 HOST_RADIUS_KM = 5.0
 """A village "hosts or neighbours" an enterprise within this distance (assumption, docs/ODD.md)."""
@@ -35,7 +33,7 @@ PROBLEM_TYPES = ("weak", "disorderly", "poor", "specialty")
 class Candidates:
     """Donors and recipient villages of one policy, with link scores and capacities."""
 
-    donors: list[Organisation]
+    donors: list[Any]  # organisations (sim.agents), each with .kind, .index and .name
     recipients: np.ndarray  # village rows
     scores: np.ndarray  # (donors, recipients), -inf = not allowed
     donor_capacity: np.ndarray
@@ -50,10 +48,19 @@ def percentile_rank(values: np.ndarray) -> np.ndarray:
     return np.argsort(np.argsort(values, kind="stable"), kind="stable") / (len(values) - 1)
 
 
-def village_need(model: PairingModel) -> np.ndarray:
+@dataclass(frozen=True)
+class Targeting:
+    """Whom the programme serves first, computed once when pairs are formed."""
+
+    need: np.ndarray  # each village's need for help, in [0, 1] (village_need)
+    priority: np.ndarray  # each village's claim to be served first (targeting_priority)
+    strong_first: float  # the failure mode that bends targeting towards the strong
+
+
+def village_need(county: County) -> np.ndarray:
     """How much each village needs help, in [0, 1]: low collective income, low income, weak leadership."""
-    state, h = model.village_state, model.households
-    income = h.village_sum(h.annual) / model.village_population
+    state = county.state
+    income = county.income_per_capita()
     ranks = [
         percentile_rank(-state.collective_annual),
         percentile_rank(-income),
@@ -62,7 +69,7 @@ def village_need(model: PairingModel) -> np.ndarray:
     return np.mean(ranks, axis=0)
 
 
-def targeting_priority(model: PairingModel, need: np.ndarray) -> np.ndarray:
+def targeting_priority(county: County, need: np.ndarray, strong_first: float) -> np.ndarray:
     """Who is served first: weak (薄弱) villages by need, then the rest; ``strong_first`` bends it.
 
     Weak status dominates (the seeds pair "薄弱村"); within each group the need
@@ -70,18 +77,17 @@ def targeting_priority(model: PairingModel, need: np.ndarray) -> np.ndarray:
     ``strong_first`` (a failure mode) mixes in the reverse order: help going
     first to the strong.
     """
-    weak = model.village_state.weak(model.spec.classification).astype(float)
+    weak = county.weak().astype(float)
     urgency = (weak + need) / 2.0
-    bias = model.spec.pairing.failure.strong_first
-    return (1.0 - bias) * urgency + bias * (1.0 - urgency)
+    return (1.0 - strong_first) * urgency + strong_first * (1.0 - urgency)
 
 
-def problem_types(model: PairingModel) -> np.ndarray:
+def problem_types(county: County) -> np.ndarray:
     """Each village's main problem for the typed rule: weak, disorderly, poor or specialty (index into PROBLEM_TYPES)."""
-    state, h = model.village_state, model.households
-    income = h.village_sum(h.annual) / model.village_population
+    state = county.state
+    income = county.income_per_capita()
     has_chain = np.zeros(len(state.leadership))
-    for cooperative in model.cooperatives:
+    for cooperative in county.organisations["cooperative"]:
         has_chain[cooperative.member_villages] = 1.0
     deficits = np.vstack(
         [
@@ -94,9 +100,9 @@ def problem_types(model: PairingModel) -> np.ndarray:
     return np.argmax(deficits, axis=0)
 
 
-def distances(model: PairingModel, xy: np.ndarray) -> np.ndarray:
+def distances(county: County, xy: np.ndarray) -> np.ndarray:
     """Distance (km) from each point in ``xy`` (n, 2) to every village, shape (n, villages)."""
-    villages = model.village_frame[["x_km", "y_km"]].to_numpy(float)
+    villages = county.village_xy()
     return np.hypot(xy[:, None, 0] - villages[None, :, 0], xy[:, None, 1] - villages[None, :, 1])
 
 
@@ -114,14 +120,15 @@ def spread_capacity(n_donors: int, links_needed: int) -> np.ndarray:
 # --------------------------------------------------------------------------- candidates per type
 
 
-def city_village(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
+def city_village(county: County, policy: Policy, targeting: Targeting) -> Candidates:
     """Departments and communities (部门+村, 社区+村) with the neediest villages."""
-    donors: list[Organisation] = [*model.departments, *model.communities]
+    priority = targeting.priority
+    donors = donor_pool(county, "city_village")
     # Untyped: the neediest villages, any donor. Typed: any village a donor type fits, neediest first.
     recipients = np.arange(len(priority)) if policy.typed else top(priority, np.arange(len(priority)), policy.pairs)
     scores = np.tile(priority[recipients], (len(donors), 1))
     if policy.typed:
-        village_problem = problem_types(model)[recipients]
+        village_problem = problem_types(county)[recipients]
         for d, donor in enumerate(donors):
             if donor.kind == "department":
                 fits = village_problem == PROBLEM_TYPES.index(TYPED_RULE[donor.department_type])
@@ -133,10 +140,11 @@ def city_village(model: PairingModel, policy: Policy, priority: np.ndarray) -> C
     )
 
 
-def village_enterprise(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
+def village_enterprise(county: County, policy: Policy, targeting: Targeting) -> Candidates:
     """Enterprises and cooperatives with the villages that host or neighbour them (村企)."""
-    donors: list[Organisation] = [*model.enterprises, *model.cooperatives]
-    distance = distances(model, np.array([e.xy for e in donors]).reshape(-1, 2))
+    priority = targeting.priority
+    donors = donor_pool(county, "village_enterprise")
+    distance = distances(county, np.array([e.xy for e in donors]).reshape(-1, 2))
     near = distance <= HOST_RADIUS_KM
     recipients = np.flatnonzero(near.any(axis=0))
     scores = np.where(near[:, recipients], priority[recipients] - distance[:, recipients] / HOST_RADIUS_KM, -np.inf)
@@ -146,38 +154,39 @@ def village_enterprise(model: PairingModel, policy: Policy, priority: np.ndarray
     )
 
 
-def strong_weak(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
+def strong_weak(county: County, policy: Policy, targeting: Targeting) -> Candidates:
     """Strong villages with weak ones (强村+弱村): by strength, proximity and industry (地域相邻、产业相近).
 
     Recipients are the neediest villages; donors the strongest of the rest.
     A link's score is strength x proximity x industry similarity.
     """
-    need = village_need(model)
+    need, priority = targeting.need, targeting.priority
     everyone = np.arange(len(need))
     recipients = top(priority, everyone, policy.pairs)
     others = np.setdiff1d(everyone, recipients)
     strong = top(1.0 - need, others, policy.pairs * policy.donors_per_pair)
-    xy = model.village_frame[["x_km", "y_km"]].to_numpy(float)
-    distance = distances(model, xy[strong])[:, recipients]
-    scale = math.sqrt(model.spec.region.area_km2 / max(len(model.spec.region.town_names), 1))
-    industry = model.village_frame["industry"].to_numpy()
+    xy = county.village_xy()
+    distance = distances(county, xy[strong])[:, recipients]
+    scale = math.sqrt(county.region.area_km2 / max(len(county.region.town_names), 1))
+    industry = county.villages["industry"].to_numpy()
     similarity = np.where(industry[strong][:, None] == industry[recipients][None, :], 1.0, 0.5)
     scores = (1.0 - need[strong])[:, None] * np.exp(-distance / scale) * similarity
-    donors = [model.villages[v] for v in strong]
+    donors = [county.organisations["village"][v] for v in strong]
     capacity = np.ones(len(donors), np.int64)
     return Candidates(
         donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients]
     )
 
 
-def industry_chain(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
+def industry_chain(county: County, policy: Policy, targeting: Targeting) -> Candidates:
     """Cooperatives and associations with the villages of their industry, across towns (产业链).
 
     Each cooperative leads one branch; its villages are the neediest of its
     industry (``donors_per_pair`` of them per branch, as the chain is one-to-many).
     """
-    industry = model.village_frame["industry"].to_numpy()
-    donors: list[Organisation] = list(model.cooperatives)[: policy.pairs]
+    priority = targeting.priority
+    industry = county.villages["industry"].to_numpy()
+    donors = donor_pool(county, "industry_chain")[: policy.pairs]
     recipients = np.flatnonzero(np.isin(industry, [c.industry for c in donors]))
     scores = np.array([np.where(industry[recipients] == c.industry, priority[recipients], -np.inf) for c in donors]).reshape(
         len(donors), len(recipients)
@@ -186,59 +195,52 @@ def industry_chain(model: PairingModel, policy: Policy, priority: np.ndarray) ->
     return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64), priority[recipients])
 
 
-def leadership_weakness(model: PairingModel) -> np.ndarray:
+def leadership_weakness(county: County, strong_first: float) -> np.ndarray:
     """Priority for first secretaries: the weakest leadership first, bent by ``strong_first``."""
-    weakness = 1.0 - percentile_rank(model.village_state.leadership)
-    bias = model.spec.pairing.failure.strong_first
-    return (1.0 - bias) * weakness + bias * (1.0 - weakness)
+    weakness = 1.0 - percentile_rank(county.state.leadership)
+    return (1.0 - strong_first) * weakness + strong_first * (1.0 - weakness)
 
 
-def cadre_dispatch(model: PairingModel, policy: Policy, priority: np.ndarray) -> Candidates:
+def cadre_dispatch(county: County, policy: Policy, targeting: Targeting) -> Candidates:
     """First secretaries (第一书记) from departments to the villages with the weakest leadership."""
-    donors: list[Organisation] = [d for d in model.departments if d.cadres > 0]
-    weakness = leadership_weakness(model)
+    donors = [d for d in donor_pool(county, "cadre_dispatch") if d.cadres > 0]
+    weakness = leadership_weakness(county, targeting.strong_first)
     recipients = top(weakness, np.arange(len(weakness)), policy.pairs)
     scores = np.tile(weakness[recipients], (len(donors), 1))
     capacity = np.array([d.cadres for d in donors], dtype=np.int64)
     return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64), weakness[recipients])
 
 
-CANDIDATES = {
-    "city_village": city_village,
-    "village_enterprise": village_enterprise,
-    "strong_weak": strong_weak,
-    "industry_chain": industry_chain,
-    "cadre_dispatch": cadre_dispatch,
-}
-
-
 # --------------------------------------------------------------------------- establishing
 
 
-def plan_links(model: PairingModel, policy_index: int, policy: Policy, candidates: Candidates) -> list[list[LinkSpec]]:
-    """Match a policy's candidates and group the links into branches (one list of links per branch)."""
+def plan_links(
+    county: County, policy_index: int, policy: Policy, candidates: Candidates | None, rng: np.random.Generator
+) -> list[list[LinkSpec]]:
+    """Match a policy's candidates and group the links into branches (one list of links per branch).
+
+    ``candidates`` is ``None`` for a policy that names its pairs (``explicit``).
+    """
     where = f"pairing.policies[{policy_index}]"
-    if policy.explicit:
-        return _explicit_links(model, policy_index, policy, where)
+    if policy.explicit or candidates is None:
+        return _explicit_links(county, policy_index, policy, where)
     if len(candidates.donors) == 0:
-        raise InputError.single(_source(model), where, f"{policy.type} needs donors, but the scenario has none of the right kind")
-    links = match(candidates.scores, candidates.donor_capacity, candidates.recipient_capacity, policy.matching, model.pairing.rng)
-    one_to_many = policy.type == "industry_chain"
+        raise InputError.single(county.source, where, f"{policy.type} needs donors, but the scenario has none of the right kind")
+    links = match(candidates.scores, candidates.donor_capacity, candidates.recipient_capacity, policy.matching, rng)
+    by_donor = policy_types()[policy.type].grouping == "donor"
     groups: dict[int, list[LinkSpec]] = {}
     claim: dict[int, float] = {}
     for d, r in links:
-        key = int(d) if one_to_many else int(r)
+        key = int(d) if by_donor else int(r)
         donor = candidates.donors[d]
-        groups.setdefault(key, []).append(
-            LinkSpec(policy_index, -1, donor.kind, donor_index(model, donor), int(candidates.recipients[r]))
-        )
+        groups.setdefault(key, []).append(LinkSpec(policy_index, -1, donor.kind, donor.index, int(candidates.recipients[r])))
         claim[key] = max(claim.get(key, -np.inf), float(candidates.priority[r]))
     if len(groups) > policy.pairs:  # more could be paired than asked: serve the neediest
         keep = sorted(groups, key=lambda key: (-claim[key], key))[: policy.pairs]
         groups = {key: groups[key] for key in keep}
     if len(groups) < policy.pairs:
         raise InputError.single(
-            _source(model),
+            county.source,
             f"{where}.pairs",
             f"{policy.pairs} pairs requested but only {len(groups)} can be formed from the candidates "
             f"({len(candidates.donors)} donors, {len(candidates.recipients)} villages); lower 'pairs' or add donors",
@@ -246,58 +248,61 @@ def plan_links(model: PairingModel, policy_index: int, policy: Policy, candidate
     return [groups[key] for key in sorted(groups)]
 
 
-def _explicit_links(model: PairingModel, policy_index: int, policy: Policy, where: str) -> list[list[LinkSpec]]:
+def _explicit_links(county: County, policy_index: int, policy: Policy, where: str) -> list[list[LinkSpec]]:
     """Links named in the scenario: each entry names a donor and a village."""
-    village_names = {v.name: v.index for v in model.villages}
-    donors = {o.name: o for o in donor_pool(model, policy)}
-    branches: dict[int, list[LinkSpec]] = {}
+    policy_type = policy_types()[policy.type]
+    villages = county.organisations["village"]
+    village_names = {v.name: v.index for v in villages}
+    donors = {o.name: o for o in donor_pool(county, policy.type)}
+    branches: dict[tuple[int, int], list[LinkSpec]] = {}
     seen: set[tuple[str, str]] = set()
     for i, pair in enumerate(policy.explicit):
         field = f"{where}.explicit[{i}]"
         if pair.village not in village_names:
             raise InputError.single(
-                _source(model),
+                county.source,
                 f"{field}.village",
                 f"no village named {pair.village!r}{did_you_mean(pair.village, village_names)}",
             )
         if pair.donor not in donors:
             raise InputError.single(
-                _source(model), f"{field}.donor", f"no {policy.type} donor named {pair.donor!r}{did_you_mean(pair.donor, donors)}"
+                county.source, f"{field}.donor", f"no {policy.type} donor named {pair.donor!r}{did_you_mean(pair.donor, donors)}"
             )
         if pair.donor == pair.village:
-            raise InputError.single(_source(model), field, f"village {pair.village!r} cannot pair with itself")
+            raise InputError.single(county.source, field, f"village {pair.village!r} cannot pair with itself")
         if (pair.donor, pair.village) in seen:
-            raise InputError.single(_source(model), field, f"{pair.donor!r} and {pair.village!r} are already paired above")
+            raise InputError.single(county.source, field, f"{pair.donor!r} and {pair.village!r} are already paired above")
         seen.add((pair.donor, pair.village))
-        donor, village = donors[pair.donor], village_names[pair.village]
-        if policy.type == "industry_chain" and model.villages[village].industry != donor.industry:
-            raise InputError.single(
-                _source(model),
-                f"{field}.village",
-                f"{pair.village!r} grows {model.villages[village].industry}, not the {donor.industry} of {pair.donor!r}",
-            )
-        key = donor_index(model, donor) if policy.type == "industry_chain" else village
-        branches.setdefault(key, []).append(LinkSpec(policy_index, -1, donor.kind, donor_index(model, donor), village))
+        donor, village = donors[pair.donor], villages[village_names[pair.village]]
+        problem = policy_type.compatible(donor, village)
+        if problem:
+            raise InputError.single(county.source, f"{field}.village", problem)
+        key = (donor_kinds()[donor.kind].code, donor.index) if policy_type.grouping == "donor" else (0, village.index)
+        branches.setdefault(key, []).append(LinkSpec(policy_index, -1, donor.kind, donor.index, village.index))
     return [branches[key] for key in sorted(branches)]
 
 
-def donor_pool(model: PairingModel, policy: Policy) -> list[Organisation]:
-    """Every organisation that may donate under a policy type."""
-    return {
-        "city_village": [*model.departments, *model.communities],
-        "village_enterprise": [*model.enterprises, *model.cooperatives],
-        "strong_weak": list(model.villages),
-        "industry_chain": list(model.cooperatives),
-        "cadre_dispatch": list(model.departments),
-    }[policy.type]
+def donor_pool(county: County, policy_type: str) -> list[Any]:
+    """Every organisation that may donate under a policy type: its registry entry's donor kinds, in that order."""
+    return [organisation for kind in policy_types()[policy_type].donor_pool for organisation in county.organisations[kind]]
 
 
-def donor_index(model: PairingModel, donor: Organisation) -> int:
-    """Position of a donor within its kind's list on the model."""
-    if donor.kind in ("village", "enterprise"):
-        return donor.index
-    return model.organisations_of(donor.kind).index(donor)
+def same_industry(donor: Any, village: Any) -> str | None:
+    """An industry chain serves only villages of its own industry (for named pairs)."""
+    if village.industry != donor.industry:
+        return f"{village.name!r} grows {village.industry}, not the {donor.industry} of {donor.name!r}"
+    return None
 
 
-def _source(model: PairingModel) -> str:
-    return model.spec.source
+def needs_cadre_months(policy: Policy) -> str | None:
+    """Posted first secretaries are the point of cadre dispatch: their months must be planned."""
+    if untyped(policy):
+        return untyped(policy)
+    if policy.flows.cadre_months <= 0:
+        return "cadre_dispatch needs flows.cadre_months > 0 (a posted first secretary's months a year, e.g. 12)"
+    return None
+
+
+def untyped(policy: Policy) -> str | None:
+    """Xiuzhou's typed matching (``typed``) exists for city–village pairing only."""
+    return "'typed' matching applies to city_village policies only" if policy.typed else None

@@ -1,94 +1,80 @@
 """The pairing programme of one model run: its joint branches, links, ledger and graph.
 
-:class:`PairingProgramme` sets up every policy at the start (matching and joint
-branches), then each month moves the flows, updates effort, ratings and exits,
-and reports what happened. The model calls :meth:`establish` once and
-:meth:`step` every month; nothing else in the model knows about pairing.
+:class:`PairingProgramme` is the one door between the model and pairing. The
+model hands it a :class:`~sim.pairing.county.County` (the county core's state)
+once, and a :class:`~sim.pairing.county.Month` each month; it sets up every
+policy at the start (matching and joint branches), then each month moves the
+flows, updates effort, ratings and exits, and returns a
+:class:`~sim.influence.PairingInfluence` for the county core. The functions it
+calls (:mod:`~sim.pairing.flows`, :mod:`~sim.pairing.governance`,
+:mod:`~sim.pairing.policies`) take explicit inputs; what each policy type,
+donor kind and flow means comes from :mod:`~sim.pairing.registry`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import mesa
 import networkx as nx
 import numpy as np
 import pandas as pd
 
-from sim.agents import JointBranch
+from sim.agents import JointBranch, Organisation
 from sim.economy import farm_inputs
+from sim.influence import PairingInfluence
 from sim.pairing import flows, governance
-from sim.pairing.ledger import FLOW_TYPES, Ledger
-from sim.pairing.links import (
-    ACTIVE,
-    DONOR_KINDS,
-    ENDED,
-    GRADUATED,
-    RATING_NAMES,
-    ROTATED,
-    STATUS_NAMES,
-    Links,
-    LinkSpec,
-)
-from sim.pairing.policies import (
-    CANDIDATES,
-    leadership_weakness,
-    plan_links,
-    targeting_priority,
-    village_need,
-)
+from sim.pairing.config import Pairing
+from sim.pairing.county import County, Month
+from sim.pairing.ledger import Ledger
+from sim.pairing.links import ACTIVE, ENDED, GRADUATED, RATING_NAMES, ROTATED, STATUS_NAMES, Links, LinkSpec
+from sim.pairing.policies import Targeting, plan_links, targeting_priority, village_need
+from sim.pairing.registry import flows as registered_flows
+from sim.pairing.registry import policy_types
 
-if TYPE_CHECKING:
-    from sim.agents import Organisation
-    from sim.model import PairingModel
-
-PAIRING_OUTCOMES: dict[str, str] = {
-    "funds_sent": "pairing funds sent this month, yuan",
-    "funds_lost": "pairing funds lost to leakage this month, yuan",
-    "funds_captured": "pairing funds captured by better-off households this month, yuan",
-    "trainees": "villagers trained this month",
-    "jobs_created": "villagers hired by paired enterprises this month",
-    "cadre_months": "months of seconded cadres' presence this month",
-    "technology": "techniques introduced this month",
-    "market_savings": "yuan saved by households through pairs' market access this month",
-    "problems_solved_by_pairs": "village problems solved by pairs this month",
-    "donor_cost": "donors' cost this month (funds, training, cadres, lost own output), yuan",
-    "active_pairs": "active donor-village links",
-    "ended_pairs": "links ended for poor performance, cumulative",
-    "graduated_pairs": "links ended after the village left weak status and support ran out, cumulative",
-    "pairs_rated_good": "active links whose last rating was good",
-    "pairs_rated_average": "active links whose last rating was average",
-    "pairs_rated_poor": "active links whose last rating was poor",
-    "rural_income_pc_paired": "mean per-capita income of villages ever paired, yuan a year (NaN if none)",
-    "rural_income_pc_unpaired": "mean per-capita income of villages never paired, yuan a year (NaN if none)",
-}
-"""Monthly pairing outcomes (all zero when there is no pairing)."""
+STATUS_OUTCOMES = (
+    "active_pairs",
+    "ended_pairs",
+    "graduated_pairs",
+    "pairs_rated_good",
+    "pairs_rated_average",
+    "pairs_rated_poor",
+)
 
 
 class PairingProgramme:
-    """Joint branches, their links and everything that flows along them."""
+    """Joint branches, their links and everything that flows along them.
 
-    def __init__(self, model: PairingModel) -> None:
+    Args:
+        model: the Mesa model that owns the joint branches as agents (nothing else of it is read).
+        county: the county core's state that pairing reads and changes.
+        spec: the scenario's ``pairing:`` section.
+        rng: pairing's own random stream, so adding or removing a policy never shifts the
+            economy's random draws (arms of an experiment stay comparable).
+    """
+
+    def __init__(self, model: mesa.Model, county: County, spec: Pairing, rng: np.random.Generator) -> None:
         self.model = model
-        self.spec = model.spec.pairing
-        # Pairing draws from its own stream, so adding or removing a policy never shifts the
-        # economy's random draws (arms of an experiment stay comparable).
-        self.rng = model.streams["pairing"]
+        self.county = county
+        self.spec = spec
+        self.rng = rng
+        self.flows = dict(registered_flows())  # this run's flows, fixed at the start
         self.links = Links()
-        self.ledger = Ledger()
+        self.ledger = Ledger(list(self.flows))
+        self.delivery = governance.Delivery()
         self.branches: list[JointBranch] = []
         self.graph = nx.Graph()
-        n_villages = len(model.villages)
+        n_villages = len(county.villages)
         self.targets_weak = np.zeros(0, dtype=bool)
         self.ever_paired = np.zeros(n_villages, dtype=bool)
         self.aid_received_history = np.zeros((12, n_villages))
-        self._delivery_sum = np.zeros(0)
-        self._delivery_count = np.zeros(0)
-        self._ranking_step = -1  # cache of flows.ranked_rows for this month (see ranked_households)
-        self._ranked_villages = np.empty(0, dtype=np.int64)
-        self._ranking: tuple = ()
-        self.this_month: dict[str, float] = dict.fromkeys(PAIRING_OUTCOMES, 0.0)
+        self.this_month: dict[str, float] = dict.fromkeys(self.outcome_keys(), 0.0)
+
+    def outcome_keys(self) -> list[str]:
+        """The monthly outcomes pairing reports (all zero without pairing), in the monthly table's order."""
+        flow_outcomes = ["funds_sent", "funds_lost", "funds_captured", *(f.outcome for f in self.flows.values())]
+        return [*dict.fromkeys(flow_outcomes), "donor_cost", *STATUS_OUTCOMES]
 
     @property
     def policy_labels(self) -> list[str]:
@@ -96,92 +82,114 @@ class PairingProgramme:
 
     # ------------------------------------------------------------------ set-up
 
-    def establish(self) -> None:
-        """Match every policy and create its joint branches (step 0)."""
-        model = self.model
-        priority = targeting_priority(model, village_need(model))
+    def establish(self) -> PairingInfluence:
+        """Match every policy and create its joint branches (step 0); returns pairing's influence before the first month."""
+        county = self.county
+        need = village_need(county)
+        strong_first = self.spec.failure.strong_first
+        targeting = Targeting(need, targeting_priority(county, need, strong_first), strong_first)
         for index, policy in enumerate(self.spec.policies):
-            candidates = None if policy.explicit else CANDIDATES[policy.type](model, policy, priority)
-            for group in plan_links(model, index, policy, candidates):
+            candidates = None if policy.explicit else policy_types()[policy.type].candidates(county, policy, targeting)
+            for group in plan_links(county, index, policy, candidates, self.rng):
                 self._create_branch(index, group, step=0)
-        self.this_month = {**dict.fromkeys(PAIRING_OUTCOMES, 0.0), **self._status_counts()}
+        self.this_month = {**dict.fromkeys(self.outcome_keys(), 0.0), **self._status_counts()}
+        return PairingInfluence(talent_drain=self.spec.failure.talent_drain)
 
     def _create_branch(self, policy_index: int, group: list[LinkSpec], step: int) -> JointBranch:
-        model, policy = self.model, self.spec.policies[policy_index]
+        policy = self.spec.policies[policy_index]
+        policy_type = policy_types()[policy.type]
         donors = _unique([self._organisation(s.donor_kind, s.donor_index) for s in group])
-        villages = _unique([model.villages[s.village] for s in group])
-        branch = JointBranch(model, len(self.branches), policy.label, policy.type, donors, villages, step)
+        villages = _unique([self._organisation("village", s.village) for s in group])
+        secretary = (donors if policy_type.secretary == "donor" else villages)[0].name
+        branch = JointBranch(self.model, len(self.branches), policy.label, policy.type, donors, villages, step, secretary)
         self.branches.append(branch)
         for spec in group:
             spec.branch = branch.index
-        # A branch's planned flows are shared by its links; market savings are per household already.
-        share = {flow: 1.0 if flow == "market_savings" else 1.0 / len(group) for flow in FLOW_TYPES}
-        planned = [{flow: getattr(policy.flows, flow) * share[flow] for flow in FLOW_TYPES}] * len(group)
+        # A branch's planned flows are shared by its links (the type's budget rule); per-household flows are not.
+        share = {name: 1.0 if flow.per_household else policy_type.budget(len(group)) for name, flow in self.flows.items()}
+        planned = [{name: policy.flows.amount(name) * share[name] for name in self.flows}] * len(group)
         rows = self.links.add(group, planned, step)
-        weak = model.village_state.weak(model.spec.classification)
+        weak = self.county.weak()
         self.targets_weak = np.concatenate([self.targets_weak, weak[[s.village for s in group]]])
-        self._delivery_sum = np.concatenate([self._delivery_sum, np.zeros(len(rows))])
-        self._delivery_count = np.concatenate([self._delivery_count, np.zeros(len(rows))])
+        self.delivery.add_links(len(rows))
         self.ever_paired[[s.village for s in group]] = True
         self._add_to_graph(branch)
         return branch
 
     def _organisation(self, kind: str, index: int) -> Organisation:
-        return self.model.organisations_of(kind)[index]
+        return self.county.organisations[kind][index]
 
     # ------------------------------------------------------------------ each month
 
-    def step(self, step: int) -> None:
-        """One month of pairing: effort, flows, dependency and donor burden, ratings, exits, rotations."""
-        model = self.model
-        governance.decay_effort(model, step)
-        month = flows.move_funds(model, step)
-        month["trainees"] = flows.train(model, step)
-        month["jobs_created"] = flows.hire(model, step)
-        month["cadre_months"] = flows.second_cadres(model, step)
-        month["technology"] = flows.transfer_technology(model, step)
-        month["market_savings"] = flows.open_markets(model, step)
-        month["problems_solved_by_pairs"] = flows.solve_problems(model, step)
-        self._update_dependency_and_burden()
-        governance.rate_quarterly(model, step)
-        governance.graduate(model, step)
+    def step(self, month: Month) -> PairingInfluence:
+        """One month of pairing: effort, flows, dependency and donor burden, ratings, exits, rotations.
+
+        Returns what the county core feels of pairing this month.
+        """
+        step, links, spec = month.step, self.links, self.spec
+        governance.decay_effort(links, spec.failure, self.rng, step)
+        inputs = flows.FlowInputs(
+            links, self.county, month, spec.effects, spec.failure, self.rng, flows.HouseholdRanking(self.county.households, links)
+        )
+        totals: dict[str, float] = {}
+        channels: dict[str, np.ndarray | float] = {}
+        cost = 0.0
+        for name, flow in self.flows.items():
+            moved = flow.move(inputs)
+            self._record(step, name, moved)
+            totals.update(moved.totals)
+            channels.update(moved.influence)
+            cost += flow.cost(moved.totals[flow.outcome], spec.effects)
+            if moved.aid_received is not None:
+                self.aid_received_history[step % 12] = moved.aid_received
+        own_effort, donor_burden = self._dependency_and_burden()
+        _, ended = governance.rate_quarterly(links, self.delivery, spec.governance, self.rng, step)
+        self.close_links(ended, step)
+        weak_now = self.county.weak()
+        graduated = governance.graduate(links, weak_now, self.targets_weak, spec.governance.exit_support_years, step)
+        self.close_links(graduated, step)
         self._rotate_cadres(step)
-        month["donor_cost"] = self._donor_cost(month)
-        self.this_month = {**dict.fromkeys(PAIRING_OUTCOMES, 0.0), **month, **self._status_counts()}
-
-    def _update_dependency_and_burden(self) -> None:
-        """Aid dependency lowers recipients' own effort; helping burdens donor villages (种了别人的田)."""
-        state, failure, links = self.model.village_state, self.spec.failure, self.links
-        aid = self.aid_received_history.sum(axis=0)
-        reliance = aid / (aid + np.maximum(state.collective_annual, 0.0) + 1.0)
-        state.own_effort = np.clip(1.0 - failure.dependency * reliance, 0.0, 1.0)
-        helping = links.of_kind("village") & links.active
-        burden = np.bincount(links.donor_index[helping], weights=links.effort[helping], minlength=len(state.leadership))
-        state.donor_burden = np.minimum(failure.donor_cost * burden, 1.0)
-
-    def _donor_cost(self, month: dict[str, float]) -> float:
-        """Yuan the donors gave up this month: funds, training, cadres' time and donor villages' lost output."""
-        effects, h, state = self.spec.effects, self.model.households, self.model.village_state
-        lost_output = 0.0
-        donors = np.flatnonzero(state.donor_burden)
-        if donors.size:  # what donor villages would have grown, times the share they lose
-            params = self.model.spec.economy
-            unburdened = state.productivity * (1.0 - state.constraint(params)) * (1.0 + state.price_premium)
-            rows, group = flows.village_rows(h, donors)
-            inputs = np.bincount(group, weights=farm_inputs(h, params, rows), minlength=donors.size)
-            lost_output = float((unburdened[donors] * inputs * state.donor_burden[donors]).sum())
-        return (
-            month["funds_sent"]
-            + month["trainees"] * effects.training_cost
-            + month["cadre_months"] * effects.cadre_monthly_cost
-            + lost_output
+        totals["donor_cost"] = cost + self._lost_output(donor_burden)
+        self.this_month = {**dict.fromkeys(self.outcome_keys(), 0.0), **totals, **self._status_counts()}
+        return PairingInfluence(
+            own_effort=own_effort, donor_burden=donor_burden, talent_drain=spec.failure.talent_drain, **channels
         )
 
+    def _record(self, step: int, flow: str, moved: flows.Moved) -> None:
+        """Put one flow's transfers of this month in the ledger and count them towards the quarterly rating."""
+        lost = np.zeros(len(moved.sent)) if moved.lost is None else moved.lost
+        self.ledger.record(step, flow, np.arange(len(self.links)), self.links.policy, moved.sent, lost)
+        full_plan = self.links.planned[flow] / 12.0 if moved.full_plan is None else moved.full_plan
+        self.delivery.note(self.links, moved.sent, full_plan)
+
+    def _dependency_and_burden(self) -> tuple[np.ndarray, np.ndarray]:
+        """Aid dependency lowers recipients' own effort; helping burdens donor villages (种了别人的田)."""
+        state, failure, links = self.county.state, self.spec.failure, self.links
+        aid = self.aid_received_history.sum(axis=0)
+        reliance = aid / (aid + np.maximum(state.collective_annual, 0.0) + 1.0)
+        own_effort = np.clip(1.0 - failure.dependency * reliance, 0.0, 1.0)
+        helping = links.of_kind("village") & links.active
+        burden = np.bincount(links.donor_index[helping], weights=links.effort[helping], minlength=len(state.leadership))
+        return own_effort, np.minimum(failure.donor_cost * burden, 1.0)
+
+    def _lost_output(self, donor_burden: np.ndarray) -> float:
+        """Yuan of farm output donor villages lost this month to helping: what they would have grown, times the burden."""
+        county = self.county
+        donors = np.flatnonzero(donor_burden)
+        if donors.size == 0:
+            return 0.0
+        state, h, params = county.state, county.households, county.economy
+        unburdened = state.productivity * (1.0 - state.constraint(params)) * (1.0 + state.price_premium)
+        rows, group = flows.village_rows(h, donors)
+        inputs = np.bincount(group, weights=farm_inputs(h, params, rows), minlength=donors.size)
+        return float((unburdened[donors] * inputs * donor_burden[donors]).sum())
+
     def _rotate_cadres(self, step: int) -> None:
-        """First secretaries leave after their rotation; their department posts a successor to the weakest unserved village."""
+        """Posted cadres leave after their rotation; their donor posts a successor to the neediest unserved village."""
         links = self.links
         for index, policy in enumerate(self.spec.policies):
-            if policy.type != "cadre_dispatch":
+            rotation = policy_types()[policy.type].rotation
+            if rotation is None:
                 continue
             ours = links.policy == index
             leaving = np.flatnonzero(ours & links.active & (step - links.start_step >= policy.rotation_months))
@@ -190,56 +198,14 @@ class PairingProgramme:
             links.status[leaving] = ROTATED
             self.close_links(leaving, step)
             unavailable = set(links.village[ours & links.active].tolist()) | set(links.village[leaving].tolist())
-            priority = leadership_weakness(self.model)
+            priority = rotation(self.county, self.spec.failure.strong_first)
             order = [int(v) for v in np.argsort(-priority, kind="stable") if int(v) not in unavailable]
+            kinds = links.donor_kind_names()
             for link, village in zip(leaving, order, strict=False):
-                spec = LinkSpec(index, -1, "department", int(links.donor_index[link]), village)
-                self._create_branch(index, [spec], step)
+                successor = LinkSpec(index, -1, kinds[link], int(links.donor_index[link]), village)
+                self._create_branch(index, [successor], step)
 
-    # ------------------------------------------------------------------ bookkeeping used by flows and governance
-
-    def record_flow(
-        self, step: int, flow: str, sent: np.ndarray, lost: np.ndarray | None = None, full_plan: np.ndarray | None = None
-    ) -> None:
-        """Put one flow's transfers of this month in the ledger and count them towards the quarterly rating.
-
-        ``full_plan`` is this month's plan at full effort in the units of ``sent``
-        (default: the planned yearly amount / 12).
-        """
-        lost = np.zeros(len(sent)) if lost is None else lost
-        self.ledger.record(step, flow, np.arange(len(self.links)), self.links.policy, sent, lost)
-        self.note_delivery(flow, sent, full_plan)
-
-    def ranked_households(self, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Households of ``villages`` ranked by income within their village (see ``flows.ranked_rows``).
-
-        The ranking of every village with an active link is computed once a
-        month and shared by the flows that need it (elite capture, training).
-        """
-        step = self.model.steps
-        if self._ranking_step != step:
-            self._ranked_villages = np.unique(self.links.village[self.links.active])
-            self._ranking = flows.ranked_rows(self.model.households, self._ranked_villages)
-            self._ranking_step = step
-        if np.isin(villages, self._ranked_villages).all():
-            return flows.ranked_rows_of(self._ranking, self._ranked_villages, villages)
-        return flows.ranked_rows(self.model.households, villages)
-
-    def note_delivery(self, flow: str, sent: np.ndarray, full_plan: np.ndarray | None = None) -> None:
-        """Add this month's delivery of one flow, as a share of the full plan, for the quarterly rating."""
-        plan = self.links.planned[flow] / 12.0 if full_plan is None else full_plan
-        has_plan = (plan > 0) & self.links.active
-        self._delivery_sum[has_plan] += sent[has_plan] / plan[has_plan]
-        self._delivery_count[has_plan] += 1
-
-    def quarter_delivery(self, rows: np.ndarray) -> np.ndarray:
-        """Share of plan delivered by each link since its last rating (1 = everything planned)."""
-        count = self._delivery_count[rows]
-        return np.where(count > 0, self._delivery_sum[rows] / np.where(count > 0, count, 1.0), 1.0)
-
-    def reset_delivery(self, rows: np.ndarray) -> None:
-        self._delivery_sum[rows] = 0.0
-        self._delivery_count[rows] = 0.0
+    # ------------------------------------------------------------------ bookkeeping
 
     def close_links(self, rows: np.ndarray, step: int) -> None:
         """Mark branches whose links have all closed in the graph."""
@@ -260,8 +226,8 @@ class PairingProgramme:
         }
 
     def paired_incomes(self) -> dict[str, float]:
-        """Person-weighted mean income of villages ever paired and never paired (the comparison the seeds make)."""
-        h, people = self.model.households, self.model.village_population
+        """Person-weighted mean income of villages ever paired and never paired (the comparison the source documents make)."""
+        h, people = self.county.households, self.county.population
         income = h.village_sum(h.annual)
         out = {}
         for key, villages in (("rural_income_pc_paired", self.ever_paired), ("rural_income_pc_unpaired", ~self.ever_paired)):
@@ -273,17 +239,16 @@ class PairingProgramme:
 
     def link_table(self) -> pd.DataFrame:
         """One row per link: policy, branch, donor, village, status, effort, last rating."""
-        links, model = self.links, self.model
+        links, villages = self.links, self.county.organisations["village"]
+        kinds = links.donor_kind_names()
         return pd.DataFrame(
             {
                 "link": np.arange(len(links)),
                 "branch": links.branch,
                 "policy": np.array(self.policy_labels, dtype=object)[links.policy] if len(links) else [],
-                "donor": [
-                    self._organisation(k, i).name for k, i in zip(_kind_names(links.donor_kind), links.donor_index, strict=True)
-                ],
-                "donor_kind": _kind_names(links.donor_kind),
-                "village": [model.villages[v].name for v in links.village],
+                "donor": [self._organisation(k, i).name for k, i in zip(kinds, links.donor_index, strict=True)],
+                "donor_kind": kinds,
+                "village": [villages[v].name for v in links.village],
                 "weak_at_start": self.targets_weak.copy(),
                 "start_step": links.start_step,
                 "status": [STATUS_NAMES[s] for s in links.status],
@@ -307,10 +272,10 @@ class PairingProgramme:
                 **{f"links_{name}": int((mine["status"] == name).sum()) for name in STATUS_NAMES.values()},
             }
             flows_of_policy = ledger[ledger["policy"] == label]
-            for flow in FLOW_TYPES:
+            for flow in self.flows:
                 of_flow = flows_of_policy[flows_of_policy["flow"] == flow]
-                row[f"{flow}_sent"] = float(of_flow["sent"].sum())
-                if flow == "funds":
+                row[self.flows[flow].ledger_column] = float(of_flow["sent"].sum())
+                if flow == "funds":  # only money leaks on its way
                     row["funds_lost"] = float(of_flow["lost"].sum())
                     row["funds_received"] = float(of_flow["received"].sum())
             rows.append(row)
@@ -369,7 +334,3 @@ def _unique(items: list) -> list:
             seen.add(id(item))
             out.append(item)
     return out
-
-
-def _kind_names(codes: np.ndarray) -> list[str]:
-    return [DONOR_KINDS[c] for c in codes]

@@ -15,8 +15,8 @@ from sim import analysis
 from sim.experiment import BASELINE
 from sim.formatting import OUTCOME_LABELS, d3_format, format_interval, format_outcome, outcome_label, unit_of
 from sim.outcomes import LORENZ_OUTCOMES, LORENZ_SHARES
-from sim.pairing.links import DONOR_KINDS
 from sim.pairing.programme import RECIPIENT_CLASSES
+from sim.pairing.registry import donor_kinds
 from sim.report.inputs import ReportInput
 from sim.report.styles import SYMBOLS, Styles, _colour, _text
 
@@ -291,7 +291,7 @@ def sankey_figure(data: ReportInput) -> go.Figure:
     """Funds from donor kinds to villages weak when paired and other villages; one diagram per scenario and arm, chosen by
     buttons."""
     funds = data.funds_by_kind
-    kinds = [kind for kind in DONOR_KINDS if kind in set(funds["donor_kind"])]
+    kinds = [kind for kind in donor_kinds() if kind in set(funds["donor_kind"])]
     recipients = list(RECIPIENT_CLASSES)
     labels = [KIND_LABELS[kind] for kind in kinds] + [RECIPIENT_CLASSES[r] for r in recipients]
     node_colours = [_colour(i, 0.85) for i in range(len(kinds))] + ["rgba(214,39,40,0.85)", "rgba(127,127,127,0.85)"]
@@ -392,7 +392,7 @@ def network_figure(graph: nx.Graph, funds: dict[str, float], what: str) -> go.Fi
         )
     )
     biggest = max([*funds.values(), 1.0])
-    kinds = [kind for kind in [*DONOR_KINDS, "joint_branch"] if any(a.get("kind") == kind for _, a in graph.nodes(data=True))]
+    kinds = [kind for kind in [*donor_kinds(), "joint_branch"] if any(a.get("kind") == kind for _, a in graph.nodes(data=True))]
     for index, kind in enumerate(kinds):
         nodes = [node for node, attributes in graph.nodes(data=True) if attributes.get("kind") == kind]
         sizes = [6 + 24 * math.sqrt(funds.get(node, 0.0) / biggest) for node in nodes]

@@ -1,0 +1,125 @@
+"""pairsim's built-in donor kinds, flows and policy types: the system the source documents describe (docs/SOURCES.md).
+
+Each entry names the code that computes it; :mod:`sim.pairing.registry` loads
+this module the first time a registry is read. The order of each list is the
+registry's order: donor kinds' codes, the order flows move each month, and the
+order policy types are listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.pairing import flows, policies
+from sim.pairing.config import Effects
+from sim.pairing.county import County, Month
+from sim.pairing.registry import DonorKind, Flow, PolicyType, register_donor_kind, register_flow, register_policy_type
+
+
+def monthly_budget(organisations: Sequence[Any], county: County, month: Month, effects: Effects) -> np.ndarray:
+    """Departments and communities give up to a twelfth of their yearly pairing budget a month."""
+    return np.array([organisation.annual_budget for organisation in organisations]) / 12.0
+
+
+def share_of_wage_bill(organisations: Sequence[Any], county: County, month: Month, effects: Effects) -> np.ndarray:
+    """An enterprise gives up to a share of what it pays its rural workers (a profit proxy)."""
+    return effects.enterprise_giving_share * month.enterprise_wage_bill
+
+
+def share_of_collective_income(organisations: Sequence[Any], county: County, month: Month, effects: Effects) -> np.ndarray:
+    """A strong village gives up to a share of its best month of collective income in the last year."""
+    return effects.strong_village_giving_share * np.maximum(county.state.collective_history.max(axis=0), 0.0)
+
+
+for kind in (
+    DonorKind("department", "departments (部门)", "#1f77b4", monthly_budget),
+    DonorKind("community", "urban communities (社区)", "#17becf", monthly_budget),
+    DonorKind("enterprise", "enterprises (企业)", "#ff7f0e", share_of_wage_bill),
+    DonorKind("village", "villages (村)", "#2ca02c", share_of_collective_income),
+    DonorKind("cooperative", "cooperatives (合作社)", "#9467bd"),  # no money: they train, advise and solve problems
+):
+    register_donor_kind(kind)
+
+
+def costs_what_it_moves(total: float, effects: Effects) -> float:
+    """Funds cost the donors what they send, yuan for yuan."""
+    return total
+
+
+def training_cost(total: float, effects: Effects) -> float:
+    return total * effects.training_cost
+
+
+def cadre_cost(total: float, effects: Effects) -> float:
+    return total * effects.cadre_monthly_cost
+
+
+for flow in (
+    Flow("funds", "funds sent (yuan)", "yuan", "funds_sent", flows.move_funds, costs_what_it_moves),
+    Flow("trainees", "trained", "people", "trainees", flows.train, training_cost),
+    Flow("jobs", "hired", "workers hired", "jobs_created", flows.hire),
+    Flow("cadre_months", "cadre-months", "cadre-months", "cadre_months", flows.second_cadres, cadre_cost),
+    Flow("technology", "techniques", "techniques", "technology", flows.transfer_technology),
+    Flow(
+        "market_savings",
+        "market savings (yuan)",
+        "yuan saved by member households",
+        "market_savings",
+        flows.open_markets,
+        per_household=True,
+    ),
+    Flow("problems_solved", "problems solved", "problems", "problems_solved_by_pairs", flows.solve_problems),
+):
+    register_flow(flow)
+
+
+for policy_type in (
+    PolicyType(
+        "city_village",
+        "City-village (部门/社区+村)",
+        "#1f77b4",
+        ("department", "community"),
+        policies.city_village,
+    ),
+    PolicyType(
+        "village_enterprise",
+        "Village-enterprise (村企)",
+        "#ff7f0e",
+        ("enterprise", "cooperative"),
+        policies.village_enterprise,
+        secretary="donor",
+        check=policies.untyped,
+    ),
+    PolicyType(
+        "strong_weak",
+        "Strong-weak villages (强村+弱村)",
+        "#2ca02c",
+        ("village",),
+        policies.strong_weak,
+        secretary="donor",
+        check=policies.untyped,
+    ),
+    PolicyType(
+        "industry_chain",
+        "Industry chain (产业链)",
+        "#9467bd",
+        ("cooperative",),
+        policies.industry_chain,
+        grouping="donor",
+        check=policies.untyped,
+        compatible=policies.same_industry,
+    ),
+    PolicyType(
+        "cadre_dispatch",
+        "First secretaries (第一书记)",
+        "#d62728",
+        ("department",),
+        policies.cadre_dispatch,
+        rotation=policies.leadership_weakness,
+        check=policies.needs_cadre_months,
+    ),
+):
+    register_policy_type(policy_type)

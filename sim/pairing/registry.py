@@ -1,0 +1,168 @@
+"""One registry per pairing concept: policy types, donor kinds and flows.
+
+Each entry holds everything pairsim needs to know about one policy type, donor
+kind or flow: its label and colour for the report and app, and the functions
+that compute it. Code elsewhere looks entries up here instead of keeping its own
+list, so adding a policy type, a donor kind or a flow is one ``register_*`` call
+plus the code that computes it (docs/ADDING_A_POLICY.md).
+
+The built-in entries are registered by :mod:`sim.pairing.builtin`, which this
+module loads the first time a registry is read (:func:`policy_types`,
+:func:`donor_kinds`, :func:`flows`). Loading it late, like a plugin, keeps this
+module a leaf: the pairing schema can check names against the registries without
+importing the code behind them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+BUILTIN_MODULE = "sim.pairing.builtin"
+
+
+class PolicyOptions(Protocol):
+    """What a candidate rule reads of a scenario's policy (``sim.pairing.config.Policy`` has all of it)."""
+
+    type: str
+    pairs: int | None
+    donors_per_pair: int
+    matching: str
+    typed: bool
+
+
+@dataclass(frozen=True)
+class DonorKind:
+    """A kind of organisation that can give: departments, communities, enterprises, villages, cooperatives.
+
+    ``fund_capacity(organisations, county, effects)`` gives the most each of
+    them can give a month, in yuan (``None``: this kind gives no money).
+    ``build(model, scenario, rng)`` creates the organisations of a kind the
+    county core does not create itself (``None`` for the built-in kinds).
+    """
+
+    name: str
+    label: str
+    colour: str
+    fund_capacity: Callable[[Sequence[Any], Any, Any], np.ndarray] | None = None
+    build: Callable[[Any, Any, np.random.Generator], list[Any]] | None = None
+    code: int = -1  # position in the registry, the number stored in link arrays (set by register_donor_kind)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One thing that moves along a link: funds, trainees, jobs, cadres, techniques, market access, problem solving.
+
+    ``move(inputs)`` moves this month's amount over every active link, applies
+    its effect to the receiving villages and returns a
+    :class:`~sim.pairing.flows.Moved`; ``cost(total, effects)`` is what the
+    month's ``total`` (the number reported as ``outcome``) costs the donors, in
+    yuan. ``per_household`` flows are planned per household of the village, so
+    a branch's links do not share them.
+    """
+
+    name: str
+    label: str
+    unit: str
+    outcome: str  # the monthly outcome that reports this flow's total
+    move: Callable[[Any], Any]
+    cost: Callable[[float, Any], float] = lambda total, effects: 0.0
+    per_household: bool = False
+
+    @property
+    def ledger_column(self) -> str:
+        """The policies table's column with this flow's total over the run."""
+        return f"{self.name}_sent"
+
+
+@dataclass(frozen=True)
+class PolicyType:
+    """A way of pairing: who may give, whom they help, how pairs form branches, who leads them.
+
+    - ``donor_pool``: the donor kinds that may give under this type.
+    - ``candidates(county, policy, priority)``: donors, recipient villages, link scores and capacities for matching.
+    - ``grouping``: one joint branch per recipient ``"village"`` (one-to-one, many-to-one), or per ``"donor"`` (one-to-many
+      chains).
+    - ``secretary``: the side whose member leads the joint branch (Guangyuan: the strong village or the firm).
+    - ``rotation``: for posted cadres, the priority by which a successor is sent to a new village after
+      ``policy.rotation_months`` (``None``: links never rotate).
+    - ``budget``: each link's share of its branch's yearly plan of the flows that are shared, given the branch's links.
+    - ``check(policy)``: a type's own rule about its options (a message when broken, else ``None``).
+    - ``compatible(donor, village)``: for named (explicit) pairs, why a donor cannot serve that village (else ``None``).
+    """
+
+    name: str
+    label: str
+    colour: str
+    donor_pool: tuple[str, ...]
+    candidates: Callable[[Any, PolicyOptions, np.ndarray], Any]
+    grouping: Literal["village", "donor"] = "village"
+    secretary: Literal["donor", "village"] = "village"
+    rotation: Callable[[Any, Any], np.ndarray] | None = None
+    budget: Callable[[int], float] = field(default=lambda links_in_branch: 1.0 / links_in_branch)
+    check: Callable[[Any], str | None] = lambda policy: None
+    compatible: Callable[[Any, Any], str | None] = lambda donor, village: None
+
+
+_POLICY_TYPES: dict[str, PolicyType] = {}
+_DONOR_KINDS: dict[str, DonorKind] = {}
+_FLOWS: dict[str, Flow] = {}
+
+
+def _loaded[T](registry: dict[str, T]) -> dict[str, T]:
+    importlib.import_module(BUILTIN_MODULE)  # registers the built-in entries once (cached by Python after that)
+    return registry
+
+
+def policy_types() -> dict[str, PolicyType]:
+    """Every registered policy type by name, in registration order."""
+    return _loaded(_POLICY_TYPES)
+
+
+def donor_kinds() -> dict[str, DonorKind]:
+    """Every registered donor kind by name, in registration order (its ``code`` is its position)."""
+    return _loaded(_DONOR_KINDS)
+
+
+def flows() -> dict[str, Flow]:
+    """Every registered flow by name, in the order flows move each month."""
+    return _loaded(_FLOWS)
+
+
+def _add[T](registry: dict[str, T], name: str, entry: T, what: str) -> T:
+    if name in registry:
+        raise ValueError(f"{what} {name!r} is already registered")
+    registry[name] = entry
+    return entry
+
+
+def register_policy_type(entry: PolicyType) -> PolicyType:
+    """Add a policy type; its donor kinds must be registered first."""
+    unknown = [kind for kind in entry.donor_pool if kind not in _DONOR_KINDS]
+    if unknown:
+        raise ValueError(f"policy type {entry.name!r}: unknown donor kinds {unknown}; register them first")
+    return _add(_POLICY_TYPES, entry.name, entry, "policy type")
+
+
+def register_donor_kind(entry: DonorKind) -> DonorKind:
+    """Add a donor kind; it gets the next code."""
+    return _add(_DONOR_KINDS, entry.name, replace(entry, code=len(_DONOR_KINDS)), "donor kind")
+
+
+def register_flow(entry: Flow) -> Flow:
+    """Add a flow; it moves after the flows registered before it."""
+    return _add(_FLOWS, entry.name, entry, "flow")
+
+
+def unregister(name: str) -> None:
+    """Remove a policy type, donor kind or flow (for tests that add toy entries); donor kinds must be the last added."""
+    for registry in (_POLICY_TYPES, _FLOWS):
+        registry.pop(name, None)
+    if name in _DONOR_KINDS:
+        if list(_DONOR_KINDS)[-1] != name:
+            raise ValueError(f"donor kind {name!r} is not the last registered; codes of later kinds would shift")
+        del _DONOR_KINDS[name]
