@@ -39,7 +39,7 @@ MAX_ENTERPRISES = 1_000_000
 """Assumption: far above the enterprises that hire rural workers in any one county; each is an agent with a hiring catchment."""
 
 MAX_ORGANISATIONS = 100_000
-"""Assumption: departments (Shouguang: 100, seed 000 "100个市直部门单位") or cooperatives of one county number in the
+"""Assumption: departments (Shouguang: 100, [Shouguang 2010] "100个市直部门单位") or cooperatives of one county number in the
 hundreds at most; 100,000 leaves wide room and keeps the donor-by-village pairing matrices small."""
 
 MAX_URBAN_SAMPLE = 1_000_000

@@ -785,7 +785,7 @@ SHOUGUANG_REPORTED = [
     ("城乡联建", "problems_solved", 2_130),
     ("城乡联建", "cadre_months", 350),
 ]
-"""First-year flows reported for Shouguang (seed 000), by the policy names of shouguang_2009.yaml."""
+"""First-year flows reported for Shouguang ([Shouguang 2010]), by the policy names of shouguang_2009.yaml."""
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,7 @@ class Effects(Strict):
 
 
 class FailureModes(Strict):
-    """The ways pairing goes wrong (seed-digest section 4); zero switches each off."""
+    """The ways pairing goes wrong (docs/ODD.md 7.20; [China 2022]); zero switches each off."""
 
     formalism: Share = Field(0.03, description="monthly decay of a pair's effort when it is not monitored")
     leakage: Share = Field(0.1, description="share of funds diverted before they reach the village (截留或抵顶)")

@@ -25,7 +25,7 @@ HOST_RADIUS_KM = 5.0
 """A village "hosts or neighbours" an enterprise within this distance (assumption, docs/ODD.md)."""
 
 TYPED_RULE = {"party_mass": "weak", "political_legal": "disorderly", "economic": "poor", "agriculture": "specialty"}
-"""Xiuzhou's typed matching: department type -> the village problem type it serves (seed 002)."""
+"""Xiuzhou's typed matching: department type -> the village problem type it serves ([Xiuzhou 2009], docs/SOURCES.md)."""
 PROBLEM_TYPES = ("weak", "disorderly", "poor", "specialty")
 
 
