@@ -1,4 +1,8 @@
-"""Tests for sim.metrics: hand-computed cases, identities (hypothesis) and validation."""
+"""Tests for sim.metrics and its reference implementations in tests/oracle.py.
+
+The oracle is checked by hand-computed cases and identities (hypothesis); the fast
+functions of sim.metrics, and the model's monthly outcomes, are checked against it.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,33 @@ import doctest
 import math
 
 import numpy as np
+import oracle
 import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
-from sim import metrics
-from sim.metrics import (
-    TheilDecomposition,
+from oracle import (
     count_below,
     gini,
     group_summary,
     lorenz_curve,
-    poverty_headcount,
     theil_decomposition,
     theil_l,
-    theil_t,
     urban_rural_ratio,
-    weighted_mean,
     weighted_median,
 )
+
+from sim import metrics
+from sim.metrics import (
+    combine_theil_t,
+    gini_of_two_groups_sorted,
+    poverty_headcount,
+    theil_t,
+    weighted_mean,
+    weighted_median_sorted,
+)
+from sim.model import PairingModel
+from sim.outcomes import LORENZ_OUTCOMES, LORENZ_SHARES
 
 FAST = settings(max_examples=50, deadline=None)
 
@@ -71,8 +82,9 @@ def close(a: float, b: float, rel: float = 1e-12, abs_: float = 1e-15) -> bool:
     return a == pytest.approx(b, rel=rel, abs=abs_)
 
 
-def test_doctests_run():
-    result = doctest.testmod(metrics, verbose=False)
+@pytest.mark.parametrize("module", [metrics, oracle], ids=["metrics", "oracle"])
+def test_doctests_run(module):
+    result = doctest.testmod(module, verbose=False)
     assert result.attempted > 10
     assert result.failed == 0
 
@@ -291,9 +303,8 @@ def test_decomposition_zero_weight_group():
 
 def test_between_share_zero_total():
     d = theil_decomposition([2.0, 2.0], ["a", "b"])
-    assert d.total == 0.0
+    assert d.total == d.between == d.within == 0.0
     assert d.between_share == 0.0
-    assert isinstance(d, TheilDecomposition)
 
 
 # --------------------------------------------------------------------------- #
@@ -413,6 +424,99 @@ def test_group_summary_matches_per_group_helpers(data):
 
 
 # --------------------------------------------------------------------------- #
+# The fast functions of sim.metrics against the oracle
+# --------------------------------------------------------------------------- #
+
+
+def split_sorted(y, w, where):
+    """The sample cut in two non-empty groups, each sorted ascending with its weights (as sim/outcomes.py has them)."""
+    w = np.ones(y.size) if w is None else w
+    split = min(max(1, round(where * y.size)), y.size - 1)
+    a, b = np.argsort(y[:split]), np.argsort(y[split:])
+    return y[:split][a], w[:split][a], y[split:][b], w[split:][b], w
+
+
+@FAST
+@given(sample(min_size=2), st.floats(0.0, 1.0))
+def test_gini_of_two_sorted_groups_equals_the_oracle_on_each_and_on_both(data, where):
+    y, w, _ = data
+    y_a, w_a, y_b, w_b, w = split_sorted(y, w, where)
+    assume(np.dot(w_a, y_a) > 0)
+    gini_a, gini_all = gini_of_two_groups_sorted(y_a, w_a, y_b, w_b)
+    assert gini_a == pytest.approx(gini(y_a, w_a), rel=1e-9, abs=1e-12)
+    assert gini_all == pytest.approx(gini(y, w), rel=1e-9, abs=1e-12)
+
+
+@FAST
+@given(sample(min_size=2), st.floats(0.0, 1.0))
+def test_combined_theil_t_equals_the_oracle_decomposition(data, where):
+    y, w, _ = data
+    y_a, w_a, y_b, w_b, w = split_sorted(y, w, where)
+    assume(w_a.sum() > 0 and w_b.sum() > 0 and np.dot(w_a, y_a) > 0 and np.dot(w_b, y_b) > 0)
+    combined = combine_theil_t(
+        [weighted_mean(y_a, w_a), weighted_mean(y_b, w_b)], [w_a.sum(), w_b.sum()], [theil_t(y_a, w_a), theil_t(y_b, w_b)]
+    )
+    reference = theil_decomposition(
+        np.concatenate([y_a, y_b]), np.repeat([0, 1], [y_a.size, y_b.size]), np.concatenate([w_a, w_b])
+    )
+    for part in ("total", "between", "within"):
+        assert getattr(combined, part) == pytest.approx(getattr(reference, part), rel=1e-9, abs=1e-12), part
+
+
+@FAST
+@given(sample())
+def test_median_of_sorted_values_equals_the_oracle(data):
+    y, w, _ = data
+    w = np.ones(y.size) if w is None else w
+    order = np.argsort(y)
+    assert weighted_median_sorted(y[order], w[order]) == weighted_median(y, w)
+
+
+@pytest.fixture(scope="module")
+def county_after_a_year(small_scenario_path) -> PairingModel:
+    """small.yaml after 12 months: a yearly reporting point, so the Lorenz points are fresh too."""
+    model = PairingModel(scenario=small_scenario_path, rng=3)
+    for _ in range(12):
+        model.step()
+    return model
+
+
+def test_monthly_outcomes_equal_the_oracle_on_the_county(county_after_a_year):
+    model = county_after_a_year
+    h, urban, outcomes = model.households, model.urban, model.outcomes
+    rural, urban_pc = h.annual_per_capita, urban.annual_income / urban.size
+    incomes, people = np.concatenate([rural, urban_pc]), np.concatenate([h.size, urban.people])
+    groups = np.repeat(["rural", "urban"], [rural.size, urban_pc.size])
+    decomposition = theil_decomposition(incomes, groups, people)
+    expected = {
+        "gini": gini(incomes, people),
+        "gini_rural": gini(rural, h.size),
+        "theil_t": decomposition.total,
+        "theil_t_between": decomposition.between,
+        "theil_t_within": decomposition.within,
+        "theil_between_share": decomposition.between_share,
+        "urban_rural_ratio": urban_rural_ratio(urban_pc, rural, urban.people, h.size),
+        **dict(zip(LORENZ_OUTCOMES, np.interp(LORENZ_SHARES, *lorenz_curve(incomes, people)), strict=True)),
+    }
+    for name, value in expected.items():
+        assert outcomes[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    assert outcomes["rural_median_income_pc"] == weighted_median(rural, h.size)
+    thresholds = model.spec.classification
+    collective = model.village_state.collective_annual
+    assert outcomes["weak_villages"] == count_below(collective, thresholds.weak_collective_income)
+    assert outcomes["hollow_villages"] == count_below(collective, thresholds.hollow_collective_income)
+
+
+def test_village_incomes_equal_the_oracle_group_means(county_after_a_year):
+    model = county_after_a_year
+    h = model.households
+    villages = model.village_dataframe().query("year == year.max()")
+    summary = group_summary(h.annual_per_capita, h.village, h.size)
+    np.testing.assert_allclose(villages["income_pc"].to_numpy(), summary["mean"].to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(villages["population"].to_numpy(), summary["population"].to_numpy())
+
+
+# --------------------------------------------------------------------------- #
 # Validation
 # --------------------------------------------------------------------------- #
 
@@ -442,6 +546,8 @@ def test_group_summary_matches_per_group_helpers(data):
         (lambda: weighted_mean([]), "empty"),
         (lambda: weighted_median([1, 2], weights=[1, 2, 3]), "length"),
         (lambda: lorenz_curve([0.0, 0.0]), "zero"),
+        (lambda: combine_theil_t([1, 2], [1, 1], [0.1]), "theils has length 1, expected 2"),
+        (lambda: combine_theil_t([0, 0], [1, 1], [0, 0]), "mean income is zero"),
     ],
 )
 def test_validation_errors(call, message):
