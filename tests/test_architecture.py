@@ -1,0 +1,76 @@
+"""The package's shape: no import cycle inside sim/, and only the pairing programme talks to the model.
+
+Imports are read from the source (AST), counting ``if TYPE_CHECKING:`` and
+function-level imports too, so a cycle hidden from the interpreter still fails.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import networkx as nx
+
+SIM = Path(__file__).resolve().parent.parent / "sim"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SIM.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, modules: set[str]) -> set[str]:
+    """The sim modules ``path`` imports anywhere in its source (``from sim.a import b`` counts sim.a.b if that is a module)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in found if name in modules}
+
+
+def import_graph() -> nx.DiGraph:
+    paths = {module_name(path): path for path in SIM.rglob("*.py")}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(paths)
+    for name, path in paths.items():
+        graph.add_edges_from((name, target) for target in imported_modules(path, set(paths)) if target != name)
+    return graph
+
+
+def test_sim_has_no_import_cycle():
+    cycles = list(nx.simple_cycles(import_graph()))
+    assert not cycles, f"import cycles: {[' -> '.join([*cycle, cycle[0]]) for cycle in cycles[:5]]}"
+
+
+def test_only_the_programme_and_the_model_meet():
+    """Within sim.pairing, nothing imports the model; the model reaches pairing only through the programme (and the
+    county and registry types it hands over)."""
+    graph = import_graph()
+    assert not [m for m in graph.predecessors("sim.model") if m.startswith("sim.pairing")]
+    pairing_imports = {m for m in graph.successors("sim.model") if m.startswith("sim.pairing")}
+    assert pairing_imports <= {"sim.pairing.programme", "sim.pairing.county", "sim.pairing.registry"}
+
+
+def test_the_county_core_does_not_know_pairing():
+    """Economy, labour and households take pairing's influence as a value; they import nothing from sim.pairing.
+
+    (They do reach the pairing section's schema through the scenario schema, as every part of a scenario does.)
+    """
+    graph = import_graph()
+    for core in ("sim.economy", "sim.labour", "sim.households", "sim.influence", "sim.urban", "sim.region"):
+        assert not [m for m in graph.successors(core) if m.startswith("sim.pairing")], core
+        assert not {"sim.pairing.programme", "sim.pairing.flows", "sim.model"} & nx.descendants(graph, core), core
+
+
+def test_the_graph_sees_a_cycle(tmp_path, monkeypatch):
+    """The check itself can fail: two modules importing each other (one only under TYPE_CHECKING) form a cycle."""
+    package = tmp_path / "sim"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from sim.b import B\n")
+    (package / "b.py").write_text("from sim.a import A\n")
+    monkeypatch.setattr(__import__(__name__), "SIM", package)
+    assert list(nx.simple_cycles(import_graph()))
