@@ -103,7 +103,12 @@ def _generated_rural(scenario: ScenarioCounts) -> tuple[int, int, int] | None:
 
 
 def _pairing_candidates(scenario: ScenarioCounts, villages: int, *, departments: int, cooperatives: int, enterprises: int) -> int:
-    """The largest donor-by-village score matrix any one policy builds (policies are set up one after another)."""
+    """The largest donor-by-village score matrix any one policy builds (policies are set up one after another).
+
+    A policy type the estimate does not know (one added to the registry) is bounded by every county organisation
+    against every village.
+    """
+    everyone = (departments + scenario.communities.count + enterprises + cooperatives + villages) * villages
     largest = 0
     for policy in scenario.pairing.policies:
         pairs = min(policy.pairs or len(policy.explicit), villages)
@@ -113,7 +118,7 @@ def _pairing_candidates(scenario: ScenarioCounts, villages: int, *, departments:
             "strong_weak": min(pairs * policy.donors_per_pair, villages) * pairs,
             "industry_chain": min(pairs, cooperatives) * villages,
             "cadre_dispatch": departments * pairs,
-        }[policy.type]
+        }.get(policy.type, everyone)
         largest = max(largest, cells)
     return largest
 
