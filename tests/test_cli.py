@@ -164,6 +164,7 @@ def test_out_is_an_existing_file(tmp_path, cli):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
+@pytest.mark.slow
 def test_output_piped_to_a_reader_that_left_ends_without_a_traceback(tmp_path):
     """``pairsim run ... | head``: the reader closes the pipe; the tables are still written, and no traceback."""
     read_end, write_end = os.pipe()
@@ -411,12 +412,46 @@ def test_run_csv_scenario(tmp_path, cli, write_scenario, csv_scenario_data, vill
 def test_validate_ok(cli):
     code, out, err = cli("validate", SMALL)
     assert code == 0, err
-    assert out.startswith("OK")
-    lines = out.strip().splitlines()
-    assert len(lines) == 1
-    assert "3 towns" in lines[0] and "40 villages" in lines[0] and "32,000 rural residents" in lines[0]
-    assert "2009 + 10 years" in lines[0]
+    file_line, pairings_line = out.strip().splitlines()
+    assert file_line.startswith("OK: Small teaching county: ")
+    assert "3 towns" in file_line and "40 villages" in file_line and "32,000 rural residents" in file_line
+    assert "2009 + 10 years" in file_line
+    assert pairings_line == "OK: pairings: 13 joint branches formed (county built with seed 1)"
     assert err == ""
+
+
+def test_validate_says_the_file_is_fine_before_a_pairing_fails(tmp_path, cli, write_scenario, small_scenario_data):
+    data = copy.deepcopy(small_scenario_data)
+    data["pairing"]["policies"][2]["pairs"] = 30
+    path = write_scenario(tmp_path, data)
+    code, out, err = cli("validate", path)
+    assert code == 2 and "Traceback" not in err
+    assert out.startswith("OK: Small teaching county: ") and len(out.splitlines()) == 1
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"{path}: pairing.policies[2].pairs: 30 pairs requested but only ")
+    assert cli("validate", "--no-build", path)[0] == 0  # found only by building the county
+
+
+def test_validate_no_build_checks_the_file_without_importing_the_model():
+    """The file's verdict needs neither Mesa nor the model, so it comes in well under a second."""
+    script = (
+        "import sys; from sim.cli import main; code = main(['validate', '--no-build', sys.argv[1]]); "
+        "print(sorted(m for m in ('mesa', 'sim.model') if m in sys.modules)); sys.exit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(SMALL)], check=False, capture_output=True, text=True, encoding="utf-8", timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    verdict, imported = done.stdout.strip().splitlines()
+    assert verdict.startswith("OK: Small teaching county: 3 towns, 40 villages")
+    assert imported == "[]"
+    assert done.stderr == ""
+
+
+def test_validate_no_build_still_rejects_a_bad_file(tmp_path, cli, write_scenario, small_scenario_data, variant):
+    path = write_scenario(tmp_path, variant(small_scenario_data, {"region.villages.count": -3}))
+    code, out, err = cli("validate", "--no-build", path)
+    assert_clean_failure(code, out, err, f"{path}: region.villages.count: must be a positive integer, got -3")
 
 
 def test_validate_csv_scenario(tmp_path, cli, write_scenario, csv_scenario_data, village_rows):
@@ -433,7 +468,7 @@ def test_validate_csv_scenario(tmp_path, cli, write_scenario, csv_scenario_data,
     [
         ([], ["usage: pairsim", "run", "validate", "--version"]),
         (["run"], ["usage: pairsim run", "SCENARIO", "--seed", "--years", "--out", "--quiet"]),
-        (["validate"], ["usage: pairsim validate", "SCENARIO"]),
+        (["validate"], ["usage: pairsim validate", "SCENARIO", "--seed", "--no-build"]),
     ],
     ids=["pairsim", "run", "validate"],
 )
