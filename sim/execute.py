@@ -5,7 +5,8 @@ cluster (``distributed.Client.get_executor()``): each run is a pure function of
 its :class:`~sim.experiment.RunSpec`, so results are identical whichever way
 they ran. Finished runs are written as they arrive; a failed run is recorded
 with its error while the rest go on; Ctrl-C stops cleanly and the same command
-resumes.
+resumes. Replication 0 of each scenario and arm also brings back the pairing
+graph it started with, which is saved beside the results for the report.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import pandas as pd
 from tqdm import tqdm
 
@@ -31,7 +33,7 @@ from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, file_hash, rep
 from sim.model import PairingModel
 from sim.pairing.links import DONOR_KINDS
 from sim.pairing.programme import RECIPIENT_CLASSES, funds_by_donor_kind
-from sim.results import ResultsStore
+from sim.results import ResultsStore, StartingGraph
 from sim.scenario import load_scenario
 
 IDENTIFIERS = ["run_id", "scenario", "arm", "point", "replication", "seed", "year", "step"]
@@ -44,7 +46,7 @@ FUNDS_BY_KIND_COLUMNS: dict[tuple[str, str], str] = {
 
 
 def build_model(spec: RunSpec) -> PairingModel:
-    """The model of one run, built but not stepped (runs are deterministic, so the report can rebuild one)."""
+    """The model of one run, built but not stepped (runs are deterministic, so building it again gives the same start)."""
     scenario = load_scenario(spec.scenario)
     overrides = scenario_overrides(scenario, spec.keep_policies, spec.overrides)
     return PairingModel(scenario=scenario, rng=spec.seed, overrides=overrides)
@@ -88,14 +90,32 @@ def _funds_by_kind_totals(model: PairingModel, steps: pd.Series) -> pd.DataFrame
     return totals.loc[steps.to_numpy()].reset_index(drop=True)
 
 
+def keeps_graph(spec: RunSpec) -> bool:
+    """Whether a run brings back the pairing graph it starts with: one run per scenario and arm does."""
+    return spec.point == 0 and spec.replication == 0
+
+
+def starting_graph(spec: RunSpec) -> StartingGraph:
+    """The pairing graph ``spec``'s run starts with (pairing established at step 0, no month run yet), and its links'
+    planned funds. Built again after the run rather than kept from it, so :func:`run_one` stays one plain function; the
+    same spec always builds the same model, and building is a small part of a run."""
+    programme = build_model(spec).pairing
+    graph_json = json.dumps(nx.node_link_data(programme.graph, edges="links"), ensure_ascii=False, indent=1)
+    return StartingGraph(graph_json, programme.link_table().assign(planned_funds=programme.links.planned["funds"]))
+
+
 @dataclass
 class RunOutcome:
-    """What came back from one run: its table, or the error that stopped it."""
+    """What came back from one run: its table (and starting graph, see :func:`keeps_graph`), or the error that stopped it.
+
+    The worker brings the graph back instead of writing it, so only the main process writes into the results folder
+    (a Dask worker may not see it at all)."""
 
     run_id: str
     seconds: float
     table: pd.DataFrame | None = None
     error: str | None = None
+    starting_graph: StartingGraph | None = None
 
 
 def run_safely(spec: RunSpec) -> RunOutcome:
@@ -103,10 +123,11 @@ def run_safely(spec: RunSpec) -> RunOutcome:
     started = time.perf_counter()
     try:
         table = run_one(spec)
+        start = starting_graph(spec) if keeps_graph(spec) else None
     except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, the rest go on
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return RunOutcome(spec.run_id, time.perf_counter() - started, error=message)
-    return RunOutcome(spec.run_id, time.perf_counter() - started, table=table)
+    return RunOutcome(spec.run_id, time.perf_counter() - started, table=table, starting_graph=start)
 
 
 @dataclass
@@ -139,12 +160,21 @@ def run_experiment(
     progress: bool = True,
     max_pending: int = 32,
 ) -> ExperimentReport:
-    """Run every unfinished run of ``experiment`` on ``executor``, writing results into ``out_dir``."""
+    """Run every unfinished run of ``experiment`` on ``executor``, writing results into ``out_dir``.
+
+    A run counts as unfinished without its Parquet file, or, when it keeps a graph, without its saved graph (a folder
+    from a version that saved none gets them on the next call). The graph is saved before the run's file, so a run
+    killed in between is simply run again.
+    """
     store = ResultsStore(out_dir)
     specs = run_specs(experiment)
     manifest = _start_manifest(store, experiment, experiment_path, specs)
     done = store.finished()
-    todo = [spec for spec in specs if spec.run_id not in done]
+    todo = [
+        spec
+        for spec in specs
+        if spec.run_id not in done or (keeps_graph(spec) and not store.has_graph(Path(spec.scenario).stem, spec.arm))
+    ]
     failed: dict[str, str] = {}
     finished = 0
     bar = tqdm(
@@ -178,6 +208,8 @@ def run_experiment(
                 if outcome.error:
                     failed[outcome.run_id] = record["error"] = outcome.error
                 else:
+                    if outcome.starting_graph is not None:
+                        store.save_graph(record["scenario"], record["arm"], outcome.starting_graph)
                     store.save_run(outcome.run_id, outcome.table)
                     finished += 1
                 bar.update()
@@ -237,6 +269,16 @@ def _start_manifest(
             name: package_version(name) for name in ("pairsim", "mesa", "numpy", "pandas", "pydantic", "networkx", "SALib")
         },
         "runs": runs,
+        "graphs": [  # run order; the report draws the graph of the arm with the most policies
+            {
+                "run_id": spec.run_id,
+                "scenario": Path(spec.scenario).stem,
+                "arm": spec.arm,
+                "policies": "all" if spec.keep_policies is None else list(spec.keep_policies),
+            }
+            for spec in specs
+            if keeps_graph(spec)
+        ],
     }
     store.folder.mkdir(parents=True, exist_ok=True)
     store.write_manifest(manifest)

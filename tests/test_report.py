@@ -17,17 +17,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import pandas as pd
 import pytest
 import yaml
 from test_execute import BREAKING_OVERRIDE, SMALL, experiment_data, run_cli, write_experiment
 
 from sim import analysis, report
-from sim.execute import FUNDS_BY_KIND_COLUMNS
-from sim.experiment import file_hash
+from sim.execute import FUNDS_BY_KIND_COLUMNS, SerialExecutor, build_model, make_executor, run_experiment
+from sim.experiment import load_experiment, run_specs
+from sim.model import PairingModel
 from sim.outcomes import LORENZ_OUTCOMES
 from sim.outputs import current_umask
-from sim.results import load_results
+from sim.report.inputs import NO_SAVED_GRAPH
+from sim.results import ResultsStore, load_results
 from sim.summary import summarize_folder
 
 EVIL = "<script>alert(1)</script>"
@@ -387,10 +390,14 @@ def test_cost_effectiveness_section_has_a_figure_and_a_table(experiment):
     assert "yuan per 0.001 Gini" in section.table_html and "<td>all_policies</td>" in section.table_html
 
 
-def test_network_is_rebuilt_from_the_arm_with_most_policies(experiment):
+def test_network_is_drawn_from_the_saved_graph_of_the_arm_with_most_policies(experiment):
     data = report.load_report_input(experiment["out"])
     graph, funds, what = data.network
     assert what.startswith("arm all_policies, replication 0")
+    links = pd.read_parquet(experiment["out"] / "graphs" / "evil__all_policies.links.parquet")
+    branches = [node for node, kind in graph.nodes(data="kind") if kind == "joint_branch"]
+    assert sum(funds[node] for node in branches) == pytest.approx(links["planned_funds"].sum())
+    assert links["planned_funds"].sum() > 0
     kinds = {attributes["kind"] for _, attributes in graph.nodes(data=True)}
     assert {"joint_branch", "village", "department", "enterprise", "cooperative"} <= kinds
     figure = report.network_figure(graph, funds, what)
@@ -400,14 +407,17 @@ def test_network_is_rebuilt_from_the_arm_with_most_policies(experiment):
 
 @pytest.mark.slow
 def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
-    """Results made before the Lorenz and funds-by-kind columns existed, whose experiment file has gone."""
+    """Results made before the Lorenz and funds-by-kind columns and the saved graphs existed, whose experiment file has
+    gone."""
     old = tmp_path / "old"
     shutil.copytree(experiment["out"], old)
     for path in (old / "runs").glob("*.parquet"):
         table = pd.read_parquet(path)
         table.drop(columns=[*LORENZ_OUTCOMES, *FUNDS_BY_KIND_COLUMNS.values(), "urban_income_pc"]).to_parquet(path, index=False)
+    shutil.rmtree(old / "graphs")
     manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
     manifest["experiment_file"] = str(tmp_path / "gone.yaml")
+    del manifest["graphs"]
     (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     text = report.build_report(old)
     notes = re.findall(r'<p class="note">(.*?)</p>', text)
@@ -415,7 +425,8 @@ def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
     assert any("no Lorenz points" in note for note in notes)
     assert any("urban_income_pc" in note for note in notes)
     assert any("before runs recorded funds" in note for note in notes)
-    assert any("no longer there" in note for note in notes)
+    assert f"Not shown: {NO_SAVED_GRAPH}." in notes
+    assert "is no longer there, so its description is not shown" in text  # in the overview
 
 
 def test_cost_axis_says_the_gini_scale(experiment):
@@ -423,31 +434,124 @@ def test_cost_axis_says_the_gini_scale(experiment):
     assert "0–1 scale" in figure.layout.yaxis.title.text
 
 
-def test_network_is_left_out_with_a_note_when_a_scenario_file_changed(experiment, tmp_path):
-    folder = copy_runs(experiment["out"], tmp_path / "changed")
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    [scenario] = manifest["scenarios"]
-    manifest["scenarios"][scenario] = "0" * 64  # as if the file had been edited since the runs
-    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    data = report.load_report_input(folder)
-    assert data.network is None and f"the scenario file {scenario} has changed" in data.network_note
-
-
 @pytest.mark.slow
-def test_network_is_left_out_with_a_note_when_its_arm_cannot_be_rebuilt(experiment, tmp_path):
-    """The arm with most policies now fails to form its pairings (build_model raises InputError): the rest is reported."""
-    folder = copy_runs(experiment["out"], tmp_path / "broken")
+def test_network_is_left_out_with_a_note_when_its_arms_first_run_failed(tmp_path):
+    """The arm with most policies fails to form its pairings, so no run of it saved a graph: the rest is reported."""
     arms = {"city_village": {"policies": ["部门+村"]}, "all_policies": {"policies": "all", "overrides": BREAKING_OVERRIDE}}
-    data = experiment_data(
-        "tiny_report", replications=3, horizon=2, scenarios=[str(experiment["out"].parent / "evil.yaml")], arms=arms
-    )
-    path = write_experiment(tmp_path, data)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    manifest.update(experiment_file=str(path), experiment_sha256=file_hash(path))
-    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    text = report.build_report(folder)
-    notes = re.findall(r'<p class="note">(.*?)</p>', text)
-    assert len(notes) == 1 and notes[0].startswith("Not shown: arm all_policies cannot be rebuilt (") and "41 pairs" in notes[0]
+    path = write_experiment(tmp_path, experiment_data("broken_arm", replications=1, arms=arms))
+    code, _, err = run_cli("compare", path, "--workers", "1", "--out", tmp_path / "results", "--quiet")
+    assert code == 1 and "41 pairs" in err
+    notes = re.findall(r'<p class="note">(.*?)</p>', report.build_report(tmp_path / "results"))
+    assert notes == [
+        "Not shown: the run small__all_policies__p0000__r000 failed, so arm all_policies has no saved pairing graph."
+    ]
+
+
+# --------------------------------------------------------------------------- the saved pairing graphs
+
+
+def graph_experiment(folder: Path, replications: int = 2) -> Path:
+    """A one-year experiment of a copy of small.yaml in ``folder``, which a test may then change or delete."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SMALL, folder / "county.yaml")
+    return write_experiment(folder, experiment_data("graphs", replications=replications, scenarios=["county.yaml"]))
+
+
+def run_here(path: Path, out_dir: Path, executor=None):
+    return run_experiment(load_experiment(path), path, out_dir, executor or SerialExecutor(), progress=False)
+
+
+def graph_files(out_dir: Path) -> dict[str, bytes]:
+    return {file.name: file.read_bytes() for file in sorted((out_dir / "graphs").iterdir())}
+
+
+def graph_times(out_dir: Path) -> dict[str, int]:
+    return {file.name: file.stat().st_mtime_ns for file in (out_dir / "graphs").iterdir()}
+
+
+def network_data(folder: Path):
+    graph, funds, what = report.load_report_input(folder).network
+    return nx.node_link_data(graph, edges="links"), funds, what
+
+
+def test_an_experiment_saves_the_pairing_graph_each_arm_starts_with(tmp_path):
+    path = graph_experiment(tmp_path)
+    out_dir = tmp_path / "results"
+    run_here(path, out_dir)
+    arms = ("baseline", "city_village", "everything")
+    assert sorted(graph_files(out_dir)) == sorted(f"county__{arm}.{ext}" for arm in arms for ext in ("json", "links.parquet"))
+    assert [p for p in out_dir.rglob(".*")] == [], "temporary files left behind"
+    manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["graphs"] == [
+        {"run_id": f"county__{arm}__p0000__r000", "scenario": "county", "arm": arm, "policies": policies}
+        for arm, policies in zip(arms, ([], ["部门+村"], "all"), strict=True)
+    ]
+    spec = next(spec for spec in run_specs(load_experiment(path)) if spec.run_id == "county__everything__p0000__r000")
+    programme = build_model(spec).pairing  # what replication 0 started with: pairing formed, no month run
+    graph_path, links_path = ResultsStore(out_dir).graph_files("county", "everything")
+    assert json.loads(graph_path.read_text(encoding="utf-8")) == nx.node_link_data(programme.graph, edges="links")
+    links = pd.read_parquet(links_path)
+    pd.testing.assert_frame_equal(links.drop(columns="planned_funds"), programme.link_table())
+    assert links["planned_funds"].tolist() == programme.links.planned["funds"].tolist()
+    assert set(links["start_step"]) == {0} and set(links["status"]) == {"active"}
+    assert json.loads(ResultsStore(out_dir).graph_files("county", "baseline")[0].read_text(encoding="utf-8"))["nodes"] == []
+
+
+def test_the_report_draws_the_saved_network_after_the_scenario_file_changed_or_went(tmp_path, monkeypatch):
+    path = graph_experiment(tmp_path)
+    out_dir = tmp_path / "results"
+    run_here(path, out_dir)
+    drawn = network_data(out_dir)
+    assert drawn[2] == "arm everything, replication 0, at the start; node size: planned funds a year (yuan)"
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the report built a model")
+
+    monkeypatch.setattr(PairingModel, "__init__", no_model)
+    scenario = yaml.safe_load((tmp_path / "county.yaml").read_text(encoding="utf-8"))
+    scenario["pairing"]["policies"] = scenario["pairing"]["policies"][:1]  # a different network, if it were rebuilt
+    scenario["region"]["towns"] = [f"{town} (renamed)" for town in scenario["region"]["towns"]]
+    (tmp_path / "county.yaml").write_text(yaml.safe_dump(scenario, allow_unicode=True), encoding="utf-8")
+    assert network_data(out_dir) == drawn
+    (tmp_path / "county.yaml").unlink()
+    assert network_data(out_dir) == drawn
+    assert report.load_report_input(out_dir).network_note == ""
+
+
+def test_serial_and_process_pool_runs_save_identical_graph_files(tmp_path):
+    path = graph_experiment(tmp_path, replications=1)
+    run_here(path, tmp_path / "serial")
+    with make_executor(workers=2) as pool:
+        pooled = run_here(path, tmp_path / "pool", pool)
+    assert pooled.finished == 3 and not pooled.failed
+    assert graph_files(tmp_path / "pool") == graph_files(tmp_path / "serial")
+
+
+def test_a_resumed_experiment_keeps_its_graphs_and_an_older_folder_gets_them(tmp_path):
+    path = graph_experiment(tmp_path)
+    out_dir = tmp_path / "results"
+    run_here(path, out_dir)
+    saved, times = graph_files(out_dir), graph_times(out_dir)
+    store = ResultsStore(out_dir)
+
+    assert run_here(path, out_dir).finished == 0  # nothing to do: the graphs are left alone
+    (store.runs / "county__everything__p0000__r001.parquet").unlink()  # interrupted: a run that keeps no graph
+    assert run_here(path, out_dir).finished == 1
+    assert graph_times(out_dir) == times
+
+    (store.runs / "county__everything__p0000__r000.parquet").unlink()  # killed between saving the graph and the run
+    assert run_here(path, out_dir).finished == 1
+    assert graph_files(out_dir) == saved
+
+    shutil.rmtree(store.graphs)  # a folder from a version that saved no graphs: they come with the next call
+    manifest = store.read_manifest()
+    del manifest["graphs"]
+    store.write_manifest(manifest)
+    assert report.load_report_input(out_dir).network_note == NO_SAVED_GRAPH
+    resumed = run_here(path, out_dir)
+    assert (resumed.already_done, resumed.finished) == (3, 3)
+    assert graph_files(out_dir) == saved
+    assert report.load_report_input(out_dir).network is not None
 
 
 # --------------------------------------------------------------------------- several scenarios, sweeps, failed runs
@@ -717,6 +821,21 @@ def test_damaged_run_folders_give_one_line_and_exit_2(single_run, tmp_path, dama
         (
             lambda f: _write(f / "runs" / "evil__baseline__p0000__r000.parquet", "PAR1x"),
             "runs/evil__baseline__p0000__r000.parquet",
+            "not a readable Parquet",
+        ),
+        (
+            lambda f: _edit_json(f / "manifest.json", lambda m: {**m, "graphs": [{"arm": 1}]}),
+            "manifest.json: graphs",
+            "holds an entry without run_id, scenario, arm and policies",
+        ),
+        (
+            lambda f: _write(f / "graphs" / "evil__all_policies.json", '{"nodes": ['),
+            "graphs/evil__all_policies.json",
+            "not a node-link graph in JSON",
+        ),
+        (
+            lambda f: _write(f / "graphs" / "evil__all_policies.links.parquet", "PAR1x"),
+            "graphs/evil__all_policies.links.parquet",
             "not a readable Parquet",
         ),
     ],

@@ -18,8 +18,8 @@ from pyarrow.lib import ArrowException
 
 from sim import analysis, package_version
 from sim.errors import InputError
-from sim.execute import FUNDS_BY_KIND_COLUMNS, build_model
-from sim.experiment import BASELINE, Design, file_hash, load_experiment, run_specs
+from sim.execute import FUNDS_BY_KIND_COLUMNS
+from sim.experiment import BASELINE, Design, file_hash, load_experiment
 from sim.pairing.programme import funds_by_donor_kind
 from sim.report.styles import Styles
 from sim.results import ResultsStore
@@ -82,6 +82,8 @@ RUN_COLUMNS = ["run_id", "scenario", "arm", "point", "replication", "year"]
 """The columns every figure groups by: a run file without them is not one pairsim wrote."""
 
 MANIFEST = "the manifest.json that pairsim compare or sweep writes"
+SAVED_GRAPH = "a starting pairing graph that pairsim compare or sweep saves"
+NO_SAVED_GRAPH = "no saved pairing graph in this results folder; re-run the experiment with this version"
 RUN_META = "the run.json that pairsim run writes"
 TYPE_NAMES = {dict: "a JSON object", int: "a whole number", str: "a string"}
 JSON_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null"}
@@ -149,11 +151,25 @@ def _read_manifest(path: Path) -> dict:
             "experiment_file": str,
             "experiment_sha256": str,
             "replications": int,
+            "graphs": list,
         },
     )
     if not all(isinstance(run, dict) for run in manifest.get("runs", {}).values()):
         raise InputError.single(str(path), "runs", f"holds an entry that is not a JSON object; expected {MANIFEST}")
+    if not all(_is_graph_entry(entry) for entry in manifest.get("graphs", [])):
+        raise InputError.single(
+            str(path), "graphs", f"holds an entry without run_id, scenario, arm and policies; expected {MANIFEST}"
+        )
     return manifest
+
+
+def _is_graph_entry(entry) -> bool:
+    """One of the manifest's ``graphs``: which run saved which scenario and arm's graph, and the policies it kept."""
+    return (
+        isinstance(entry, dict)
+        and all(isinstance(entry.get(key), str) for key in ("run_id", "scenario", "arm"))
+        and (entry.get("policies") == "all" or isinstance(entry.get("policies"), list))
+    )
 
 
 def _read_runs(store: ResultsStore) -> pd.DataFrame:
@@ -175,7 +191,7 @@ def _experiment_input(folder: Path) -> ReportInput:
         design = manifest_design(manifest)
     experiment, experiment_note = _experiment_of(manifest)
     funds, funds_note = _experiment_funds(results)
-    network, network_note = _experiment_network(experiment, experiment_note, manifest)
+    network, network_note = _experiment_network(store, manifest)
     return ReportInput(
         folder=folder,
         kind="experiment",
@@ -223,9 +239,9 @@ def _experiment_of(manifest: dict):
     """The experiment file the results came from, if it is still there unchanged (for its description and arms)."""
     path = manifest.get("experiment_file")
     if not path or not Path(path).is_file():
-        return None, f"the experiment file {path} is no longer there, so its description and pairing network are not shown"
+        return None, f"the experiment file {path} is no longer there, so its description is not shown"
     if manifest.get("experiment_sha256") and file_hash(path) != manifest["experiment_sha256"]:
-        return None, f"the experiment file {path} has changed since these results were made, so its pairing network is not shown"
+        return None, f"the experiment file {path} has changed since these results were made, so its description is not shown"
     try:
         return load_experiment(path), ""
     except InputError as error:
@@ -248,33 +264,32 @@ def _experiment_funds(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return (pd.DataFrame(rows), "") if rows else (_no_funds(), "no arm sent any pairing funds")
 
 
-def _experiment_network(experiment, experiment_note: str, manifest: dict):
-    """The pairing graph of replication 0 of the arm with the most policies, rebuilt (runs are deterministic; building is
-    fast) - but only from scenario files unchanged since the runs, or it would not be the network they ran."""
-    if experiment is None:
-        return None, experiment_note
-    changed = [path for path, digest in manifest.get("scenarios", {}).items() if not _same_file(path, digest)]
-    if changed:
-        return None, f"the scenario file {', '.join(changed)} has changed or gone since these results were made"
-    specs = [spec for spec in run_specs(experiment) if spec.replication == 0 and spec.point == 0 and spec.arm != BASELINE]
-    if not specs:
+def _experiment_network(store: ResultsStore, manifest: dict):
+    """The pairing graph that replication 0 of the arm with the most policies started with, as its run saved it: the
+    results folder alone, never a model rebuilt from a scenario file that may have changed since the runs."""
+    if "graphs" not in manifest:
+        return None, NO_SAVED_GRAPH
+    arms = [entry for entry in manifest["graphs"] if entry["arm"] != BASELINE]
+    if not arms:
         return None, "the experiment has no pairing arm"
-    spec = max(specs, key=lambda s: math.inf if s.keep_policies is None else len(s.keep_policies))
-    try:
-        model = build_model(spec)
-    except InputError as error:
-        return None, f"arm {spec.arm} cannot be rebuilt ({error})"
-    programme = model.pairing
-    if not programme.branches:
-        return None, f"arm {spec.arm} forms no joint branches"
-    planned = pd.Series(programme.links.planned["funds"], name="sent")
-    where = f"scenario {Path(spec.scenario).stem}, " if len(experiment.scenarios) > 1 else ""
-    what = f"{where}arm {spec.arm}, replication 0, at the start; node size: planned funds a year (yuan)"
-    return (programme.graph, _node_funds(programme.graph, programme.link_table(), planned), what), ""
-
-
-def _same_file(path: str, digest: str) -> bool:
-    return Path(path).is_file() and file_hash(path) == digest
+    entry = max(arms, key=lambda e: math.inf if e["policies"] == "all" else len(e["policies"]))
+    arm, run_id = entry["arm"], entry["run_id"]
+    graph_path, links_path = store.graph_files(entry["scenario"], arm)
+    if not (graph_path.is_file() and links_path.is_file()):
+        status = manifest.get("runs", {}).get(run_id, {}).get("status")
+        if status == "failed":
+            return None, f"the run {run_id} failed, so arm {arm} has no saved pairing graph"
+        if status == "finished":
+            return None, NO_SAVED_GRAPH
+        return None, f"the run {run_id} has not finished, so arm {arm} has no saved pairing graph yet"
+    with _reading(graph_path, SAVED_GRAPH, "not a node-link graph in JSON"):
+        graph = nx.node_link_graph(json.loads(graph_path.read_text(encoding="utf-8")), edges="links")
+    links = _read_parquet(links_path, SAVED_GRAPH, ["branch", "donor_kind", "donor", "village", "planned_funds"])
+    if not len(links):
+        return None, f"arm {arm} forms no joint branches"
+    where = f"scenario {entry['scenario']}, " if len({e["scenario"] for e in manifest["graphs"]}) > 1 else ""
+    what = f"{where}arm {arm}, replication 0, at the start; node size: planned funds a year (yuan)"
+    return (graph, _node_funds(graph, links, links["planned_funds"]), what), ""
 
 
 def _run_input(folder: Path) -> ReportInput:
