@@ -39,8 +39,8 @@ class PolicyOptions(Protocol):
 class DonorKind:
     """A kind of organisation that can give: departments, communities, enterprises, villages, cooperatives.
 
-    ``fund_capacity(organisations, county, effects)`` gives the most each of
-    them can give a month, in yuan (``None``: this kind gives no money).
+    ``fund_capacity(organisations, county, month, effects)`` gives the most each
+    of them can give a month, in yuan (``None``: this kind gives no money).
     ``build(model, scenario, rng)`` creates the organisations of a kind the
     county core does not create itself (``None`` for the built-in kinds).
     """
@@ -48,7 +48,7 @@ class DonorKind:
     name: str
     label: str
     colour: str
-    fund_capacity: Callable[[Sequence[Any], Any, Any], np.ndarray] | None = None
+    fund_capacity: Callable[[Sequence[Any], Any, Any, Any], np.ndarray] | None = None
     build: Callable[[Any, Any, np.random.Generator], list[Any]] | None = None
     code: int = -1  # position in the registry, the number stored in link arrays (set by register_donor_kind)
 
@@ -84,12 +84,12 @@ class PolicyType:
     """A way of pairing: who may give, whom they help, how pairs form branches, who leads them.
 
     - ``donor_pool``: the donor kinds that may give under this type.
-    - ``candidates(county, policy, priority)``: donors, recipient villages, link scores and capacities for matching.
+    - ``candidates(county, policy, targeting)``: donors, recipient villages, link scores and capacities for matching.
     - ``grouping``: one joint branch per recipient ``"village"`` (one-to-one, many-to-one), or per ``"donor"`` (one-to-many
       chains).
     - ``secretary``: the side whose member leads the joint branch (Guangyuan: the strong village or the firm).
-    - ``rotation``: for posted cadres, the priority by which a successor is sent to a new village after
-      ``policy.rotation_months`` (``None``: links never rotate).
+    - ``rotation(county, strong_first)``: for posted cadres, the priority of villages to which a successor is sent
+      after ``policy.rotation_months`` (``None``: links never rotate).
     - ``budget``: each link's share of its branch's yearly plan of the flows that are shared, given the branch's links.
     - ``check(policy)``: a type's own rule about its options (a message when broken, else ``None``).
     - ``compatible(donor, village)``: for named (explicit) pairs, why a donor cannot serve that village (else ``None``).
