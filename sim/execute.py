@@ -31,8 +31,8 @@ from sim import package_version
 from sim.errors import InputError
 from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, file_hash, replication_seeds, run_specs, scenario_overrides
 from sim.model import PairingModel
-from sim.pairing.links import DONOR_KINDS
 from sim.pairing.programme import RECIPIENT_CLASSES, funds_by_donor_kind
+from sim.pairing.registry import donor_kinds
 from sim.results import ResultsStore, StartingGraph
 from sim.scenario import load_scenario
 
@@ -40,7 +40,7 @@ IDENTIFIERS = ["run_id", "scenario", "arm", "point", "replication", "seed", "yea
 
 
 FUNDS_BY_KIND_COLUMNS: dict[tuple[str, str], str] = {
-    (kind, recipient): f"funds_sent_total:{kind}:{recipient}" for kind in DONOR_KINDS for recipient in RECIPIENT_CLASSES
+    (kind, recipient): f"funds_sent_total:{kind}:{recipient}" for kind in donor_kinds() for recipient in RECIPIENT_CLASSES
 }
 """Funds sent since the start by each kind of donor to each class of recipient (the report's Sankey); 0 for the baseline."""
 
