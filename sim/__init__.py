@@ -5,11 +5,11 @@ simulates it month by month on Mesa, with pairing policies from :mod:`sim.pairin
 :mod:`sim.runner` and the ``pairsim`` command (:mod:`sim.cli`) run it and write tables.
 """
 
-from importlib import metadata
-
 
 def package_version(package: str) -> str:
     """An installed package's version ('not installed' if it is not); light enough for ``pairsim --version``."""
+    from importlib import metadata  # here: importing it costs ~80 ms that every other command would pay
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:

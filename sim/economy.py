@@ -8,14 +8,17 @@ parameters live in :class:`sim.scenario.Economy`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sim.households import INCOME_SOURCES, HouseholdArrays
 from sim.households import monthly_factor as monthly
 from sim.influence import NEUTRAL, PairingInfluence
 from sim.scenario import Classification, Economy
+
+if TYPE_CHECKING:
+    import pandas as pd  # annotations only: validating a scenario imports this module, and pandas is slow to import
 
 
 @dataclass

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sim.scenario import Households as HouseholdSpec
+
+if TYPE_CHECKING:
+    import pandas as pd  # annotations only: validating a scenario imports this module, and pandas is slow to import
 
 INCOME_SOURCES = ("farm", "wage", "remittance", "dividend", "transfer")
 """The parts of household income, in the order the economy computes them."""

@@ -9,15 +9,17 @@ month the model adds what changes with the month (:class:`Month`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from sim.economy import VillageState
 from sim.households import HouseholdArrays
 from sim.labour import Jobs
 from sim.scenario import Classification, Economy, Region
+
+if TYPE_CHECKING:
+    import pandas as pd  # annotations only: validating a scenario loads the registries, which import this module
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ benchmark they are measured against.
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 
 __all__ = ["ALGORITHMS", "match", "pair_counts"]
@@ -178,6 +177,8 @@ def _optimal(scores: np.ndarray, dcap: np.ndarray, rcap: np.ndarray, candidates:
 
     n_donors = scores.shape[0]
     source, sink = n_donors + n_recipients, n_donors + n_recipients + 1  # donors 0.., recipients n_donors..
+    import networkx as nx  # here, not at the top: only "optimal" needs it, and validating a scenario imports this module
+
     graph = nx.DiGraph()
     graph.add_nodes_from(range(n_donors + n_recipients + 2))
     graph.add_edges_from((source, d, {"capacity": c, "weight": 0}) for d, c in enumerate(dcap.tolist()) if c > 0)

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-import pandas as pd
 from pydantic import ConfigDict, ValidationError, model_validator
 
 from sim.errors import InputError, Problem, did_you_mean
@@ -53,6 +52,8 @@ class VillageRecord(Strict):
 @lru_cache(maxsize=32)
 def _read_village_csv_cached(path: str, mtime_ns: int) -> tuple[VillageRecord, ...]:
     del mtime_ns  # part of the cache key only: an edited file is read again
+    import pandas as pd  # here, not at the top: most scenarios have no CSV, and pandas is slow to import
+
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
