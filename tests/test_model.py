@@ -62,7 +62,7 @@ def test_default_scenario_is_small_yaml(small_scenario_path):
 def test_scenario_object_accepted(small_spec):
     model = PairingModel(scenario=small_spec, rng=1)
     assert model.spec is small_spec
-    assert model.steps == 0 and model.running
+    assert model.months_elapsed == 0 and model.running
 
 
 def test_missing_scenario_file_is_input_error(tmp_path):
@@ -158,10 +158,10 @@ def test_cooperative_members_share_industry_and_town(two_year_run):
 def test_one_step_is_one_month(two_year_spec):
     model = PairingModel(scenario=two_year_spec, rng=2)
     start = two_year_spec.start_year
-    assert (model.steps, model.year, model.month_of_year) == (0, start, 0)
+    assert (model.months_elapsed, model.year, model.month_of_year) == (0, start, 0)
     for expected_step in range(1, 25):
         model.step()
-        assert model.steps == expected_step
+        assert model.months_elapsed == expected_step
         assert model.year == start + expected_step // 12
         assert model.month_of_year == expected_step % 12
         assert model.outcomes["year"] == model.year
@@ -176,7 +176,7 @@ def test_stops_after_horizon(small_spec, years):
         model.step()
         steps += 1
         assert steps <= 12 * years
-    assert steps == model.steps == 12 * years
+    assert steps == model.months_elapsed == 12 * years
     assert not model.running
 
 
@@ -270,7 +270,7 @@ def test_override_changes_outcomes(two_year_spec):
 
 def test_horizon_override(small_spec):
     model = run(PairingModel(scenario=small_spec, rng=1, overrides={"horizon_years": 1}))
-    assert model.steps == 12
+    assert model.months_elapsed == 12
 
 
 @pytest.mark.parametrize(
@@ -332,7 +332,7 @@ def test_csv_scenario_runs(tmp_path, write_scenario, csv_scenario_data, village_
     target = np.array([row["income_per_capita"] for row in village_rows], dtype=float)
     assert (start["income_pc"].to_numpy() >= target * (1 - 1e-9)).all()
     assert (start["income_pc"].to_numpy() <= target * 1.05).all()
-    assert model.steps == 12
+    assert model.months_elapsed == 12
 
 
 def test_baseline_is_plausible(baseline):
