@@ -518,6 +518,7 @@ def test_the_report_draws_the_saved_network_after_the_scenario_file_changed_or_w
     assert report.load_report_input(out_dir).network_note == ""
 
 
+@pytest.mark.slow
 def test_serial_and_process_pool_runs_save_identical_graph_files(tmp_path):
     path = graph_experiment(tmp_path, replications=1)
     run_here(path, tmp_path / "serial")
