@@ -1,0 +1,183 @@
+"""docs/ADDING_A_POLICY.md works as written: its code registers a university–village pairing that runs a county.
+
+The guide's ```python blocks each follow a ``<!-- file: PATH -->`` line naming the file they
+belong in. The blocks of ``sim/pairing/universities.py``, joined in order, become that module
+(here only in ``sys.modules``, nothing is written under sim/); the other files' blocks run
+after it, each in a fresh namespace, the script of section 5 in a folder holding the guide's
+scenario: ``scenarios/small.yaml`` plus the guide's YAML block. Everything registered is
+unregistered afterwards, so the other tests (the golden outputs above all) see pairsim as
+it ships.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.errors import InputError
+from sim.pairing import registry
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "docs" / "ADDING_A_POLICY.md"
+SMALL = ROOT / "scenarios" / "small.yaml"
+MODULE = "sim.pairing.universities"
+MODULE_FILE = "sim/pairing/universities.py"
+SCRIPT_FILE = "run_universities.py"
+SCENARIO_FILE = "scenarios/small_universities.yaml"
+ENTRIES = ("university", "technician_days", "university_village")  # in registration order
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+FILE_MARK = re.compile(r"<!-- file: (\S+) -->\s*$")
+
+
+def guide_blocks(language: str) -> list[tuple[str | None, str]]:
+    """(file named by the ``<!-- file: -->`` line just above, code) of every fenced block in ``language``, in order."""
+    text = GUIDE.read_text(encoding="utf-8")
+    blocks = []
+    for match in FENCE.finditer(text):
+        if match.group(1) != language:
+            continue
+        above = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        mark = FILE_MARK.search(above)
+        blocks.append((mark.group(1) if mark else None, match.group(2)))
+    return blocks
+
+
+def python_files() -> dict[str, str]:
+    """Each file the guide's Python blocks go into, with its blocks joined in order (files in order of first mention)."""
+    files: dict[str, list[str]] = {}
+    for path, code in guide_blocks("python"):
+        assert path is not None, f"a ```python block of {GUIDE.name} has no <!-- file: PATH --> line above it:\n{code[:200]}"
+        files.setdefault(path, []).append(code)
+    return {path: "\n\n".join(codes) for path, codes in files.items()}
+
+
+def scenario_with_guide_policies(folder: Path) -> Path:
+    """scenarios/small.yaml with the guide's YAML policies added to its pairing.policies, written under ``folder``."""
+    (block,) = [code for _, code in guide_blocks("yaml")]
+    added = yaml.safe_load(block)["pairing"]["policies"]
+    data = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
+    data["pairing"]["policies"] += added
+    path = folder / SCENARIO_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def guide_module() -> Iterator[types.ModuleType]:
+    """The guide's module, imported as sim.pairing.universities (its entries registered) while the tests run."""
+    source = python_files()[MODULE_FILE]
+    module = types.ModuleType(MODULE)
+    module.__file__ = str(GUIDE)
+    sys.modules[MODULE] = module
+    try:
+        exec(compile(source, f"{GUIDE.name}: {MODULE_FILE}", "exec"), module.__dict__)  # noqa: S102 - the guide's own code
+        yield module
+    finally:
+        for name in reversed(ENTRIES):
+            registry.unregister(name)
+        del sys.modules[MODULE]
+
+
+@pytest.fixture(scope="module")
+def guide_run(guide_module: types.ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The namespaces of the guide's other files, run in order in a folder with the guide's scenario (the script's too).
+
+    Each runs as a module of its own (pydantic looks up a class's module to finish its fields).
+    """
+    folder = tmp_path_factory.mktemp("guide")
+    scenario_with_guide_policies(folder)
+    others = [path for path in python_files() if path != MODULE_FILE]
+    names = [f"_adding_a_policy_guide_{i}" for i in range(len(others))]
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(folder)
+            for path, name in zip(others, names, strict=True):
+                module = sys.modules[name] = types.ModuleType(name)
+                exec(compile(python_files()[path], f"{GUIDE.name}: {path}", "exec"), module.__dict__)  # noqa: S102 - the guide's own code
+        yield {path: vars(sys.modules[name]) for path, name in zip(others, names, strict=True)}
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
+
+
+def test_the_guide_registers_a_donor_kind_a_flow_and_a_policy_type(guide_module):
+    assert list(registry.donor_kinds())[-1] == "university"  # after the built-in kinds: their codes do not move
+    assert list(registry.flows())[-1] == "technician_days"  # moves after the built-in flows
+    assert registry.policy_types()["university_village"].donor_pool == ("university",)
+
+
+def test_the_guide_scenario_runs_the_new_policy_through_ledger_and_tables(guide_module, guide_run):
+    result, model = guide_run[SCRIPT_FILE]["result"], guide_run[SCRIPT_FILE]["model"]
+    assert model.spec.horizon_years == 2
+
+    links = result.links[result.links["policy"] == "高校+村"]
+    assert len(links) == 4 and set(links["donor_kind"]) == {"university"}
+    per_university = links["donor"].value_counts()
+    assert (per_university <= guide_module.TECHNICIANS_PER_UNIVERSITY).all()  # one technician a village
+
+    days = result.ledger[result.ledger["flow"] == "technician_days"]
+    assert len(days) > 0 and set(days["policy"]) == {"高校+村"}  # only this policy plans technician-days
+    monthly = result.monthly
+    assert "technician_days" in monthly.columns
+    np.testing.assert_allclose(monthly["technician_days"].iloc[1:].to_numpy(), days.groupby("step")["sent"].sum().to_numpy())
+    row = result.policies.set_index("policy").loc["高校+村"]
+    assert row["type"] == "university_village" and row["technician_days_sent"] == pytest.approx(days["sent"].sum())
+    # A full year at full effort would be 60 days a link; formalism lowers effort, so less is sent, but not nothing.
+    assert 0 < days["sent"].sum() < 4 * 60 * model.spec.horizon_years
+
+    funds = result.ledger[(result.ledger["flow"] == "funds") & result.ledger["link"].isin(links["link"])]
+    per_month = funds.merge(result.links[["link", "donor"]], on="link").groupby(["donor", "step"])["sent"].sum()
+    assert (per_month <= guide_module.ANNUAL_BUDGET / 12.0 + 1e-9).all()  # the fund-capacity rule binds
+    assert funds["sent"].sum() > 0
+
+
+def test_the_guide_schema_sketch_is_a_valid_scenario_section(guide_run):
+    group = guide_run["sim/scenario/schema.py"]["UniversityGroup"](count=2)
+    assert (group.technicians, group.annual_budget) == (5, 60_000)
+
+
+def test_the_guide_yaml_passes_the_scenario_loader_only_while_registered(guide_module, tmp_path):
+    path = scenario_with_guide_policies(tmp_path)
+    policy = load_scenario(path).pairing.policies[-1]
+    assert (policy.type, policy.label, policy.flows.amount("technician_days")) == ("university_village", "高校+村", 60)
+
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("technician_days: 60", "technician_days: 0"), encoding="utf-8")
+    with pytest.raises(InputError, match=r"pairing\.policies\[5\].*needs flows\.technician_days > 0"):
+        load_scenario(path)
+
+    entry = registry.policy_types()["university_village"]
+    registry.unregister("university_village")
+    try:
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError, match=r"pairing\.policies\[5\]\.type"):
+            load_scenario(path)
+    finally:
+        registry.register_policy_type(entry)
+
+
+def test_the_guide_module_is_clean_project_code():
+    """The module as a reader would save it passes the project's linters (ruff check and format)."""
+    source = python_files()[MODULE_FILE]
+    ruff = Path(sys.executable).parent / "ruff"
+    for command in (["check", "--quiet"], ["format", "--check", "--quiet"]):
+        done = subprocess.run(
+            [str(ruff), *command, "--stdin-filename", MODULE_FILE, "-"],
+            input=source,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+        assert done.returncode == 0, f"ruff {command[0]} on the guide's {MODULE_FILE}:\n{done.stdout}{done.stderr}"
