@@ -274,14 +274,14 @@ def _experiment_network(store: ResultsStore, manifest: dict):
         return None, "the experiment has no pairing arm"
     entry = max(arms, key=lambda e: math.inf if e["policies"] == "all" else len(e["policies"]))
     arm, run_id = entry["arm"], entry["run_id"]
-    graph_path, links_path = store.graph_files(entry["scenario"], arm)
-    if not (graph_path.is_file() and links_path.is_file()):
+    if not store.has_graph(entry["scenario"], arm):
         status = manifest.get("runs", {}).get(run_id, {}).get("status")
         if status == "failed":
             return None, f"the run {run_id} failed, so arm {arm} has no saved pairing graph"
         if status == "finished":
             return None, NO_SAVED_GRAPH
         return None, f"the run {run_id} has not finished, so arm {arm} has no saved pairing graph yet"
+    graph_path, links_path = store.graph_files(entry["scenario"], arm)
     with _reading(graph_path, SAVED_GRAPH, "not a node-link graph in JSON"):
         graph = nx.node_link_graph(json.loads(graph_path.read_text(encoding="utf-8")), edges="links")
     links = _read_parquet(links_path, SAVED_GRAPH, ["branch", "donor_kind", "donor", "village", "planned_funds"])
