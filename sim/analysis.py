@@ -1,7 +1,8 @@
 """Statistics on an experiment's tidy results table (one row per run and simulated year).
 
 Pure functions: policy effects paired by common random numbers, cost-effectiveness, Sobol'
-and Morris sensitivity indices (SALib) and yearly means with t intervals, each a tidy DataFrame.
+and Morris sensitivity indices (SALib) and yearly means with t intervals, each a tidy DataFrame;
+and, from one run's ledger and links tables, who funds whom (:func:`funds_by_donor_kind`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.outcome_registry import analysed_outcomes
+
 __all__ = [
     "COST_COLUMNS",
     "IDENTIFIER_COLUMNS",
-    "STANDARD_OUTCOMES",
+    "RECIPIENT_CLASSES",
     "cost_effectiveness",
     "default_outcomes",
     "final_year",
+    "funds_by_donor_kind",
     "morris_indices",
     "paired_differences",
     "sobol_indices",
@@ -30,28 +34,6 @@ IDENTIFIER_COLUMNS: tuple[str, ...] = ("run_id", "scenario", "arm", "point", "re
 """Columns that name a run (plus one ``param:<dotted.path>`` column per swept parameter)."""
 
 PARAM_PREFIX = "param:"
-
-STANDARD_OUTCOMES: tuple[str, ...] = (
-    "rural_income_pc",
-    "urban_income_pc",
-    "urban_rural_ratio",
-    "income_gap",
-    "gini",
-    "gini_rural",
-    "theil_t",
-    "theil_t_between",
-    "theil_t_within",
-    "theil_between_share",
-    "poverty_headcount",
-    "weak_villages",
-    "hollow_villages",
-    "rural_median_income_pc",
-    "migrant_share",
-    "local_jobs",
-    "mean_leadership",
-    "mean_collective_income",
-)
-"""Level outcomes analysed by default (those present in the table, in this order)."""
 
 COST_COLUMNS: tuple[str, ...] = (
     "funds_sent_total",
@@ -99,16 +81,16 @@ def _safe_ratio(num: pd.Series, den: pd.Series) -> pd.Series:
 
 
 def default_outcomes(results: pd.DataFrame) -> list[str]:
-    """The :data:`STANDARD_OUTCOMES` present in ``results`` (identifiers, year, step, ``param:``
-    and the cumulative ``*_total`` columns are never outcomes)."""
-    return [c for c in STANDARD_OUTCOMES if c in results.columns]
+    """The outcomes analysed by default (:func:`sim.outcome_registry.analysed_outcomes`) present in ``results``
+    (identifiers, year, step, ``param:`` and the cumulative ``*_total`` columns are never outcomes)."""
+    return [c for c in analysed_outcomes() if c in results.columns]
 
 
 def _outcomes(results: pd.DataFrame, outcomes: str | Sequence[str] | None) -> list[str]:
     if outcomes is None:
         chosen = default_outcomes(results)
         if not chosen:
-            raise ValueError(f"results has none of the standard outcomes {list(STANDARD_OUTCOMES)}; pass outcomes=")
+            raise ValueError(f"results has none of the standard outcomes {analysed_outcomes()}; pass outcomes=")
         return chosen
     chosen = [outcomes] if isinstance(outcomes, str) else list(outcomes)
     if not chosen:
@@ -622,3 +604,24 @@ def time_series(results: pd.DataFrame, outcome: str | Sequence[str], confidence:
     for col in ("scenario", "arm"):
         sort[col] = sort[col].map({v: i for i, v in enumerate(pd.unique(results[col]))})
     return table.loc[sort.sort_values(["scenario", "arm", "point", "_order", "year"], kind="stable").index].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- #
+# Who funds whom (one run's ledger and links tables)
+# --------------------------------------------------------------------------- #
+
+RECIPIENT_CLASSES = {"weak": "villages weak when paired", "other": "other villages"}
+"""How the funds table splits recipients: was the village weak (薄弱村) when its link began?"""
+
+
+def funds_by_donor_kind(ledger: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Funds sent each month by kind of donor to each class of recipient (who gives to whom, for Sankey diagrams).
+
+    Reads the run's ``ledger`` and ``links`` tables, so it works on a live run and on
+    a ``pairsim run`` output folder alike. Columns: step, donor_kind, recipient
+    (a key of :data:`RECIPIENT_CLASSES`), sent (yuan).
+    """
+    funds = ledger.loc[ledger["flow"] == "funds", ["step", "link", "sent"]]
+    merged = funds.merge(links[["link", "donor_kind", "weak_at_start"]], on="link", how="left", validate="many_to_one")
+    merged["recipient"] = np.where(merged["weak_at_start"].astype(bool), "weak", "other")
+    return merged.groupby(["step", "donor_kind", "recipient"], as_index=False, sort=True)["sent"].sum()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from mesa.visualization.solara_viz import ComponentsView, ModelController, ShowS
 from mesa.visualization.utils import update_counter
 
 from sim.model import PairingModel
+from sim.pairing.registry import policy_types
+from sim.report.styles import JOINT_BRANCH, node_kinds
 from sim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 
 SCENARIO_ENV = "PAIRSIM_APP_SCENARIO"
@@ -62,24 +65,11 @@ PARAMETER_HELP: dict[str, str] = {
 }
 """What each sidebar slider means (the sidebar labels are kept short); press Reset to apply new values."""
 
-POLICY_TYPE_LABELS: dict[str, str] = {
-    "city_village": "City-village (部门/社区+村)",
-    "village_enterprise": "Village-enterprise (村企)",
-    "strong_weak": "Strong-weak villages (强村+弱村)",
-    "industry_chain": "Industry chain (产业链)",
-    "cadre_dispatch": "First secretaries (第一书记)",
-}
 
-KIND_COLOURS: dict[str, str] = {
-    "village": "tab:green",
-    "department": "tab:blue",
-    "community": "tab:cyan",
-    "enterprise": "tab:orange",
-    "cooperative": "tab:purple",
-    "joint_branch": "dimgray",
-}
-KIND_LABELS: dict[str, str] = {kind: kind.replace("_", " ") for kind in KIND_COLOURS}
-"""Legend labels; figures stay in English, as matplotlib's default fonts have no Chinese glyphs."""
+def legend_label(label: str) -> str:
+    """A registry label without its Chinese gloss ("villages (村)" -> "villages"): the figures stay in English, as
+    matplotlib's default fonts have no Chinese glyphs."""
+    return re.sub(r"\s*\([^()]*[^\x00-\x7f][^()]*\)", "", label).strip()
 
 
 def _scenario_value(scenario: Scenario, dotted: str) -> Any:
@@ -192,7 +182,7 @@ def build_model_params(scenario: Scenario = APP_SCENARIO) -> dict[str, Any]:
         "training_scale": Slider("Training x", 1.0, 0.0, 3.0, 0.25, dtype=float),
     }
     for policy_type in dict.fromkeys(policy.type for policy in scenario.pairing.policies):
-        params[policy_type] = {"type": "Checkbox", "value": True, "label": POLICY_TYPE_LABELS[policy_type]}
+        params[policy_type] = {"type": "Checkbox", "value": True, "label": policy_types()[policy_type].label}
     return params
 
 
@@ -292,7 +282,7 @@ def draw_pairing_network(model: PairingModel) -> Figure:
         if segments:
             ax.add_collection(LineCollection(segments, zorder=2, **style))
 
-    for kind, colour in KIND_COLOURS.items():
+    for kind, looks in node_kinds().items():
         nodes = [node for node, data in graph.nodes(data=True) if data["kind"] == kind]
         if not nodes:
             continue
@@ -303,12 +293,12 @@ def draw_pairing_network(model: PairingModel) -> Figure:
             xy[:, 0],
             xy[:, 1],
             s=sizes,
-            color=colour,
+            color=looks.colour,
             alpha=[0.3 if f else 0.9 for f in faded],
-            marker="D" if kind == "joint_branch" else "o",
+            marker="D" if kind == JOINT_BRANCH else "o",
             edgecolors="white",
             linewidths=0.5,
-            label=KIND_LABELS[kind],
+            label=legend_label(looks.label),
             zorder=3,
         )
 

@@ -20,28 +20,14 @@ import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from sim.errors import InputError, Problem, did_you_mean
-from sim.outcomes import LORENZ_OUTCOMES, MODEL_OUTCOMES
+from sim.outcome_registry import OUTCOMES, default_outcomes
 from sim.scenario import Scenario, load_scenario, read_yaml_mapping, resolve_scenario, validate_model
 from sim.schema import HorizonYears, NonNegativeInt, PositiveInt, Strict
 
 BASELINE = "baseline"
 ARM_NAME = re.compile(r"^[^\W][\w.-]*$")
 """Arm names become part of file names: letters (any script), digits, '_', '-' and '.', not starting with '.' or '-'."""
-DEFAULT_OUTCOMES = [
-    "rural_income_pc",
-    "urban_income_pc",
-    "urban_rural_ratio",
-    "gini",
-    "gini_rural",
-    "theil_t",
-    "theil_t_between",
-    "theil_between_share",
-    "poverty_headcount",
-    "weak_villages",
-    "hollow_villages",
-    *LORENZ_OUTCOMES,
-]
-"""Outcomes kept when an experiment does not list its own (the Lorenz points are for the report's Lorenz curves)."""
+DEFAULT_OUTCOMES = default_outcomes()  # TODO(issue 10): only tests/test_execute.py still reads this name
 
 CUMULATIVE_FLOWS = {
     "funds_sent": "funds_sent_total",
@@ -148,15 +134,15 @@ class Experiment(Strict):
     horizon_years: HorizonYears | None = Field(None, description="overrides each scenario's horizon (at most 30 years)")
     baseline: bool = Field(True, description="add the no-pairing arm 'baseline'")
     arms: dict[str, Arm] = Field({}, validate_default=True)
-    outcomes: list[str] = DEFAULT_OUTCOMES
+    outcomes: list[str] = Field(default_factory=default_outcomes)
     design: Design | None = None
 
     @field_validator("outcomes")
     @classmethod
     def _known_outcomes(cls, outcomes: list[str]) -> list[str]:
         for outcome in outcomes:
-            if outcome not in MODEL_OUTCOMES:
-                raise ValueError(f"unknown outcome {outcome!r}{did_you_mean(outcome, MODEL_OUTCOMES)}")
+            if outcome not in OUTCOMES:
+                raise ValueError(f"unknown outcome {outcome!r}{did_you_mean(outcome, OUTCOMES)}")
         return outcomes
 
     @field_validator("arms")
@@ -191,7 +177,7 @@ class RunSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     keep_policies: tuple[str, ...] | None = None  # None: all of the scenario's policies
     parameters: dict[str, float] = field(default_factory=dict)  # the design point's values
-    outcomes: tuple[str, ...] = tuple(DEFAULT_OUTCOMES)
+    outcomes: tuple[str, ...] = field(default_factory=lambda: tuple(default_outcomes()))
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -11,70 +11,26 @@ One format per unit, whatever the size of the value:
 - ``count``: whole numbers as such, means to one decimal (``13.5``).
 
 A value that is not defined is never shown as ``nan``: the caller says why (``format_value(nan, "yuan",
-"no significant reduction")``). Each outcome's label, axis text and unit live together in :data:`OUTCOME_LABELS`.
+"no significant reduction")``). Each outcome's label, axis text and unit live in its entry of
+:data:`sim.outcome_registry.OUTCOMES`, beside the units (:data:`UNITS`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import NamedTuple
 
-
-@dataclass(frozen=True)
-class Unit:
-    """How the values of one unit are written: Python's format spec (after scaling), suffixes, and plotly's d3 format."""
-
-    spec: str
-    short: str  # a unit column's text
-    scale: float = 1.0
-    suffix: str = ""  # after a level
-    difference_suffix: str = ""  # after a difference of two levels
-    d3: str = ""  # plotly's tick/hover format of the unscaled value
-
-
-UNITS: dict[str, Unit] = {
-    "yuan": Unit(",.0f", "yuan", d3=",.0f"),
-    "share": Unit(".2f", "%", scale=100.0, suffix=" %", difference_suffix=" pp", d3=".2%"),
-    "index": Unit(".4f", "index", d3=".4f"),
-    "ratio": Unit(".3f", "ratio", d3=".3f"),
-    "count": Unit(",.1f", "count", d3=",.1f"),
-}
-
-
-class OutcomeLabel(NamedTuple):
-    """An outcome as people read it: its name, its axis title (with the unit in words) and its unit (a key of UNITS)."""
-
-    label: str
-    axis: str
-    unit: str
-
-
-OUTCOME_LABELS: dict[str, OutcomeLabel] = {
-    "rural_income_pc": OutcomeLabel("Mean rural income", "yuan per person per year", "yuan"),
-    "urban_income_pc": OutcomeLabel("Mean urban income", "yuan per person per year", "yuan"),
-    "urban_rural_ratio": OutcomeLabel("Urban/rural income ratio", "ratio (urban ÷ rural)", "ratio"),
-    "gini": OutcomeLabel("Gini (all residents)", "Gini index (0 = equal, 1 = one holds all)", "index"),
-    "theil_t": OutcomeLabel("Theil T (all residents)", "Theil T index (≥ 0)", "index"),
-    "theil_t_between": OutcomeLabel("Theil T between urban and rural", "Theil T component (≥ 0)", "index"),
-    "theil_t_within": OutcomeLabel("Theil T within urban and rural", "Theil T component (≥ 0)", "index"),
-    "theil_between_share": OutcomeLabel("Urban/rural share of Theil T", "share of Theil T (%)", "share"),
-    "poverty_headcount": OutcomeLabel("Rural poverty headcount", "share of rural residents (%)", "share"),
-    "weak_villages": OutcomeLabel("Weak villages (薄弱村)", "count (villages)", "count"),
-    "hollow_villages": OutcomeLabel("Hollow villages (空壳村)", "count (villages)", "count"),
-}
-"""Label, axis title and unit of each outcome the summaries and the report name (the report's figures use the first two)."""
+from sim.outcome_registry import OUTCOMES, UNITS
 
 
 def outcome_label(outcome: str) -> str:
-    """The outcome's name for people ("Gini (all residents)"); an outcome without a label keeps its column name."""
-    known = OUTCOME_LABELS.get(outcome)
+    """The outcome's name for people ("Gini (all residents)"); a column that is not an outcome keeps its name."""
+    known = OUTCOMES.get(outcome)
     return known.label if known else outcome
 
 
 def unit_of(outcome: str) -> str:
-    """The unit of an outcome (a key of UNITS); ``index`` (four decimals) for an outcome without a label."""
-    known = OUTCOME_LABELS.get(outcome)
+    """The unit of an outcome (a key of UNITS); ``index`` (four decimals) for a column that is not an outcome."""
+    known = OUTCOMES.get(outcome)
     return known.unit if known else "index"
 
 

@@ -17,23 +17,13 @@ import pandas as pd
 
 from sim import package_version
 from sim.model import PairingModel
+from sim.outcome_registry import summary_rows
 from sim.outputs import RUN_MARKER, write_folder_atomically
 from sim.pairing.programme import write_graph
+from sim.pairing.registry import flows
 from sim.scenario import Scenario
 
-SUMMARY_ROWS: dict[str, str] = {
-    "rural_income_pc": "Rural income per capita (yuan/yr)",
-    "urban_income_pc": "Urban income per capita (yuan/yr)",
-    "urban_rural_ratio": "Urban/rural income ratio",
-    "gini": "Gini (all residents)",
-    "theil_t": "Theil T (all residents)",
-    "theil_t_between": "  between urban and rural",
-    "theil_t_within": "  within urban and rural",
-    "theil_between_share": "  urban/rural share of Theil T",
-    "poverty_headcount": "Rural poverty headcount ratio",
-    "weak_villages": "Weak villages (薄弱村)",
-    "hollow_villages": "Hollow villages (空壳村)",
-}
+SUMMARY_ROWS = summary_rows()  # TODO(issue 10): only tests/test_cli.py still reads this name; use summary_rows() there
 
 
 @dataclass
@@ -74,33 +64,38 @@ def summarise(monthly: pd.DataFrame) -> pd.DataFrame:
     start_label, end_label = f"start ({int(first['year'])})", f"end ({int(last['year'])})"
     rows = [
         {"outcome": label, start_label: first[key], end_label: last[key], "change": last[key] - first[key]}
-        for key, label in SUMMARY_ROWS.items()
+        for key, label in summary_rows().items()
     ]
     return pd.DataFrame(rows).set_index("outcome")
 
 
-POLICY_COLUMNS: dict[str, str] = {
+LINK_COLUMNS: dict[str, str] = {
     "branches": "branches",
     "links_active": "active",
     "links_ended": "ended",
     "links_graduated": "graduated",
     "links_rotated": "rotated",
-    "funds_sent": "funds sent (yuan)",
-    "funds_lost": "leaked (yuan)",
-    "trainees_sent": "trained",
-    "jobs_sent": "hired",
-    "cadre_months_sent": "cadre-months",
-    "technology_sent": "techniques",
-    "market_savings_sent": "market savings (yuan)",
-    "problems_solved_sent": "problems solved",
 }
+"""The policies table's counts of branches and links, with their row labels in :func:`format_policies`."""
+
+
+def policy_columns() -> dict[str, str]:
+    """The policies table's columns :func:`format_policies` shows, with their row labels: branches and links, then each
+    registered flow's total (funds followed by what leaked of them)."""
+    columns = dict(LINK_COLUMNS)
+    for flow in flows().values():
+        columns[flow.ledger_column] = flow.label
+        if flow.name == "funds":
+            columns["funds_lost"] = "leaked (yuan)"  # only funds leak
+    return columns
 
 
 def format_policies(policies: pd.DataFrame) -> str:
     """Per-policy totals over the run as an aligned text table ('' when there is no pairing)."""
     if policies.empty:
         return ""
-    table = policies.set_index("policy")[list(POLICY_COLUMNS)].rename(columns=POLICY_COLUMNS)
+    columns = policy_columns()
+    table = policies.set_index("policy")[list(columns)].rename(columns=columns)
     return table.map(lambda value: f"{value:,.0f}").T.to_string()
 
 
@@ -109,7 +104,7 @@ def format_summary(summary: pd.DataFrame) -> str:
     separators, shares in percent and their change in points, Gini and Theil to 4 decimals, counts)."""
     from sim.formatting import format_value, unit_of
 
-    keys = {label: key for key, label in SUMMARY_ROWS.items()}
+    keys = {label: key for key, label in summary_rows().items()}
     table = summary.copy().astype(object)
     for label in table.index:
         unit = unit_of(keys.get(label, ""))

@@ -15,19 +15,11 @@ import pandas as pd
 from sim import analysis
 from sim.experiment import BASELINE, Design, salib_problem
 from sim.formatting import UNITS, format_interval, format_outcome, format_value, outcome_label, unit_of
+from sim.outcome_registry import headline_outcomes
 from sim.results import ResultsStore, load_results
 
-HEADLINE_OUTCOMES = [
-    "gini",
-    "theil_t",
-    "theil_between_share",
-    "urban_rural_ratio",
-    "rural_income_pc",
-    "weak_villages",
-    "hollow_villages",
-    "poverty_headcount",
-]
-"""The outcomes the summary shows first (when the experiment kept them)."""
+SENSITIVITY_OUTCOMES = ("gini", "urban_rural_ratio", "weak_villages")
+"""The outcomes whose sensitivity indices the summary and the report show (when the experiment kept them)."""
 
 
 def summarize_folder(folder: str | Path) -> str:
@@ -57,7 +49,7 @@ def summarize_folder(folder: str | Path) -> str:
 
 def differences_text(results: pd.DataFrame) -> str:
     """The final-year paired differences of the headline outcomes as text: outcomes by label, each value in its unit."""
-    outcomes = [o for o in HEADLINE_OUTCOMES if o in results.columns]
+    outcomes = [o for o in headline_outcomes() if o in results.columns]
     table = analysis.paired_differences(results, baseline=BASELINE, outcomes=outcomes)
     table = table[table["point"] == table["point"].min()] if "point" in table else table
     rows = []
@@ -111,11 +103,11 @@ def sobol_varies(table: pd.DataFrame) -> bool:
 
 
 def sensitivity_text(results: pd.DataFrame, design: Design) -> str:
-    """Sobol or Morris indices of the headline outcomes, per arm (averaged over replications at each point)."""
+    """Sobol or Morris indices of the :data:`SENSITIVITY_OUTCOMES`, per arm (averaged over replications at each point)."""
     problem = salib_problem(design)
     blocks = []
     for arm in sorted(results["arm"].unique()):
-        for outcome in [o for o in ("gini", "urban_rural_ratio", "weak_villages") if o in results.columns]:
+        for outcome in [o for o in SENSITIVITY_OUTCOMES if o in results.columns]:
             if design.method == "sobol":
                 table = analysis.sobol_indices(
                     results, problem["names"], problem["bounds"], outcome, calc_second_order=False, arm=arm, seed=0

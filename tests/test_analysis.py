@@ -25,7 +25,8 @@ from sim.analysis import (
     unpaired_differences,
 )
 from sim.formatting import format_interval, format_value
-from sim.runner import SUMMARY_ROWS, format_summary, summarise
+from sim.outcome_registry import summary_rows
+from sim.runner import format_summary, summarise
 from sim.summary import cost_text, differences_text, sobol_table
 
 START, HORIZON = 2009, 4
@@ -508,7 +509,7 @@ def test_run_summary_shows_shares_in_percent_and_indices_to_four_decimals():
     monthly = pd.DataFrame(
         {
             "year": [2009, 2019],
-            **{key: [0.5, 0.25] for key in SUMMARY_ROWS},
+            **{key: [0.5, 0.25] for key in summary_rows()},
             "rural_income_pc": [8279.2, 20887.4],
             "urban_rural_ratio": [2.1513, 1.9354],
             "poverty_headcount": [0.0685, 0.0072],

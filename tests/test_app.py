@@ -33,6 +33,7 @@ import solara
 from sim import app, app_server, cli
 from sim.errors import InputError
 from sim.model import PairingModel
+from sim.pairing.registry import policy_types
 from sim.scenario import DEFAULT_SCENARIO
 
 
@@ -53,7 +54,7 @@ def test_module_page_renders():
     labels = [widget.label for widget in rc.find(ipyvuetify.Slider).widgets]
     assert {"Seed", "Leakage", "Formalism", "Accountability", "Funds x"} <= set(labels)
     checkboxes = [widget.label for widget in rc.find(ipyvuetify.Checkbox).widgets]
-    assert app.POLICY_TYPE_LABELS["strong_weak"] in checkboxes
+    assert policy_types()["strong_weak"].label in checkboxes
     assert len(rc.find(ipywidgets.Image).widgets) >= 3  # network, Gini and ratio plots on the first page
 
 
@@ -62,7 +63,7 @@ def test_sliders_reach_the_model_through_reset_and_step():
     model = solara.reactive(app.AppModel(rng=3))
     _box, rc = solara.render(solara.AppLayout(children=[app.build_page(model)]), handle_error=False)
     rc.find(ipyvuetify.Slider, label="Leakage").widget.v_model = 0.0
-    rc.find(ipyvuetify.Checkbox, label=app.POLICY_TYPE_LABELS["cadre_dispatch"]).widget.v_model = False
+    rc.find(ipyvuetify.Checkbox, label=policy_types()["cadre_dispatch"].label).widget.v_model = False
     first = model.value
 
     rc.find(ipyvuetify.Btn, children=["Reset"]).widget.click()
@@ -244,13 +245,19 @@ def _is_recipient(graph, node: str) -> bool:
     return any(graph.edges[node, other]["role"] == "recipient" for other in graph.neighbors(node))
 
 
+def test_legend_labels_are_the_registry_labels_without_their_chinese_gloss():
+    assert app.legend_label("urban communities (社区)") == "urban communities"
+    assert app.legend_label("joint branches (联合党总支)") == "joint branches"
+    assert app.legend_label("cadres (on loan)") == "cadres (on loan)"  # only a gloss matplotlib cannot draw goes
+
+
 def test_network_component_renders():
     model = _stepped(app.AppModel(rng=1, cadre_dispatch=True), 30)
     figure = app.draw_pairing_network(model)
     ax = figure.axes[0]
     assert "branches active" in ax.get_title()
     legend = {text.get_text() for text in ax.get_legend().get_texts()}
-    assert {"village", "department", "enterprise", "cooperative", "joint branch"} <= legend
+    assert {"villages", "departments", "enterprises", "cooperatives", "joint branches"} <= legend  # registry labels
     _box, rc = solara.render(app.PairingNetwork(model), handle_error=False)
     image = rc.find(ipywidgets.Image).widget
     assert len(image.value) > 1000

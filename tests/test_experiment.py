@@ -22,7 +22,6 @@ from sim.cli import main
 from sim.errors import InputError
 from sim.experiment import (
     BASELINE,
-    DEFAULT_OUTCOMES,
     Design,
     Experiment,
     design_points,
@@ -32,6 +31,7 @@ from sim.experiment import (
     run_specs,
     salib_problem,
 )
+from sim.outcome_registry import default_outcomes
 from sim.scenario import resolve_scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +107,7 @@ def test_valid_small_experiment_loads_and_resolves_scenario_paths(tmp_path):
     assert experiment.scenarios == [str(SMALL.resolve())]
     assert list(experiment.all_arms) == [BASELINE, "city_village", "everything"]
     assert experiment.all_arms[BASELINE].policies == []
-    assert experiment.outcomes == DEFAULT_OUTCOMES
+    assert experiment.outcomes == default_outcomes()
 
 
 def test_scenario_path_is_relative_to_the_experiment_file(tmp_path, monkeypatch):
@@ -345,7 +345,7 @@ def test_run_specs_carry_overrides_policies_and_parameters():
         assert spec.parameters == expected
         for name, value in expected.items():
             assert spec.overrides[name] == value
-        assert spec.outcomes == tuple(DEFAULT_OUTCOMES)
+        assert spec.outcomes == tuple(default_outcomes())
         assert spec.run_id == f"small__{spec.arm}__p{spec.point:04d}__r{spec.replication:03d}"
     keep = {spec.arm: spec.keep_policies for spec in specs}
     assert keep == {BASELINE: (), "one": ("部门+村",), "all": None}

@@ -29,6 +29,7 @@ from sim.experiment import load_experiment, run_specs
 from sim.model import PairingModel
 from sim.outcomes import LORENZ_OUTCOMES
 from sim.outputs import current_umask
+from sim.pairing.registry import DonorKind, donor_kinds, register_donor_kind, unregister
 from sim.report.inputs import NO_SAVED_GRAPH
 from sim.results import ResultsStore, load_results
 from sim.summary import summarize_folder
@@ -362,7 +363,7 @@ def test_sankey_splits_funds_by_donor_kind_and_recipient(experiment):
     data = report.load_report_input(experiment["out"])
     figure = report.sankey_figure(data)
     final = analysis.final_year(load_results(experiment["out"]))
-    kind_of = {report.KIND_LABELS[kind]: kind for kind in report.KIND_LABELS}
+    kind_of = {looks.label: kind for kind, looks in report.node_kinds().items()}
     recipient_of = {label: recipient for recipient, label in report.RECIPIENT_CLASSES.items()}
     for trace in reversed(figure.data):  # all_policies last, for the check below
         labels = trace.node.label
@@ -388,6 +389,57 @@ def test_cost_effectiveness_section_has_a_figure_and_a_table(experiment):
     (figure,) = figures_of(section)
     assert [trace.name for trace in figure.data] == ["all_policies", "city_village"]
     assert "yuan per 0.001 Gini" in section.table_html and "<td>all_policies</td>" in section.table_html
+
+
+@pytest.fixture
+def university():
+    """A donor kind registered for one test (the registry, not the report, knows its label and colour)."""
+    donor_kinds()  # the built-in kinds first, so the toy one is the last (and can be unregistered)
+    kind = register_donor_kind(DonorKind("university", "universities (高校)", "#8c564b"))
+    yield kind
+    unregister("university")
+
+
+def test_sankey_draws_any_registered_donor_kind_with_its_label_and_colour(university):
+    funds = pd.DataFrame(
+        {
+            "scenario": ["small"] * 3,
+            "arm": ["all"] * 3,
+            "donor_kind": ["university", "university", "department"],
+            "recipient": ["weak", "other", "weak"],
+            "sent": [300.0, 100.0, 50.0],
+        }
+    )
+    results = pd.DataFrame({"scenario": ["small"], "arm": ["all"], "point": [0], "year": [2010]})
+    data = report.ReportInput(Path("."), "experiment", "toy", [], results, funds)
+    (trace,) = report.sankey_figure(data).data
+    labels, colours = list(trace.node.label), list(trace.node.color)
+    at = labels.index("universities (高校)")
+    assert colours[at] == "rgba(140,86,75,0.85)"
+    assert colours[labels.index("departments (部门)")] == "rgba(31,119,180,0.85)"
+    from_university = [value for source, value in zip(trace.link.source, trace.link.value, strict=True) if source == at]
+    assert sorted(from_university) == [100.0, 300.0]
+
+
+def test_network_draws_any_registered_node_kind_with_its_label_and_colour(university):
+    graph = nx.Graph()
+    graph.add_node("u1", kind="university", name="Tsinghua")
+    graph.add_node("v1", kind="village", name="东村")
+    graph.add_node("b1", kind="joint_branch", name="branch 1")
+    graph.add_edges_from([("u1", "b1"), ("v1", "b1")])
+    figure = report.network_figure(graph, {"u1": 500.0, "v1": 500.0}, "yuan sent or received")
+    markers = {trace.name: trace.marker for trace in figure.data if trace.mode == "markers"}
+    kinds = report.node_kinds()
+    assert markers["universities (高校)"].color == "#8c564b"
+    assert markers[kinds["village"].label].color == kinds["village"].colour
+    assert markers[kinds[report.JOINT_BRANCH].label].symbol == "diamond"
+
+
+def test_network_names_a_kind_no_longer_registered_by_its_key():
+    graph = nx.Graph()
+    graph.add_node("x1", kind="observatory", name="old results")
+    figure = report.network_figure(graph, {}, "yuan")
+    assert [trace.name for trace in figure.data if trace.mode == "markers"] == ["observatory"]
 
 
 def test_network_is_drawn_from_the_saved_graph_of_the_arm_with_most_policies(experiment):

@@ -19,8 +19,6 @@ The names below are the public ones (the notebooks draw the report's figures wit
 """
 
 from sim.report.figures import (
-    KIND_LABELS,
-    OUTCOME_LABELS,
     RECIPIENT_CLASSES,
     cost_figure,
     forest_figure,
@@ -50,18 +48,18 @@ from sim.report.page import (
     villages_section,
     write_report,
 )
-from sim.report.styles import COLOURS, DASHES, SYMBOLS, Styles
+from sim.report.styles import COLOURS, DASHES, JOINT_BRANCH, SYMBOLS, NodeKind, Styles, node_kinds
 
 __all__ = [
     "COLOURS",
     "DASHES",
-    "KIND_LABELS",
-    "OUTCOME_LABELS",
+    "JOINT_BRANCH",
     "RECIPIENT_CLASSES",
     "RUN_ARM",
     "SECTIONS",
     "SYMBOLS",
     "TIME_SERIES",
+    "NodeKind",
     "ReportInput",
     "Section",
     "Styles",
@@ -76,6 +74,7 @@ __all__ = [
     "lorenz_section",
     "network_figure",
     "network_section",
+    "node_kinds",
     "overview_section",
     "render_html",
     "sankey_figure",

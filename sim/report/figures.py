@@ -12,22 +12,26 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sim import analysis
+from sim.analysis import RECIPIENT_CLASSES
 from sim.experiment import BASELINE
-from sim.formatting import OUTCOME_LABELS, d3_format, format_interval, format_outcome, outcome_label, unit_of
+from sim.formatting import d3_format, format_interval, format_outcome, outcome_label, unit_of
+from sim.outcome_registry import OUTCOMES
 from sim.outcomes import LORENZ_OUTCOMES, LORENZ_SHARES
-from sim.pairing.programme import RECIPIENT_CLASSES
-from sim.pairing.registry import donor_kinds
 from sim.report.inputs import ReportInput
-from sim.report.styles import SYMBOLS, Styles, _colour, _text
+from sim.report.styles import JOINT_BRANCH, SYMBOLS, NodeKind, Styles, _colour, _rgba, _text, node_kinds
 
-KIND_LABELS = {
-    "department": "departments (部门)",
-    "community": "urban communities (社区)",
-    "enterprise": "enterprises (企业)",
-    "village": "villages (村)",
-    "cooperative": "cooperatives (合作社)",
-    "joint_branch": "joint branches (联合党总支)",
-}
+RECIPIENT_COLOURS = {"weak": "#d62728", "other": "#7f7f7f"}
+"""The Sankey's recipient nodes: villages weak when paired in red, the others grey (keys of RECIPIENT_CLASSES)."""
+
+
+def _node_kinds(present: set[str]) -> dict[str, NodeKind]:
+    """The node kinds among ``present``, in the registry's order; a kind no longer registered (in an old results folder)
+    is named by its key and drawn grey rather than dropped."""
+    known = node_kinds()
+    return {
+        **{kind: entry for kind, entry in known.items() if kind in present},
+        **{kind: NodeKind(kind, "#7f7f7f") for kind in sorted(present - set(known))},
+    }
 
 
 def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: int = 420, legend: str = "arm") -> go.Figure:
@@ -111,9 +115,9 @@ def time_series_figure(data: ReportInput, outcome: str) -> go.Figure:
                 name=name,
             )
         )
-    title, axis, unit = OUTCOME_LABELS[outcome]
-    _value_axis(figure, unit)
-    return _time_axis(_layout(figure, title, _time_label(data), axis, legend=_legend(data)), data)
+    known = OUTCOMES[outcome]
+    _value_axis(figure, known.unit)
+    return _time_axis(_layout(figure, known.label, _time_label(data), known.axis, legend=_legend(data)), data)
 
 
 def forest_figure(differences: pd.DataFrame, styles: Styles | None = None) -> go.Figure:
@@ -291,10 +295,11 @@ def sankey_figure(data: ReportInput) -> go.Figure:
     """Funds from donor kinds to villages weak when paired and other villages; one diagram per scenario and arm, chosen by
     buttons."""
     funds = data.funds_by_kind
-    kinds = [kind for kind in donor_kinds() if kind in set(funds["donor_kind"])]
+    looks = _node_kinds(set(funds["donor_kind"]))
+    kinds = list(looks)
     recipients = list(RECIPIENT_CLASSES)
-    labels = [KIND_LABELS[kind] for kind in kinds] + [RECIPIENT_CLASSES[r] for r in recipients]
-    node_colours = [_colour(i, 0.85) for i in range(len(kinds))] + ["rgba(214,39,40,0.85)", "rgba(127,127,127,0.85)"]
+    labels = [_text(looks[kind].label) for kind in kinds] + [RECIPIENT_CLASSES[r] for r in recipients]
+    node_colours = [_rgba(looks[kind].colour, 0.85) for kind in kinds] + [_rgba(RECIPIENT_COLOURS[r], 0.85) for r in recipients]
     figure = go.Figure()
     cells = list(funds.groupby(["scenario", "arm"], sort=False))
     names = [data.styles.name(scenario, arm) for (scenario, arm), _ in cells]
@@ -310,7 +315,7 @@ def sankey_figure(data: ReportInput) -> go.Figure:
                     "source": [kinds.index(k) for k in rows["donor_kind"]],
                     "target": [len(kinds) + recipients.index(r) for r in rows["recipient"]],
                     "value": rows["sent"].to_numpy(float),
-                    "color": [_colour(kinds.index(k), 0.35) for k in rows["donor_kind"]],
+                    "color": [_rgba(looks[k].colour, 0.35) for k in rows["donor_kind"]],
                 },
             )
         )
@@ -392,8 +397,8 @@ def network_figure(graph: nx.Graph, funds: dict[str, float], what: str) -> go.Fi
         )
     )
     biggest = max([*funds.values(), 1.0])
-    kinds = [kind for kind in [*donor_kinds(), "joint_branch"] if any(a.get("kind") == kind for _, a in graph.nodes(data=True))]
-    for index, kind in enumerate(kinds):
+    kinds = _node_kinds({attributes.get("kind") for _, attributes in graph.nodes(data=True)} - {None})
+    for kind, style in kinds.items():
         nodes = [node for node, attributes in graph.nodes(data=True) if attributes.get("kind") == kind]
         sizes = [6 + 24 * math.sqrt(funds.get(node, 0.0) / biggest) for node in nodes]
         hover = [f"{_text(graph.nodes[n].get('name', n))}<br>{funds.get(n, 0.0):,.0f} yuan" for n in nodes]
@@ -404,13 +409,13 @@ def network_figure(graph: nx.Graph, funds: dict[str, float], what: str) -> go.Fi
                 mode="markers",
                 marker={
                     "size": sizes,
-                    "color": _colour(index),
-                    "symbol": "diamond" if kind == "joint_branch" else "circle",
+                    "color": style.colour,
+                    "symbol": "diamond" if kind == JOINT_BRANCH else "circle",
                     "line": {"width": 0.5, "color": "white"},
                 },
                 text=hover,
                 hoverinfo="text",
-                name=KIND_LABELS.get(kind, kind),
+                name=_text(style.label),
             )
         )
     _layout(figure, f"Pairing network ({_text(what)})", "", "", height=620, legend="node kind")
@@ -457,7 +462,7 @@ def sensitivity_figure(table: pd.DataFrame, method: str, outcome: str, arm: str)
                 marker={"size": 10, "color": _colour(0)},
             )
         )
-        unit = OUTCOME_LABELS[outcome].axis if outcome in OUTCOME_LABELS else "outcome units"
+        unit = OUTCOMES[outcome].axis if outcome in OUTCOMES else "outcome units"
         _layout(
             figure,
             f"Morris screening of final-year {label}, arm {_text(arm)}",

@@ -15,10 +15,10 @@ from plotly.offline import get_plotlyjs
 from sim import analysis
 from sim.experiment import BASELINE, salib_problem
 from sim.formatting import outcome_label
+from sim.outcome_registry import headline_outcomes
 from sim.outcomes import LORENZ_OUTCOMES
 from sim.outputs import REPORT_TITLE_END
 from sim.report.figures import (
-    OUTCOME_LABELS,
     cost_figure,
     forest_figure,
     lorenz_figure,
@@ -31,7 +31,7 @@ from sim.report.figures import (
 from sim.report.inputs import ReportInput, load_report_input
 from sim.report.styles import _text
 from sim.results import write_atomically
-from sim.summary import HEADLINE_OUTCOMES, cost_cells, sobol_varies
+from sim.summary import SENSITIVITY_OUTCOMES, cost_cells, sobol_varies
 
 TIME_SERIES = {
     "rural_income_pc": "Mean 12-month income per rural resident.",
@@ -158,7 +158,7 @@ def _intervals(drawn: bool, promise: str) -> str:
 
 def forest_section(data: ReportInput) -> Section:
     title = "Effects versus the baseline"
-    outcomes = [outcome for outcome in HEADLINE_OUTCOMES if outcome in OUTCOME_LABELS and _has(data, outcome)]
+    outcomes = [outcome for outcome in headline_outcomes() if _has(data, outcome)]
     results, note = _comparable(data)
     if results is None or not outcomes:
         return Section(title, note=note if results is None else "The results hold none of the headline outcomes.")
@@ -331,7 +331,7 @@ def sensitivity_section(data: ReportInput) -> Section | None:
     for arm in pd.unique(data.results["arm"]):
         if arm == BASELINE:
             continue
-        for outcome in [o for o in ("gini", "urban_rural_ratio", "weak_villages") if _has(data, o)]:
+        for outcome in [o for o in SENSITIVITY_OUTCOMES if _has(data, o)]:
             try:
                 if design.method == "sobol":
                     table = analysis.sobol_indices(

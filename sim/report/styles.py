@@ -1,5 +1,6 @@
 """How the report's traces look, in one place so that the data (``ReportInput.styles``) and the figures agree:
-colour by arm, dash or marker by scenario, and the escaping of any text that came from a file."""
+colour by arm, dash or marker by scenario, the name and colour of each kind of node in the pairing graph (shared with
+the app), and the escaping of any text that came from a file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from sim.experiment import BASELINE
+from sim.pairing.registry import donor_kinds
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
@@ -25,9 +27,37 @@ def _text(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
-def _colour(index: int, alpha: float = 1.0) -> str:
-    red, green, blue = (int(COLOURS[index % len(COLOURS)][i : i + 2], 16) for i in (1, 3, 5))
+def _rgba(hex_colour: str, alpha: float = 1.0) -> str:
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red},{green},{blue},{alpha})"
+
+
+def _colour(index: int, alpha: float = 1.0) -> str:
+    return _rgba(COLOURS[index % len(COLOURS)], alpha)
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    """How one kind of node of the pairing graph is named in legends and coloured (a ``#rrggbb`` colour)."""
+
+    label: str
+    colour: str
+
+
+JOINT_BRANCH = "joint_branch"
+"""The graph's node kind of joint Party branches, which join a pair's donors and villages: a node kind, not a donor kind."""
+
+
+def node_kinds() -> dict[str, NodeKind]:
+    """Every kind of node in the pairing graph, named and coloured: each registered donor kind as its registry entry
+    says, then the joint branches (dim grey, drawn as diamonds)."""
+    kinds = {name: NodeKind(kind.label, kind.colour) for name, kind in donor_kinds().items()}
+    return {**kinds, JOINT_BRANCH: NodeKind("joint branches (联合党总支)", "#696969")}
+
+
+def node_colour(kind: str, alpha: float = 1.0) -> str:
+    """A node kind's colour as plotly's ``rgba(...)``."""
+    return _rgba(node_kinds()[kind].colour, alpha)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,401 @@
+"""Every model-level outcome in one place: its meaning, its label, axis and unit, and the lists it belongs to.
+
+The monthly table's columns, the experiments' default outcomes, the outcomes
+:mod:`sim.analysis` studies when none are named, the headline outcomes of the
+summary and the report, and the rows of ``pairsim run``'s start/end summary are
+all read from :data:`OUTCOMES` (through the views below), so they cannot drift
+apart. A new outcome (say, of a new pairing flow) is one :func:`register_outcome`
+call.
+
+This module imports nothing from pairsim, so any module may read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How the values of one unit are written: Python's format spec (after scaling), suffixes, and plotly's d3 format."""
+
+    spec: str
+    short: str  # a unit column's text
+    scale: float = 1.0
+    suffix: str = ""  # after a level
+    difference_suffix: str = ""  # after a difference of two levels
+    d3: str = ""  # plotly's tick/hover format of the unscaled value
+
+
+UNITS: dict[str, Unit] = {
+    "yuan": Unit(",.0f", "yuan", d3=",.0f"),
+    "share": Unit(".2f", "%", scale=100.0, suffix=" %", difference_suffix=" pp", d3=".2%"),
+    "index": Unit(".4f", "index", d3=".4f"),
+    "ratio": Unit(".3f", "ratio", d3=".3f"),
+    "count": Unit(",.1f", "count", d3=",.1f"),
+}
+"""The units outcomes are measured in (how :mod:`sim.formatting` writes each is part of the unit)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One model-level outcome: a column of the monthly table.
+
+    ``headline`` is the outcome's place among the headline outcomes (1 first), as
+    their order is meaningful (inequality first); the other lists keep the
+    registry's order.
+    """
+
+    key: str
+    description: str  # meaning and unit in words
+    label: str  # short name for people ("Gini (all residents)")
+    axis: str  # axis title, with the unit in words
+    unit: str  # a key of UNITS
+    default: bool = False  # kept by an experiment that lists no outcomes of its own
+    analysed: bool = False  # studied by sim.analysis when no outcomes are named
+    headline: int | None = None  # place among the headline outcomes of the summary and the report (None: not one)
+    summary: str | None = None  # its row label in `pairsim run`'s start/end summary (None: not in it)
+
+
+OUTCOMES: dict[str, Outcome] = {}
+"""Every model-level outcome by key, in the monthly table's column order."""
+
+
+def register_outcome(outcome: Outcome) -> Outcome:
+    """Add an outcome after the ones registered before it (a new column at the end of the monthly table)."""
+    if outcome.key in OUTCOMES:
+        raise ValueError(f"outcome {outcome.key!r} is already registered")
+    if outcome.unit not in UNITS:
+        raise ValueError(f"outcome {outcome.key!r}: unit {outcome.unit!r} is not one of {list(UNITS)}")
+    OUTCOMES[outcome.key] = outcome
+    return outcome
+
+
+def unregister_outcome(key: str) -> None:
+    """Remove an outcome (for tests that add toy ones)."""
+    OUTCOMES.pop(key, None)
+
+
+LORENZ_SHARES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+"""Population shares at which the Lorenz curve of all residents is reported (deciles)."""
+
+LORENZ_KEYS: tuple[str, ...] = tuple(f"lorenz_p{round(share * 100)}" for share in LORENZ_SHARES)
+"""The Lorenz points' outcome keys, one per share of :data:`LORENZ_SHARES`."""
+
+INCOME_SOURCES: tuple[str, ...] = ("farm", "wage", "remittance", "dividend", "transfer")
+"""The parts of household income, in the order the economy computes them (each has an income-share outcome)."""
+
+PER_PERSON_YEAR = "yuan per person per year"
+VILLAGES = "count (villages)"
+GINI_AXIS = "Gini index (0 = equal, 1 = one holds all)"
+MONTHLY_YUAN = "yuan per month"
+
+for _outcome in (
+    Outcome(
+        "year", "year whose incomes the trailing 12-month figures describe (the start year at step 0)", "Year", "year", "count"
+    ),
+    Outcome("month", "months into that year (0 at each yearly reporting point)", "Month", "months into the year", "count"),
+    Outcome(
+        "rural_income_pc",
+        "mean rural per-capita income over the last 12 months, yuan a year",
+        "Mean rural income",
+        PER_PERSON_YEAR,
+        "yuan",
+        default=True,
+        analysed=True,
+        headline=5,
+        summary="Rural income per capita (yuan/yr)",
+    ),
+    Outcome(
+        "rural_median_income_pc",
+        "median rural per-capita income (person-weighted), yuan a year",
+        "Median rural income",
+        PER_PERSON_YEAR,
+        "yuan",
+        analysed=True,
+    ),
+    Outcome(
+        "urban_income_pc",
+        "mean urban per-capita income over the last 12 months, yuan a year",
+        "Mean urban income",
+        PER_PERSON_YEAR,
+        "yuan",
+        default=True,
+        analysed=True,
+        summary="Urban income per capita (yuan/yr)",
+    ),
+    Outcome(
+        "urban_rural_ratio",
+        "urban over rural mean per-capita income",
+        "Urban/rural income ratio",
+        "ratio (urban ÷ rural)",
+        "ratio",
+        default=True,
+        analysed=True,
+        headline=4,
+        summary="Urban/rural income ratio",
+    ),
+    Outcome(
+        "income_gap",
+        "urban minus rural mean per-capita income, yuan a year",
+        "Urban–rural income gap",
+        PER_PERSON_YEAR,
+        "yuan",
+        analysed=True,
+    ),
+    Outcome(
+        "gini",
+        "Gini of per-capita income over all residents, urban and rural",
+        "Gini (all residents)",
+        GINI_AXIS,
+        "index",
+        default=True,
+        analysed=True,
+        headline=1,
+        summary="Gini (all residents)",
+    ),
+    Outcome(
+        "gini_rural",
+        "Gini of per-capita income among rural residents",
+        "Gini (rural residents)",
+        GINI_AXIS,
+        "index",
+        default=True,
+        analysed=True,
+    ),
+    Outcome(
+        "theil_t",
+        "Theil T of per-capita income over all residents",
+        "Theil T (all residents)",
+        "Theil T index (≥ 0)",
+        "index",
+        default=True,
+        analysed=True,
+        headline=2,
+        summary="Theil T (all residents)",
+    ),
+    Outcome(
+        "theil_t_between",
+        "part of Theil T between the urban and rural means",
+        "Theil T between urban and rural",
+        "Theil T component (≥ 0)",
+        "index",
+        default=True,
+        analysed=True,
+        summary="  between urban and rural",
+    ),
+    Outcome(
+        "theil_t_within",
+        "part of Theil T within the urban and rural populations",
+        "Theil T within urban and rural",
+        "Theil T component (≥ 0)",
+        "index",
+        analysed=True,
+        summary="  within urban and rural",
+    ),
+    Outcome(
+        "theil_between_share",
+        "share of Theil T that is the urban/rural gap",
+        "Urban/rural share of Theil T",
+        "share of Theil T (%)",
+        "share",
+        default=True,
+        analysed=True,
+        headline=3,
+        summary="  urban/rural share of Theil T",
+    ),
+    *(
+        Outcome(
+            key,
+            f"share of all residents' income held by the poorest {share:.0%} of residents "
+            "(urban and rural, person-weighted), at the latest yearly reporting point",
+            f"Income share of the poorest {share:.0%}",
+            "share of all residents' income (%)",
+            "share",
+            default=True,  # for the report's Lorenz curves
+        )
+        for key, share in zip(LORENZ_KEYS, LORENZ_SHARES, strict=True)
+    ),
+    Outcome(
+        "poverty_headcount",
+        "share of rural residents below the poverty line",
+        "Rural poverty headcount",
+        "share of rural residents (%)",
+        "share",
+        default=True,
+        analysed=True,
+        headline=8,
+        summary="Rural poverty headcount ratio",
+    ),
+    Outcome(
+        "weak_villages",
+        "villages whose 12-month collective income is below the weak threshold",
+        "Weak villages (薄弱村)",
+        VILLAGES,
+        "count",
+        default=True,
+        analysed=True,
+        headline=6,
+        summary="Weak villages (薄弱村)",
+    ),
+    Outcome(
+        "hollow_villages",
+        "villages whose 12-month collective income is below the hollow threshold",
+        "Hollow villages (空壳村)",
+        VILLAGES,
+        "count",
+        default=True,
+        analysed=True,
+        headline=7,
+        summary="Hollow villages (空壳村)",
+    ),
+    Outcome(
+        "migrant_share",
+        "share of rural able workers working away",
+        "Migrant share of rural workers",
+        "share of rural able workers (%)",
+        "share",
+        analysed=True,
+    ),
+    Outcome(
+        "local_jobs", "rural workers employed by local enterprises", "Local jobs", "count (rural workers)", "count", analysed=True
+    ),
+    Outcome(
+        "mean_leadership",
+        "mean village leadership quality (0-1)",
+        "Mean village leadership",
+        "leadership quality (0–1)",
+        "index",
+        analysed=True,
+    ),
+    Outcome(
+        "mean_collective_income",
+        "mean 12-month village collective income, yuan",
+        "Mean village collective income",
+        "yuan per village (12 months)",
+        "yuan",
+        analysed=True,
+    ),
+    *(
+        Outcome(
+            f"{source}_income_share",
+            f"share of this month's rural income from {source}",
+            f"Share of rural income from {source}",
+            "share of this month's rural income (%)",
+            "share",
+        )
+        for source in INCOME_SOURCES
+    ),
+    # Monthly pairing outcomes (all zero when there is no pairing), as the pairing programme reports them.
+    Outcome("funds_sent", "pairing funds sent this month, yuan", "Pairing funds sent", MONTHLY_YUAN, "yuan"),
+    Outcome(
+        "funds_lost", "pairing funds lost to leakage this month, yuan", "Pairing funds lost to leakage", MONTHLY_YUAN, "yuan"
+    ),
+    Outcome(
+        "funds_captured",
+        "pairing funds captured by better-off households this month, yuan",
+        "Pairing funds captured by the better-off",
+        MONTHLY_YUAN,
+        "yuan",
+    ),
+    Outcome("trainees", "villagers trained this month", "Villagers trained", "count (people a month)", "count"),
+    Outcome(
+        "jobs_created",
+        "villagers hired by paired enterprises this month",
+        "Villagers hired by paired enterprises",
+        "count (workers a month)",
+        "count",
+    ),
+    Outcome(
+        "cadre_months",
+        "months of seconded cadres' presence this month",
+        "Seconded cadres' months",
+        "count (cadre-months a month)",
+        "count",
+    ),
+    Outcome("technology", "techniques introduced this month", "Techniques introduced", "count (techniques a month)", "count"),
+    Outcome(
+        "market_savings",
+        "yuan saved by households through pairs' market access this month",
+        "Savings through pairs' market access",
+        MONTHLY_YUAN,
+        "yuan",
+    ),
+    Outcome(
+        "problems_solved_by_pairs",
+        "village problems solved by pairs this month",
+        "Village problems solved by pairs",
+        "count (problems a month)",
+        "count",
+    ),
+    Outcome(
+        "donor_cost",
+        "donors' cost this month (funds, training, cadres, lost own output), yuan",
+        "Donors' cost",
+        MONTHLY_YUAN,
+        "yuan",
+    ),
+    Outcome("active_pairs", "active donor-village links", "Active pairs", "count (links)", "count"),
+    Outcome(
+        "ended_pairs",
+        "links ended for poor performance, cumulative",
+        "Pairs ended for poor performance",
+        "count (links, cumulative)",
+        "count",
+    ),
+    Outcome(
+        "graduated_pairs",
+        "links ended after the village left weak status and support ran out, cumulative",
+        "Pairs graduated",
+        "count (links, cumulative)",
+        "count",
+    ),
+    *(
+        Outcome(
+            f"pairs_rated_{rating}",
+            f"active links whose last rating was {rating}",
+            f"Pairs rated {rating}",
+            "count (active links)",
+            "count",
+        )
+        for rating in ("good", "average", "poor")
+    ),
+    Outcome(
+        "rural_income_pc_paired",
+        "mean per-capita income of villages ever paired, yuan a year (NaN if none)",
+        "Mean income of villages ever paired",
+        PER_PERSON_YEAR,
+        "yuan",
+    ),
+    Outcome(
+        "rural_income_pc_unpaired",
+        "mean per-capita income of villages never paired, yuan a year (NaN if none)",
+        "Mean income of villages never paired",
+        PER_PERSON_YEAR,
+        "yuan",
+    ),
+):
+    register_outcome(_outcome)
+
+
+def default_outcomes() -> list[str]:
+    """What an experiment keeps when it lists no outcomes: the registry's ``default`` ones, the Lorenz points last (they
+    feed the report's Lorenz curves, after the outcomes people read)."""
+    chosen = [key for key, outcome in OUTCOMES.items() if outcome.default]
+    return [key for key in chosen if key not in LORENZ_KEYS] + [key for key in chosen if key in LORENZ_KEYS]
+
+
+def analysed_outcomes() -> list[str]:
+    """The outcomes :mod:`sim.analysis` studies when none are named, in the registry's order."""
+    return [key for key, outcome in OUTCOMES.items() if outcome.analysed]
+
+
+def headline_outcomes() -> list[str]:
+    """The outcomes the summary and the report show first, in their headline order."""
+    headlines = [outcome for outcome in OUTCOMES.values() if outcome.headline is not None]
+    return [outcome.key for outcome in sorted(headlines, key=lambda outcome: outcome.headline or 0)]
+
+
+def summary_rows() -> dict[str, str]:
+    """``pairsim run``'s start/end summary: outcome key to row label, in the registry's order."""
+    return {key: outcome.summary for key, outcome in OUTCOMES.items() if outcome.summary is not None}
