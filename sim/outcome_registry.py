@@ -55,6 +55,7 @@ class Outcome:
     analysed: bool = False  # studied by sim.analysis when no outcomes are named
     headline: int | None = None  # place among the headline outcomes of the summary and the report (None: not one)
     summary: str | None = None  # its row label in `pairsim run`'s start/end summary (None: not in it)
+    pairing: bool = False  # reported by the pairing programme (all zero when there is no pairing)
 
 
 OUTCOMES: dict[str, Outcome] = {}
@@ -287,9 +288,14 @@ for _outcome in (
         for source in INCOME_SOURCES
     ),
     # Monthly pairing outcomes (all zero when there is no pairing), as the pairing programme reports them.
-    Outcome("funds_sent", "pairing funds sent this month, yuan", "Pairing funds sent", MONTHLY_YUAN, "yuan"),
+    Outcome("funds_sent", "pairing funds sent this month, yuan", "Pairing funds sent", MONTHLY_YUAN, "yuan", pairing=True),
     Outcome(
-        "funds_lost", "pairing funds lost to leakage this month, yuan", "Pairing funds lost to leakage", MONTHLY_YUAN, "yuan"
+        "funds_lost",
+        "pairing funds lost to leakage this month, yuan",
+        "Pairing funds lost to leakage",
+        MONTHLY_YUAN,
+        "yuan",
+        pairing=True,
     ),
     Outcome(
         "funds_captured",
@@ -297,14 +303,16 @@ for _outcome in (
         "Pairing funds captured by the better-off",
         MONTHLY_YUAN,
         "yuan",
+        pairing=True,
     ),
-    Outcome("trainees", "villagers trained this month", "Villagers trained", "count (people a month)", "count"),
+    Outcome("trainees", "villagers trained this month", "Villagers trained", "count (people a month)", "count", pairing=True),
     Outcome(
         "jobs_created",
         "villagers hired by paired enterprises this month",
         "Villagers hired by paired enterprises",
         "count (workers a month)",
         "count",
+        pairing=True,
     ),
     Outcome(
         "cadre_months",
@@ -312,14 +320,23 @@ for _outcome in (
         "Seconded cadres' months",
         "count (cadre-months a month)",
         "count",
+        pairing=True,
     ),
-    Outcome("technology", "techniques introduced this month", "Techniques introduced", "count (techniques a month)", "count"),
+    Outcome(
+        "technology",
+        "techniques introduced this month",
+        "Techniques introduced",
+        "count (techniques a month)",
+        "count",
+        pairing=True,
+    ),
     Outcome(
         "market_savings",
         "yuan saved by households through pairs' market access this month",
         "Savings through pairs' market access",
         MONTHLY_YUAN,
         "yuan",
+        pairing=True,
     ),
     Outcome(
         "problems_solved_by_pairs",
@@ -327,6 +344,7 @@ for _outcome in (
         "Village problems solved by pairs",
         "count (problems a month)",
         "count",
+        pairing=True,
     ),
     Outcome(
         "donor_cost",
@@ -334,14 +352,16 @@ for _outcome in (
         "Donors' cost",
         MONTHLY_YUAN,
         "yuan",
+        pairing=True,
     ),
-    Outcome("active_pairs", "active donor-village links", "Active pairs", "count (links)", "count"),
+    Outcome("active_pairs", "active donor-village links", "Active pairs", "count (links)", "count", pairing=True),
     Outcome(
         "ended_pairs",
         "links ended for poor performance, cumulative",
         "Pairs ended for poor performance",
         "count (links, cumulative)",
         "count",
+        pairing=True,
     ),
     Outcome(
         "graduated_pairs",
@@ -349,6 +369,7 @@ for _outcome in (
         "Pairs graduated",
         "count (links, cumulative)",
         "count",
+        pairing=True,
     ),
     *(
         Outcome(
@@ -357,6 +378,7 @@ for _outcome in (
             f"Pairs rated {rating}",
             "count (active links)",
             "count",
+            pairing=True,
         )
         for rating in ("good", "average", "poor")
     ),
@@ -366,6 +388,7 @@ for _outcome in (
         "Mean income of villages ever paired",
         PER_PERSON_YEAR,
         "yuan",
+        pairing=True,
     ),
     Outcome(
         "rural_income_pc_unpaired",
@@ -373,6 +396,7 @@ for _outcome in (
         "Mean income of villages never paired",
         PER_PERSON_YEAR,
         "yuan",
+        pairing=True,
     ),
 ):
     register_outcome(_outcome)
@@ -394,6 +418,11 @@ def headline_outcomes() -> list[str]:
     """The outcomes the summary and the report show first, in their headline order."""
     headlines = [outcome for outcome in OUTCOMES.values() if outcome.headline is not None]
     return [outcome.key for outcome in sorted(headlines, key=lambda outcome: outcome.headline or 0)]
+
+
+def pairing_outcomes() -> list[str]:
+    """The outcomes the pairing programme reports, in the registry's order."""
+    return [key for key, outcome in OUTCOMES.items() if outcome.pairing]
 
 
 def summary_rows() -> dict[str, str]:

@@ -16,6 +16,7 @@ from sim.outcome_registry import (
     analysed_outcomes,
     default_outcomes,
     headline_outcomes,
+    pairing_outcomes,
     register_outcome,
     summary_rows,
     unregister_outcome,
@@ -27,6 +28,11 @@ def test_outcomes_are_the_monthly_tables_columns_in_order_with_their_meanings():
     for key, description in outcomes.MODEL_OUTCOMES.items():
         assert OUTCOMES[key].key == key
         assert OUTCOMES[key].description == description
+
+
+def test_pairing_outcomes_are_the_programmes():
+    assert pairing_outcomes() == list(outcomes.PAIRING_OUTCOMES)
+    assert pairing_outcomes() == list(OUTCOMES)[-len(pairing_outcomes()) :]  # the table's last columns
 
 
 def test_lorenz_points_and_income_sources_agree_with_the_model():
