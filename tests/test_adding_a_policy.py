@@ -4,13 +4,16 @@ The guide's ```python blocks each follow a ``<!-- file: PATH -->`` line naming t
 belong in. The blocks of ``sim/pairing/universities.py``, joined in order, become that module
 (here only in ``sys.modules``, nothing is written under sim/); the other files' blocks run
 after it, each in a fresh namespace, the script of section 5 in a folder holding the guide's
-scenario: ``scenarios/small.yaml`` plus the guide's YAML block. Everything registered is
+scenario: a copy of ``scenarios/small.yaml`` with the guide's YAML lines appended. Everything registered is
 unregistered afterwards, so the other tests (the golden outputs above all) see pairsim as
 it ships.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import re
 import subprocess
 import sys
@@ -24,7 +27,9 @@ import pytest
 import yaml
 
 from sim.errors import InputError
+from sim.model import PairingModel
 from sim.pairing import registry
+from sim.runner import run_model
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,11 +41,11 @@ SCRIPT_FILE = "run_universities.py"
 SCENARIO_FILE = "scenarios/small_universities.yaml"
 ENTRIES = ("university", "technician_days", "university_village")  # in registration order
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
-FILE_MARK = re.compile(r"<!-- file: (\S+) -->\s*$")
+FILE_MARK = re.compile(r"<!-- (?:file|output): (\S+) -->\s*$")
 
 
 def guide_blocks(language: str) -> list[tuple[str | None, str]]:
-    """(file named by the ``<!-- file: -->`` line just above, code) of every fenced block in ``language``, in order."""
+    """(file named by the ``<!-- file: -->`` or ``<!-- output: -->`` line just above, text) of every ``language`` block, in order."""
     text = GUIDE.read_text(encoding="utf-8")
     blocks = []
     for match in FENCE.finditer(text):
@@ -62,14 +67,19 @@ def python_files() -> dict[str, str]:
 
 
 def scenario_with_guide_policies(folder: Path) -> Path:
-    """scenarios/small.yaml with the guide's YAML policies added to its pairing.policies, written under ``folder``."""
+    """Section 4.1 done as the guide says: a copy of scenarios/small.yaml with the guide's new lines at its end.
+
+    The lines are those of the guide's YAML block after its ``# ...`` line; the block as a whole must be valid YAML too.
+    """
     (block,) = [code for _, code in guide_blocks("yaml")]
-    added = yaml.safe_load(block)["pairing"]["policies"]
-    data = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
-    data["pairing"]["policies"] += added
+    lines = block.splitlines(keepends=True)
+    (elided,) = [i for i, line in enumerate(lines) if line.strip().startswith("# ...")]
+    text = SMALL.read_text(encoding="utf-8")
     path = folder / SCENARIO_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(text.rstrip("\n") + "\n" + "".join(lines[elided + 1 :]), encoding="utf-8")
+    policies = yaml.safe_load(path.read_text(encoding="utf-8"))["pairing"]["policies"]
+    assert policies[-1:] == yaml.safe_load(block)["pairing"]["policies"]  # the lines continued small.yaml's list
     return path
 
 
@@ -89,9 +99,17 @@ def guide_module() -> Iterator[types.ModuleType]:
         del sys.modules[MODULE]
 
 
+@dataclasses.dataclass
+class GuideRun:
+    """What running the guide's files other than the module left: each file's namespace and what it printed."""
+
+    namespaces: dict[str, dict[str, Any]]
+    printed: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def guide_run(guide_module: types.ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The namespaces of the guide's other files, run in order in a folder with the guide's scenario (the script's too).
+def guide_run(guide_module: types.ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuideRun]:
+    """The guide's other files, run in order in a folder with the guide's scenario (the script of section 5 too).
 
     Each runs as a module of its own (pydantic looks up a class's module to finish its fields).
     """
@@ -99,13 +117,17 @@ def guide_run(guide_module: types.ModuleType, tmp_path_factory: pytest.TempPathF
     scenario_with_guide_policies(folder)
     others = [path for path in python_files() if path != MODULE_FILE]
     names = [f"_adding_a_policy_guide_{i}" for i in range(len(others))]
+    run = GuideRun({}, {})
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(folder)
             for path, name in zip(others, names, strict=True):
                 module = sys.modules[name] = types.ModuleType(name)
-                exec(compile(python_files()[path], f"{GUIDE.name}: {path}", "exec"), module.__dict__)  # noqa: S102 - the guide's own code
-        yield {path: vars(sys.modules[name]) for path, name in zip(others, names, strict=True)}
+                printed = io.StringIO()
+                with contextlib.redirect_stdout(printed):
+                    exec(compile(python_files()[path], f"{GUIDE.name}: {path}", "exec"), module.__dict__)  # noqa: S102 - the guide's own code
+                run.namespaces[path], run.printed[path] = vars(module), printed.getvalue()
+        yield run
     finally:
         for name in names:
             sys.modules.pop(name, None)
@@ -118,7 +140,7 @@ def test_the_guide_registers_a_donor_kind_a_flow_and_a_policy_type(guide_module)
 
 
 def test_the_guide_scenario_runs_the_new_policy_through_ledger_and_tables(guide_module, guide_run):
-    result, model = guide_run[SCRIPT_FILE]["result"], guide_run[SCRIPT_FILE]["model"]
+    result, model = guide_run.namespaces[SCRIPT_FILE]["result"], guide_run.namespaces[SCRIPT_FILE]["model"]
     assert model.spec.horizon_years == 2
 
     links = result.links[result.links["policy"] == "高校+村"]
@@ -142,8 +164,30 @@ def test_the_guide_scenario_runs_the_new_policy_through_ledger_and_tables(guide_
     assert funds["sent"].sum() > 0
 
 
+def test_the_guide_flow_costs_the_universities_its_cost_rule(guide_module, guide_run):
+    """The same run with a free flow costs the donors exactly technician-days x cost per day less, month by month."""
+    result, model = guide_run.namespaces[SCRIPT_FILE]["result"], guide_run.namespaces[SCRIPT_FILE]["model"]
+    flow = registry.flows()["technician_days"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(registry.flows(), "technician_days", dataclasses.replace(flow, cost=lambda days, effects: 0.0))
+        free = run_model(PairingModel(model.spec, rng=1)).monthly
+    np.testing.assert_allclose(
+        result.monthly["donor_cost"] - free["donor_cost"],
+        result.monthly["technician_days"] * guide_module.COST_PER_TECHNICIAN_DAY,
+        rtol=1e-12,
+        atol=1e-6,
+    )
+
+
+def test_the_guide_shows_what_its_script_prints(guide_run):
+    (shown,) = [text for path, text in guide_blocks("text") if path == SCRIPT_FILE]
+    assert [line.rstrip() for line in guide_run.printed[SCRIPT_FILE].splitlines()] == [
+        line.rstrip() for line in shown.splitlines()
+    ]
+
+
 def test_the_guide_schema_sketch_is_a_valid_scenario_section(guide_run):
-    group = guide_run["sim/scenario/schema.py"]["UniversityGroup"](count=2)
+    group = guide_run.namespaces["sim/scenario/schema.py"]["UniversityGroup"](count=2)
     assert (group.technicians, group.annual_budget) == (5, 60_000)
 
 
