@@ -28,10 +28,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim import package_version
+from sim.analysis import RECIPIENT_CLASSES, funds_by_donor_kind
 from sim.errors import InputError
 from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, file_hash, replication_seeds, run_specs, scenario_overrides
 from sim.model import PairingModel
-from sim.pairing.programme import RECIPIENT_CLASSES, funds_by_donor_kind
 from sim.pairing.registry import donor_kinds
 from sim.results import ResultsStore, StartingGraph
 from sim.scenario import load_scenario

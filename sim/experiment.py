@@ -27,7 +27,6 @@ from sim.schema import HorizonYears, NonNegativeInt, PositiveInt, Strict
 BASELINE = "baseline"
 ARM_NAME = re.compile(r"^[^\W][\w.-]*$")
 """Arm names become part of file names: letters (any script), digits, '_', '-' and '.', not starting with '.' or '-'."""
-DEFAULT_OUTCOMES = default_outcomes()  # TODO(issue 10): only tests/test_execute.py still reads this name
 
 CUMULATIVE_FLOWS = {
     "funds_sent": "funds_sent_total",

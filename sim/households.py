@@ -13,13 +13,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.outcome_registry import INCOME_SOURCES  # the parts of household income, in the order the economy computes them
 from sim.scenario import Households as HouseholdSpec
 
 if TYPE_CHECKING:
     import pandas as pd  # annotations only: validating a scenario imports this module, and pandas is slow to import
-
-INCOME_SOURCES = ("farm", "wage", "remittance", "dividend", "transfer")
-"""The parts of household income, in the order the economy computes them."""
 
 
 @dataclass

@@ -23,10 +23,11 @@ from sim import economy, labour
 from sim.agents import Community, Cooperative, Department, Enterprise, Village
 from sim.households import build_households, trailing_year_factor
 from sim.influence import PairingInfluence
-from sim.outcomes import MODEL_OUTCOMES, model_outcomes, village_table
+from sim.outcome_registry import OUTCOMES
+from sim.outcomes import model_outcomes, village_table
 from sim.pairing.county import County, Month
 from sim.pairing.programme import PairingProgramme
-from sim.pairing.registry import donor_kinds
+from sim.pairing.registry import donor_kinds, policy_types
 from sim.region import build_villages, town_centres
 from sim.scenario import Scenario, resolve_scenario
 from sim.urban import UrbanHouseholds
@@ -125,7 +126,7 @@ class PairingModel(mesa.Model):
 
         self.outcomes: dict[str, float] = {}
         self._village_tables: list[pd.DataFrame] = []
-        columns = [*MODEL_OUTCOMES, *(key for key in self.pairing.outcome_keys() if key not in MODEL_OUTCOMES)]
+        columns = [*OUTCOMES, *(key for key in self.pairing.outcome_keys() if key not in OUTCOMES)]  # a new flow may add one
         self.datacollector = mesa.DataCollector(
             model_reporters={key: functools.partial(_read_outcome, key=key) for key in columns}
         )
@@ -236,8 +237,9 @@ class PairingModel(mesa.Model):
     def _organisations_by_kind(self) -> dict[str, list]:
         """Every donor kind's organisations: the county core's own, then any a registered kind builds itself.
 
-        A kind that builds its own organisations draws from a stream of its own, spawned after the model's
-        streams, so adding one never changes the others' draws.
+        A kind that builds its own organisations does so only when one of the scenario's policies can use it,
+        and draws from a stream of its own, spawned after the model's streams, so registering one changes
+        no other run (not even the agents' ids).
         """
         organisations: dict[str, list] = {
             "village": self.villages,
@@ -246,9 +248,10 @@ class PairingModel(mesa.Model):
             "community": self.communities,
             "cooperative": self.cooperatives,
         }
+        in_use = {kind for policy in self.spec.pairing.policies for kind in policy_types()[policy.type].donor_pool}
         for kind in donor_kinds().values():
-            if kind.build is not None:
-                organisations[kind.name] = kind.build(self, self.spec, self.rng.spawn(1)[0])
+            if kind.build is not None:  # built only where a policy can use it, so a registered kind changes no other run
+                organisations[kind.name] = kind.build(self, self.spec, self.rng.spawn(1)[0]) if kind.name in in_use else []
         return organisations
 
     def organisations_of(self, kind: str) -> list:

@@ -1,5 +1,8 @@
 """What a run reports: model-level outcomes each month and a village table each year.
 
+What each outcome means, its label and unit are in :mod:`sim.outcome_registry`;
+this module computes them.
+
 Functions here only read the state they are given and call :mod:`sim.metrics`;
 they never change anything, so collecting data cannot alter a run.
 """
@@ -13,68 +16,10 @@ import pandas as pd
 
 from sim import metrics
 from sim.economy import VillageState
-from sim.households import INCOME_SOURCES, HouseholdArrays
+from sim.households import HouseholdArrays
+from sim.outcome_registry import INCOME_SOURCES, LORENZ_KEYS, LORENZ_SHARES
 from sim.scenario import Classification
 from sim.urban import UrbanHouseholds
-
-PAIRING_OUTCOMES: dict[str, str] = {
-    "funds_sent": "pairing funds sent this month, yuan",
-    "funds_lost": "pairing funds lost to leakage this month, yuan",
-    "funds_captured": "pairing funds captured by better-off households this month, yuan",
-    "trainees": "villagers trained this month",
-    "jobs_created": "villagers hired by paired enterprises this month",
-    "cadre_months": "months of seconded cadres' presence this month",
-    "technology": "techniques introduced this month",
-    "market_savings": "yuan saved by households through pairs' market access this month",
-    "problems_solved_by_pairs": "village problems solved by pairs this month",
-    "donor_cost": "donors' cost this month (funds, training, cadres, lost own output), yuan",
-    "active_pairs": "active donor-village links",
-    "ended_pairs": "links ended for poor performance, cumulative",
-    "graduated_pairs": "links ended after the village left weak status and support ran out, cumulative",
-    "pairs_rated_good": "active links whose last rating was good",
-    "pairs_rated_average": "active links whose last rating was average",
-    "pairs_rated_poor": "active links whose last rating was poor",
-    "rural_income_pc_paired": "mean per-capita income of villages ever paired, yuan a year (NaN if none)",
-    "rural_income_pc_unpaired": "mean per-capita income of villages never paired, yuan a year (NaN if none)",
-}
-"""Monthly pairing outcomes (all zero when there is no pairing), as the pairing programme reports them."""
-
-LORENZ_SHARES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-"""Population shares at which the Lorenz curve of all residents is reported (deciles)."""
-
-LORENZ_OUTCOMES: dict[str, str] = {
-    f"lorenz_p{round(share * 100)}": f"share of all residents' income held by the poorest {share:.0%} of residents "
-    "(urban and rural, person-weighted), at the latest yearly reporting point"
-    for share in LORENZ_SHARES
-}
-"""Lorenz curve points, computed at yearly reporting points only (their only use) and carried between them."""
-
-MODEL_OUTCOMES: dict[str, str] = {
-    "year": "year whose incomes the trailing 12-month figures describe (the start year at step 0)",
-    "month": "months into that year (0 at each yearly reporting point)",
-    "rural_income_pc": "mean rural per-capita income over the last 12 months, yuan a year",
-    "rural_median_income_pc": "median rural per-capita income (person-weighted), yuan a year",
-    "urban_income_pc": "mean urban per-capita income over the last 12 months, yuan a year",
-    "urban_rural_ratio": "urban over rural mean per-capita income",
-    "income_gap": "urban minus rural mean per-capita income, yuan a year",
-    "gini": "Gini of per-capita income over all residents, urban and rural",
-    "gini_rural": "Gini of per-capita income among rural residents",
-    "theil_t": "Theil T of per-capita income over all residents",
-    "theil_t_between": "part of Theil T between the urban and rural means",
-    "theil_t_within": "part of Theil T within the urban and rural populations",
-    "theil_between_share": "share of Theil T that is the urban/rural gap",
-    **LORENZ_OUTCOMES,
-    "poverty_headcount": "share of rural residents below the poverty line",
-    "weak_villages": "villages whose 12-month collective income is below the weak threshold",
-    "hollow_villages": "villages whose 12-month collective income is below the hollow threshold",
-    "migrant_share": "share of rural able workers working away",
-    "local_jobs": "rural workers employed by local enterprises",
-    "mean_leadership": "mean village leadership quality (0-1)",
-    "mean_collective_income": "mean 12-month village collective income, yuan",
-    **{f"{source}_income_share": f"share of this month's rural income from {source}" for source in INCOME_SOURCES},
-    **PAIRING_OUTCOMES,
-}
-"""Every model-level outcome, with its meaning and unit (also the columns of the monthly table)."""
 
 
 def model_outcomes(
@@ -111,7 +56,7 @@ def model_outcomes(
         "urban_rural_ratio": urban_mean / rural_mean,
         "income_gap": urban_mean - rural_mean,
         **_inequality(rural_pc, h.size, urban_pc, urban.people, rural_mean, urban_mean, lorenz=yearly_point),
-        **({} if yearly_point else {key: previous[key] for key in LORENZ_OUTCOMES}),  # carried from the last yearly point
+        **({} if yearly_point else {key: previous[key] for key in LORENZ_KEYS}),  # carried from the last yearly point
         "poverty_headcount": metrics.poverty_headcount(rural_pc, poverty_line, h.size),
         "weak_villages": int(villages.weak(thresholds).sum()),
         "hollow_villages": int(villages.hollow(thresholds).sum()),
@@ -149,7 +94,7 @@ def _inequality(
         points = metrics.lorenz_points_of_two_groups_sorted(
             rural_sorted, rural_weights, urban_sorted, urban_weights, LORENZ_SHARES
         )
-        lorenz_points = dict(zip(LORENZ_OUTCOMES, points.tolist(), strict=True))
+        lorenz_points = dict(zip(LORENZ_KEYS, points.tolist(), strict=True))
     theil = metrics.combine_theil_t(
         [rural_mean, urban_mean],
         [rural_people.sum(), urban_people.sum()],

@@ -19,11 +19,8 @@ from sim import package_version
 from sim.model import PairingModel
 from sim.outcome_registry import summary_rows
 from sim.outputs import RUN_MARKER, write_folder_atomically
-from sim.pairing.programme import write_graph
 from sim.pairing.registry import flows
 from sim.scenario import Scenario
-
-SUMMARY_ROWS = summary_rows()  # TODO(issue 10): only tests/test_cli.py still reads this name; use summary_rows() there
 
 
 @dataclass
@@ -158,3 +155,10 @@ def run_metadata(scenario: Scenario, scenario_path: str, seed: int) -> dict:
         "start_year": scenario.start_year,
         "versions": {name: package_version(name) for name in packages},
     }
+
+
+def write_graph(graph: nx.Graph, folder: Path) -> None:
+    """GraphML (Gephi, networkx) and node-link JSON of a pairing graph."""
+    nx.write_graphml(graph, folder / "pairing_graph.graphml")
+    data = nx.node_link_data(graph, edges="links")
+    (folder / "pairing_graph.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")

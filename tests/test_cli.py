@@ -24,8 +24,7 @@ import yaml
 
 from sim import package_version
 from sim.cli import main
-from sim.outcomes import MODEL_OUTCOMES
-from sim.runner import SUMMARY_ROWS
+from sim.outcome_registry import OUTCOMES, summary_rows
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"
@@ -287,7 +286,7 @@ def test_run_exits_0_and_prints_summary(small_run):
     code, out, err, out_dir = small_run
     assert code == 0, err
     assert "Traceback" not in err
-    for label in SUMMARY_ROWS.values():
+    for label in summary_rows().values():
         assert label.strip() in out, f"summary row {label!r} missing"
     assert "start (2009)" in out and "end (2011)" in out and "change" in out
     assert f"Tables written to {out_dir}" in out
@@ -305,7 +304,7 @@ def test_monthly_table(small_run):
     monthly = pd.read_parquet(out_dir / "monthly.parquet")
     assert len(monthly) == 25
     assert list(monthly["step"]) == list(range(25))
-    assert set(monthly.columns) - {"step"} == set(MODEL_OUTCOMES)
+    assert set(monthly.columns) - {"step"} == set(OUTCOMES)
     assert monthly["year"].iloc[0] == 2009 and monthly["year"].iloc[-1] == 2011
     assert list(monthly.loc[monthly["month"] == 0, "step"]) == [0, 12, 24]
     assert monthly.drop(columns=["year", "month", "step"]).notna().all().all()
@@ -325,8 +324,8 @@ def test_summary_table_matches_monthly(small_run):
     summary = pd.read_parquet(out_dir / "summary.parquet")
     monthly = pd.read_parquet(out_dir / "monthly.parquet")
     assert list(summary.columns) == ["outcome", "start (2009)", "end (2011)", "change"]
-    assert list(summary["outcome"]) == list(SUMMARY_ROWS.values())
-    for key, label in SUMMARY_ROWS.items():
+    assert list(summary["outcome"]) == list(summary_rows().values())
+    for key, label in summary_rows().items():
         row = summary.loc[summary["outcome"] == label].iloc[0]
         assert row["start (2009)"] == pytest.approx(monthly[key].iloc[0])
         assert row["end (2011)"] == pytest.approx(monthly[key].iloc[-1])

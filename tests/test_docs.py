@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from sim.scenario import schema
 from sim.pairing import config as pairing_schema
+from sim.scenario import schema
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
 

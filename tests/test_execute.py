@@ -33,7 +33,8 @@ from sim.execute import (
     run_one,
     run_safely,
 )
-from sim.experiment import CUMULATIVE_FLOWS, DEFAULT_OUTCOMES, file_hash, load_experiment, replication_seeds, run_specs
+from sim.experiment import CUMULATIVE_FLOWS, file_hash, load_experiment, replication_seeds, run_specs
+from sim.outcome_registry import default_outcomes
 from sim.outputs import current_umask, write_atomically
 from sim.results import ResultsStore, load_results
 
@@ -156,7 +157,7 @@ def test_run_one_returns_yearly_rows_with_identifiers_outcomes_and_totals(tmp_pa
     specs = {spec.arm: spec for spec in run_specs(experiment)}
     table = run_one(specs["everything"])
     assert list(table.columns[: len(IDENTIFIERS)]) == IDENTIFIERS
-    for column in [*DEFAULT_OUTCOMES, *CUMULATIVE_FLOWS.values()]:
+    for column in [*default_outcomes(), *CUMULATIVE_FLOWS.values()]:
         assert column in table.columns
     assert list(table["year"]) == [2009, 2010, 2011]
     assert (table["run_id"] == specs["everything"].run_id).all()

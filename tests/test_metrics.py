@@ -36,7 +36,7 @@ from sim.metrics import (
     weighted_median_sorted,
 )
 from sim.model import PairingModel
-from sim.outcomes import LORENZ_OUTCOMES, LORENZ_SHARES
+from sim.outcome_registry import LORENZ_KEYS, LORENZ_SHARES
 
 FAST = settings(max_examples=50, deadline=None)
 
@@ -496,7 +496,7 @@ def test_monthly_outcomes_equal_the_oracle_on_the_county(county_after_a_year):
         "theil_t_within": decomposition.within,
         "theil_between_share": decomposition.between_share,
         "urban_rural_ratio": urban_rural_ratio(urban_pc, rural, urban.people, h.size),
-        **dict(zip(LORENZ_OUTCOMES, np.interp(LORENZ_SHARES, *lorenz_curve(incomes, people)), strict=True)),
+        **dict(zip(LORENZ_KEYS, np.interp(LORENZ_SHARES, *lorenz_curve(incomes, people)), strict=True)),
     }
     for name, value in expected.items():
         assert outcomes[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name

@@ -11,7 +11,7 @@ from sim.agents import Community, Cooperative, Department, Enterprise, JointBran
 from sim.errors import InputError
 from sim.households import INCOME_SOURCES
 from sim.model import PairingModel
-from sim.outcomes import MODEL_OUTCOMES
+from sim.outcome_registry import OUTCOMES
 from sim.scenario import Scenario, load_scenario, resolve_scenario
 
 SHARE_COLUMNS = [f"{source}_income_share" for source in INCOME_SOURCES]
@@ -185,10 +185,10 @@ def test_monthly_dataframe_shape_and_columns(two_year_run):
     frame = model.model_dataframe()
     assert len(frame) == model.spec.months + 1
     assert frame["step"].tolist() == list(range(model.spec.months + 1))
-    for column in MODEL_OUTCOMES:
+    for column in OUTCOMES:
         assert column in frame.columns, column
-    assert not frame[list(MODEL_OUTCOMES)].isna().any().any()
-    assert np.isfinite(frame[list(MODEL_OUTCOMES)].to_numpy(float)).all()
+    assert not frame[list(OUTCOMES)].isna().any().any()
+    assert np.isfinite(frame[list(OUTCOMES)].to_numpy(float)).all()
     assert frame["year"].tolist() == [model.spec.start_year + s // 12 for s in range(model.spec.months + 1)]
     assert frame["month"].tolist() == [s % 12 for s in range(model.spec.months + 1)]
 
@@ -387,7 +387,7 @@ def test_mesa_batch_run_compatibility(small_scenario_path):
     for row in results:
         assert row["Step"] == 24
         assert row["scenario"] == str(small_scenario_path.resolve())
-        for column in MODEL_OUTCOMES:
+        for column in OUTCOMES:
             assert column in row, column
             assert np.isfinite(row[column]), column
     assert results[0]["rural_income_pc"] != results[1]["rural_income_pc"]

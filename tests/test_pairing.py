@@ -27,21 +27,21 @@ from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.analysis import funds_by_donor_kind
 from sim.errors import InputError
 from sim.model import PairingModel
-from sim.outcomes import MODEL_OUTCOMES, PAIRING_OUTCOMES
+from sim.outcome_registry import OUTCOMES
 from sim.pairing import registry
 from sim.pairing.config import FailureModes, Flows
 from sim.pairing.flows import FlowInputs, Moved
 from sim.pairing.links import ACTIVE, ENDED, GOOD, GRADUATED, POOR, UNRATED
-from sim.pairing.programme import funds_by_donor_kind
 from sim.scenario import parse_scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"
 SHOUGUANG = REPO_ROOT / "scenarios" / "shouguang_2009.yaml"
 SMALL_DATA: dict[str, Any] = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
-ECONOMY_OUTCOMES = [key for key in MODEL_OUTCOMES if key not in PAIRING_OUTCOMES]
+ECONOMY_OUTCOMES = [key for key, outcome in OUTCOMES.items() if not outcome.pairing]
 
 
 # --------------------------------------------------------------------------- helpers

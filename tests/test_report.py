@@ -27,7 +27,7 @@ from sim import analysis, report
 from sim.execute import FUNDS_BY_KIND_COLUMNS, SerialExecutor, build_model, make_executor, run_experiment
 from sim.experiment import load_experiment, run_specs
 from sim.model import PairingModel
-from sim.outcomes import LORENZ_OUTCOMES
+from sim.outcome_registry import LORENZ_KEYS
 from sim.outputs import current_umask
 from sim.pairing.registry import DonorKind, donor_kinds, register_donor_kind, unregister
 from sim.report.inputs import NO_SAVED_GRAPH
@@ -256,7 +256,7 @@ def test_lorenz_panel_draws_each_arm_minus_the_baseline_in_points(experiment):
     """The end curves nearly coincide; the second panel shows each arm's final-year curve minus the baseline's."""
     data = report.load_report_input(experiment["out"])
     figure = report.lorenz_figure(data)
-    final = data.results[data.results["year"] == data.results["year"].max()].groupby("arm")[list(LORENZ_OUTCOMES)].mean()
+    final = data.results[data.results["year"] == data.results["year"].max()].groupby("arm")[list(LORENZ_KEYS)].mean()
     panel = {trace.name: trace for trace in figure.data if trace.xaxis == "x2"}
     assert list(panel) == ["all_policies minus baseline", "city_village minus baseline"]
     expected = 100 * (final.loc["all_policies"] - final.loc["baseline"])
@@ -381,7 +381,7 @@ def test_runs_record_funds_by_donor_kind_consistent_with_their_total(experiment)
     results = load_results(experiment["out"])
     by_kind = results[list(FUNDS_BY_KIND_COLUMNS.values())].sum(axis=1)
     assert by_kind.to_numpy() == pytest.approx(results["funds_sent_total"].to_numpy())
-    assert (results.loc[results["arm"] == "baseline", list(LORENZ_OUTCOMES)].diff(axis=1).iloc[:, 1:] > 0).all().all()
+    assert (results.loc[results["arm"] == "baseline", list(LORENZ_KEYS)].diff(axis=1).iloc[:, 1:] > 0).all().all()
 
 
 def test_cost_effectiveness_section_has_a_figure_and_a_table(experiment):
@@ -465,7 +465,7 @@ def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
     shutil.copytree(experiment["out"], old)
     for path in (old / "runs").glob("*.parquet"):
         table = pd.read_parquet(path)
-        table.drop(columns=[*LORENZ_OUTCOMES, *FUNDS_BY_KIND_COLUMNS.values(), "urban_income_pc"]).to_parquet(path, index=False)
+        table.drop(columns=[*LORENZ_KEYS, *FUNDS_BY_KIND_COLUMNS.values(), "urban_income_pc"]).to_parquet(path, index=False)
     shutil.rmtree(old / "graphs")
     manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
     manifest["experiment_file"] = str(tmp_path / "gone.yaml")

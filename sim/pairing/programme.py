@@ -13,9 +13,6 @@ donor kind and flow means comes from :mod:`~sim.pairing.registry`.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import mesa
 import networkx as nx
 import numpy as np
@@ -301,30 +298,6 @@ class PairingProgramme:
             attributes["effort"] = float(links.effort[members].mean())
             attributes["last_rating"] = RATING_NAMES[int(links.rating[members].min())]
         return self.graph
-
-
-RECIPIENT_CLASSES = {"weak": "villages weak when paired", "other": "other villages"}
-"""How the funds table splits recipients: was the village weak (薄弱村) when its link began?"""
-
-
-def funds_by_donor_kind(ledger: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """Funds sent each month by kind of donor to each class of recipient (who gives to whom, for Sankey diagrams).
-
-    Reads the run's ``ledger`` and ``links`` tables, so it works on a live run and on
-    a ``pairsim run`` output folder alike. Columns: step, donor_kind, recipient
-    (a key of :data:`RECIPIENT_CLASSES`), sent (yuan).
-    """
-    funds = ledger.loc[ledger["flow"] == "funds", ["step", "link", "sent"]]
-    merged = funds.merge(links[["link", "donor_kind", "weak_at_start"]], on="link", how="left", validate="many_to_one")
-    merged["recipient"] = np.where(merged["weak_at_start"].astype(bool), "weak", "other")
-    return merged.groupby(["step", "donor_kind", "recipient"], as_index=False, sort=True)["sent"].sum()
-
-
-def write_graph(graph: nx.Graph, folder: Path) -> None:
-    """GraphML (Gephi, networkx) and node-link JSON of a pairing graph."""
-    nx.write_graphml(graph, folder / "pairing_graph.graphml")
-    data = nx.node_link_data(graph, edges="links")
-    (folder / "pairing_graph.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def _unique(items: list) -> list:

@@ -134,6 +134,7 @@ def flows() -> dict[str, Flow]:
 
 
 def _add[T](registry: dict[str, T], name: str, entry: T, what: str) -> T:
+    _loaded(registry)  # built-ins first, so a new entry never takes a built-in's place (a donor kind's code, a flow's turn)
     if name in registry:
         raise ValueError(f"{what} {name!r} is already registered")
     registry[name] = entry

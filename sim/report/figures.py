@@ -15,8 +15,7 @@ from sim import analysis
 from sim.analysis import RECIPIENT_CLASSES
 from sim.experiment import BASELINE
 from sim.formatting import d3_format, format_interval, format_outcome, outcome_label, unit_of
-from sim.outcome_registry import OUTCOMES
-from sim.outcomes import LORENZ_OUTCOMES, LORENZ_SHARES
+from sim.outcome_registry import LORENZ_KEYS, LORENZ_SHARES, OUTCOMES
 from sim.report.inputs import ReportInput
 from sim.report.styles import JOINT_BRANCH, SYMBOLS, NodeKind, Styles, _colour, _rgba, _text, node_kinds
 
@@ -168,7 +167,7 @@ def lorenz_figure(data: ReportInput) -> go.Figure:
     """Lorenz curves of all residents' income at the start (common to every arm of a scenario) and the final year, per
     scenario and arm; with a baseline and other arms, a second panel draws each arm's final-year curve minus the
     baseline's (percentage points), since the curves themselves nearly coincide."""
-    columns = list(LORENZ_OUTCOMES)
+    columns = list(LORENZ_KEYS)
     yearly = data.results[np.isclose(data.results["year"] % 1, 0)]
     start, end = yearly["year"].min(), yearly["year"].max()
     shares = [0.0, *LORENZ_SHARES, 1.0]

@@ -17,10 +17,10 @@ import pandas as pd
 from pyarrow.lib import ArrowException
 
 from sim import analysis, package_version
+from sim.analysis import funds_by_donor_kind
 from sim.errors import InputError
 from sim.execute import FUNDS_BY_KIND_COLUMNS
 from sim.experiment import BASELINE, Design, file_hash, load_experiment
-from sim.pairing.programme import funds_by_donor_kind
 from sim.report.styles import Styles
 from sim.results import ResultsStore
 from sim.scenario import load_scenario

@@ -15,8 +15,7 @@ from plotly.offline import get_plotlyjs
 from sim import analysis
 from sim.experiment import BASELINE, salib_problem
 from sim.formatting import outcome_label
-from sim.outcome_registry import headline_outcomes
-from sim.outcomes import LORENZ_OUTCOMES
+from sim.outcome_registry import LORENZ_KEYS, headline_outcomes
 from sim.outputs import REPORT_TITLE_END
 from sim.report.figures import (
     cost_figure,
@@ -204,7 +203,7 @@ def lorenz_section(data: ReportInput) -> Section:
     section = _one_figure_section(
         "Lorenz curves",
         data,
-        list(LORENZ_OUTCOMES),
+        list(LORENZ_KEYS),
         "These results have no Lorenz points (lorenz_p10 … lorenz_p90); runs made with this version record them.",
         lorenz_figure,
         "The share of all residents' income (urban and rural) held by the poorest part of the population, at the start and in "
