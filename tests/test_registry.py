@@ -9,6 +9,8 @@ the new kind, flow and policy.
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -173,3 +175,14 @@ def test_builtin_registries_list_the_source_documents_system():
     for entry in [*registry.policy_types().values(), *registry.donor_kinds().values()]:
         assert entry.label and entry.colour.startswith("#") and len(entry.colour) == 7
     assert pd.Series([flow.outcome for flow in registry.flows().values()]).is_unique
+
+
+def test_a_registration_before_anything_is_read_comes_after_the_built_ins():
+    """In a fresh interpreter the built-ins are not loaded yet; registering must load them first."""
+    code = (
+        "from sim.pairing import registry\n"
+        "kind = registry.register_donor_kind(registry.DonorKind('x', 'x', '#000000'))\n"
+        "print(kind.code, list(registry.donor_kinds())[-1], len(registry.flows()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["5", "x", "7"]

@@ -151,7 +151,8 @@ def register_policy_type(entry: PolicyType) -> PolicyType:
 
 def register_donor_kind(entry: DonorKind) -> DonorKind:
     """Add a donor kind; it gets the next code."""
-    return _add(_DONOR_KINDS, entry.name, replace(entry, code=len(_DONOR_KINDS)), "donor kind")
+    code = len(_loaded(_DONOR_KINDS))  # after the built-in kinds, whenever this is called
+    return _add(_DONOR_KINDS, entry.name, replace(entry, code=code), "donor kind")
 
 
 def register_flow(entry: Flow) -> Flow:
