@@ -9,9 +9,9 @@ the new kind, flow and policy.
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
