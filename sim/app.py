@@ -29,7 +29,7 @@ from mesa.visualization.solara_viz import ComponentsView, ModelController, ShowS
 from mesa.visualization.utils import update_counter
 
 from sim.model import PairingModel
-from sim.pairing.registry import policy_types
+from sim.pairing.registry import flows, policy_types
 from sim.report.styles import JOINT_BRANCH, node_kinds
 from sim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 
@@ -126,11 +126,7 @@ class AppModel(PairingModel):
         accountability: float | None = None,
         funds_scale: float = 1.0,
         training_scale: float = 1.0,
-        city_village: bool = True,
-        village_enterprise: bool = True,
-        strong_weak: bool = True,
-        industry_chain: bool = True,
-        cadre_dispatch: bool = True,
+        **enabled_types: bool,
     ) -> None:
         settings = {
             "horizon_years": horizon_years,
@@ -143,14 +139,10 @@ class AppModel(PairingModel):
             "donor_cost": donor_cost,
             "accountability": accountability,
         }
-        enabled = {
-            "city_village": city_village,
-            "village_enterprise": village_enterprise,
-            "strong_weak": strong_weak,
-            "industry_chain": industry_chain,
-            "cadre_dispatch": cadre_dispatch,
-        }
-        overrides = app_overrides(APP_SCENARIO, settings, enabled, funds_scale, training_scale)
+        unknown = sorted(set(enabled_types) - set(policy_types()))
+        if unknown:
+            raise TypeError(f"AppModel got keywords that are not policy types: {unknown}")
+        overrides = app_overrides(APP_SCENARIO, settings, enabled_types, funds_scale, training_scale)
         super().__init__(scenario=APP_SCENARIO, rng=int(rng), overrides=overrides)
         self.app_overrides = overrides
 
@@ -190,9 +182,12 @@ def build_model_params(scenario: Scenario = APP_SCENARIO) -> dict[str, Any]:
 
 
 def _flow_yuan_per_unit(model: PairingModel) -> dict[str, float]:
-    """Yuan value of one unit of each flow, at the donors' cost, so different flows add up to one node size."""
+    """Yuan value of one unit of each flow, so different flows add up to one node size.
+
+    Flows measured in yuan count as they are; the others at their cost to the donors (the flow registry's cost rule).
+    """
     effects = model.spec.pairing.effects
-    return {"funds": 1.0, "market_savings": 1.0, "trainees": effects.training_cost, "cadre_months": effects.cadre_monthly_cost}
+    return {name: 1.0 if flow.unit.startswith("yuan") else flow.cost(1.0, effects) for name, flow in flows().items()}
 
 
 def node_flows(model: PairingModel) -> dict[str, float]:
@@ -224,16 +219,18 @@ def node_flows(model: PairingModel) -> dict[str, float]:
 
 
 def node_positions(model: PairingModel) -> dict[str, tuple[float, float]]:
-    """Where each pairing-graph node sits: organisations on the county map, urban donors in a column to its west.
+    """Where each pairing-graph node sits: organisations with a place (``xy``) on the county map, the others (county
+    departments, urban communities) in a column to its west.
 
     A fixed map (not a spring layout) keeps nodes still while the network grows
     month by month; a joint branch sits at the mean of its members.
     """
     side = math.sqrt(model.spec.region.area_km2)
     positions: dict[str, tuple[float, float]] = {}
-    for organisation in (*model.villages, *model.enterprises, *model.cooperatives):
+    placed = [organisation for kind in model.organisations.values() for organisation in kind if hasattr(organisation, "xy")]
+    for organisation in placed:
         positions[organisation.node_id] = (float(organisation.xy[0]), float(organisation.xy[1]))
-    urban = [*model.departments, *model.communities]
+    urban = [organisation for kind in model.organisations.values() for organisation in kind if not hasattr(organisation, "xy")]
     for rank, organisation in enumerate(urban):
         positions[organisation.node_id] = (-0.15 * side, side * (rank + 1) / (len(urban) + 1))
     for branch in model.pairing.branches:

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim import app
 from sim.agents import Organisation
 from sim.errors import InputError
 from sim.model import PairingModel
@@ -132,6 +133,11 @@ def test_a_toy_policy_donor_kind_and_flow_run_a_county_and_its_report(toy_entrie
     np.testing.assert_allclose(
         monthly["donor_cost"] - free_run["donor_cost"], monthly["advice_sessions"] * ADVICE_COST, rtol=1e-12, atol=1e-6
     )
+
+    academies = model.organisations_of("academy")
+    positions, sizes = app.node_positions(model), app.node_flows(model)  # the app draws them too
+    assert all(academy.node_id in positions for academy in academies)
+    assert sum(sizes.get(academy.node_id, 0.0) for academy in academies) > advice["sent"].sum() * ADVICE_COST
 
     folder = write_outputs(result, tmp_path / "run", scenario, "toy scenario", 3)
     html = build_report(folder)
