@@ -19,7 +19,7 @@ from sim.pairing.config import Policy
 from sim.pairing.county import County
 from sim.pairing.links import LinkSpec
 from sim.pairing.matching import match
-from sim.pairing.registry import donor_kinds, policy_types
+from sim.pairing.registry import CountyCounts, donor_kinds, policy_types
 
 HOST_RADIUS_KM = 5.0
 """A village "hosts or neighbours" an enterprise within this distance (assumption, docs/ODD.md)."""
@@ -306,3 +306,27 @@ def needs_cadre_months(policy: Policy) -> str | None:
 def untyped(policy: Policy) -> str | None:
     """Xiuzhou's typed matching (``typed``) exists for city–village pairing only."""
     return "'typed' matching applies to city_village policies only" if policy.typed else None
+
+
+# --------------------------------------------------------------------------- memory: each rule's score matrix
+
+
+def city_village_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
+    """Departments and communities against the neediest villages (all villages when typed)."""
+    return (counts.departments + counts.communities) * (counts.villages if policy.typed else pairs)
+
+
+def village_enterprise_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
+    return (counts.enterprises + counts.cooperatives) * counts.villages
+
+
+def strong_weak_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
+    return min(pairs * policy.donors_per_pair, counts.villages) * pairs
+
+
+def industry_chain_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
+    return min(pairs, counts.cooperatives) * counts.villages
+
+
+def cadre_dispatch_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
+    return counts.departments * pairs

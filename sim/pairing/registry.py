@@ -36,6 +36,21 @@ class PolicyOptions(Protocol):
 
 
 @dataclass(frozen=True)
+class CountyCounts:
+    """How many organisations of each kind a scenario asks for, known before anything is built (memory estimate)."""
+
+    villages: int
+    departments: int
+    communities: int
+    enterprises: int
+    cooperatives: int
+
+    @property
+    def organisations(self) -> int:
+        return self.villages + self.departments + self.communities + self.enterprises + self.cooperatives
+
+
+@dataclass(frozen=True)
 class DonorKind:
     """A kind of organisation that can give: departments, communities, enterprises, villages, cooperatives.
 
@@ -93,6 +108,8 @@ class PolicyType:
     - ``budget``: each link's share of its branch's yearly plan of the flows that are shared, given the branch's links.
     - ``check(policy)``: a type's own rule about its options (a message when broken, else ``None``).
     - ``compatible(donor, village)``: for named (explicit) pairs, why a donor cannot serve that village (else ``None``).
+    - ``candidate_cells(policy, pairs, counts)``: the size of the donor-by-village score matrix ``candidates`` builds,
+      for the memory estimate before a run (``None``: every organisation against every village, an upper bound).
     """
 
     name: str
@@ -106,6 +123,7 @@ class PolicyType:
     budget: Callable[[int], float] = field(default=lambda links_in_branch: 1.0 / links_in_branch)
     check: Callable[[Any], str | None] = lambda policy: None
     compatible: Callable[[Any, Any], str | None] = lambda donor, village: None
+    candidate_cells: Callable[[PolicyOptions, int, CountyCounts], int] | None = None
 
 
 _POLICY_TYPES: dict[str, PolicyType] = {}

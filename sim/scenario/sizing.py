@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from sim.pairing.registry import CountyCounts, policy_types
 from sim.schema import CHINA_POPULATION, POPULATION_REASON
 
 
@@ -105,20 +106,15 @@ def _generated_rural(scenario: ScenarioCounts) -> tuple[int, int, int] | None:
 def _pairing_candidates(scenario: ScenarioCounts, villages: int, *, departments: int, cooperatives: int, enterprises: int) -> int:
     """The largest donor-by-village score matrix any one policy builds (policies are set up one after another).
 
-    A policy type the estimate does not know (one added to the registry) is bounded by every county organisation
-    against every village.
+    Each policy type's registry entry knows the size of its own (``candidate_cells``); a type that does not say is
+    bounded by every organisation against every village.
     """
-    everyone = (departments + scenario.communities.count + enterprises + cooperatives + villages) * villages
+    counts = CountyCounts(villages, departments, scenario.communities.count, enterprises, cooperatives)
     largest = 0
     for policy in scenario.pairing.policies:
         pairs = min(policy.pairs or len(policy.explicit), villages)
-        cells = {
-            "city_village": (departments + scenario.communities.count) * (villages if policy.typed else pairs),
-            "village_enterprise": (enterprises + cooperatives) * villages,
-            "strong_weak": min(pairs * policy.donors_per_pair, villages) * pairs,
-            "industry_chain": min(pairs, cooperatives) * villages,
-            "cadre_dispatch": departments * pairs,
-        }.get(policy.type, everyone)
+        rule = policy_types()[policy.type].candidate_cells
+        cells = rule(policy, pairs, counts) if rule is not None else counts.organisations * villages
         largest = max(largest, cells)
     return largest
 
