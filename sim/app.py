@@ -187,7 +187,7 @@ def _flow_yuan_per_unit(model: PairingModel) -> dict[str, float]:
     Flows measured in yuan count as they are; the others at their cost to the donors (the flow registry's cost rule).
     """
     effects = model.spec.pairing.effects
-    return {name: 1.0 if flow.unit.startswith("yuan") else flow.cost(1.0, effects) for name, flow in flows().items()}
+    return {name: 1.0 if flow.unit == "yuan" else flow.cost(1.0, effects) for name, flow in flows().items()}
 
 
 def node_flows(model: PairingModel) -> dict[str, float]:
@@ -207,8 +207,9 @@ def node_flows(model: PairingModel) -> dict[str, float]:
     link_ids = ledger["link"].to_numpy(np.int64)
     sent = np.bincount(link_ids, weights=ledger["sent"].to_numpy(float) * per_unit, minlength=len(links))
     received = np.bincount(link_ids, weights=ledger["received"].to_numpy(float) * per_unit, minlength=len(links))
+    kinds = links.donor_kind_names()
     for row in range(len(links)):
-        donor = model.organisations_of(links.donor_kind_names()[row])[links.donor_index[row]]
+        donor = model.organisations_of(kinds[row])[links.donor_index[row]]
         for node, amount in (
             (donor.node_id, sent[row]),
             (pairing.branches[links.branch[row]].node_id, sent[row]),

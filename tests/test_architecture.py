@@ -74,3 +74,15 @@ def test_the_graph_sees_a_cycle(tmp_path, monkeypatch):
     (package / "b.py").write_text("from sim.a import A\n")
     monkeypatch.setattr(__import__(__name__), "SIM", package)
     assert list(nx.simple_cycles(import_graph()))
+
+
+def test_without_policies_the_county_core_gets_the_neutral_influence():
+    """A scenario without pairing hands the economy and labour exactly NEUTRAL, before and after a month."""
+    from sim.influence import NEUTRAL
+    from sim.model import PairingModel
+    from sim.scenario import resolve_scenario
+
+    model = PairingModel(resolve_scenario(None, {"pairing.policies": [], "horizon_years": 1}), rng=1)
+    assert model.influence is NEUTRAL
+    model.step()
+    assert model.influence is NEUTRAL

@@ -66,7 +66,7 @@ for flow in (
     Flow(
         "market_savings",
         "market savings (yuan)",
-        "yuan saved by member households",
+        "yuan",  # saved by the village's households
         "market_savings",
         flows.open_markets,
         per_household=True,

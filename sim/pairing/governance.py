@@ -63,17 +63,11 @@ def decay_effort(links: Links, failure: FailureModes, rng: np.random.Generator, 
     links.effort[leaving] *= 0.5
 
 
-def rate_quarterly(
-    links: Links, delivery: Delivery, rules: Governance, rng: np.random.Generator, step: int
-) -> tuple[dict[str, int], np.ndarray]:
-    """Rate pairs whose quarter ends this month; act on monitored ratings.
-
-    Returns the counts by rating (and of pairs ended) and the rows of the links ended.
-    """
+def rate_quarterly(links: Links, delivery: Delivery, rules: Governance, rng: np.random.Generator, step: int) -> np.ndarray:
+    """Rate pairs whose quarter ends this month; act on monitored ratings. Returns the rows of the links ended."""
     due = np.flatnonzero(links.active & (step > links.start_step) & ((step - links.start_step) % 3 == 0))
-    counts = {"good": 0, "average": 0, "poor": 0, "ended": 0}
     if due.size == 0:
-        return counts, due
+        return due
     observed = delivery.share(due) + rules.rating_noise * (GOOD_CUTOFF - POOR_CUTOFF) * rng.standard_normal(due.size)
     rating = np.where(observed >= GOOD_CUTOFF, GOOD, np.where(observed < POOR_CUTOFF, POOR, AVERAGE))
     links.rating[due] = rating
@@ -89,11 +83,7 @@ def rate_quarterly(
     links.rectify_until[poor] = step + rules.rectification_months
     ending = poor[links.poor_streak[poor] >= rules.poor_ratings_to_end]
     links.status[ending] = ENDED
-
-    for name, code in (("good", GOOD), ("average", AVERAGE), ("poor", POOR)):
-        counts[name] = int((rating == code).sum())
-    counts["ended"] = int(ending.size)
-    return counts, ending
+    return ending
 
 
 def graduate(links: Links, weak_now: np.ndarray, targets_weak: np.ndarray, support_years: int, step: int) -> np.ndarray:

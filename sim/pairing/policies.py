@@ -296,8 +296,8 @@ def same_industry(donor: Any, village: Any) -> str | None:
 
 def needs_cadre_months(policy: Policy) -> str | None:
     """Posted first secretaries are the point of cadre dispatch: their months must be planned."""
-    if untyped(policy):
-        return untyped(policy)
+    if problem := untyped(policy):
+        return problem
     if policy.flows.cadre_months <= 0:
         return "cadre_dispatch needs flows.cadre_months > 0 (a posted first secretary's months a year, e.g. 12)"
     return None

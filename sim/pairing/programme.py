@@ -20,7 +20,8 @@ import pandas as pd
 
 from sim.agents import JointBranch, Organisation
 from sim.economy import farm_inputs
-from sim.influence import PairingInfluence
+from sim.influence import NEUTRAL, PairingInfluence
+from sim.outcome_registry import pairing_outcomes
 from sim.pairing import flows, governance
 from sim.pairing.config import Pairing
 from sim.pairing.county import County, Month
@@ -30,14 +31,8 @@ from sim.pairing.policies import Targeting, plan_links, targeting_priority, vill
 from sim.pairing.registry import flows as registered_flows
 from sim.pairing.registry import policy_types
 
-STATUS_OUTCOMES = (
-    "active_pairs",
-    "ended_pairs",
-    "graduated_pairs",
-    "pairs_rated_good",
-    "pairs_rated_average",
-    "pairs_rated_poor",
-)
+PAIRED_INCOMES = ("rural_income_pc_paired", "rural_income_pc_unpaired")
+"""Pairing outcomes read after the month's incomes (:meth:`PairingProgramme.paired_incomes`), not during its step."""
 
 
 class PairingProgramme:
@@ -69,9 +64,10 @@ class PairingProgramme:
         self.this_month: dict[str, float] = dict.fromkeys(self.outcome_keys(), 0.0)
 
     def outcome_keys(self) -> list[str]:
-        """The monthly outcomes pairing reports (all zero without pairing), in the monthly table's order."""
-        flow_outcomes = ["funds_sent", "funds_lost", "funds_captured", *(f.outcome for f in self.flows.values())]
-        return [*dict.fromkeys(flow_outcomes), "donor_cost", *STATUS_OUTCOMES]
+        """The monthly outcomes pairing reports this month (all zero without pairing): the outcome registry's pairing
+        outcomes, then those of any registered flow the outcome registry does not list (a new flow's total)."""
+        registered = [key for key in pairing_outcomes() if key not in PAIRED_INCOMES]
+        return [*registered, *(flow.outcome for flow in self.flows.values() if flow.outcome not in registered)]
 
     @property
     def policy_labels(self) -> list[str]:
@@ -90,7 +86,7 @@ class PairingProgramme:
             for group in plan_links(county, index, policy, candidates, self.rng):
                 self._create_branch(index, group, step=0)
         self.this_month = {**dict.fromkeys(self.outcome_keys(), 0.0), **self._status_counts()}
-        return PairingInfluence(talent_drain=self.spec.failure.talent_drain)
+        return self._influence()
 
     def _create_branch(self, policy_index: int, group: list[LinkSpec], step: int) -> JointBranch:
         policy = self.spec.policies[policy_index]
@@ -140,7 +136,7 @@ class PairingProgramme:
             if moved.aid_received is not None:
                 self.aid_received_history[step % 12] = moved.aid_received
         own_effort, donor_burden = self._dependency_and_burden()
-        _, ended = governance.rate_quarterly(links, self.delivery, spec.governance, self.rng, step)
+        ended = governance.rate_quarterly(links, self.delivery, spec.governance, self.rng, step)
         self.close_links(ended, step)
         weak_now = self.county.weak()
         graduated = governance.graduate(links, weak_now, self.targets_weak, spec.governance.exit_support_years, step)
@@ -148,9 +144,14 @@ class PairingProgramme:
         self._rotate_cadres(step)
         totals["donor_cost"] = cost + self._lost_output(donor_burden)
         self.this_month = {**dict.fromkeys(self.outcome_keys(), 0.0), **totals, **self._status_counts()}
-        return PairingInfluence(
-            own_effort=own_effort, donor_burden=donor_burden, talent_drain=spec.failure.talent_drain, **channels
-        )
+        return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
+
+    def _influence(self, **channels: np.ndarray | float) -> PairingInfluence:
+        """What the county core feels of pairing: ``NEUTRAL`` for a scenario without policies (no one is ever trained,
+        aided or posted), else this month's channels and the scenario's talent drain."""
+        if not self.spec.policies:
+            return NEUTRAL
+        return PairingInfluence(talent_drain=self.spec.failure.talent_drain, **channels)
 
     def _record(self, step: int, flow: str, moved: flows.Moved) -> None:
         """Put one flow's transfers of this month in the ledger and count them towards the quarterly rating."""
@@ -227,7 +228,7 @@ class PairingProgramme:
         h, people = self.county.households, self.county.population
         income = h.village_sum(h.annual)
         out = {}
-        for key, villages in (("rural_income_pc_paired", self.ever_paired), ("rural_income_pc_unpaired", ~self.ever_paired)):
+        for key, villages in zip(PAIRED_INCOMES, (self.ever_paired, ~self.ever_paired), strict=True):
             residents = people[villages].sum()
             out[key] = float(income[villages].sum() / residents) if residents > 0 else float("nan")
         return out

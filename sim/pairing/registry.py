@@ -116,7 +116,7 @@ class PolicyType:
     label: str
     colour: str
     donor_pool: tuple[str, ...]
-    candidates: Callable[[Any, PolicyOptions, np.ndarray], Any]
+    candidates: Callable[[Any, PolicyOptions, Any], Any]
     grouping: Literal["village", "donor"] = "village"
     secretary: Literal["donor", "village"] = "village"
     rotation: Callable[[Any, Any], np.ndarray] | None = None
@@ -161,7 +161,7 @@ def _add[T](registry: dict[str, T], name: str, entry: T, what: str) -> T:
 
 def register_policy_type(entry: PolicyType) -> PolicyType:
     """Add a policy type; its donor kinds must be registered first."""
-    unknown = [kind for kind in entry.donor_pool if kind not in _DONOR_KINDS]
+    unknown = [kind for kind in entry.donor_pool if kind not in _loaded(_DONOR_KINDS)]
     if unknown:
         raise ValueError(f"policy type {entry.name!r}: unknown donor kinds {unknown}; register them first")
     return _add(_POLICY_TYPES, entry.name, entry, "policy type")
@@ -179,7 +179,10 @@ def register_flow(entry: Flow) -> Flow:
 
 
 def unregister(name: str) -> None:
-    """Remove a policy type, donor kind or flow (for tests that add toy entries); donor kinds must be the last added."""
+    """Remove the policy type, donor kind and flow of this name, where registered (for tests that add toy entries).
+
+    A donor kind must be the last one added, as later kinds' codes would shift.
+    """
     for registry in (_POLICY_TYPES, _FLOWS):
         registry.pop(name, None)
     if name in _DONOR_KINDS:

@@ -55,11 +55,6 @@ def node_kinds() -> dict[str, NodeKind]:
     return {**kinds, JOINT_BRANCH: NodeKind("joint branches (联合党总支)", "#696969")}
 
 
-def node_colour(kind: str, alpha: float = 1.0) -> str:
-    """A node kind's colour as plotly's ``rgba(...)``."""
-    return _rgba(node_kinds()[kind].colour, alpha)
-
-
 @dataclass(frozen=True)
 class Styles:
     """How traces are named and drawn: colour by arm (baseline first, then by name), dash or marker symbol by scenario.
