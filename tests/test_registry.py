@@ -185,10 +185,17 @@ def test_builtin_registries_list_the_source_documents_system():
 
 def test_a_registration_before_anything_is_read_comes_after_the_built_ins():
     """In a fresh interpreter the built-ins are not loaded yet; registering must load them first."""
-    code = (
+    first_kind = (
         "from sim.pairing import registry\n"
         "kind = registry.register_donor_kind(registry.DonorKind('x', 'x', '#000000'))\n"
         "print(kind.code, list(registry.donor_kinds())[-1], len(registry.flows()))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", first_kind], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["5", "x", "7"]
+    first_type = (
+        "from sim.pairing import registry\n"
+        "registry.register_policy_type(registry.PolicyType('t', 't', '#000000', ('department',), print))\n"
+        "print(list(registry.policy_types())[-1], len(registry.policy_types()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", first_type], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["t", "6"]
