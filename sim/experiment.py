@@ -206,6 +206,13 @@ def load_experiment(path: str | Path) -> Experiment:
                         f"{scenario_path.name} has no policy {label!r}{did_you_mean(label, labels)}; its policies: {', '.join(labels) or 'none'}",
                     )
         _check_changes(experiment, loaded, source)
+        same_name = [earlier for earlier in resolved if Path(earlier).stem == scenario_path.stem]
+        if same_name:  # run ids and saved graphs are named by the file's stem
+            raise InputError.single(
+                source,
+                f"scenarios[{i}]",
+                f"{scenario_path} has the same file name as {same_name[0]}; give each scenario its own file name",
+            )
         resolved.append(str(scenario_path))
     design_points(experiment.design, experiment.seed, source)  # a design the method cannot sample fails here, not mid-run
     return experiment.model_copy(update={"scenarios": resolved})

@@ -559,3 +559,15 @@ def test_sensitivity_parameters_are_valid_scenario_overrides():
             for part in name.split("."):
                 node = node[part]
             assert node == pytest.approx(value), name
+
+
+def test_two_scenarios_with_one_file_name_are_refused(tmp_path):
+    """Run ids and saved graphs are named by a scenario's file stem, so two scenarios may not share one."""
+    small = (Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml").read_text(encoding="utf-8")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "county.yaml").write_text(small, encoding="utf-8")
+    experiment = tmp_path / "experiment.yaml"
+    experiment.write_text("name: twins\nscenarios: [a/county.yaml, b/county.yaml]\nreplications: 1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"scenarios\[1\].*same file name"):
+        load_experiment(experiment)
