@@ -1,7 +1,7 @@
 """Tests for running experiments (sim.execute, sim.results, sim.summary, pairsim compare/sweep/summarize).
 
-Most experiments here run scenarios/small.yaml for one year (~0.1 s a run). One module-scoped
-reference run (36 runs) is shared by the results, resume, extension and summary tests; those
+Most experiments here run scenarios/small.yaml for one year (~0.2 s a run). One module-scoped
+reference run (12 runs) is shared by the results, resume, extension and summary tests; those
 that change a results folder work on a copy. The kill and Ctrl-C tests start ``python -m
 sim.cli`` as real subprocesses.
 """
@@ -90,7 +90,8 @@ def run_serially(experiment_path: Path, out_dir: Path, **kwargs: Any):
 
 def test_results_files_get_ordinary_permissions(tmp_path):
     """mkstemp makes private files; results are written to be shared like any file the user creates."""
-    path = write_experiment(tmp_path, experiment_data("modes", replications=1))
+    one_run = {"arms": {"city_village": {"policies": ["部门+村"]}}, "baseline": False}
+    path = write_experiment(tmp_path, experiment_data("modes", replications=1, **one_run))
     out_dir = tmp_path / "out"
     run_serially(path, out_dir)
     files = [out_dir / "manifest.json", *(out_dir / "runs").glob("*.parquet")]
@@ -121,19 +122,20 @@ def count_runs(monkeypatch):
 
 # --------------------------------------------------------------------------- the shared reference run
 
-REFERENCE_REPLICATIONS = 12
+REFERENCE_REPLICATIONS = 4
+REFERENCE_RUNS = 3 * REFERENCE_REPLICATIONS  # baseline and two arms
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> dict[str, Any]:
-    """An uninterrupted serial run: 3 arms x 12 replications of small.yaml over one year (36 runs)."""
+    """An uninterrupted serial run: 3 arms x 4 replications of small.yaml over one year (12 runs)."""
     folder = tmp_path_factory.mktemp("reference")
     path = write_experiment(folder, experiment_data("resumable", replications=REFERENCE_REPLICATIONS, seed=17))
     out_dir = folder / "results"
     started = time.perf_counter()
     report = run_serially(path, out_dir)
     seconds = time.perf_counter() - started
-    assert report.finished == report.total == 36 and not report.failed and not report.interrupted
+    assert report.finished == report.total == REFERENCE_RUNS and not report.failed and not report.interrupted
     return {
         "path": path,
         "out": out_dir,
@@ -217,9 +219,14 @@ def test_results_folder_layout_and_manifest(reference):
 
 def test_results_table(reference):
     results = reference["results"]
-    assert len(results) == 36 * 2  # start year and one simulated year per run
+    assert len(results) == REFERENCE_RUNS * 2  # start year and one simulated year per run
     assert not results.duplicated(["run_id", "year"]).any()
-    assert results["arm"].value_counts().to_dict() == {"baseline": 24, "city_village": 24, "everything": 24}
+    rows_per_arm = REFERENCE_REPLICATIONS * 2
+    assert results["arm"].value_counts().to_dict() == {
+        "baseline": rows_per_arm,
+        "city_village": rows_per_arm,
+        "everything": rows_per_arm,
+    }
     assert ResultsStore(reference["out"]).finished() == set(results["run_id"])
     pd.testing.assert_frame_equal(ResultsStore(reference["out"]).load(), results)
     # the same as pandas reading the folder as a Parquet dataset
@@ -424,7 +431,8 @@ def test_retried_runs_that_now_succeed_are_marked_finished(tmp_path, monkeypatch
 
 
 def test_retried_runs_that_now_succeed_lose_their_old_error(tmp_path, monkeypatch):
-    path = write_experiment(tmp_path, experiment_data("retry", replications=1))
+    only_everything = {"arms": {"everything": {"policies": "all"}}, "baseline": False}
+    path = write_experiment(tmp_path, experiment_data("retry", replications=1, **only_everything))
     out_dir = tmp_path / "out"
     with monkeypatch.context() as patch:
         break_arm(patch, "everything")
@@ -477,7 +485,7 @@ def test_rerunning_a_finished_experiment_runs_nothing(reference, tmp_path, count
     assert mtimes(folder) == before
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["runs"] == manifest_before["runs"]
-    assert "36 runs finished, 0 failed, 0 not run" in out
+    assert f"{REFERENCE_RUNS} runs finished, 0 failed, 0 not run" in out
     pd.testing.assert_frame_equal(load_results(folder), reference["results"])
 
 
@@ -485,20 +493,27 @@ def test_rerunning_a_finished_experiment_runs_nothing(reference, tmp_path, count
 def test_more_replications_extend_a_results_folder(reference, tmp_path, count_runs):
     folder = copy_results(reference, tmp_path)
     before = mtimes(folder)
-    code, _out, err = run_cli("compare", reference["path"], "--workers", "1", "--out", folder, "--quiet", "--replications", 14)
+    extended = REFERENCE_REPLICATIONS + 2
+    code, _out, err = run_cli(
+        "compare", reference["path"], "--workers", "1", "--out", folder, "--quiet", "--replications", extended
+    )
     assert code == 0, err
-    new_ids = {f"small__{arm}__p0000__r{r:03d}" for arm in ("baseline", "city_village", "everything") for r in (12, 13)}
+    new_ids = {
+        f"small__{arm}__p0000__r{r:03d}"
+        for arm in ("baseline", "city_village", "everything")
+        for r in range(REFERENCE_REPLICATIONS, extended)
+    }
     assert sorted(count_runs) == sorted(new_ids)
     assert {name: t for name, t in mtimes(folder).items() if name in before} == before
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["replications"] == 14
+    assert manifest["replications"] == extended
     assert manifest["replication_seeds"][:REFERENCE_REPLICATIONS] == replication_seeds(17, REFERENCE_REPLICATIONS)
-    assert len(manifest["runs"]) == 42 and all(r["status"] == "finished" for r in manifest["runs"].values())
+    assert len(manifest["runs"]) == 3 * extended and all(r["status"] == "finished" for r in manifest["runs"].values())
     results = load_results(folder)
     old = results[~results["run_id"].isin(new_ids)].reset_index(drop=True)
     pd.testing.assert_frame_equal(old, reference["results"])
     new_seeds = set(results.loc[results["run_id"].isin(new_ids), "seed"])
-    assert new_seeds == set(replication_seeds(17, 14)[12:])
+    assert new_seeds == set(replication_seeds(17, extended)[REFERENCE_REPLICATIONS:])
 
 
 def test_a_folder_of_a_different_experiment_is_refused(reference, tmp_path):
@@ -546,7 +561,7 @@ def test_killed_experiment_resumes_to_the_uninterrupted_results(reference, tmp_p
     partial = load_results(out_dir)
     saved = set(partial["run_id"])
     assert saved == store.finished()
-    assert 0 < len(saved) <= 36
+    assert 0 < len(saved) <= REFERENCE_RUNS
     expected = reference["results"][reference["results"]["run_id"].isin(saved)].reset_index(drop=True)
     pd.testing.assert_frame_equal(partial, expected)
     manifest = store.read_manifest()  # written atomically: always valid JSON
@@ -558,7 +573,7 @@ def test_killed_experiment_resumes_to_the_uninterrupted_results(reference, tmp_p
     final = load_results(out_dir)
     pd.testing.assert_frame_equal(final, reference["results"])
     assert not final.duplicated(["run_id", "year"]).any()
-    assert final["run_id"].nunique() == 36
+    assert final["run_id"].nunique() == REFERENCE_RUNS
     assert sorted(p.name for p in (out_dir / "runs").glob("*.parquet") if not p.name.startswith(".")) == sorted(
         f"{run_id}.parquet" for run_id in reference["results"]["run_id"].unique()
     )
@@ -664,7 +679,7 @@ def test_keyboard_interrupt_stops_a_serial_experiment_at_once(tmp_path, monkeypa
 
 
 def test_serial_runs_are_saved_as_they_finish(tmp_path, monkeypatch):
-    path = write_experiment(tmp_path, experiment_data("streaming", replications=2))
+    path = write_experiment(tmp_path, experiment_data("streaming", replications=1))
     events: list[tuple[str, str]] = []
     original_run, original_save = execute.run_safely, ResultsStore.save_run
 
@@ -679,7 +694,7 @@ def test_serial_runs_are_saved_as_they_finish(tmp_path, monkeypatch):
     monkeypatch.setattr(execute, "run_safely", run)
     monkeypatch.setattr(ResultsStore, "save_run", save)
     run_serially(path, tmp_path / "out")
-    assert len(events) == 12
+    assert len(events) == 6  # 3 runs, each run then saved
     assert events[:2] == [("run", events[0][1]), ("save", events[0][1])], events[:4]
 
 
@@ -689,7 +704,7 @@ def test_serial_runs_are_saved_as_they_finish(tmp_path, monkeypatch):
 def test_summarize_prints_paired_differences_and_cost_effectiveness(reference):
     code, out, err = run_cli("summarize", reference["out"])
     assert code == 0, err
-    assert "Experiment resumable: 36 runs finished, 0 failed, 0 not run; final year 2010" in out
+    assert f"Experiment resumable: {REFERENCE_RUNS} runs finished, 0 failed, 0 not run; final year 2010" in out
     assert "Final-year difference from the baseline" in out and "paired by replication" in out
     assert "Cost-effectiveness" in out and "Gini reduction" in out
     for arm in ("city_village", "everything"):
@@ -722,7 +737,7 @@ def test_summarize_a_folder_without_manifest_is_bad_input(tmp_path):
 
 MORRIS = {
     "method": "morris",
-    "samples": 4,
+    "samples": 2,  # trajectories: 2 x (2 parameters + 1) = 6 design points, enough for mu_star and sigma
     "parameters": {
         "pairing.effects.training_gain": {"low": 0.0, "high": 0.3},
         "pairing.failure.leakage": {"low": 0.0, "high": 0.4},
@@ -732,7 +747,7 @@ MORRIS = {
 
 @pytest.fixture(scope="module")
 def morris_sweep(tmp_path_factory) -> dict[str, Any]:
-    """``pairsim sweep exp.yaml`` run from the experiment's folder (a relative path), 12 design points."""
+    """``pairsim sweep exp.yaml`` run from the experiment's folder (a relative path), 6 design points."""
     folder = tmp_path_factory.mktemp("sweep")
     data = experiment_data("morris", replications=1, baseline=False, arms={"all_policies": {"policies": "all"}}, design=MORRIS)
     write_experiment(folder, data)
@@ -748,12 +763,12 @@ def morris_sweep(tmp_path_factory) -> dict[str, Any]:
 def test_sweep_prints_morris_indices(morris_sweep):
     assert morris_sweep["code"] == 0, morris_sweep["stderr"]
     out = morris_sweep["stdout"]
-    assert "12 runs finished, 0 failed" in out
+    assert "6 runs finished, 0 failed" in out
     assert "Sensitivity of final-year Gini (all residents), arm all_policies (morris)" in out
     for column in ("mu_star", "sigma", "pairing.effects.training_gain", "pairing.failure.leakage"):
         assert column in out
     results = load_results(morris_sweep["out"])
-    assert sorted(results["point"].unique()) == list(range(12))
+    assert sorted(results["point"].unique()) == list(range(6))
     assert {"param:pairing.effects.training_gain", "param:pairing.failure.leakage"} <= set(results.columns)
     assert results["param:pairing.failure.leakage"].between(0.0, 0.4).all()
 
