@@ -262,6 +262,9 @@ def _start_manifest(
         "experiment_sha256": file_hash(experiment_path),
         "identity": key,
         "scenarios": {str(path): file_hash(path) for path in experiment.scenarios},
+        # What the report shows of the inputs, kept here so that it never reads files that may have changed since.
+        "description": experiment.description or "",
+        "scenario_names": {str(path): f"{load_scenario(path).name} ({Path(path).name})" for path in experiment.scenarios},
         "seed": experiment.seed,
         "replications": experiment.replications,
         "replication_seeds": replication_seeds(experiment.seed, experiment.replications),

@@ -20,10 +20,9 @@ from sim import analysis, package_version
 from sim.analysis import funds_by_donor_kind
 from sim.errors import InputError
 from sim.execute import FUNDS_BY_KIND_COLUMNS
-from sim.experiment import BASELINE, Design, file_hash, load_experiment
+from sim.experiment import BASELINE, Design
 from sim.report.styles import Styles
 from sim.results import ResultsStore
-from sim.scenario import load_scenario
 from sim.summary import manifest_design
 
 RUN_ARM = "run"
@@ -83,6 +82,8 @@ RUN_COLUMNS = ["run_id", "scenario", "arm", "point", "replication", "year"]
 
 MANIFEST = "the manifest.json that pairsim compare or sweep writes"
 SAVED_GRAPH = "a starting pairing graph that pairsim compare or sweep saves"
+OLD_MANIFEST = "these results were written before the manifest kept the experiment's description, so it is not shown"
+"""The overview's note for a results folder from an older version."""
 NO_SAVED_GRAPH = "no saved pairing graph in this results folder; re-run the experiment with this version"
 RUN_META = "the run.json that pairsim run writes"
 TYPE_NAMES = {dict: "a JSON object", int: "a whole number", str: "a string"}
@@ -150,6 +151,8 @@ def _read_manifest(path: Path) -> dict:
             "versions": dict,
             "experiment_file": str,
             "experiment_sha256": str,
+            "description": str,
+            "scenario_names": dict,
             "replications": int,
             "graphs": list,
         },
@@ -189,14 +192,13 @@ def _experiment_input(folder: Path) -> ReportInput:
     results = _baseline_first(_read_runs(store))
     with _reading(store.manifest_path, MANIFEST, "holds a design that is not valid"):
         design = manifest_design(manifest)
-    experiment, experiment_note = _experiment_of(manifest)
     funds, funds_note = _experiment_funds(results)
     network, network_note = _experiment_network(store, manifest)
     return ReportInput(
         folder=folder,
         kind="experiment",
         title=f"Experiment {manifest.get('experiment', folder.name)}",
-        overview=_experiment_overview(store, manifest, experiment, experiment_note, results),
+        overview=_experiment_overview(store, manifest, results),
         results=results,
         funds_by_kind=funds,
         funds_note=funds_note,
@@ -206,14 +208,17 @@ def _experiment_input(folder: Path) -> ReportInput:
     )
 
 
-def _experiment_overview(store: ResultsStore, manifest: dict, experiment, experiment_note: str, results: pd.DataFrame):
+def _experiment_overview(store: ResultsStore, manifest: dict, results: pd.DataFrame):
+    """The overview table, from the manifest alone (never from the experiment or scenario files, which may have changed)."""
     statuses = pd.Series([run.get("status", "pending") for run in manifest.get("runs", {}).values()], dtype=object)
     arms = list(pd.unique(results["arm"]))
-    scenarios = [_scenario_name(path) for path in manifest.get("scenarios", {})] or list(pd.unique(results["scenario"]))
+    names = manifest.get("scenario_names") or {path: Path(path).stem for path in manifest.get("scenarios", {})}
+    scenarios = list(names.values()) or list(pd.unique(results["scenario"]))
+    description = manifest.get("description")
     first, last = int(results["year"].min()), int(results["year"].max())
     overview = [
         ("Experiment", str(manifest.get("experiment", store.folder.name))),
-        ("Description", experiment.description if experiment is not None and experiment.description else "—"),
+        ("Description", description or "—"),
         ("Scenarios", ", ".join(scenarios)),
         ("Arms", ", ".join(arms)),
         ("Replications per arm", str(manifest.get("replications", results["replication"].nunique()))),
@@ -225,7 +230,9 @@ def _experiment_overview(store: ResultsStore, manifest: dict, experiment, experi
         ("Results written", _modified(store.manifest_path)),
         ("Report built", f"{_now()} with pairsim {package_version('pairsim')}"),
     ]
-    return [*overview, ("Note", experiment_note)] if experiment_note else overview
+    if description is None:
+        return [*overview, ("Note", OLD_MANIFEST)]
+    return overview
 
 
 def _baseline_first(results: pd.DataFrame) -> pd.DataFrame:
@@ -233,19 +240,6 @@ def _baseline_first(results: pd.DataFrame) -> pd.DataFrame:
     later = results["arm"].ne(BASELINE).rename("_later")
     ordered = results.join(later).sort_values(["scenario", "_later", "arm", "run_id", "year"], kind="stable")
     return ordered.drop(columns="_later").reset_index(drop=True)
-
-
-def _experiment_of(manifest: dict):
-    """The experiment file the results came from, if it is still there unchanged (for its description and arms)."""
-    path = manifest.get("experiment_file")
-    if not path or not Path(path).is_file():
-        return None, f"the experiment file {path} is no longer there, so its description is not shown"
-    if manifest.get("experiment_sha256") and file_hash(path) != manifest["experiment_sha256"]:
-        return None, f"the experiment file {path} has changed since these results were made, so its description is not shown"
-    try:
-        return load_experiment(path), ""
-    except InputError as error:
-        return None, f"the experiment file no longer loads ({error})"
 
 
 def _experiment_funds(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -374,13 +368,6 @@ def _no_funds() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=object) for column in ("scenario", "arm", "donor_kind", "recipient")}).assign(
         sent=pd.Series(dtype=float)
     )
-
-
-def _scenario_name(path: str) -> str:
-    try:
-        return f"{load_scenario(path).name} ({Path(path).name})"
-    except (InputError, OSError):
-        return Path(path).stem
 
 
 def _versions(versions: dict) -> str:
