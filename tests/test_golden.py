@@ -69,7 +69,13 @@ def fingerprint(scenario: str, seed: int) -> dict:
     }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+SLOW_CASES = {"shouguang_seed1"}
+"""Shouguang-sized runs take seconds: in the whole suite only (``-m "not slow"`` keeps the small.yaml goldens)."""
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(case, marks=[pytest.mark.slow] if case in SLOW_CASES else []) for case in sorted(CASES)]
+)
 def test_outputs_match_the_golden_fingerprints(case: str) -> None:
     expected = json.loads((GOLDEN / f"{case}.json").read_text(encoding="utf-8"))
     actual = fingerprint(*CASES[case])
