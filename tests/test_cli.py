@@ -102,7 +102,8 @@ def make_bad_input(case: str, folder: Path, write_scenario, variant) -> tuple[Pa
 
 BAD_INPUTS = ["malformed-yaml", "unknown-key", "negative-count", "missing-file", "missing-csv"]
 SUBPROCESS_BAD_INPUTS = ["malformed-yaml", "missing-csv"]
-"""Each subprocess costs ~1.2 s of imports, so only two of the five run out of process."""
+"""Each subprocess costs ~1.2 s of imports, so only two of the five run out of process, and only in the whole suite
+(``slow``): the quick run checks all five in-process (test_run_bad_input_exits_2_and_writes_nothing)."""
 
 
 # --------------------------------------------------------------------------- bad input, in-process
@@ -251,6 +252,7 @@ def subprocess_results(tmp_path_factory, write_scenario, variant):
     return results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", SUBPROCESS_BAD_INPUTS)
 def test_subprocess_bad_input(subprocess_results, case):
     code, out, err, folder, fragments = subprocess_results[case]
@@ -259,6 +261,7 @@ def test_subprocess_bad_input(subprocess_results, case):
     assert not any(p.name.startswith(".out.") for p in folder.iterdir())
 
 
+@pytest.mark.slow  # in the quick run: test_validate_ok (in-process) and test_console_script_is_registered
 def test_subprocess_module_entry_point_validates(subprocess_results):
     code, out, err, _, _ = subprocess_results["validate-ok"]
     assert code == 0, err
