@@ -509,6 +509,21 @@ def graph_experiment(folder: Path, replications: int = 2) -> Path:
     return write_experiment(folder, experiment_data("graphs", replications=replications, scenarios=["county.yaml"]))
 
 
+@pytest.fixture(scope="module")
+def graph_folder(tmp_path_factory) -> Path:
+    """A folder holding county.yaml, the graph experiment (2 replications) and its results; tests that change it copy it."""
+    folder = tmp_path_factory.mktemp("graphs")
+    run_here(graph_experiment(folder), folder / "results")
+    return folder
+
+
+def copy_of_graph_folder(graph_folder: Path, tmp_path: Path) -> Path:
+    """The experiment file of a copy of ``graph_folder`` (modification times kept); the copy's results are its own."""
+    target = tmp_path / "graphs"
+    shutil.copytree(graph_folder, target)
+    return target / "exp.yaml"
+
+
 def run_here(path: Path, out_dir: Path, executor=None):
     return run_experiment(load_experiment(path), path, out_dir, executor or SerialExecutor(), progress=False)
 
@@ -526,10 +541,8 @@ def network_data(folder: Path):
     return nx.node_link_data(graph, edges="links"), funds, what
 
 
-def test_an_experiment_saves_the_pairing_graph_each_arm_starts_with(tmp_path):
-    path = graph_experiment(tmp_path)
-    out_dir = tmp_path / "results"
-    run_here(path, out_dir)
+def test_an_experiment_saves_the_pairing_graph_each_arm_starts_with(graph_folder):
+    path, out_dir = graph_folder / "exp.yaml", graph_folder / "results"
     arms = ("baseline", "city_village", "everything")
     assert sorted(graph_files(out_dir)) == sorted(f"county__{arm}.{ext}" for arm in arms for ext in ("json", "links.parquet"))
     assert [p for p in out_dir.rglob(".*")] == [], "temporary files left behind"
@@ -550,7 +563,7 @@ def test_an_experiment_saves_the_pairing_graph_each_arm_starts_with(tmp_path):
 
 
 def test_the_report_draws_the_saved_network_after_the_scenario_file_changed_or_went(tmp_path, monkeypatch):
-    path = graph_experiment(tmp_path)
+    path = graph_experiment(tmp_path, replications=1)  # its own folder: the manifest names this county.yaml
     out_dir = tmp_path / "results"
     run_here(path, out_dir)
     drawn = network_data(out_dir)
@@ -580,10 +593,9 @@ def test_serial_and_process_pool_runs_save_identical_graph_files(tmp_path):
     assert graph_files(tmp_path / "pool") == graph_files(tmp_path / "serial")
 
 
-def test_a_resumed_experiment_keeps_its_graphs_and_an_older_folder_gets_them(tmp_path):
-    path = graph_experiment(tmp_path)
-    out_dir = tmp_path / "results"
-    run_here(path, out_dir)
+def test_a_resumed_experiment_keeps_its_graphs_and_an_older_folder_gets_them(graph_folder, tmp_path):
+    path = copy_of_graph_folder(graph_folder, tmp_path)  # the same experiment (identity hashes file contents)
+    out_dir = path.parent / "results"
     saved, times = graph_files(out_dir), graph_times(out_dir)
     store = ResultsStore(out_dir)
 
