@@ -475,6 +475,7 @@ def test_arm_name_with_a_slash_is_refused_or_kept(tmp_path, count_runs):
 # --------------------------------------------------------------------------- resume, extend, refuse
 
 
+@pytest.mark.slow  # compare writes the report again (seconds); in the quick run: test_report's resumed experiment finishes 0 runs
 def test_rerunning_a_finished_experiment_runs_nothing(reference, tmp_path, count_runs):
     folder = copy_results(reference, tmp_path)
     manifest_before = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
