@@ -46,7 +46,7 @@ def calibrated_model():
 # --------------------------------------------------------------------------- trends
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rate=st.floats(-0.5, 1.0, allow_nan=False))
 def test_monthly_compounds_to_yearly(rate):
     assert economy.monthly(rate) ** 12 == pytest.approx(1.0 + rate, rel=1e-12, abs=1e-15)
@@ -307,7 +307,7 @@ def test_weak_leadership_accumulates_more_problems():
 # --------------------------------------------------------------------------- small functions
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     values=hnp.arrays(np.float64, st.integers(0, 20), elements=st.floats(0, 1e6)),
     exponent=st.sampled_from([0.0, 0.5, 1.0, 0.25, 0.75, 2.0, 3.3]),

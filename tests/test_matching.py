@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sim.pairing import matching
 from sim.pairing.matching import ALGORITHMS, match, pair_counts
 
-SETTINGS = settings(max_examples=60, deadline=None)
+SETTINGS = settings(max_examples=30, deadline=None)  # small instances: 30 cover empty, tied and full cases
 
 # Small integers make ties likely (exercising tie-breaking); floats cover the rest.
 SCORE = st.one_of(

@@ -38,7 +38,7 @@ from sim.metrics import (
 from sim.model import PairingModel
 from sim.outcome_registry import LORENZ_KEYS, LORENZ_SHARES
 
-FAST = settings(max_examples=50, deadline=None)
+FAST = settings(max_examples=30, deadline=None)
 
 # Incomes: zeros allowed, otherwise in [0.01, 1e6] (no subnormals: the simulation never
 # produces them and their means cannot be computed to relative precision).

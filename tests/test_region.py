@@ -155,7 +155,7 @@ def test_households_total_exact_when_households_close_to_population(small_spec, 
 # --------------------------------------------------------------------------- _split_total
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     total_extra=st.integers(0, 10**7),
     weights=st.lists(st.floats(1e-6, 1e6, allow_nan=False, allow_infinity=False), min_size=1, max_size=60),
@@ -189,7 +189,7 @@ def test_split_total_rejects_impossible_minimum():
 # --------------------------------------------------------------------------- town_centres
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n_towns=st.integers(1, 80), area=st.floats(0.5, 1e5, allow_nan=False))
 def test_town_centres_inside_square(n_towns, area):
     centres = town_centres(n_towns, area)
