@@ -9,6 +9,7 @@ experiment helpers come from tests/test_execute.py.
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import re
@@ -65,6 +66,18 @@ def experiment(tmp_path_factory) -> dict[str, Any]:
         "stderr": err,
         "html": (folder / "results" / "report.html").read_text(encoding="utf-8"),
     }
+
+
+@pytest.fixture(scope="module")
+def experiment_input_once(experiment) -> report.ReportInput:
+    """The experiment's folder read by the report once (a tenth of a second each time), for the tests that only draw it."""
+    return report.load_report_input(experiment["out"])
+
+
+@pytest.fixture
+def experiment_input(experiment_input_once) -> report.ReportInput:
+    """A deep copy of the read experiment folder, so that no test sees what another changed."""
+    return copy.deepcopy(experiment_input_once)
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +186,8 @@ def test_names_in_figures_are_escaped_for_plotly_which_shows_quot_literally(expe
 
 
 @pytest.mark.slow
-def test_every_figure_has_a_title_axis_labels_and_a_legend(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_every_figure_has_a_title_axis_labels_and_a_legend(experiment_input):
+    data = experiment_input
     for build in report.SECTIONS:
         section = build(data)
         for figure in figures_of(section) if section else []:
@@ -188,8 +201,8 @@ def test_every_figure_has_a_title_axis_labels_and_a_legend(experiment):
             assert layout.showlegend is True, layout.title.text
 
 
-def test_time_series_have_95_percent_bands_for_each_arm(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_time_series_have_95_percent_bands_for_each_arm(experiment_input):
+    data = experiment_input
     figure = report.time_series_figure(data, "gini")
     bands = [trace for trace in figure.data if trace.fill == "toself"]
     lines = [trace for trace in figure.data if trace.fill != "toself"]
@@ -202,8 +215,8 @@ def test_time_series_have_95_percent_bands_for_each_arm(experiment):
     assert figure.layout.yaxis.title.text.startswith("Gini index")
 
 
-def test_forest_plot_shows_each_arm_effect_with_its_interval(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_forest_plot_shows_each_arm_effect_with_its_interval(experiment_input):
+    data = experiment_input
     (figure,) = figures_of(report.forest_section(data))
     assert [trace.name for trace in figure.data] == ["all_policies", "city_village"]
     differences = analysis.paired_differences(data.results, outcomes=["gini"])
@@ -217,8 +230,8 @@ def test_forest_plot_shows_each_arm_effect_with_its_interval(experiment):
 
 
 @pytest.mark.slow
-def test_each_arm_has_one_colour_in_every_figure(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_each_arm_has_one_colour_in_every_figure(experiment_input):
+    data = experiment_input
     lines = [trace for trace in report.time_series_figure(data, "gini").data if trace.fill != "toself"]
     colours = {trace.name: trace.line.color for trace in lines}
     (forest,) = figures_of(report.forest_section(data))
@@ -238,8 +251,8 @@ def curves(figure) -> list:
     return [trace for trace in figure.data if trace.xaxis != "x2"]
 
 
-def test_lorenz_curves_run_from_0_to_1_and_bow_below_equality(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_lorenz_curves_run_from_0_to_1_and_bow_below_equality(experiment_input):
+    data = experiment_input
     figure = report.lorenz_figure(data)
     names = [trace.name for trace in curves(figure)]
     assert names[:2] == ["perfect equality", "start (2009)"] and names[2:] == [
@@ -252,9 +265,9 @@ def test_lorenz_curves_run_from_0_to_1_and_bow_below_equality(experiment):
         assert all(y < x for x, y in zip(trace.x[1:-1], trace.y[1:-1], strict=True))
 
 
-def test_lorenz_panel_draws_each_arm_minus_the_baseline_in_points(experiment):
+def test_lorenz_panel_draws_each_arm_minus_the_baseline_in_points(experiment_input):
     """The end curves nearly coincide; the second panel shows each arm's final-year curve minus the baseline's."""
-    data = report.load_report_input(experiment["out"])
+    data = experiment_input
     figure = report.lorenz_figure(data)
     final = data.results[data.results["year"] == data.results["year"].max()].groupby("arm")[list(LORENZ_KEYS)].mean()
     panel = {trace.name: trace for trace in figure.data if trace.xaxis == "x2"}
@@ -266,9 +279,9 @@ def test_lorenz_panel_draws_each_arm_minus_the_baseline_in_points(experiment):
     assert "minus the baseline's, in percentage points" in caption
 
 
-def test_arms_whose_lines_coincide_stay_visible_as_nested_stripes(experiment):
+def test_arms_whose_lines_coincide_stay_visible_as_nested_stripes(experiment_input):
     """Urban income is the same in every arm (common random numbers): each arm's line is narrower than the one beneath."""
-    data = report.load_report_input(experiment["out"])
+    data = experiment_input
     lines = [trace for trace in report.time_series_figure(data, "urban_income_pc").data if trace.fill != "toself"]
     assert [trace.name for trace in lines] == ["baseline", "all_policies", "city_village"]
     assert list(lines[1].y) == pytest.approx(list(lines[0].y))  # the premise: they coincide
@@ -278,8 +291,8 @@ def test_arms_whose_lines_coincide_stay_visible_as_nested_stripes(experiment):
     assert "lines coincide" in captions["urban_income_pc"] and "narrower than the one beneath" in captions["urban_income_pc"]
 
 
-def test_time_series_captions_say_why_bands_overlap_while_paired_effects_are_significant(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_time_series_captions_say_why_bands_overlap_while_paired_effects_are_significant(experiment_input):
+    data = experiment_input
     sections = (report.time_series_section(data), report.villages_section(data))
     captions = [caption for section in sections for _, caption in section.figures]
     assert len(captions) == 7
@@ -294,8 +307,8 @@ def test_ratio_caption_says_what_the_ratio_is(experiment):
     assert report.TIME_SERIES["urban_rural_ratio"].startswith("Mean urban income divided by mean rural income")
 
 
-def test_network_figure_hides_its_meaningless_axes(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_network_figure_hides_its_meaningless_axes(experiment, experiment_input):
+    data = experiment_input
     figure = report.network_figure(*data.network)
     assert figure.layout.xaxis.visible is False and figure.layout.yaxis.visible is False
     assert "layout position" not in experiment["html"]
@@ -338,8 +351,8 @@ def test_summarize_shows_labels_units_and_reasons_never_nan(experiment, tmp_path
     assert re.search(r"city_village .* no significant reduction$", text, re.MULTILINE), text
 
 
-def test_forest_hover_gives_each_effect_in_its_unit(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_forest_hover_gives_each_effect_in_its_unit(experiment_input):
+    data = experiment_input
     (figure,) = figures_of(report.forest_section(data))
     hover = dict(zip(figure.data[0].y, figure.data[0].text, strict=True))
     assert re.fullmatch(r"difference -?\d\.\d{4} \[-?\d\.\d{4}, -?\d\.\d{4}\], n = 3", hover["Gini (all residents)"])
@@ -347,8 +360,8 @@ def test_forest_hover_gives_each_effect_in_its_unit(experiment):
     assert hover["Rural poverty headcount"].endswith(" pp, n = 3")
 
 
-def test_sankey_flows_add_up_to_the_funds_sent(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_sankey_flows_add_up_to_the_funds_sent(experiment, experiment_input):
+    data = experiment_input
     figure = report.sankey_figure(data)
     assert [trace.name for trace in figure.data] == ["all_policies", "city_village"]
     final = analysis.final_year(load_results(experiment["out"]))
@@ -359,8 +372,8 @@ def test_sankey_flows_add_up_to_the_funds_sent(experiment):
     assert len(figure.layout.updatemenus[0].buttons) == 2  # one per arm
 
 
-def test_sankey_splits_funds_by_donor_kind_and_recipient(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_sankey_splits_funds_by_donor_kind_and_recipient(experiment, experiment_input):
+    data = experiment_input
     figure = report.sankey_figure(data)
     final = analysis.final_year(load_results(experiment["out"]))
     kind_of = {looks.label: kind for kind, looks in report.node_kinds().items()}
@@ -384,8 +397,8 @@ def test_runs_record_funds_by_donor_kind_consistent_with_their_total(experiment)
     assert (results.loc[results["arm"] == "baseline", list(LORENZ_KEYS)].diff(axis=1).iloc[:, 1:] > 0).all().all()
 
 
-def test_cost_effectiveness_section_has_a_figure_and_a_table(experiment):
-    section = report.cost_section(report.load_report_input(experiment["out"]))
+def test_cost_effectiveness_section_has_a_figure_and_a_table(experiment_input):
+    section = report.cost_section(experiment_input)
     (figure,) = figures_of(section)
     assert [trace.name for trace in figure.data] == ["all_policies", "city_village"]
     assert "yuan per 0.001 Gini" in section.table_html and "<td>all_policies</td>" in section.table_html
@@ -442,8 +455,8 @@ def test_network_names_a_kind_no_longer_registered_by_its_key():
     assert [trace.name for trace in figure.data if trace.mode == "markers"] == ["observatory"]
 
 
-def test_network_is_drawn_from_the_saved_graph_of_the_arm_with_most_policies(experiment):
-    data = report.load_report_input(experiment["out"])
+def test_network_is_drawn_from_the_saved_graph_of_the_arm_with_most_policies(experiment, experiment_input):
+    data = experiment_input
     graph, funds, what = data.network
     assert what.startswith("arm all_policies, replication 0")
     links = pd.read_parquet(experiment["out"] / "graphs" / "evil__all_policies.links.parquet")
@@ -481,8 +494,8 @@ def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
     assert "is no longer there, so its description is not shown" in text  # in the overview
 
 
-def test_cost_axis_says_the_gini_scale(experiment):
-    (figure,) = figures_of(report.cost_section(report.load_report_input(experiment["out"])))
+def test_cost_axis_says_the_gini_scale(experiment_input):
+    (figure,) = figures_of(report.cost_section(experiment_input))
     assert "0–1 scale" in figure.layout.yaxis.title.text
 
 
