@@ -139,6 +139,8 @@ class AppModel(PairingModel):
             "donor_cost": donor_cost,
             "accountability": accountability,
         }
+        # SolaraViz hands a model that takes **keywords Mesa's own scenario object; the app's county is APP_SCENARIO.
+        enabled_types.pop("scenario", None)
         unknown = sorted(set(enabled_types) - set(policy_types()))
         if unknown:
             raise TypeError(f"AppModel got keywords that are not policy types: {unknown}")

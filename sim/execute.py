@@ -39,10 +39,14 @@ from sim.scenario import load_scenario
 IDENTIFIERS = ["run_id", "scenario", "arm", "point", "replication", "seed", "year", "step"]
 
 
-FUNDS_BY_KIND_COLUMNS: dict[tuple[str, str], str] = {
-    (kind, recipient): f"funds_sent_total:{kind}:{recipient}" for kind in donor_kinds() for recipient in RECIPIENT_CLASSES
-}
-"""Funds sent since the start by each kind of donor to each class of recipient (the report's Sankey); 0 for the baseline."""
+def funds_by_kind_columns() -> dict[tuple[str, str], str]:
+    """Funds sent since the start by each kind of donor to each class of recipient (the report's Sankey); 0 for the baseline.
+
+    Read from the donor-kind registry when called, so a kind registered after this module was imported has its columns.
+    """
+    return {
+        (kind, recipient): f"funds_sent_total:{kind}:{recipient}" for kind in donor_kinds() for recipient in RECIPIENT_CLASSES
+    }
 
 
 def build_model(spec: RunSpec) -> PairingModel:
@@ -80,13 +84,14 @@ def run_one(spec: RunSpec) -> pd.DataFrame:
 
 
 def _funds_by_kind_totals(model: PairingModel, steps: pd.Series) -> pd.DataFrame:
-    """:data:`FUNDS_BY_KIND_COLUMNS` at each of ``steps``: a fixed set of columns, so every run's file has one schema."""
+    """:func:`funds_by_kind_columns` at each of ``steps``: a fixed set of columns, so every run's file has one schema."""
     programme = model.pairing
     funds = funds_by_donor_kind(programme.ledger.frame(programme.policy_labels), programme.link_table())
     by_step = funds.pivot_table(index="step", columns=["donor_kind", "recipient"], values="sent", aggfunc="sum")
-    by_step = by_step.reindex(columns=pd.MultiIndex.from_tuples(list(FUNDS_BY_KIND_COLUMNS)), fill_value=0.0).fillna(0.0)
+    columns = funds_by_kind_columns()
+    by_step = by_step.reindex(columns=pd.MultiIndex.from_tuples(list(columns)), fill_value=0.0).fillna(0.0)
     totals = by_step.cumsum().reindex(pd.RangeIndex(int(steps.max()) + 1)).ffill().fillna(0.0)
-    totals.columns = list(FUNDS_BY_KIND_COLUMNS.values())
+    totals.columns = list(columns.values())
     return totals.loc[steps.to_numpy()].reset_index(drop=True)
 
 

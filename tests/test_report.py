@@ -25,13 +25,13 @@ import yaml
 from test_execute import BREAKING_OVERRIDE, SMALL, experiment_data, run_cli, write_experiment
 
 from sim import analysis, report
-from sim.execute import FUNDS_BY_KIND_COLUMNS, SerialExecutor, build_model, make_executor, run_experiment
+from sim.execute import SerialExecutor, build_model, funds_by_kind_columns, make_executor, run_experiment
 from sim.experiment import load_experiment, run_specs
 from sim.model import PairingModel
 from sim.outcome_registry import LORENZ_KEYS
 from sim.outputs import current_umask
 from sim.pairing.registry import DonorKind, donor_kinds, register_donor_kind, unregister
-from sim.report.inputs import NO_SAVED_GRAPH
+from sim.report.inputs import NO_SAVED_GRAPH, OLD_MANIFEST
 from sim.results import ResultsStore, load_results
 from sim.summary import summarize_folder
 
@@ -384,15 +384,15 @@ def test_sankey_splits_funds_by_donor_kind_and_recipient(experiment, experiment_
             (kind_of[labels[source]], recipient_of[labels[target]]): value
             for source, target, value in zip(trace.link.source, trace.link.target, trace.link.value, strict=True)
         }
-        means = final[final["arm"] == trace.name][list(FUNDS_BY_KIND_COLUMNS.values())].mean()
-        expected = {cell: means[column] for cell, column in FUNDS_BY_KIND_COLUMNS.items() if means[column] > 0}
+        means = final[final["arm"] == trace.name][list(funds_by_kind_columns().values())].mean()
+        expected = {cell: means[column] for cell, column in funds_by_kind_columns().items() if means[column] > 0}
         assert flows == pytest.approx(expected)
     assert len({kind for kind, _ in flows}) > 1  # all_policies: several kinds of donor, each its own flow
 
 
 def test_runs_record_funds_by_donor_kind_consistent_with_their_total(experiment):
     results = load_results(experiment["out"])
-    by_kind = results[list(FUNDS_BY_KIND_COLUMNS.values())].sum(axis=1)
+    by_kind = results[list(funds_by_kind_columns().values())].sum(axis=1)
     assert by_kind.to_numpy() == pytest.approx(results["funds_sent_total"].to_numpy())
     assert (results.loc[results["arm"] == "baseline", list(LORENZ_KEYS)].diff(axis=1).iloc[:, 1:] > 0).all().all()
 
@@ -478,11 +478,12 @@ def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
     shutil.copytree(experiment["out"], old)
     for path in (old / "runs").glob("*.parquet"):
         table = pd.read_parquet(path)
-        table.drop(columns=[*LORENZ_KEYS, *FUNDS_BY_KIND_COLUMNS.values(), "urban_income_pc"]).to_parquet(path, index=False)
+        table.drop(columns=[*LORENZ_KEYS, *funds_by_kind_columns().values(), "urban_income_pc"]).to_parquet(path, index=False)
     shutil.rmtree(old / "graphs")
     manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
     manifest["experiment_file"] = str(tmp_path / "gone.yaml")
-    del manifest["graphs"]
+    for newer in ("graphs", "description", "scenario_names"):
+        del manifest[newer]
     (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     text = report.build_report(old)
     notes = re.findall(r'<p class="note">(.*?)</p>', text)
@@ -491,7 +492,7 @@ def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
     assert any("urban_income_pc" in note for note in notes)
     assert any("before runs recorded funds" in note for note in notes)
     assert f"Not shown: {NO_SAVED_GRAPH}." in notes
-    assert "is no longer there, so its description is not shown" in text  # in the overview
+    assert OLD_MANIFEST in text  # in the overview
 
 
 def test_cost_axis_says_the_gini_scale(experiment_input):
@@ -575,7 +576,7 @@ def test_an_experiment_saves_the_pairing_graph_each_arm_starts_with(graph_folder
     assert json.loads(ResultsStore(out_dir).graph_files("county", "baseline")[0].read_text(encoding="utf-8"))["nodes"] == []
 
 
-def test_the_report_draws_the_saved_network_after_the_scenario_file_changed_or_went(tmp_path, monkeypatch):
+def test_the_report_draws_from_the_results_folder_after_the_scenario_and_experiment_files_changed_or_went(tmp_path, monkeypatch):
     path = graph_experiment(tmp_path, replications=1)  # its own folder: the manifest names this county.yaml
     out_dir = tmp_path / "results"
     run_here(path, out_dir)
@@ -592,8 +593,12 @@ def test_the_report_draws_the_saved_network_after_the_scenario_file_changed_or_w
     (tmp_path / "county.yaml").write_text(yaml.safe_dump(scenario, allow_unicode=True), encoding="utf-8")
     assert network_data(out_dir) == drawn
     (tmp_path / "county.yaml").unlink()
+    path.unlink()  # the experiment file too: the overview comes from the manifest
     assert network_data(out_dir) == drawn
-    assert report.load_report_input(out_dir).network_note == ""
+    data = report.load_report_input(out_dir)
+    assert data.network_note == ""
+    overview = dict(data.overview)
+    assert overview["Scenarios"] == "Small teaching county (county.yaml)" and "Note" not in overview
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from pyarrow.lib import ArrowException
 from sim import analysis, package_version
 from sim.analysis import funds_by_donor_kind
 from sim.errors import InputError
-from sim.execute import FUNDS_BY_KIND_COLUMNS
+from sim.execute import funds_by_kind_columns
 from sim.experiment import BASELINE, Design
 from sim.report.styles import Styles
 from sim.results import ResultsStore
@@ -245,14 +245,14 @@ def _baseline_first(results: pd.DataFrame) -> pd.DataFrame:
 def _experiment_funds(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Final-year funds by donor kind and recipient class, mean per run of each scenario and arm (a sweep's points pooled;
     cells that sent nothing left out)."""
-    columns = list(FUNDS_BY_KIND_COLUMNS.values())
+    columns = list(funds_by_kind_columns().values())
     if not set(columns) <= set(results.columns):
         return _no_funds(), "these results were made before runs recorded funds by kind of donor"
     means = analysis.final_year(results).groupby(["scenario", "arm"], sort=False)[columns].mean()
     rows = [
         {"scenario": scenario, "arm": arm, "donor_kind": kind, "recipient": recipient, "sent": means.loc[(scenario, arm), column]}
         for scenario, arm in means.index
-        for (kind, recipient), column in FUNDS_BY_KIND_COLUMNS.items()
+        for (kind, recipient), column in funds_by_kind_columns().items()
         if means.loc[(scenario, arm), column] > 0
     ]
     return (pd.DataFrame(rows), "") if rows else (_no_funds(), "no arm sent any pairing funds")
