@@ -261,7 +261,8 @@ def branches_active(model: PairingModel, closed: set[str]) -> str:
 
 
 def draw_pairing_network(model: PairingModel) -> Figure:
-    """The pairing graph over the county map: colour by kind, size by yuan moved, closed branches faded."""
+    """The pairing graph over the county map: organisations coloured by kind and joint branches by policy type (the
+    registries' colours), size by yuan moved, closed branches faded."""
     graph = model.pairing.refreshed_graph()
     positions = node_positions(model)
     flows = node_flows(model)
@@ -282,8 +283,14 @@ def draw_pairing_network(model: PairingModel) -> Figure:
         if segments:
             ax.add_collection(LineCollection(segments, zorder=2, **style))
 
-    for kind, looks in node_kinds().items():
-        nodes = [node for node, data in graph.nodes(data=True) if data["kind"] == kind]
+    # Organisations by kind; joint branches by policy type, each in its registry colour.
+    groups = [(looks.label, looks.colour, "o", {"kind": kind}) for kind, looks in node_kinds().items() if kind != JOINT_BRANCH]
+    groups += [
+        (f"branches: {legend_label(entry.label)}", entry.colour, "D", {"kind": JOINT_BRANCH, "type": name})
+        for name, entry in policy_types().items()
+    ]
+    for label, colour, marker, wanted in groups:
+        nodes = [node for node, data in graph.nodes(data=True) if all(data.get(k) == v for k, v in wanted.items())]
         if not nodes:
             continue
         xy = np.array([positions[node] for node in nodes])
@@ -293,12 +300,12 @@ def draw_pairing_network(model: PairingModel) -> Figure:
             xy[:, 0],
             xy[:, 1],
             s=sizes,
-            color=looks.colour,
+            color=colour,
             alpha=[0.3 if f else 0.9 for f in faded],
-            marker="D" if kind == JOINT_BRANCH else "o",
+            marker=marker,
             edgecolors="white",
             linewidths=0.5,
-            label=legend_label(looks.label),
+            label=legend_label(label),
             zorder=3,
         )
 

@@ -257,7 +257,9 @@ def test_network_component_renders():
     ax = figure.axes[0]
     assert "branches active" in ax.get_title()
     legend = {text.get_text() for text in ax.get_legend().get_texts()}
-    assert {"villages", "departments", "enterprises", "cooperatives", "joint branches"} <= legend  # registry labels
+    assert {"villages", "departments", "enterprises", "cooperatives"} <= legend  # the donor-kind registry's labels
+    branches = {app.legend_label(entry.label) for entry in policy_types().values()}
+    assert {label.removeprefix("branches: ") for label in legend if label.startswith("branches: ")} == branches
     _box, rc = solara.render(app.PairingNetwork(model), handle_error=False)
     image = rc.find(ipywidgets.Image).widget
     assert len(image.value) > 1000
