@@ -29,6 +29,7 @@ from mesa.visualization.solara_viz import ComponentsView, ModelController, ShowS
 from mesa.visualization.utils import update_counter
 
 from sim.model import PairingModel
+from sim.outcome_registry import OUTCOMES
 from sim.pairing.registry import flows, policy_types
 from sim.report.styles import JOINT_BRANCH, node_kinds
 from sim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
@@ -386,34 +387,21 @@ def SliderGuide(model: PairingModel):
     )
 
 
-def _labelled(title: str, ylabel: str, legend: list[str] | None = None):
+def outcome_plot(colours: dict[str, str], title: str, page: int = 0):
+    """A live plot of monthly outcomes; its legend and axis are the outcome registry's labels and axis title."""
+
     def post_process(ax) -> None:
         ax.set_title(f"{title} (step = month)")
-        ax.set_ylabel(ylabel)
-        if legend:
-            ax.legend(legend, loc="best")
+        ax.set_ylabel(OUTCOMES[next(iter(colours))].axis)
+        ax.legend([legend_label(OUTCOMES[key].label) for key in colours], loc="best")
 
-    return post_process
+    return make_plot_component(colours, post_process=post_process, page=page)
 
 
-GINI_PLOT = make_plot_component(
-    {"gini": "tab:red", "gini_rural": "tab:orange"},
-    post_process=_labelled("Gini of per-capita income", "Gini (0-1)", ["all residents", "rural residents"]),
-)
-RATIO_PLOT = make_plot_component(
-    {"urban_rural_ratio": "tab:blue"},
-    post_process=_labelled("Urban/rural income ratio", "urban / rural mean income", ["urban / rural"]),
-)
-VILLAGES_PLOT = make_plot_component(
-    {"weak_villages": "tab:brown", "hollow_villages": "black"},
-    post_process=_labelled("Weak and hollow villages", "villages", ["weak", "hollow"]),
-    page=1,
-)
-FUNDS_PLOT = make_plot_component(
-    {"funds_sent": "tab:green", "funds_lost": "tab:red"},
-    post_process=_labelled("Pairing funds each month", "yuan", ["sent", "lost to leakage"]),
-    page=1,
-)
+GINI_PLOT = outcome_plot({"gini": "tab:red", "gini_rural": "tab:orange"}, "Gini of per-capita income")
+RATIO_PLOT = outcome_plot({"urban_rural_ratio": "tab:blue"}, "Urban/rural income ratio")
+VILLAGES_PLOT = outcome_plot({"weak_villages": "tab:brown", "hollow_villages": "black"}, "Weak and hollow villages", page=1)
+FUNDS_PLOT = outcome_plot({"funds_sent": "tab:green", "funds_lost": "tab:red"}, "Pairing funds each month", page=1)
 COMPONENTS = [(PairingNetwork, 0), (LiveNumbers, 0), GINI_PLOT, RATIO_PLOT, VILLAGES_PLOT, FUNDS_PLOT, (SliderGuide, 1)]
 
 

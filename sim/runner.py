@@ -19,6 +19,7 @@ from sim import package_version
 from sim.model import PairingModel
 from sim.outcome_registry import summary_rows
 from sim.outputs import RUN_MARKER, write_folder_atomically
+from sim.pairing.links import STATUS_NAMES
 from sim.pairing.registry import flows
 from sim.scenario import Scenario
 
@@ -66,13 +67,7 @@ def summarise(monthly: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("outcome")
 
 
-LINK_COLUMNS: dict[str, str] = {
-    "branches": "branches",
-    "links_active": "active",
-    "links_ended": "ended",
-    "links_graduated": "graduated",
-    "links_rotated": "rotated",
-}
+LINK_COLUMNS: dict[str, str] = {"branches": "branches", **{f"links_{name}": name for name in STATUS_NAMES.values()}}
 """The policies table's counts of branches and links, with their row labels in :func:`format_policies`."""
 
 
