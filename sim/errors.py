@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,14 @@ def close_match(word: str, options: Iterable[str]) -> str | None:
     """The one of ``options`` closest to ``word``, if any is close enough to suggest."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+def require_file(path: Path, kind: str, expected: str) -> None:
+    """One line, before anything is read, when an input file is a folder or missing.
+
+    ``kind`` names the file ("scenario"), ``expected`` what it should be ("a scenario YAML file").
+    """
+    if path.is_dir():
+        raise InputError.single(str(path), "", f"is a folder; expected {expected}")
+    if not path.is_file():
+        raise InputError.single(str(path), "", f"{kind} file not found")

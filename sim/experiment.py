@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from sim.errors import InputError, Problem, did_you_mean
+from sim.errors import InputError, Problem, did_you_mean, require_file
 from sim.outcome_registry import OUTCOMES, default_outcomes
 from sim.scenario import Scenario, load_scenario, read_yaml_mapping, resolve_scenario, validate_model
 from sim.schema import HorizonYears, NonNegativeInt, PositiveInt, Strict
@@ -183,10 +183,7 @@ def load_experiment(path: str | Path) -> Experiment:
     """Load and validate an experiment YAML (and every scenario it names)."""
     path = Path(path)
     source = str(path)
-    if path.is_dir():
-        raise InputError.single(source, "", "is a folder; expected an experiment YAML file")
-    if not path.is_file():
-        raise InputError.single(source, "", "experiment file not found")
+    require_file(path, "experiment", "an experiment YAML file")
     experiment = validate_model(Experiment, read_yaml_mapping(path), source)
     resolved = []
     for i, scenario in enumerate(experiment.scenarios):

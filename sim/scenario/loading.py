@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from sim.errors import InputError, did_you_mean
+from sim.errors import InputError, did_you_mean, require_file
 from sim.scenario.messages import validate_model
 from sim.scenario.schema import Scenario
 from sim.scenario.sizing import size_problem
@@ -23,10 +23,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     path = Path(path)
     source = str(path)
-    if path.is_dir():
-        raise InputError.single(source, "", "is a folder; expected a scenario YAML file")
-    if not path.is_file():
-        raise InputError.single(source, "", "scenario file not found")
+    require_file(path, "scenario", "a scenario YAML file")
     data = read_yaml_mapping(path)
     scenario = parse_scenario(data, source)
     if scenario.region.village_file is not None:

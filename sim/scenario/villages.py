@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ConfigDict, ValidationError, model_validator
 
-from sim.errors import InputError, Problem, did_you_mean
+from sim.errors import InputError, Problem, did_you_mean, require_file
 from sim.scenario.messages import _friendly_message
 from sim.schema import NonNegativeFloat, Population, PositiveFloat, PositiveInt, Share, Strict
 
@@ -92,10 +92,7 @@ def _read_village_csv_cached(path: str, mtime_ns: int) -> tuple[VillageRecord, .
 def read_village_csv(path: str | Path) -> tuple[VillageRecord, ...]:
     """Read and validate a village CSV; raises :class:`InputError` naming the row and column."""
     path = Path(path)
-    if path.is_dir():
-        raise InputError.single(str(path), "", "is a folder; expected a village CSV file")
-    if not path.is_file():
-        raise InputError.single(str(path), "", "village file not found")
+    require_file(path, "village", "a village CSV file")
     return _read_village_csv_cached(str(path), path.stat().st_mtime_ns)
 
 
