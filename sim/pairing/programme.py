@@ -61,13 +61,15 @@ class PairingProgramme:
         self.targets_weak = np.zeros(0, dtype=bool)
         self.ever_paired = np.zeros(n_villages, dtype=bool)
         self.aid_received_history = np.zeros((12, n_villages))
-        self.this_month: dict[str, float] = dict.fromkeys(self.outcome_keys(), 0.0)
+        registered = [key for key in pairing_outcomes() if key not in PAIRED_INCOMES]
+        self._outcome_keys = [*registered, *(flow.outcome for flow in self.flows.values() if flow.outcome not in registered)]
+        self.this_month: dict[str, float] = dict.fromkeys(self._outcome_keys, 0.0)
 
     def outcome_keys(self) -> list[str]:
-        """The monthly outcomes pairing reports this month (all zero without pairing): the outcome registry's pairing
-        outcomes, then those of any registered flow the outcome registry does not list (a new flow's total)."""
-        registered = [key for key in pairing_outcomes() if key not in PAIRED_INCOMES]
-        return [*registered, *(flow.outcome for flow in self.flows.values() if flow.outcome not in registered)]
+        """The monthly outcomes pairing reports (all zero without pairing), fixed when the run starts: the outcome
+        registry's pairing outcomes, then those of any registered flow the outcome registry does not list (a new flow's
+        total)."""
+        return list(self._outcome_keys)
 
     @property
     def policy_labels(self) -> list[str]:
@@ -85,7 +87,7 @@ class PairingProgramme:
             candidates = None if policy.explicit else policy_types()[policy.type].candidates(county, policy, targeting)
             for group in plan_links(county, index, policy, candidates, self.rng):
                 self._create_branch(index, group, step=0)
-        self.this_month = {**dict.fromkeys(self.outcome_keys(), 0.0), **self._status_counts()}
+        self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **self._status_counts()}
         return self._influence()
 
     def _create_branch(self, policy_index: int, group: list[LinkSpec], step: int) -> JointBranch:
@@ -143,7 +145,7 @@ class PairingProgramme:
         self.close_links(graduated, step)
         self._rotate_cadres(step)
         totals["donor_cost"] = cost + self._lost_output(donor_burden)
-        self.this_month = {**dict.fromkeys(self.outcome_keys(), 0.0), **totals, **self._status_counts()}
+        self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **totals, **self._status_counts()}
         return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
 
     def _influence(self, **channels: np.ndarray | float) -> PairingInfluence:

@@ -245,14 +245,15 @@ def _baseline_first(results: pd.DataFrame) -> pd.DataFrame:
 def _experiment_funds(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Final-year funds by donor kind and recipient class, mean per run of each scenario and arm (a sweep's points pooled;
     cells that sent nothing left out)."""
-    columns = list(funds_by_kind_columns().values())
+    cells = funds_by_kind_columns()
+    columns = list(cells.values())
     if not set(columns) <= set(results.columns):
         return _no_funds(), "these results were made before runs recorded funds by kind of donor"
     means = analysis.final_year(results).groupby(["scenario", "arm"], sort=False)[columns].mean()
     rows = [
         {"scenario": scenario, "arm": arm, "donor_kind": kind, "recipient": recipient, "sent": means.loc[(scenario, arm), column]}
         for scenario, arm in means.index
-        for (kind, recipient), column in funds_by_kind_columns().items()
+        for (kind, recipient), column in cells.items()
         if means.loc[(scenario, arm), column] > 0
     ]
     return (pd.DataFrame(rows), "") if rows else (_no_funds(), "no arm sent any pairing funds")
