@@ -48,6 +48,9 @@ class PairingModel(mesa.Model):
             or ``None`` for the small built-in default.
         rng: seed or generator for every random draw (Mesa's ``rng``).
         overrides: dotted-path parameter changes applied to the scenario.
+        monthly_inequality: compute the Gini, Theil and median outcomes every
+            month, not only at each year's reporting point
+            (:data:`~sim.outcome_registry.INEQUALITY_KEYS`; about half of a month's work).
 
     The validated scenario is ``model.spec`` (Mesa reserves ``model.scenario``
     for its own scenario object); its pairing policies run in ``model.pairing``
@@ -62,9 +65,11 @@ class PairingModel(mesa.Model):
         scenario: Scenario | str | Path | None = None,
         rng: int | np.random.Generator | None = None,
         overrides: dict[str, Any] | None = None,
+        monthly_inequality: bool = False,
     ) -> None:
         super().__init__(rng=rng)
         self.months_elapsed = 0
+        self.monthly_inequality = monthly_inequality
         self.spec = resolve_scenario(scenario, overrides)
         params = self.spec.economy
 
@@ -323,6 +328,7 @@ class PairingModel(mesa.Model):
             poverty_line=self.poverty_line(),
             pairing={**self.pairing.this_month, **self.pairing.paired_incomes()},  # read after this month's incomes
             previous=self.outcomes,
+            monthly_inequality=self.monthly_inequality,
         )
         self.datacollector.collect(self)
         if self.month_of_year == 0:

@@ -81,7 +81,29 @@ LORENZ_SHARES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Population shares at which the Lorenz curve of all residents is reported (deciles)."""
 
 LORENZ_KEYS: tuple[str, ...] = tuple(f"lorenz_p{round(share * 100)}" for share in LORENZ_SHARES)
-"""The Lorenz points' outcome keys, one per share of :data:`LORENZ_SHARES`."""
+"""The Lorenz points' outcome keys, one per share of :data:`LORENZ_SHARES`. Computed at each year's reporting point
+only, and carried through the months between."""
+
+INEQUALITY_KEYS: tuple[str, ...] = (
+    "rural_median_income_pc",
+    "gini",
+    "gini_rural",
+    "theil_t",
+    "theil_t_between",
+    "theil_t_within",
+    "theil_between_share",
+)
+"""Outcomes that rank or take logarithms of every household's income, about half of a month's work for a county.
+
+They are computed at each year's reporting point (month 0), which is all an experiment keeps, and every month only when
+asked (``PairingModel(monthly_inequality=True)``, ``pairsim run --monthly-inequality``); in the months between, the
+monthly table carries the last yearly value, as it does for the Lorenz points."""
+
+
+def yearly_outcomes(monthly_inequality: bool = False) -> tuple[str, ...]:
+    """The monthly table's columns that change only at yearly reporting points (the rest are computed every month)."""
+    return LORENZ_KEYS if monthly_inequality else (*INEQUALITY_KEYS, *LORENZ_KEYS)
+
 
 INCOME_SOURCES: tuple[str, ...] = ("farm", "wage", "remittance", "dividend", "transfer")
 """The parts of household income, in the order the economy computes them (each has an income-share outcome)."""

@@ -17,7 +17,7 @@ import pandas as pd
 from sim import metrics
 from sim.economy import VillageState
 from sim.households import HouseholdArrays
-from sim.outcome_registry import INCOME_SOURCES, LORENZ_KEYS, LORENZ_SHARES
+from sim.outcome_registry import INCOME_SOURCES, LORENZ_KEYS, LORENZ_SHARES, yearly_outcomes
 from sim.scenario import Classification
 from sim.urban import UrbanHouseholds
 
@@ -33,12 +33,13 @@ def model_outcomes(
     poverty_line: float,
     pairing: Mapping[str, float],
     previous: Mapping[str, float],
+    monthly_inequality: bool = False,
 ) -> dict[str, float]:
     """All model-level outcomes for the current month.
 
     ``pairing`` holds the pairing programme's outcomes of the month; ``previous``
-    last month's outcomes, from which the Lorenz points are carried between
-    yearly reporting points.
+    last month's outcomes, from which the outcomes that change only at yearly
+    reporting points (:func:`sim.outcome_registry.yearly_outcomes`) are carried.
     """
     rural_pc = h.annual_per_capita
     urban_pc = urban.annual_income / urban.size
@@ -48,6 +49,11 @@ def model_outcomes(
     total_income = sum(month_income.values()) or 1.0
     workers = float(h.workers.sum()) or 1.0
     yearly_point = month_of_year == 0
+    if yearly_point or monthly_inequality:
+        inequality = _inequality(rural_pc, h.size, urban_pc, urban.people, rural_mean, urban_mean, lorenz=yearly_point)
+    else:
+        inequality = {}
+    carried = {} if yearly_point else {key: previous[key] for key in yearly_outcomes(monthly_inequality)}
     return {
         "year": year,
         "month": month_of_year,
@@ -55,8 +61,8 @@ def model_outcomes(
         "urban_income_pc": urban_mean,
         "urban_rural_ratio": urban_mean / rural_mean,
         "income_gap": urban_mean - rural_mean,
-        **_inequality(rural_pc, h.size, urban_pc, urban.people, rural_mean, urban_mean, lorenz=yearly_point),
-        **({} if yearly_point else {key: previous[key] for key in LORENZ_KEYS}),  # carried from the last yearly point
+        **inequality,
+        **carried,  # from the last yearly point
         "poverty_headcount": metrics.poverty_headcount(rural_pc, poverty_line, h.size),
         "weak_villages": int(villages.weak(thresholds).sum()),
         "hollow_villages": int(villages.hollow(thresholds).sum()),

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from sim.model import PairingModel
+from sim.outcome_registry import INEQUALITY_KEYS
 from sim.runner import run_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def graph_digest(graph: nx.Graph) -> str:
 
 def fingerprint(scenario: str, seed: int) -> dict:
     """Every golden table's shape, column order and per-column digests, plus the end of the run in words."""
-    result = run_model(PairingModel(ROOT / scenario, rng=seed))
+    result = run_model(PairingModel(ROOT / scenario, rng=seed, monthly_inequality=True))  # every column computed monthly
     tables = {name: getattr(result, name) for name in TABLES}
     last = result.monthly.iloc[-1]
     return {
@@ -101,3 +102,24 @@ if __name__ == "__main__":
     for case, (scenario, seed) in CASES.items():
         (GOLDEN / f"{case}.json").write_text(json.dumps(fingerprint(scenario, seed), indent=1) + "\n", encoding="utf-8")
         print(f"wrote {GOLDEN / case}.json")
+
+
+def test_yearly_inequality_is_the_monthly_run_at_every_reporting_point() -> None:
+    """By default the Gini, Theil and median outcomes are computed at yearly points and carried between them.
+
+    Everything else is the run with ``monthly_inequality=True`` bit for bit (the choice draws no random number), and
+    at every yearly point so are the inequality outcomes.
+    """
+    yearly = run_model(PairingModel(ROOT / "scenarios/small.yaml", rng=1, overrides={"horizon_years": 2})).monthly
+    monthly = run_model(
+        PairingModel(ROOT / "scenarios/small.yaml", rng=1, overrides={"horizon_years": 2}, monthly_inequality=True)
+    ).monthly
+    others = [column for column in monthly.columns if column not in INEQUALITY_KEYS]
+    pd.testing.assert_frame_equal(yearly[others], monthly[others], check_exact=True)
+    reporting = monthly["month"] == 0
+    pd.testing.assert_frame_equal(
+        yearly.loc[reporting, INEQUALITY_KEYS], monthly.loc[reporting, INEQUALITY_KEYS], check_exact=True
+    )
+    carried = yearly[list(INEQUALITY_KEYS)].where(reporting).ffill()
+    pd.testing.assert_frame_equal(yearly[list(INEQUALITY_KEYS)], carried, check_exact=True)
+    assert monthly["gini"].nunique() > 20  # asked for, it changes every month
