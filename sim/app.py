@@ -146,7 +146,8 @@ class AppModel(PairingModel):
         if unknown:
             raise TypeError(f"AppModel got keywords that are not policy types: {unknown}")
         overrides = app_overrides(APP_SCENARIO, settings, enabled_types, funds_scale, training_scale)
-        super().__init__(scenario=APP_SCENARIO, rng=int(rng), overrides=overrides)
+        # Students watch the Gini move month by month; the app's county is small enough to rank every month.
+        super().__init__(scenario=APP_SCENARIO, rng=int(rng), overrides=overrides, monthly_inequality=True)
         self.app_overrides = overrides
 
 
