@@ -312,3 +312,78 @@ def test_pair_counts():
 def test_doctests():
     result = doctest.testmod(matching)
     assert result.attempted > 0 and result.failed == 0
+
+
+# --- the listed form and the walk --------------------------------------------------------------
+
+
+def walk_one_by_one(order_donor, order_recipient, dcap, rcap):
+    """The greedy walk as first written: every candidate in turn, kept if both ends have room (the oracle)."""
+    donor_left, recipient_left, taken = dcap.tolist(), rcap.tolist(), []
+    for d, r in zip(order_donor.tolist(), order_recipient.tolist()):
+        if donor_left[d] and recipient_left[r]:
+            donor_left[d] -= 1
+            recipient_left[r] -= 1
+            taken.append((d, r))
+    return np.array(taken, dtype=np.int64).reshape(-1, 2)
+
+
+@SETTINGS
+@given(inst=instances(max_donors=12, max_recipients=12), seed=st.integers(0, 2**32 - 1))
+def test_windowed_walk_keeps_what_the_one_by_one_walk_keeps(inst, seed):
+    """The walk checks candidates a window at a time; it must keep exactly the links, in the order, of the plain walk."""
+    scores, dcap, rcap = inst
+    donor, recipient = np.nonzero(np.isfinite(scores))
+    order = np.random.default_rng(seed).permutation(donor.size)
+    got = matching._take_in_order(donor[order], recipient[order], dcap, rcap)
+    np.testing.assert_array_equal(got, walk_one_by_one(donor[order], recipient[order], dcap, rcap))
+
+
+def test_windowed_walk_on_a_long_all_allowed_order():
+    """Every donor may serve every recipient (city-village pairing): most candidates are passed over, windows grow."""
+    rng = np.random.default_rng(5)
+    n_donors, n_recipients = 300, 400
+    donor, recipient = np.divmod(rng.permutation(n_donors * n_recipients), n_recipients)
+    dcap, rcap = rng.integers(0, 3, n_donors), rng.integers(0, 2, n_recipients)
+    got = matching._take_in_order(donor, recipient, dcap, rcap)
+    np.testing.assert_array_equal(got, walk_one_by_one(donor, recipient, dcap, rcap))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@SETTINGS
+@given(inst=instances(), seed=st.integers(0, 2**32 - 1))
+def test_listed_candidates_give_the_dense_result_and_draws(algorithm, inst, seed):
+    """match_listed on the allowed cells, row by row, gives match's links and leaves the rng in the same state."""
+    scores, dcap, rcap = inst
+    donor, recipient = np.nonzero(np.isfinite(scores))
+    dense_rng, listed_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    dense = match(scores, dcap, rcap, algorithm, dense_rng)
+    listed = matching.match_listed(donor, recipient, scores[donor, recipient], dcap, rcap, algorithm, listed_rng)
+    np.testing.assert_array_equal(dense, listed)
+    assert dense_rng.random() == listed_rng.random()
+
+
+@pytest.mark.parametrize(
+    "donor, recipient, score, message",
+    [
+        ([0, 1], [0], [1.0, 1.0], "one length"),
+        ([0, 2], [0, 0], [1.0, 1.0], "donor index out of range"),
+        ([0, 1], [0, -1], [1.0, 1.0], "recipient index out of range"),
+        ([1, 0], [0, 0], [1.0, 1.0], "sorted by"),
+        ([0, 0], [1, 1], [1.0, 1.0], "sorted by"),
+        ([0, 1], [0, 0], [1.0, -np.inf], "finite"),
+        ([0.0, 1.0], [0, 0], [1.0, 1.0], "integer indices"),
+        ([0, 1], [0, 0], ["a", "b"], "real numbers"),
+    ],
+)
+def test_listed_invalid_inputs(donor, recipient, score, message):
+    cap = np.ones(2, dtype=np.int64)
+    with pytest.raises(ValueError, match=message):
+        matching.match_listed(np.array(donor), np.array(recipient), np.array(score), cap, cap, "greedy", np.random.default_rng(0))
+
+
+def test_listed_capacities_must_be_one_dimensional():
+    with pytest.raises(ValueError, match="1-D"):
+        matching.match_listed(
+            np.array([0]), np.array([0]), np.array([1.0]), np.ones((1, 1)), np.ones(1), "random", np.random.default_rng(0)
+        )
