@@ -28,7 +28,7 @@ from sim.outcomes import model_outcomes, village_table
 from sim.pairing.county import County, Month
 from sim.pairing.programme import PairingProgramme
 from sim.pairing.registry import donor_kinds, policy_types
-from sim.region import build_villages, town_centres
+from sim.region import build_villages, region_town_centres, town_spread_km
 from sim.scenario import Scenario, resolve_scenario
 from sim.urban import UrbanHouseholds
 
@@ -149,22 +149,25 @@ class PairingModel(mesa.Model):
     def _create_enterprises(self) -> None:
         spec, region = self.spec.enterprises, self.spec.region
         towns = region.town_names
-        centres = town_centres(len(towns), region.area_km2)
+        centres = region_town_centres(region)
         n_generated = spec.count
         sectors = list(spec.sectors)
-        town_index = list(self.rng.integers(0, len(towns), size=n_generated))
+        town_index = [*self._random_towns(spec.county, n_generated)]
         sector = list(self.rng.choice(sectors, size=n_generated, p=[spec.sectors[s] for s in sectors])) if n_generated else []
         jobs = list(self.rng.lognormal(spec.jobs.mu, spec.jobs.sigma, size=n_generated))
         wage = list(self.rng.lognormal(spec.monthly_wage.mu, spec.monthly_wage.sigma, size=n_generated))
         names = [f"enterprise {i + 1}" for i in range(n_generated)]
         for listed in spec.listed:
             names.append(listed.name)
-            town_index.append(towns.index(listed.town) if listed.town else int(self.rng.integers(len(towns))))
+            if listed.town:
+                town_index.append(towns.index(region.town_named(listed.town, listed.county)))
+            else:
+                town_index.append(int(self._random_towns(listed.county, None)))
             sector.append(listed.sector)
             jobs.append(listed.jobs)
             wage.append(listed.monthly_wage)
-        spread = np.sqrt(region.area_km2 / len(towns)) / 6
-        xy = centres[np.array(town_index, dtype=int)] + self.rng.normal(0.0, spread, size=(len(names), 2))
+        spread = town_spread_km(region)[np.array(town_index, dtype=int)] / 6
+        xy = centres[np.array(town_index, dtype=int)] + self.rng.normal(0.0, spread[:, None], size=(len(names), 2))
         self.enterprise_base_jobs = np.maximum(np.round(np.array(jobs, dtype=float)), 1.0)
         self.enterprise_base_wage = np.array(wage, dtype=float)
         self.enterprises: list[Enterprise] = [
@@ -177,17 +180,28 @@ class PairingModel(mesa.Model):
             spec.hire_radius_km,
         )
 
+    def _random_towns(self, county: str | None, size: int | None) -> np.ndarray:
+        """Towns drawn at random (indices into ``region.town_names``): of one county, or of the whole region (``None``)."""
+        towns = self.spec.region.town_names
+        if county is None:
+            return self.rng.integers(0, len(towns), size=size)
+        own = [towns.index(town) for town in self.spec.region.county_towns()[county]]
+        return own[0] + self.rng.integers(0, len(own), size=size)  # a county's towns are consecutive
+
     def _create_public_bodies(self) -> None:
-        seat = self.spec.region.town_names[0]  # the county seat hosts departments and communities
+        """Departments and communities sit in their county's seat (the first county's, unless they name another)."""
+        region = self.spec.region
         self.departments: list[Department] = []
         numbered: dict[str, int] = {}  # numbering runs on across groups of one type: names stay unique
         for group in self.spec.departments:
+            seat = region.seat_of(group.county)
             for _ in range(group.count):
                 numbered[group.type] = numbered.get(group.type, 0) + 1
                 name = f"{group.type.replace('_', '-')} department {numbered[group.type]}"
                 index = len(self.departments)
                 self.departments.append(Department(self, index, name, seat, group.type, group.annual_budget, group.cadres))
         spec = self.spec.communities
+        seat = region.seat_of(spec.county)
         self.communities: list[Community] = [
             Community(self, i, f"community {i + 1}", seat, spec.annual_budget, spec.volunteers) for i in range(spec.count)
         ]
@@ -196,7 +210,7 @@ class PairingModel(mesa.Model):
         """Cooperatives sit in towns with villages of their industry; members get a price premium."""
         frame = self.village_frame
         premium = np.zeros(len(frame))
-        seats = town_centres(len(self.spec.region.town_names), self.spec.region.area_km2)
+        seats = region_town_centres(self.spec.region)
         self.cooperatives: list[Cooperative] = []
         placed: dict[str, int] = {}  # cooperatives of one industry placed so far, across groups
         numbered: dict[tuple[str, str], int] = {}  # and numbered on across groups: names stay unique

@@ -1,7 +1,11 @@
 """The county's map: towns and villages, read from a CSV or drawn from summary statistics.
 
 The result is one pandas DataFrame with a row per village, whatever the source,
-so everything downstream (households, agents, pairing) reads one format.
+so everything downstream (households, agents, pairing) reads one format. A
+province- or prefecture-scale region (``region.counties``) draws each county's
+villages from its own statistics and lays the counties out side by side as
+square blocks on one map, so distances (hiring radius, proximity in matching)
+mean the same inside a county as in a single-county scenario.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.scenario import GeneratedVillages, Scenario, read_village_csv
+from sim.scenario import GeneratedVillages, Region, Scenario, read_village_csv
 
 VILLAGE_FRAME_COLUMNS = [
     "name",
     "town",
     "town_index",
+    "county",
     "population",
     "households",
     "income_per_capita",
@@ -37,6 +42,38 @@ def town_centres(n_towns: int, area_km2: float) -> np.ndarray:
     return np.array(cells[:n_towns], dtype=float)
 
 
+def county_origins(region: Region) -> np.ndarray:
+    """Each county's south-west corner on the map, shape (counties, 2) in km: square blocks in a grid, in listed order.
+
+    Every grid cell is as wide as the largest county, so no two counties overlap and a county's towns keep the
+    spacing they would have alone. A single-county region is one block at the origin.
+    """
+    areas = [county.area_km2 for county in region.counties] if region.counties is not None else [region.area_km2]
+    cell = math.sqrt(max(areas))
+    columns = math.ceil(math.sqrt(len(areas)))
+    return np.array([((k % columns) * cell, (k // columns) * cell) for k in range(len(areas))], dtype=float)
+
+
+def region_town_centres(region: Region) -> np.ndarray:
+    """Every town's seat, in :attr:`Region.town_names` order, shape (towns, 2) in km; each county on its own block."""
+    if region.counties is None:
+        return town_centres(len(region.town_names), region.area_km2)
+    blocks = [
+        town_centres(len(county.town_names), county.area_km2) + origin
+        for county, origin in zip(region.counties, county_origins(region), strict=True)
+    ]
+    return np.concatenate(blocks)
+
+
+def town_spread_km(region: Region) -> np.ndarray:
+    """Each town's typical radius, km: the side of its share of its county's area (villages scatter by a third of it)."""
+    if region.counties is None:
+        return np.full(len(region.town_names), math.sqrt(region.area_km2 / len(region.town_names)))
+    return np.concatenate(
+        [np.full(len(county.town_names), math.sqrt(county.area_km2 / len(county.town_names))) for county in region.counties]
+    )
+
+
 def build_villages(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
     """One row per village with the columns in :data:`VILLAGE_FRAME_COLUMNS`."""
     region = scenario.region
@@ -44,9 +81,27 @@ def build_villages(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame
     if region.village_file is not None:
         frame = pd.DataFrame([record.model_dump() for record in read_village_csv(region.village_file)])
         frame["town_index"] = frame["town"].map({name: i for i, name in enumerate(towns)}).astype(int)
-    else:
+        frame["county"] = region.name
+    elif region.counties is None:
         frame = _generate(region.villages, towns, region.area_km2, rng)
+        frame["county"] = region.name
+    else:
+        frame = _generate_counties(region, rng)
     return frame[VILLAGE_FRAME_COLUMNS].reset_index(drop=True)
+
+
+def _generate_counties(region: Region, rng: np.random.Generator) -> pd.DataFrame:
+    """Each county's villages from its own statistics, on its own block of the map, one after another."""
+    frames, first_town = [], 0
+    for county, origin in zip(region.counties, county_origins(region), strict=True):
+        frame = _generate(county.villages, county.town_names, county.area_km2, rng)
+        frame["x_km"] += origin[0]
+        frame["y_km"] += origin[1]
+        frame["town_index"] += first_town
+        frame["county"] = county.name
+        frames.append(frame)
+        first_town += len(county.town_names)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _generate(spec: GeneratedVillages, towns: list[str], area_km2: float, rng: np.random.Generator) -> pd.DataFrame:

@@ -25,6 +25,7 @@ ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
 PREFIXES: dict[type[BaseModel], str] = {
     schema.Scenario: "",
     schema.Region: "region.",
+    schema.CountyRegion: "region.counties[].",
     schema.GeneratedVillages: "region.villages.",
     schema.Households: "households.",
     schema.Urban: "urban.",

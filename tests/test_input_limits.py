@@ -309,8 +309,8 @@ def test_yaml_merge_keys_are_accepted_in_scenarios(tmp_path, small_scenario_path
     path = write_yaml(tmp_path / "merge.yaml", with_departments(small_scenario_path, MERGE_DEPARTMENTS))
     merged = load_scenario(path)
     assert [group.model_dump() for group in merged.departments] == [
-        {"type": "economic", "count": 2, "annual_budget": 80000, "cadres": 2},
-        {"type": "agriculture", "count": 2, "annual_budget": 80000, "cadres": 2},
+        {"type": "economic", "count": 2, "annual_budget": 80000, "cadres": 2, "county": None},
+        {"type": "agriculture", "count": 2, "annual_budget": 80000, "cadres": 2, "county": None},
     ]
     code, out, err = run_cli("validate", path)
     assert code == 0 and out.startswith("OK: "), err
@@ -383,7 +383,7 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
             node = node[int(part)]
         else:
             if part not in node or node[part] is None:
-                node[part] = [{}] if part in ("departments", "cooperatives", "listed", "policies", "explicit") else {}
+                node[part] = [{}] if part in ("departments", "cooperatives", "listed", "policies", "explicit", "counties") else {}
             node = node[part]
     if isinstance(node, list):
         node[int(parts[-1])] = value

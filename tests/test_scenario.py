@@ -322,7 +322,7 @@ def test_town_names_must_be_unique(tmp_path, write_scenario, small_scenario_data
 def test_exactly_one_village_source(tmp_path, write_scenario, small_scenario_data, variant, village_rows, which):
     change = {"region.village_file": "villages.csv"} if which == "both" else {"region.villages": variant.DELETE}
     path = write_scenario(tmp_path, variant(small_scenario_data, change), csv=village_rows)
-    assert_problem(load_error(path), path, "region", "give exactly one of 'villages'", "or 'village_file'")
+    assert_problem(load_error(path), path, "region", "give exactly one of 'villages'", "'village_file'", "or 'counties'")
 
 
 LISTED_IN_UNKNOWN_TOWN = [{"name": "蔬菜加工厂", "jobs": 50, "monthly_wage": 1400, "town": "北城镇"}]

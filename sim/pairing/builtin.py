@@ -126,5 +126,14 @@ for policy_type in (
         rotation=policies.leadership_weakness,
         check=policies.needs_cadre_months,
     ),
+    PolicyType(
+        "mountain_sea",
+        "Mountain-sea (山海协作)",
+        "#8c564b",
+        ("department", "enterprise"),
+        policies.mountain_sea,
+        candidate_cells=policies.mountain_sea_cells,
+        check=policies.across_counties,
+    ),
 ):
     register_policy_type(policy_type)

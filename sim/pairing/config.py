@@ -78,7 +78,20 @@ class Policy(Strict):
     matching: MatchingAlgorithm = "greedy"
     typed: bool = Field(False, description="city_village only: Xiuzhou's rule, donor type must fit the village's problem")
     rotation_months: PositiveInt = Field(24, description="cadre_dispatch only: months a first secretary stays")
+    donor_counties: list[str] | None = Field(None, description="counties whose organisations may give; None: all")
+    recipient_counties: list[str] | None = Field(None, description="counties whose villages may receive; None: all")
     flows: Flows = Flows()
+
+    @field_validator("donor_counties", "recipient_counties")
+    @classmethod
+    def _some_counties(cls, counties: list[str] | None) -> list[str] | None:
+        if counties is not None:
+            if not counties:
+                raise ValueError("must name at least one county (leave it out for every county)")
+            repeated = sorted({name for name in counties if counties.count(name) > 1})
+            if repeated:
+                raise ValueError(f"names a county twice: {', '.join(repeated)}")
+        return counties
 
     @field_validator("type")
     @classmethod

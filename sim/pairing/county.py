@@ -50,6 +50,15 @@ class County:
         """Village positions, km, shape (villages, 2)."""
         return self.villages[["x_km", "y_km"]].to_numpy(float)
 
+    def village_counties(self) -> np.ndarray:
+        """The county of each village (the region's name in a single-county scenario)."""
+        return self.villages["county"].to_numpy()
+
+    def counties_of(self, organisations: list[Any]) -> list[str | None]:
+        """The county each organisation sits in, by its town (``None`` for one whose town is not on the map)."""
+        town_counties = self.region.town_counties()
+        return [town_counties.get(organisation.town) for organisation in organisations]
+
 
 @dataclass(frozen=True)
 class Month:

@@ -4,12 +4,18 @@ A policy picks its recipient villages (by need, or by strength where
 ``strong_first`` bends targeting), scores every allowed donor–village link, and
 hands the scores to :func:`sim.pairing.matching.match`. The links that come
 back become joint branches (联合党总支), each a Mesa agent.
+
+In a scenario with several counties a policy may take its donors from some
+counties (``donor_counties``) and its villages from others
+(``recipient_counties``): each rule draws from those only, and
+:func:`plan_links` forbids any other link whatever a rule returns, so a
+registered rule cannot cross a boundary the scenario draws.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -123,9 +129,10 @@ def spread_capacity(n_donors: int, links_needed: int) -> np.ndarray:
 def city_village(county: County, policy: Policy, targeting: Targeting) -> Candidates:
     """Departments and communities (部门+村, 社区+村) with the neediest villages."""
     priority = targeting.priority
-    donors = donor_pool(county, "city_village")
+    donors = donor_pool(county, "city_village", policy.donor_counties)
+    eligible = eligible_villages(county, policy.recipient_counties)
     # Untyped: the neediest villages, any donor. Typed: any village a donor type fits, neediest first.
-    recipients = np.arange(len(priority)) if policy.typed else top(priority, np.arange(len(priority)), policy.pairs)
+    recipients = eligible if policy.typed else top(priority, eligible, policy.pairs)
     scores = np.tile(priority[recipients], (len(donors), 1))
     if policy.typed:
         village_problem = problem_types(county)[recipients]
@@ -143,10 +150,10 @@ def city_village(county: County, policy: Policy, targeting: Targeting) -> Candid
 def village_enterprise(county: County, policy: Policy, targeting: Targeting) -> Candidates:
     """Enterprises and cooperatives with the villages that host or neighbour them (村企)."""
     priority = targeting.priority
-    donors = donor_pool(county, "village_enterprise")
+    donors = donor_pool(county, "village_enterprise", policy.donor_counties)
     distance = distances(county, np.array([e.xy for e in donors]).reshape(-1, 2))
     near = distance <= HOST_RADIUS_KM
-    recipients = np.flatnonzero(near.any(axis=0))
+    recipients = np.intersect1d(np.flatnonzero(near.any(axis=0)), eligible_villages(county, policy.recipient_counties))
     scores = np.where(near[:, recipients], priority[recipients] - distance[:, recipients] / HOST_RADIUS_KM, -np.inf)
     capacity = np.ones(len(donors), np.int64)
     return Candidates(
@@ -161,9 +168,8 @@ def strong_weak(county: County, policy: Policy, targeting: Targeting) -> Candida
     A link's score is strength x proximity x industry similarity.
     """
     need, priority = targeting.need, targeting.priority
-    everyone = np.arange(len(need))
-    recipients = top(priority, everyone, policy.pairs)
-    others = np.setdiff1d(everyone, recipients)
+    recipients = top(priority, eligible_villages(county, policy.recipient_counties), policy.pairs)
+    others = np.setdiff1d(eligible_villages(county, policy.donor_counties), recipients)
     strong = top(1.0 - need, others, policy.pairs * policy.donors_per_pair)
     xy = county.village_xy()
     distance = distances(county, xy[strong])[:, recipients]
@@ -186,8 +192,9 @@ def industry_chain(county: County, policy: Policy, targeting: Targeting) -> Cand
     """
     priority = targeting.priority
     industry = county.villages["industry"].to_numpy()
-    donors = donor_pool(county, "industry_chain")[: policy.pairs]
-    recipients = np.flatnonzero(np.isin(industry, [c.industry for c in donors]))
+    donors = donor_pool(county, "industry_chain", policy.donor_counties)[: policy.pairs]
+    eligible = eligible_villages(county, policy.recipient_counties)
+    recipients = eligible[np.isin(industry[eligible], [c.industry for c in donors])]
     scores = np.array([np.where(industry[recipients] == c.industry, priority[recipients], -np.inf) for c in donors]).reshape(
         len(donors), len(recipients)
     )
@@ -203,12 +210,30 @@ def leadership_weakness(county: County, strong_first: float) -> np.ndarray:
 
 def cadre_dispatch(county: County, policy: Policy, targeting: Targeting) -> Candidates:
     """First secretaries (第一书记) from departments to the villages with the weakest leadership."""
-    donors = [d for d in donor_pool(county, "cadre_dispatch") if d.cadres > 0]
+    donors = [d for d in donor_pool(county, "cadre_dispatch", policy.donor_counties) if d.cadres > 0]
     weakness = leadership_weakness(county, targeting.strong_first)
-    recipients = top(weakness, np.arange(len(weakness)), policy.pairs)
+    recipients = top(weakness, eligible_villages(county, policy.recipient_counties), policy.pairs)
     scores = np.tile(weakness[recipients], (len(donors), 1))
     capacity = np.array([d.cadres for d in donors], dtype=np.int64)
     return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64), weakness[recipients])
+
+
+def mountain_sea(county: County, policy: Policy, targeting: Targeting) -> Candidates:
+    """Mountain-sea cooperation (山海协作): departments and enterprises of richer counties with the neediest villages of
+    poorer ones.
+
+    Donors are those of ``donor_counties``, recipients the villages of ``recipient_counties`` (the policy's check
+    requires both, apart), neediest first; as in city-village pairing any donor may serve any of them, and the
+    donors share the links evenly. Distance plays no part: the pairs span the province.
+    """
+    priority = targeting.priority
+    donors = donor_pool(county, "mountain_sea", policy.donor_counties)
+    recipients = top(priority, eligible_villages(county, policy.recipient_counties), policy.pairs)
+    scores = np.tile(priority[recipients], (len(donors), 1))
+    capacity = spread_capacity(len(donors), policy.pairs * policy.donors_per_pair)
+    return Candidates(
+        donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients]
+    )
 
 
 # --------------------------------------------------------------------------- establishing
@@ -225,7 +250,11 @@ def plan_links(
     if policy.explicit or candidates is None:
         return _explicit_links(county, policy_index, policy, where)
     if len(candidates.donors) == 0:
-        raise InputError.single(county.source, where, f"{policy.type} needs donors, but the scenario has none of the right kind")
+        in_counties = f" in {', '.join(policy.donor_counties)}" if policy.donor_counties is not None else ""
+        raise InputError.single(
+            county.source, where, f"{policy.type} needs donors, but the scenario has none of the right kind{in_counties}"
+        )
+    candidates = within_counties(county, policy, candidates)
     links = match(candidates.scores, candidates.donor_capacity, candidates.recipient_capacity, policy.matching, rng)
     by_donor = policy_types()[policy.type].grouping == "donor"
     groups: dict[int, list[LinkSpec]] = {}
@@ -274,7 +303,7 @@ def _explicit_links(county: County, policy_index: int, policy: Policy, where: st
             raise InputError.single(county.source, field, f"{pair.donor!r} and {pair.village!r} are already paired above")
         seen.add((pair.donor, pair.village))
         donor, village = donors[pair.donor], villages[village_names[pair.village]]
-        problem = policy_type.compatible(donor, village)
+        problem = outside_counties(county, policy, donor, village) or policy_type.compatible(donor, village)
         if problem:
             raise InputError.single(county.source, f"{field}.village", problem)
         key = (donor_kinds()[donor.kind].code, donor.index) if policy_type.grouping == "donor" else (0, village.index)
@@ -282,9 +311,47 @@ def _explicit_links(county: County, policy_index: int, policy: Policy, where: st
     return [branches[key] for key in sorted(branches)]
 
 
-def donor_pool(county: County, policy_type: str) -> list[Any]:
-    """Every organisation that may donate under a policy type: its registry entry's donor kinds, in that order."""
-    return [organisation for kind in policy_types()[policy_type].donor_pool for organisation in county.organisations[kind]]
+def donor_pool(county: County, policy_type: str, counties: list[str] | None = None) -> list[Any]:
+    """Every organisation that may donate under a policy type: its registry entry's donor kinds, in that order; with
+    ``counties``, only those that sit in one of them."""
+    pool = [organisation for kind in policy_types()[policy_type].donor_pool for organisation in county.organisations[kind]]
+    if counties is None:
+        return pool
+    return [organisation for organisation, where in zip(pool, county.counties_of(pool), strict=True) if where in counties]
+
+
+def eligible_villages(county: County, counties: list[str] | None = None) -> np.ndarray:
+    """Village rows in ``counties`` (``None``: every village), in row order."""
+    if counties is None:
+        return np.arange(len(county.villages))
+    return np.flatnonzero(np.isin(county.village_counties(), counties))
+
+
+def within_counties(county: County, policy: Policy, candidates: Candidates) -> Candidates:
+    """The candidates with every link outside the policy's counties forbidden (its donors' or its villages'), so no rule,
+    registered or built in, pairs across a boundary the scenario draws. Unchanged when the policy names no counties."""
+    if policy.donor_counties is None and policy.recipient_counties is None:
+        return candidates
+    donor_ok = np.ones(len(candidates.donors), dtype=bool)
+    if policy.donor_counties is not None:
+        donor_ok = np.isin(np.array(county.counties_of(candidates.donors), dtype=object), policy.donor_counties)
+    recipient_ok = np.ones(len(candidates.recipients), dtype=bool)
+    if policy.recipient_counties is not None:
+        recipient_ok = np.isin(county.village_counties()[candidates.recipients], policy.recipient_counties)
+    scores = np.where(donor_ok[:, None] & recipient_ok[None, :], candidates.scores, -np.inf)
+    return replace(candidates, scores=scores)
+
+
+def outside_counties(county: County, policy: Policy, donor: Any, village: Any) -> str | None:
+    """Why a named pair crosses the policy's counties (else ``None``)."""
+    where = county.counties_of([donor])[0]
+    if policy.donor_counties is not None and where not in policy.donor_counties:
+        return f"{donor.name!r} sits in {where!r}, not in the policy's donor_counties ({', '.join(policy.donor_counties)})"
+    village_county = county.village_counties()[village.index]
+    if policy.recipient_counties is not None and village_county not in policy.recipient_counties:
+        counties = ", ".join(policy.recipient_counties)
+        return f"{village.name!r} is in {village_county!r}, not in the policy's recipient_counties ({counties})"
+    return None
 
 
 def same_industry(donor: Any, village: Any) -> str | None:
@@ -330,3 +397,19 @@ def industry_chain_cells(policy: Policy, pairs: int, counts: CountyCounts) -> in
 
 def cadre_dispatch_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
     return counts.departments * pairs
+
+
+def mountain_sea_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
+    return (counts.departments + counts.enterprises) * pairs
+
+
+def across_counties(policy: Policy) -> str | None:
+    """Mountain-sea cooperation pairs richer counties' donors with poorer counties' villages: both sides, apart."""
+    if problem := untyped(policy):
+        return problem
+    if policy.donor_counties is None or policy.recipient_counties is None:
+        return "mountain_sea needs donor_counties (the richer, coastal side) and recipient_counties (the poorer, mountain side)"
+    both = [name for name in policy.donor_counties if name in policy.recipient_counties]
+    if both:
+        return f"mountain_sea pairs different counties; {', '.join(both)} is both a donor and a recipient county"
+    return None

@@ -33,6 +33,8 @@ class PolicyOptions(Protocol):
     donors_per_pair: int
     matching: str
     typed: bool
+    donor_counties: list[str] | None
+    recipient_counties: list[str] | None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from sim.errors import InputError, did_you_mean, require_file
+from sim.errors import InputError, Problem, did_you_mean, require_file
 from sim.scenario.messages import validate_model
 from sim.scenario.schema import Scenario
 from sim.scenario.sizing import size_problem
@@ -99,16 +99,46 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a mapping (as read from YAML) into a :class:`Scenario`, including cross-references."""
     scenario = validate_model(Scenario, data, source)
-    towns = set(scenario.region.town_names)
-    for i, enterprise in enumerate(scenario.enterprises.listed):
-        if enterprise.town is not None and enterprise.town not in towns:
-            raise InputError.single(
-                source,
-                f"enterprises.listed[{i}].town",
-                f"town {enterprise.town!r} of enterprise {enterprise.name!r} is not in region.towns"
-                f"{did_you_mean(enterprise.town, towns)}",
-            )
+    problems = _place_problems(scenario)
+    if problems:
+        raise InputError(source, problems)
     return scenario
+
+
+def _place_problems(scenario: Scenario) -> list[Problem]:
+    """Every county and town an organisation or a policy names must be one of the region's, one line each."""
+    region = scenario.region
+    counties = region.county_names
+    problems: list[Problem] = []
+
+    def check_county(field: str, county: str | None) -> bool:
+        if county is None or county in counties:
+            return True
+        problems.append(Problem(field, f"no county named {county!r} in the region{did_you_mean(county, counties)}"))
+        return False
+
+    for i, group in enumerate(scenario.departments):
+        check_county(f"departments[{i}].county", group.county)
+    check_county("communities.county", scenario.communities.county)
+    check_county("enterprises.county", scenario.enterprises.county)
+    for i, enterprise in enumerate(scenario.enterprises.listed):
+        known = check_county(f"enterprises.listed[{i}].county", enterprise.county)
+        if known and enterprise.town is not None and region.town_named(enterprise.town, enterprise.county) is None:
+            county = enterprise.county or counties[0]
+            where = "region.towns" if region.counties is None else f"the towns of county {county!r}"
+            towns = region.listed_towns(enterprise.county)
+            problems.append(
+                Problem(
+                    f"enterprises.listed[{i}].town",
+                    f"town {enterprise.town!r} of enterprise {enterprise.name!r} is not in {where}"
+                    f"{did_you_mean(enterprise.town, towns)}",
+                )
+            )
+    for i, policy in enumerate(scenario.pairing.policies):
+        for side in ("donor_counties", "recipient_counties"):
+            for j, county in enumerate(getattr(policy, side) or []):
+                check_county(f"pairing.policies[{i}].{side}[{j}]", county)
+    return problems
 
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"

@@ -134,40 +134,145 @@ class GeneratedVillages(Strict):
         return self
 
 
-class Region(Strict):
-    """Towns and villages; villages come from a CSV file or from summary statistics."""
+def _towns_shape(value: Any) -> Any:
+    """A positive number of towns or a non-empty list of names, at most MAX_TOWNS."""
+    is_count = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    is_names = isinstance(value, list) and value and all(isinstance(name, str) and name for name in value)
+    if not (is_count or is_names):
+        raise ValueError(f"must be a positive number of towns or a non-empty list of town names, got {value!r}")
+    towns = value if is_count else len(value)
+    if towns > MAX_TOWNS:
+        raise ValueError(f"must be at most {MAX_TOWNS:,} towns (assumption: a county has tens of towns), got {towns:,}")
+    return value
 
-    name: str = "county"
-    towns: int | list[str] = Field(1, description="number of towns, or their names")
+
+def _named_towns(towns: int | list[str]) -> list[str]:
+    return list(towns) if isinstance(towns, list) else [f"town {i + 1}" for i in range(towns)]
+
+
+class CountyRegion(Strict):
+    """One county (or prefecture) of a province-scale scenario: its own towns, area and villages, so its own income level."""
+
+    example = "{name: Lishui, towns: 20, area_km2: 17300, villages: {count: 2000, ...}}"
+
+    name: str = Field(min_length=1)
+    towns: int | list[str] = Field(1, description="number of towns, or their names; the first is the county's seat")
     area_km2: PositiveFloat = 1000.0
-    villages: GeneratedVillages | None = None
-    village_file: str | None = Field(default=None, description="CSV beside the YAML, one row per village")
+    villages: GeneratedVillages
 
-    @field_validator("towns", mode="before")
-    @classmethod
-    def _towns_shape(cls, value: Any) -> Any:
-        is_count = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        is_names = isinstance(value, list) and value and all(isinstance(name, str) and name for name in value)
-        if not (is_count or is_names):
-            raise ValueError(f"must be a positive number of towns or a non-empty list of town names, got {value!r}")
-        towns = value if is_count else len(value)
-        if towns > MAX_TOWNS:
-            raise ValueError(f"must be at most {MAX_TOWNS:,} towns (assumption: a county has tens of towns), got {towns:,}")
-        return value
+    _towns_shape = field_validator("towns", mode="before")(_towns_shape)
 
     @model_validator(mode="after")
-    def _one_village_source(self) -> Region:
-        if (self.villages is None) == (self.village_file is None):
-            raise ValueError("give exactly one of 'villages' (summary statistics) or 'village_file' (a CSV)")
+    def _unique_towns(self) -> CountyRegion:
         if isinstance(self.towns, list) and len(set(self.towns)) != len(self.towns):
             raise ValueError("town names must be unique")
         return self
 
     @property
     def town_names(self) -> list[str]:
-        if isinstance(self.towns, list):
-            return list(self.towns)
-        return [f"town {i + 1}" for i in range(self.towns)]
+        """The county's towns as the village table names them: the county's name, then the town's."""
+        return [f"{self.name} {town}" for town in _named_towns(self.towns)]
+
+
+class Region(Strict):
+    """Towns and villages; villages come from a CSV file, from summary statistics, or from several counties' statistics.
+
+    With ``counties`` the region is a prefecture or a province: ``towns`` and ``area_km2`` are then the counties'
+    together (filled in from them; giving other values is an error), and the first county's first town is the seat.
+    """
+
+    name: str = "county"
+    towns: int | list[str] = Field(1, description="number of towns, or their names")
+    area_km2: PositiveFloat = 1000.0
+    villages: GeneratedVillages | None = None
+    village_file: str | None = Field(default=None, description="CSV beside the YAML, one row per village")
+    counties: list[CountyRegion] | None = Field(default=None, description="a province's or prefecture's counties")
+
+    _towns_shape = field_validator("towns", mode="before")(_towns_shape)
+
+    @field_validator("counties")
+    @classmethod
+    def _unique_counties(cls, counties: list[CountyRegion] | None) -> list[CountyRegion] | None:
+        if counties is not None:
+            names = [county.name for county in counties]
+            if not names:
+                raise ValueError("must list at least one county")
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise ValueError(f"county names must be unique; repeated: {', '.join(repeated)}")
+        return counties
+
+    @model_validator(mode="after")
+    def _one_village_source(self) -> Region:
+        sources = [self.villages is not None, self.village_file is not None, self.counties is not None]
+        if sum(sources) != 1:
+            raise ValueError(
+                "give exactly one of 'villages' (summary statistics), 'village_file' (a CSV) or 'counties' (several counties)"
+            )
+        if isinstance(self.towns, list) and len(set(self.towns)) != len(self.towns):
+            raise ValueError("town names must be unique")
+        if self.counties is not None:
+            towns = [town for county in self.counties for town in county.town_names]
+            area = math.fsum(county.area_km2 for county in self.counties)
+            if len(set(towns)) != len(towns):
+                raise ValueError("each town's county and name together must be unique across region.counties")
+            # Read back from a dump (overrides, --years), the values derived here come in again and are accepted.
+            if "towns" in self.model_fields_set and self.towns != towns:
+                raise ValueError("with 'counties', give each county's towns in region.counties, not region.towns")
+            if "area_km2" in self.model_fields_set and self.area_km2 != area:
+                raise ValueError("with 'counties', give each county's area_km2 in region.counties, not region.area_km2")
+            object.__setattr__(self, "towns", towns)
+            object.__setattr__(self, "area_km2", area)
+        return self
+
+    @property
+    def town_names(self) -> list[str]:
+        """Every town, the seat first; with counties, each named by its county and itself."""
+        return _named_towns(self.towns)
+
+    @property
+    def county_names(self) -> list[str]:
+        """The region's counties; a single-county region is one county, named as the region."""
+        return [county.name for county in self.counties] if self.counties is not None else [self.name]
+
+    def county_towns(self) -> dict[str, list[str]]:
+        """Each county's towns (as :attr:`town_names` names them), its seat first, in county order."""
+        if self.counties is None:
+            return {self.name: self.town_names}
+        return {county.name: county.town_names for county in self.counties}
+
+    def town_counties(self) -> dict[str, str]:
+        """The county of each town."""
+        return {town: county for county, towns in self.county_towns().items() for town in towns}
+
+    def listed_towns(self, county: str | None = None) -> list[str]:
+        """A county's towns as the scenario lists them (``None``: the first county); single-county: :attr:`town_names`."""
+        if self.counties is None:
+            return self.town_names
+        return _named_towns(next(c for c in self.counties if county in (None, c.name)).towns)
+
+    def town_named(self, town: str, county: str | None = None) -> str | None:
+        """A town as its county lists it (``county`` ``None``: the first), as :attr:`town_names` names it; ``None`` if
+        that county has no such town."""
+        listed = self.listed_towns(county)
+        if town not in listed:
+            return None
+        return self.county_towns()[county or self.county_names[0]][listed.index(town)]
+
+    def seat_of(self, county: str | None) -> str:
+        """Where a county's departments and communities sit: its first town (``None``: the region's seat)."""
+        return self.town_names[0] if county is None else self.county_towns()[county][0]
+
+    def generated_counts(self) -> tuple[int, int, int] | None:
+        """(villages, households, residents) of generated villages, all counties together; ``None`` for a village CSV."""
+        blocks = [county.villages for county in self.counties] if self.counties is not None else [self.villages]
+        if blocks == [None]:
+            return None
+        return (
+            sum(block.count for block in blocks),
+            sum(block.households for block in blocks),
+            sum(block.population for block in blocks),
+        )
 
 
 class Households(Strict):
@@ -202,7 +307,8 @@ class Enterprise(Strict):
     sector: str = "manufacturing"
     jobs: EnterpriseJobs
     monthly_wage: PositiveFloat
-    town: str | None = None
+    town: str | None = Field(None, description="one of its county's towns, as the county lists it; None: a random town")
+    county: str | None = Field(None, description="the county it sits in; None: the first (or, without a town, any)")
 
 
 class Enterprises(Strict):
@@ -213,6 +319,7 @@ class Enterprises(Strict):
     monthly_wage: LogNormal = LogNormal(mean=1500, cv=0.2)
     sectors: dict[str, Share] = Field(default_factory=lambda: {"manufacturing": 1.0})
     hire_radius_km: PositiveFloat = 15.0
+    county: str | None = Field(None, description="the county the generated ones sit in; None: random towns of every county")
     listed: list[Enterprise] = Field(default_factory=list)
 
     _sectors_sum = field_validator("sectors")(lambda shares: _shares_sum_to_one(shares, "sector"))
@@ -230,6 +337,7 @@ class DepartmentGroup(Strict):
     count: DepartmentCount
     annual_budget: NonNegativeFloat = Field(100_000, description="yuan a year a department can spend on pairing")
     cadres: NonNegativeInt = Field(10, description="cadres a department can second")
+    county: str | None = Field(None, description="the county whose seat they sit in; None: the first county")
 
 
 class Communities(Strict):
@@ -238,6 +346,7 @@ class Communities(Strict):
     count: CommunityCount = 0
     annual_budget: NonNegativeFloat = 30_000
     volunteers: NonNegativeInt = 20
+    county: str | None = Field(None, description="the county whose seat they sit in; None: the first county")
 
 
 class CooperativeGroup(Strict):

@@ -98,9 +98,8 @@ def estimate_memory(scenario: ScenarioCounts, rural: tuple[int, int, int] | None
 
 
 def _generated_rural(scenario: ScenarioCounts) -> tuple[int, int, int] | None:
-    """(villages, households, residents) of generated villages; None when they come from a CSV."""
-    villages = scenario.region.villages
-    return (villages.count, villages.households, villages.population) if villages is not None else None
+    """(villages, households, residents) of generated villages, every county's; None when they come from a CSV."""
+    return scenario.region.generated_counts()
 
 
 def _pairing_candidates(scenario: ScenarioCounts, villages: int, *, departments: int, cooperatives: int, enterprises: int) -> int:
