@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import labour
 from sim.households import HouseholdArrays
@@ -375,3 +377,31 @@ def test_binomial_small_p_matches_the_binomial_law(trials, chance):
         expected = comb(trials, k) * chance**k * (1 - chance) ** (trials - k)
         standard_error = np.sqrt(max(expected * (1 - expected), 1e-12) / size)
         assert abs(observed[k] - expected) <= 5 * standard_error + 1e-12, (k, observed[k], expected)
+
+
+def _binomial_small_p_without_the_shortcut(n, p, rng):
+    """The draw as it was before Bernoulli's inequality let it skip the logarithms: the reference for the shortcut."""
+    n = np.asarray(n, dtype=np.int64)
+    u = rng.random(n.size)
+    log_q = np.log1p(-np.minimum(p, 1.0 - 1e-12))
+    none = np.exp(n * log_q)
+    some = np.flatnonzero(u >= none)
+    out = np.zeros(n.size, dtype=np.int64)
+    if some.size:
+        first = np.clip(np.ceil(np.log1p(-(u[some] - none[some])) / log_q[some]), 1, n[some]).astype(np.int64)
+        out[some] = 1 + rng.binomial(n[some] - first, p[some])
+    return out
+
+
+@given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([1e-6, 1e-3, 0.02, 0.3, 1.0]))
+@settings(max_examples=30, deadline=None)
+def test_binomial_small_p_shortcut_decides_every_draw_as_the_full_formula(seed, scale):
+    """Skipping (1 - p)^n where u < 1 - n p changes no draw, for chances from tiny to certain (bit for bit)."""
+    from sim.labour import binomial_small_p
+
+    make = np.random.default_rng(seed)
+    n = make.integers(0, 7, size=5_000)
+    p = np.minimum(make.random(5_000) * scale, 1.0)
+    fast = binomial_small_p(n, p, np.random.default_rng(seed))
+    reference = _binomial_small_p_without_the_shortcut(n, p, np.random.default_rng(seed))
+    np.testing.assert_array_equal(fast, reference)
