@@ -83,33 +83,41 @@ class PairingProgramme:
         need = village_need(county)
         strong_first = self.spec.failure.strong_first
         targeting = Targeting(need, targeting_priority(county, need, strong_first), strong_first)
+        weak = county.weak()  # nothing changes the county while pairs are formed
         for index, policy in enumerate(self.spec.policies):
             candidates = None if policy.explicit else policy_types()[policy.type].candidates(county, policy, targeting)
-            for group in plan_links(county, index, policy, candidates, self.rng):
-                self._create_branch(index, group, step=0)
+            self._create_branches(index, plan_links(county, index, policy, candidates, self.rng), step=0, weak=weak)
         self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **self._status_counts()}
         return self._influence()
 
-    def _create_branch(self, policy_index: int, group: list[LinkSpec], step: int) -> JointBranch:
+    def _create_branches(self, policy_index: int, groups: list[list[LinkSpec]], step: int, weak: np.ndarray) -> None:
+        """One joint branch per group of links, numbered in order; ``weak`` is each village's weak status now.
+
+        The link arrays grow once for all the groups, not once per branch: a province forms tens of thousands of
+        branches, and growing the arrays each time would copy them as often.
+        """
         policy = self.spec.policies[policy_index]
         policy_type = policy_types()[policy.type]
-        donors = _unique([self._organisation(s.donor_kind, s.donor_index) for s in group])
-        villages = _unique([self._organisation("village", s.village) for s in group])
-        secretary = (donors if policy_type.secretary == "donor" else villages)[0].name
-        branch = JointBranch(self.model, len(self.branches), policy.label, policy.type, donors, villages, step, secretary)
-        self.branches.append(branch)
-        for spec in group:
-            spec.branch = branch.index
-        # A branch's planned flows are shared by its links (the type's budget rule); per-household flows are not.
-        share = {name: 1.0 if flow.per_household else policy_type.budget(len(group)) for name, flow in self.flows.items()}
-        planned = [{name: policy.flows.amount(name) * share[name] for name in self.flows}] * len(group)
-        rows = self.links.add(group, planned, step)
-        weak = self.county.weak()
-        self.targets_weak = np.concatenate([self.targets_weak, weak[[s.village for s in group]]])
+        specs: list[LinkSpec] = []
+        planned: list[dict[str, float]] = []
+        for group in groups:
+            donors = _unique([self._organisation(s.donor_kind, s.donor_index) for s in group])
+            villages = _unique([self._organisation("village", s.village) for s in group])
+            secretary = (donors if policy_type.secretary == "donor" else villages)[0].name
+            branch = JointBranch(self.model, len(self.branches), policy.label, policy.type, donors, villages, step, secretary)
+            self.branches.append(branch)
+            for spec in group:
+                spec.branch = branch.index
+            # A branch's planned flows are shared by its links (the type's budget rule); per-household flows are not.
+            share = {name: 1.0 if flow.per_household else policy_type.budget(len(group)) for name, flow in self.flows.items()}
+            planned += [{name: policy.flows.amount(name) * share[name] for name in self.flows}] * len(group)
+            specs += group
+            self._add_to_graph(branch)
+        rows = self.links.add(specs, planned, step)
+        villages = [s.village for s in specs]
+        self.targets_weak = np.concatenate([self.targets_weak, weak[villages]])
         self.delivery.add_links(len(rows))
-        self.ever_paired[[s.village for s in group]] = True
-        self._add_to_graph(branch)
-        return branch
+        self.ever_paired[villages] = True
 
     def _organisation(self, kind: str, index: int) -> Organisation:
         return self.county.organisations[kind][index]
@@ -143,7 +151,7 @@ class PairingProgramme:
         weak_now = self.county.weak()
         graduated = governance.graduate(links, weak_now, self.targets_weak, spec.governance.exit_support_years, step)
         self.close_links(graduated, step)
-        self._rotate_cadres(step)
+        self._rotate_cadres(step, weak_now)
         totals["donor_cost"] = cost + self._lost_output(donor_burden)
         self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **totals, **self._status_counts()}
         return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
@@ -184,8 +192,11 @@ class PairingProgramme:
         inputs = np.bincount(group, weights=farm_inputs(h, params, rows), minlength=donors.size)
         return float((unburdened[donors] * inputs * donor_burden[donors]).sum())
 
-    def _rotate_cadres(self, step: int) -> None:
-        """Posted cadres leave after their rotation; their donor posts a successor to the neediest unserved village."""
+    def _rotate_cadres(self, step: int, weak: np.ndarray) -> None:
+        """Posted cadres leave after their rotation; their donor posts a successor to the neediest unserved village.
+
+        ``weak`` is each village's weak status this month (the successors' ``targets_weak``).
+        """
         links = self.links
         for index, policy in enumerate(self.spec.policies):
             rotation = policy_types()[policy.type].rotation
@@ -201,18 +212,23 @@ class PairingProgramme:
             priority = rotation(self.county, self.spec.failure.strong_first)
             order = [int(v) for v in np.argsort(-priority, kind="stable") if int(v) not in unavailable]
             kinds = links.donor_kind_names()
-            for link, village in zip(leaving, order, strict=False):
-                successor = LinkSpec(index, -1, kinds[link], int(links.donor_index[link]), village)
-                self._create_branch(index, [successor], step)
+            successors = [
+                [LinkSpec(index, -1, kinds[link], int(links.donor_index[link]), village)]
+                for link, village in zip(leaving, order, strict=False)
+            ]
+            self._create_branches(index, successors, step, weak)
 
     # ------------------------------------------------------------------ bookkeeping
 
     def close_links(self, rows: np.ndarray, step: int) -> None:
-        """Mark branches whose links have all closed in the graph."""
-        for branch_index in np.unique(self.links.branch[rows]):
-            members = self.links.branch == branch_index
-            if not (self.links.status[members] == ACTIVE).any():
-                self.branches[branch_index].closed_step = step
+        """Mark branches whose links have all closed in the graph (one pass over the links, however many close)."""
+        if len(rows) == 0:
+            return
+        links = self.links
+        active_links = np.bincount(links.branch[links.active], minlength=len(self.branches))
+        touched = np.unique(links.branch[rows])
+        for branch_index in touched[active_links[touched] == 0].tolist():
+            self.branches[branch_index].closed_step = step
 
     def _status_counts(self) -> dict[str, float]:
         links, active = self.links, self.links.active
@@ -292,14 +308,16 @@ class PairingProgramme:
     def refreshed_graph(self) -> nx.Graph:
         """The pairing graph with each branch's current status, effort and last rating."""
         links = self.links
+        # Each branch's links, in link order, as one slice of the links sorted by branch (one sort, not one scan a branch).
+        order = np.argsort(links.branch, kind="stable")
+        bounds = np.searchsorted(links.branch[order], np.arange(len(self.branches) + 1)).tolist()
+        status, effort, rating = links.status[order], links.effort[order], links.rating[order]
         for branch in self.branches:
-            members = links.branch == branch.index
+            members = slice(bounds[branch.index], bounds[branch.index + 1])
             attributes = self.graph.nodes[branch.node_id]
-            attributes["status"] = (
-                "active" if (links.status[members] == ACTIVE).any() else STATUS_NAMES[int(links.status[members].max())]
-            )
-            attributes["effort"] = float(links.effort[members].mean())
-            attributes["last_rating"] = RATING_NAMES[int(links.rating[members].min())]
+            attributes["status"] = "active" if (status[members] == ACTIVE).any() else STATUS_NAMES[int(status[members].max())]
+            attributes["effort"] = float(effort[members].mean())
+            attributes["last_rating"] = RATING_NAMES[int(rating[members].min())]
         return self.graph
 
 
