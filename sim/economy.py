@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.households import INCOME_SOURCES, HouseholdArrays
+from sim.households import INCOME_SOURCES, HouseholdArrays, power
 from sim.households import monthly_factor as monthly
 from sim.influence import NEUTRAL, PairingInfluence
 from sim.scenario import Classification, Economy
@@ -172,17 +172,6 @@ def _collective_accounts(
     return income, dividends, surplus - dividends
 
 
-def power(values: np.ndarray, exponent: float) -> np.ndarray:
-    """``values ** exponent``, with the common exponents done by cheaper ufuncs (this runs every month)."""
-    if exponent == 0.5:
-        return np.sqrt(values)
-    if exponent == 1.0:
-        return values
-    if exponent == 0.0:
-        return np.ones_like(values)
-    return values**exponent
-
-
 def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
     """Land^a * (skilled farm labour)^(1-a) per household (of ``rows``: a slice or indices; default all).
 
@@ -195,7 +184,7 @@ def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice | np.n
     labour = farmers * h.skill[rows]
     labour_term = power(labour, 1.0 - a)
     labour_term[labour == 0] = params.land_rent_share
-    return power(h.land[rows], a) * labour_term
+    return h.land_to_the(a)[rows] * labour_term
 
 
 def village_farm_factor(state: VillageState, params: Economy, pairing: PairingInfluence) -> np.ndarray:
@@ -227,7 +216,10 @@ def compute_incomes(
     income["remittance"] = households.migrants * (trends.migrant_wage * params.remittance_share)
     income["dividend"] = households.spread(state.dividend_pool / village_population) * size
     base_transfer = (trends.transfer_per_capita / 12.0) * size
-    market = income["farm"] + income["wage"] + income["remittance"] + income["dividend"] + base_transfer
+    market = income["farm"] + income["wage"]  # then added in place, in the same order: one array, not four
+    market += income["remittance"]
+    market += income["dividend"]
+    market += base_transfer
     shortfall = np.maximum((trends.dibao_line / 12.0) * size - market, 0.0)
     income["transfer"] = base_transfer + households.dibao_covered * shortfall + pairing.aid_income
 

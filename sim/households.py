@@ -38,6 +38,7 @@ class HouseholdArrays:
     income: dict[str, np.ndarray] = field(default_factory=dict)  # this month's income by source
     history: np.ndarray = field(default=None)  # (12, n) total income of the last 12 months
     annual: np.ndarray = field(default=None)  # trailing 12-month total income
+    _land_powers: dict[float, np.ndarray] = field(default_factory=dict, repr=False)  # land ** exponent, by exponent
 
     def __len__(self) -> int:
         return len(self.village)
@@ -51,9 +52,23 @@ class HouseholdArrays:
     def annual_per_capita(self) -> np.ndarray:
         return self.annual / self.size
 
+    def land_to_the(self, exponent: float) -> np.ndarray:
+        """``land ** exponent``, worked out once per exponent: land never changes, and farm output needs it every month."""
+        if exponent not in self._land_powers:
+            self._land_powers[exponent] = power(self.land, exponent)
+        return self._land_powers[exponent]
+
+    def month_total(self) -> np.ndarray:
+        """This month's total income of each household: its sources added in :data:`INCOME_SOURCES` order."""
+        first, *rest = (self.income[source] for source in INCOME_SOURCES)
+        total = first + 0.0  # a new array: -0.0 becomes 0.0 exactly as when the sum started from 0
+        for part in rest:
+            total += part
+        return total
+
     def record_month(self, step: int) -> None:
         """Add step ``step``'s total income to the trailing 12-month window (replacing 12 steps ago)."""
-        total = sum(self.income[source] for source in INCOME_SOURCES)
+        total = self.month_total()
         slot = step % 12
         self.annual += total - self.history[slot]
         self.history[slot] = total
@@ -65,7 +80,7 @@ class HouseholdArrays:
         trailing 12-month income at step 0 is the start year's income, and the
         first simulated year grows at the trend rather than at half of it.
         """
-        total = sum(self.income[source] for source in INCOME_SOURCES)
+        total = self.month_total()
         months_back = np.arange(12)  # 0 = this month, 11 = eleven months ago
         factors = monthly_factor(past_growth) ** -months_back.astype(float)
         slots = (0 - months_back) % 12  # step 0 is month 0 of the ring
@@ -80,6 +95,17 @@ class HouseholdArrays:
     def village_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum a per-household array within each village (rows are contiguous, so one ``reduceat``)."""
         return np.add.reduceat(np.asarray(values, dtype=float), self.start)
+
+
+def power(values: np.ndarray, exponent: float) -> np.ndarray:
+    """``values ** exponent``, with the common exponents done by cheaper ufuncs (this runs every month)."""
+    if exponent == 0.5:
+        return np.sqrt(values)
+    if exponent == 1.0:
+        return values
+    if exponent == 0.0:
+        return np.ones_like(values)
+    return values**exponent
 
 
 def monthly_factor(rate_per_year: float) -> float:

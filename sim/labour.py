@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.economy import power
-from sim.households import HouseholdArrays
+from sim.households import HouseholdArrays, power
 from sim.scenario import Economy
 
 
@@ -81,8 +80,8 @@ class Jobs:
         keep = rng.random(len(self.household)) >= rate
         ended = int((~keep).sum())
         if ended:
+            np.subtract.at(households.local_jobs, self.household[~keep], 1)  # the few that ended, not a recount of all
             self.household, self.enterprise = self.household[keep], self.enterprise[keep]
-            households.local_jobs = self.per_household(len(households))
         return ended
 
     def hire(
@@ -108,7 +107,8 @@ class Jobs:
         household = households.start[village] + (rng.random(len(village)) * count).astype(np.int64)
         score = households.skill[household] * rng.lognormal(0.0, 0.3, len(household))
 
-        available = households.farm_workers[household] > 0
+        # Farm workers of the candidates only (households.farm_workers would work it out for every household).
+        available = households.workers[household] - households.migrants[household] - households.local_jobs[household] > 0
         enterprise, household, score = enterprise[available], household[available], score[available]
         # A household is hired at most once a month: keep its best-scoring offer.
         order = np.lexsort((-score, household))
@@ -225,10 +225,9 @@ def binomial_small_p(n: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> 
     n = np.asarray(n, dtype=np.int64)
     u = rng.random(n.size)
     out = np.zeros(n.size, dtype=np.int64)
-    clipped = np.minimum(p, 1.0 - 1e-12)
     # The margin is far above the rounding of either side, so no draw is decided differently by the shortcut.
-    maybe = np.flatnonzero(u >= 1.0 - n * clipped - _BERNOULLI_MARGIN)
-    log_q = np.log1p(-clipped[maybe])
+    maybe = np.flatnonzero(u >= 1.0 - n * p - _BERNOULLI_MARGIN)
+    log_q = np.log1p(-np.minimum(p[maybe], 1.0 - 1e-12))
     none = np.exp(n[maybe] * log_q)
     hit = np.flatnonzero(u[maybe] >= none)
     if hit.size:

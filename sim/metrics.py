@@ -102,12 +102,16 @@ def _theil_t_terms(y: np.ndarray, w: np.ndarray, mu: np.ndarray | float) -> np.n
 # --------------------------------------------------------------------------- #
 
 
-def weighted_mean(values: ArrayLike, weights: ArrayLike | None = None) -> float:
+def weighted_mean(values: ArrayLike, weights: ArrayLike | None = None, *, validate: bool = True) -> float:
     """Weighted arithmetic mean ``sum(w*x) / sum(w)`` (values may be negative).
+
+    ``validate=False`` skips the checks (four passes over the data) for arrays the model keeps valid itself.
 
     >>> weighted_mean([1, 3], weights=[2, 1])
     1.6666666666666667
     """
+    if not validate:
+        return float(_dot(weights, values) / weights.sum())
     x = _values(values, "values", nonnegative=False)
     w = _weights(weights, x.size)
     return float(_dot(w, x) / w.sum())
@@ -279,17 +283,19 @@ def combine_theil_t(means: ArrayLike, populations: ArrayLike, theils: ArrayLike)
 # --------------------------------------------------------------------------- #
 
 
-def poverty_headcount(incomes: ArrayLike, line: float, weights: ArrayLike | None = None) -> float:
+def poverty_headcount(incomes: ArrayLike, line: float, weights: ArrayLike | None = None, *, validate: bool = True) -> float:
     """Poverty headcount ratio: weighted share with income strictly below ``line``.
 
     ``H = sum_{i: y_i < line} w_i / W`` (person-weighted when weights are household
-    sizes and incomes per capita).
+    sizes and incomes per capita). ``validate=False`` skips the checks, as for :func:`weighted_mean`.
 
     >>> poverty_headcount([1, 2, 3, 4], line=3)
     0.5
     >>> poverty_headcount([1, 2, 3, 4], line=3, weights=[4, 1, 1, 2])
     0.625
     """
+    if not validate:
+        return float(_dot(weights, incomes < line) / weights.sum())
     y, w = _incomes(incomes, weights)
     if not math.isfinite(float(line)):
         raise ValueError(f"poverty line must be finite, got {line!r}")

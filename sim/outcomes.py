@@ -43,8 +43,8 @@ def model_outcomes(
     """
     rural_pc = h.annual_per_capita
     urban_pc = urban.annual_income / urban.size
-    rural_mean = metrics.weighted_mean(rural_pc, h.size)
-    urban_mean = metrics.weighted_mean(urban_pc, urban.people)
+    rural_mean = metrics.weighted_mean(rural_pc, h.size, validate=False)  # the model keeps its arrays valid
+    urban_mean = metrics.weighted_mean(urban_pc, urban.people, validate=False)
     month_income = {source: float(h.income[source].sum()) for source in INCOME_SOURCES}
     total_income = sum(month_income.values()) or 1.0
     workers = float(h.workers.sum()) or 1.0
@@ -63,7 +63,7 @@ def model_outcomes(
         "income_gap": urban_mean - rural_mean,
         **inequality,
         **carried,  # from the last yearly point
-        "poverty_headcount": metrics.poverty_headcount(rural_pc, poverty_line, h.size),
+        "poverty_headcount": metrics.poverty_headcount(rural_pc, poverty_line, h.size, validate=False),
         "weak_villages": int(villages.weak(thresholds).sum()),
         "hollow_villages": int(villages.hollow(thresholds).sum()),
         "migrant_share": float(h.migrants.sum()) / workers,
