@@ -5,8 +5,9 @@ Nothing here imports the schema: :class:`~sim.scenario.schema.Scenario` calls :f
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -106,16 +107,55 @@ def _pairing_candidates(scenario: ScenarioCounts, villages: int, *, departments:
     """The largest donor-by-village score matrix any one policy builds (policies are set up one after another).
 
     Each policy type's registry entry knows the size of its own (``candidate_cells``); a type that does not say is
-    bounded by every organisation against every village.
+    bounded by every organisation against every village. A policy that names its counties counts only theirs.
     """
-    counts = CountyCounts(villages, departments, scenario.communities.count, enterprises, cooperatives)
+    everywhere = CountyCounts(villages, departments, scenario.communities.count, enterprises, cooperatives)
     largest = 0
     for policy in scenario.pairing.policies:
-        pairs = min(policy.pairs or len(policy.explicit), villages)
+        counts = _counts_in(scenario, everywhere, policy.donor_counties, policy.recipient_counties)
+        pairs = min(policy.pairs or len(policy.explicit), counts.villages)
         rule = policy_types()[policy.type].candidate_cells
-        cells = rule(policy, pairs, counts) if rule is not None else counts.organisations * villages
+        cells = rule(policy, pairs, counts) if rule is not None else counts.organisations * counts.villages
         largest = max(largest, cells)
     return largest
+
+
+def _counts_in(
+    scenario: ScenarioCounts, everywhere: CountyCounts, donor_counties: list[str] | None, recipient_counties: list[str] | None
+) -> CountyCounts:
+    """The organisations of ``donor_counties`` and the villages of ``recipient_counties`` (``None``: all of them).
+
+    Generated enterprises without a county sit in random towns, so their expected share (by towns) is counted;
+    cooperatives follow their industry's villages and are all counted.
+    """
+    region = scenario.region
+    if region.counties is None or (donor_counties is None and recipient_counties is None):
+        return everywhere
+    villages = everywhere.villages
+    if recipient_counties is not None:
+        villages = sum(county.villages.count for county in region.counties if county.name in recipient_counties)
+    if donor_counties is None:
+        return replace(everywhere, villages=villages)
+    first = region.counties[0].name
+
+    def sits_in(county: str | None) -> bool:
+        return (county or first) in donor_counties
+
+    towns = region.county_towns()
+    town_share = sum(len(towns[name]) for name in donor_counties if name in towns) / len(region.town_names)
+    generated = scenario.enterprises.count
+    if scenario.enterprises.county is None:
+        generated = math.ceil(generated * town_share)
+    elif not sits_in(scenario.enterprises.county):
+        generated = 0
+    listed = sum(1 for enterprise in scenario.enterprises.listed if sits_in(enterprise.county))
+    return CountyCounts(
+        villages=villages,
+        departments=sum(group.count for group in scenario.departments if sits_in(group.county)),
+        communities=scenario.communities.count if sits_in(scenario.communities.county) else 0,
+        enterprises=generated + listed,
+        cooperatives=everywhere.cooperatives,
+    )
 
 
 CGROUP_MEMORY_LIMIT = Path("/sys/fs/cgroup/memory.max")
