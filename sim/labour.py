@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.geometry import within
 from sim.households import HouseholdArrays, power
 from sim.scenario import Economy
 
@@ -35,14 +36,20 @@ class Catchment:
         village_households: np.ndarray,
         radius_km: float,
     ) -> Catchment:
+        """Villages within ``radius_km`` of each enterprise, weighted by households and falling off with distance.
+
+        Only nearby pairs are measured (:func:`sim.geometry.within`), so a province costs what its counties do.
+        """
+        near = within(enterprise_xy, village_xy, radius_km)
         villages, cumulative = [np.empty(0, dtype=np.int64)], [np.empty(0)]
-        for e, (x, y) in enumerate(enterprise_xy):
-            distance = np.hypot(village_xy[:, 0] - x, village_xy[:, 1] - y)
-            inside = np.flatnonzero(distance <= radius_km)
+        for e, (x, y) in enumerate(np.asarray(enterprise_xy, dtype=float).reshape(-1, 2)):
+            inside, distance = near.of(e)
             if inside.size == 0:  # a remote enterprise still hires from its nearest village
-                inside = np.array([int(np.argmin(distance))])
-            nearest = distance[inside].min()  # relative distances: no underflow for remote enterprises
-            weight = village_households[inside] * np.exp(-(distance[inside] - nearest) / (radius_km / 2))
+                everywhere = np.hypot(village_xy[:, 0] - x, village_xy[:, 1] - y)
+                inside = np.array([np.argmin(everywhere)])
+                distance = everywhere[inside]
+            nearest = distance.min()  # relative distances: no underflow for remote enterprises
+            weight = village_households[inside] * np.exp(-(distance - nearest) / (radius_km / 2))
             share = np.cumsum(weight) / weight.sum()
             share[-1] = 1.0
             villages.append(inside)
