@@ -16,6 +16,7 @@ import networkx as nx
 import pandas as pd
 
 from sim import package_version
+from sim.csv_writer import write_csv
 from sim.model import PairingModel
 from sim.outcome_registry import summary_rows
 from sim.outputs import RUN_MARKER, write_folder_atomically
@@ -126,7 +127,7 @@ def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario
     def fill(folder: Path) -> None:
         for name, table in tables.items():
             table.to_parquet(folder / f"{name}.parquet", index=False)
-            table.to_csv(folder / f"{name}.csv", index=False)
+            write_csv(table, folder / f"{name}.csv")  # the bytes of table.to_csv(index=False), a few times faster
         write_graph(result.graph, folder)
         meta = json.dumps(run_metadata(scenario, scenario_path, seed), indent=2, ensure_ascii=False)
         (folder / RUN_MARKER).write_text(meta, encoding="utf-8")  # last: a folder with run.json is complete
