@@ -135,18 +135,25 @@ class Jobs:
 
     def hire_in_village(
         self, enterprise: int, village: int, n: int, households: HouseholdArrays, rng: np.random.Generator
-    ) -> int:
-        """Hire up to ``n`` farm workers of one village (a paired enterprise's jobs for its village)."""
+    ) -> np.ndarray:
+        """Choose up to ``n`` farm workers of one village for ``enterprise`` (a paired enterprise's jobs for its village).
+
+        They count as employed at once (``local_jobs``), so a second call sees them taken; the jobs themselves are
+        listed by :meth:`add`, once for all of a month's calls. Returns the households chosen.
+        """
         rows = np.arange(households.start[village], households.stop[village])
         farmers = households.workers[rows] - households.migrants[rows] - households.local_jobs[rows]
         rows = rows[farmers > 0]
         if rows.size == 0 or n <= 0:
-            return 0
-        chosen = rng.choice(rows, size=min(n, rows.size), replace=False)
-        self.household = np.concatenate([self.household, chosen.astype(np.int64)])
-        self.enterprise = np.concatenate([self.enterprise, np.full(chosen.size, enterprise, dtype=np.int64)])
+            return np.empty(0, dtype=np.int64)
+        chosen = rng.choice(rows, size=min(n, rows.size), replace=False).astype(np.int64)
         households.local_jobs[chosen] += 1
-        return int(chosen.size)
+        return chosen
+
+    def add(self, household: np.ndarray, enterprise: np.ndarray) -> None:
+        """List jobs whose holders :meth:`hire_in_village` chose (one concatenation for many villages)."""
+        self.household = np.concatenate([self.household, household.astype(np.int64)])
+        self.enterprise = np.concatenate([self.enterprise, enterprise.astype(np.int64)])
 
 
 def leaving_chance(
@@ -209,9 +216,11 @@ def migrate(
     )
     leaving = binomial_small_p(farm_workers[can_leave], chance, rng)
     returning = _returning_migrants(households, return_rate, rng)
-    households.migrants[can_leave] += leaving.astype(np.int32)
-    households.migrants -= returning
-    return int(leaving.sum()), int(returning.sum())
+    # Few leave or return in a month: change only their households.
+    left = np.flatnonzero(leaving > 0)
+    households.migrants[can_leave[left]] += leaving[left].astype(np.int32)
+    np.subtract.at(households.migrants, returning, 1)
+    return int(leaving.sum()), len(returning)
 
 
 _BERNOULLI_MARGIN = 1e-9
@@ -247,7 +256,7 @@ def binomial_small_p(n: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> 
 
 
 def _returning_migrants(households: HouseholdArrays, return_rate: float, rng: np.random.Generator) -> np.ndarray:
-    """Returns per household when each migrant comes back with ``return_rate``.
+    """The household of each migrant who comes back this month (once per migrant), each returning with ``return_rate``.
 
     Drawn as a Binomial total and a uniformly random set of that many
     migrants — the same distribution as one draw per migrant, at a fraction
@@ -257,5 +266,4 @@ def _returning_migrants(households: HouseholdArrays, return_rate: float, rng: np
     total = int(cumulative[-1]) if len(cumulative) else 0
     count = rng.binomial(total, return_rate) if total else 0
     chosen = rng.choice(total, size=count, replace=False) if count else np.empty(0, dtype=np.int64)
-    household = np.searchsorted(cumulative, chosen, side="right")
-    return np.bincount(household, minlength=len(households.migrants)).astype(np.int32)
+    return np.searchsorted(cumulative, chosen, side="right")

@@ -224,13 +224,17 @@ def hire(inputs: FlowInputs) -> Moved:
     hired = np.zeros(len(links))
     capacity = inputs.month.enterprise_capacity
     vacancies = np.maximum(capacity - county.jobs.filled(len(capacity)), 0).astype(np.int64)
+    chosen, employer = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
     for link in np.flatnonzero(wanted):
         enterprise = links.donor_index[link]
         n = min(int(wanted[link]), int(vacancies[enterprise]))
         if n > 0:
-            done = county.jobs.hire_in_village(enterprise, int(links.village[link]), n, county.households, rng)
-            vacancies[enterprise] -= done
-            hired[link] = done
+            households = county.jobs.hire_in_village(enterprise, int(links.village[link]), n, county.households, rng)
+            vacancies[enterprise] -= households.size
+            hired[link] = households.size
+            chosen.append(households)
+            employer.append(np.full(households.size, enterprise, dtype=np.int64))
+    county.jobs.add(np.concatenate(chosen), np.concatenate(employer))
     return Moved(hired, {"jobs_created": float(hired.sum())})
 
 
