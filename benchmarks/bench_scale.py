@@ -188,10 +188,15 @@ def main() -> None:
 
     pin_to_one_core()
     if args.child is not None:
+        from sim.errors import InputError
+
         work = profile if args.profile else measure
-        print(json.dumps(work(args.child, args.years, args.seed)))
+        try:
+            print(json.dumps(work(args.child, args.years, args.seed)))
+        except InputError as refused:  # the scenario check's refusal (e.g. memory), without the list of overrides
+            print(json.dumps({"k": args.child, "error": "; ".join(problem.message for problem in refused.problems)}))
         return
-    print(f"Shouguang x k, {args.years} years, seed {args.seed}, one core; each k in its own process")
+    print(f"Shouguang x k, {args.years} years, seed {args.seed}, one core; each k in its own process", flush=True)
     floor_s = numpy_floor()
     results = []
     for k in args.ks:
