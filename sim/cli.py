@@ -44,12 +44,23 @@ def _seed(text: str) -> int:
     return value
 
 
+class _PrintVersion(argparse.Action):
+    """``--version``: looks the version up only when asked (reading package metadata costs every other command ~50 ms)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"{parser.prog} {package_version('pairsim')}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pairsim",
         description="Simulate urban-rural pairing programmes (城乡结对共建) in a county.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version('pairsim')}")
+    parser.add_argument("--version", action=_PrintVersion, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(

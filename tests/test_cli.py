@@ -482,6 +482,36 @@ def test_help(cli, args, expected):
         assert fragment in out
 
 
+HEAVY_MODULES = ("mesa", "pandas", "numpy", "scipy", "networkx", "pydantic", "pyarrow", "plotly", "yaml", "tqdm")
+"""What ``pairsim run`` needs and ``--help`` does not: together over a second of imports."""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["--version"]], ids=["help", "run-help", "version"])
+def test_help_and_version_import_nothing_heavy(args):
+    """The command line answers at once: the simulation, its libraries and package metadata are imported by the commands
+    that use them."""
+    script = (
+        "import sys\nfrom sim.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(name for name in {HEAVY_MODULES!r} + ('importlib.metadata', 'sim.model') if name in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script, *args], check=True, capture_output=True, text=True, timeout=60)
+    imported = done.stdout.strip().splitlines()[-1]
+    assert imported == ("['importlib.metadata']" if args == ["--version"] else "[]")
+
+
+@pytest.mark.slow  # a subprocess with the simulation's imports
+def test_run_imports_only_what_a_run_needs(tmp_path):
+    """Not the report (Plotly), the experiment runner (Dask), the app or statistics: a run is a second of imports already."""
+    unneeded = ("plotly", "sim.report", "sim.execute", "sim.summary", "dask", "solara", "scipy.stats", "matplotlib")
+    script = (
+        "import sys\nfrom sim.cli import main\ncode = main(sys.argv[1:])\n"
+        f"print(sorted(name for name in {unneeded!r} if name in sys.modules))\nsys.exit(code)"
+    )
+    args = ["run", str(SMALL), "--years", "1", "--quiet", "--out", str(tmp_path / "out")]
+    done = subprocess.run([sys.executable, "-c", script, *args], check=True, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[]"
+
+
 def test_version(cli):
     code, out, _ = cli("--version")
     assert code == 0
