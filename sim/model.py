@@ -76,6 +76,7 @@ class PairingModel(mesa.Model):
         self.village_frame = build_villages(self.spec, self.rng)
         self.households = build_households(self.village_frame, self.spec.households, params.dibao_coverage, self.rng)
         self.village_population = self.households.village_sum(self.households.size)
+        self.village_workers = self.households.village_sum(self.households.workers.astype(float))  # workers never change
         self.trends = economy.Trends.start(params)
         self.urban = UrbanHouseholds.start(self.spec.urban, self.rng)
 
@@ -307,7 +308,7 @@ class PairingModel(mesa.Model):
         )
         self.trends.advance(params)
         economy.grow_productivity(state, params, self.influence)  # last month's cadres still count
-        home_share = 1.0 - h.village_sum(h.migrants.astype(float)) / np.maximum(h.village_sum(h.workers.astype(float)), 1.0)
+        home_share = 1.0 - h.village_sum(h.migrants.astype(float)) / np.maximum(self.village_workers, 1.0)
         economy.update_leadership(state, home_share, params, streams["leadership"])
         economy.update_problems(state, params, streams["problems"], self.influence)
 
