@@ -323,7 +323,7 @@ def test_zhejiang_validates_at_the_provinces_scale():
 
 @pytest.mark.slow
 def test_zhejiang_builds_and_runs_a_month():
-    """About a minute and 2.4 GiB of memory (2026-11-30, the shared 2-core machine): the build hires 2 million workers."""
+    """About 50-90 s and 2.4 GiB of resident memory (2026-11-30, the shared 2-core machine, busy): building hires 2 million workers."""
     start = time.perf_counter()
     model = PairingModel(ZHEJIANG, rng=1)
     model.step()
