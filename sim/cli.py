@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -336,6 +335,8 @@ def _app(args: argparse.Namespace) -> int:
 
 def check_port_free(host: str, port: int) -> None:
     """Fail in one line before starting the server if it could not listen on ``host:port``."""
+    import socket  # here: only pairsim app listens
+
     with socket.socket() as probe:
         try:
             probe.bind((host, port))
