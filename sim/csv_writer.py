@@ -36,7 +36,7 @@ FEW_ROWS = 2_000
 """Tables shorter than this go to pandas, which is as fast there: its cost is per cell, this module's mostly per column."""
 
 CHUNK_ROWS = 100_000
-"""Rows joined into one text at a time: a few MB, and far below Arrow's 2 GiB limit for one string array."""
+"""Rows turned into text at a time: a few MB, whatever the table's length, far below Arrow's 2 GiB for one string array."""
 
 PLAIN_FLOATS = (1e-4, 1e16)
 """Python writes a float's digits without an exponent when its magnitude is in [low, high)."""
@@ -44,42 +44,41 @@ PLAIN_FLOATS = (1e-4, 1e16)
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
     """Write ``table`` without its index to ``path`` (UTF-8, comma-separated, quoted where needed), as pandas would."""
-    columns = None if len(table) < FEW_ROWS else _text_columns(table)
-    if columns is None:
+    if len(table) < FEW_ROWS or not arrow_can_write(table):
         table.to_csv(path, index=False)
         return
     with open(path, "w", encoding="utf-8", newline="") as handle:
         handle.write(_csv_line(list(table.columns)))
         for start in range(0, len(table), CHUNK_ROWS):
-            rows = pc.binary_join_element_wise(*(column.slice(start, CHUNK_ROWS) for column in columns), ",")
-            lines = pc.binary_join(pa.ListArray.from_arrays([0, len(rows)], rows), os.linesep)  # one text: the chunk
+            chunk = table.iloc[start : start + CHUNK_ROWS]
+            texts = [_column_text(chunk.iloc[:, position]) for position in range(chunk.shape[1])]  # labels may repeat
+            rows = pc.binary_join_element_wise(*texts, ",")
+            lines = pc.binary_join(pa.ListArray.from_arrays([0, len(rows)], rows), os.linesep)  # the chunk as one text
             handle.write(lines[0].as_py() + os.linesep)
 
 
-def _text_columns(table: pd.DataFrame) -> list[pa.Array] | None:
-    """Each column's cells as CSV text, or None when the table is one this module does not match."""
+def arrow_can_write(table: pd.DataFrame) -> bool:
+    """Whether this module matches pandas' bytes for ``table``: text labels, two columns or more, each of a kind it knows."""
     if len(table.columns) < 2 or table.columns.inferred_type != "string":
-        return None
-    texts = []
-    for position in range(len(table.columns)):  # by position: labels may repeat
-        text = _column_text(table.iloc[:, position])
-        if text is None:
-            return None
-        texts.append(text)
-    return texts
+        return False
+    return all(_known_kind(dtype) for dtype in table.dtypes)
 
 
-def _column_text(column: pd.Series) -> pa.Array | None:
+def _known_kind(dtype) -> bool:
+    numpy_kind = isinstance(dtype, np.dtype) and (dtype == np.float64 or dtype.kind in "iub")
+    return numpy_kind or isinstance(dtype, pd.StringDtype)
+
+
+def _column_text(column: pd.Series) -> pa.Array:
+    """One column's cells as CSV text (a kind :func:`arrow_can_write` accepts)."""
     dtype = column.dtype
     if dtype == np.float64:
         return float_text(column.to_numpy())
-    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
-        return pc.cast(pa.array(column.to_numpy()), pa.string())
     if dtype == np.bool_:
         return pc.if_else(pa.array(column.to_numpy()), "True", "False")
     if isinstance(dtype, pd.StringDtype):
         return _quoted_text(column)
-    return None
+    return pc.cast(pa.array(column.to_numpy()), pa.string())  # integers
 
 
 def float_text(values: np.ndarray) -> pa.Array:

@@ -53,31 +53,34 @@ def test_floats_are_spelt_as_pandas_spells_them():
     assert float_text(values).to_pylist() == expected
 
 
-def test_a_table_of_every_kind_gives_pandas_bytes(tmp_path):
-    rng = np.random.default_rng(5)
+def table_of_every_kind(seed: int) -> pd.DataFrame:
+    """Integers, awkward and missing text, floats of every kind, booleans, unsigned counts, and a label to be quoted."""
+    rng = np.random.default_rng(seed)
     floats = random_floats(rng, 3_000)
     rows = len(floats)
     text = pd.Series(rng.choice(AWKWARD_TEXT, rows), dtype="str")
-    text[rng.random(rows) < 0.05] = None  # missing text
-    table = pd.DataFrame(
+    text[rng.random(rows) < 0.05] = None
+    return pd.DataFrame(
         {
             "step": rng.integers(-(2**62), 2**62, rows),
             "village": text,
             "income": floats,
             "weak": rng.random(rows) < 0.5,
             "households": rng.integers(0, 2**32, rows, dtype=np.uint32),
-            'share, of "rural"': np.round(rng.random(rows), 3),  # a label that must be quoted
+            'share, of "rural"': np.round(rng.random(rows), 3),
         }
     )
-    assert rows >= FEW_ROWS and csv_writer._text_columns(table) is not None  # the fast path is the one checked
+
+
+def test_a_table_of_every_kind_gives_pandas_bytes(tmp_path):
+    table = table_of_every_kind(5)
+    assert len(table) >= FEW_ROWS and csv_writer.arrow_can_write(table)  # the fast path is the one checked
     assert same_bytes(table, tmp_path)
 
 
-def test_rows_joined_in_several_chunks_give_the_same_bytes(tmp_path, monkeypatch):
+def test_rows_written_in_several_chunks_give_the_same_bytes(tmp_path, monkeypatch):
     monkeypatch.setattr(csv_writer, "CHUNK_ROWS", 700)
-    sent = random_floats(np.random.default_rng(2), 1_000)
-    table = pd.DataFrame({"step": np.arange(len(sent)), "sent": sent})
-    assert same_bytes(table, tmp_path)
+    assert same_bytes(table_of_every_kind(2), tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -93,13 +96,13 @@ def test_rows_joined_in_several_chunks_give_the_same_bytes(tmp_path, monkeypatch
 )
 def test_columns_of_other_kinds_go_to_pandas(tmp_path, column):
     table = pd.DataFrame({"step": np.arange(FEW_ROWS), "value": column})
-    assert csv_writer._text_columns(table) is None
+    assert not csv_writer.arrow_can_write(table)
     assert same_bytes(table, tmp_path)
 
 
 def test_single_columns_and_short_tables_go_to_pandas(tmp_path):
     lone = pd.DataFrame({"village": pd.Series(["", "a"] * FEW_ROWS, dtype="str")})  # csv quotes a lone empty cell
-    assert csv_writer._text_columns(lone) is None
+    assert not csv_writer.arrow_can_write(lone)
     assert same_bytes(lone, tmp_path)
     assert same_bytes(pd.DataFrame({"step": [1, 2], "sent": [0.1, np.nan]}), tmp_path)
     assert same_bytes(pd.DataFrame({"step": [], "sent": []}), tmp_path)
@@ -111,5 +114,5 @@ def test_a_runs_tables_give_pandas_bytes(tmp_path, monkeypatch):
     result = run_model(PairingModel(ROOT / "scenarios" / "small.yaml", rng=3))
     for name in ("monthly", "villages", "policies", "ledger", "links"):
         table = getattr(result, name)
-        assert csv_writer._text_columns(table) is not None, name
+        assert csv_writer.arrow_can_write(table), name
         assert same_bytes(table, tmp_path), name
