@@ -6,16 +6,16 @@ Reports, each the median of --repeats (seeds 1, 2, ...):
   CSV and the graph), timed in this process;
 - the whole process: ``pairsim run SCENARIO --quiet`` in a subprocess writing to a temporary
   folder, wall clock, imports included;
-- the numpy floor, timed in this process: a month of 20 whole-array passes over 300,000 float64
-  values (``np.multiply(a, 1.0000001, out=b)``, about Shouguang's residents), times the months;
-  build + run is reported as a multiple of it, a figure that travels between machines better than
-  seconds;
+- the numpy floor, timed in this process just before each replication: a month of 20 whole-array
+  passes over 300,000 float64 values (``np.multiply(a, 1.0000001, out=b)``, about Shouguang's
+  residents), times the months; build + run is reported as a multiple of it, a figure that travels
+  between machines (and busy moments) better than seconds;
 - where the time goes: the top --profile entries of a cProfile of one build and run, by own time.
 
 Beside each figure is its target from issue 11: build + run at most 12x the floor, the whole
 process at most 3.5 s (Shouguang, 10 years). Everything runs pinned to one core, with one BLAS
-thread. A benchmark, not a test: run it by hand on a quiet machine and record the figures in
-README.md with the date.
+thread; the last line gives the load average, to show how busy the machine was. A benchmark, not
+a test: run it by hand on a quiet machine and record the figures in README.md with the date.
 
     .venv/bin/python benchmarks/bench_run.py                       # Shouguang, 10 years, 3 repeats
     .venv/bin/python benchmarks/bench_run.py --without-pairing     # the county core alone
@@ -168,18 +168,23 @@ def main() -> None:
         scenario = resolve_scenario(scenario, {"pairing.policies": []})
     months = scenario.months
     seeds = range(1, args.repeats + 1)
+    load_before = os.getloadavg()[0]
+    floors, timings = [], []
     with tempfile.TemporaryDirectory(prefix="bench-run-") as scratch:
         out_dir = Path(scratch) / "out"
-        timings = [time_in_process(scenario, seed, args.scenario, out_dir) for seed in seeds]
+        for seed in seeds:  # the floor just before each replication, so both see the same machine
+            floors.append(numpy_floor(months))
+            timings.append(time_in_process(scenario, seed, args.scenario, out_dir))
         with scenario_file_for(Path(args.scenario), args.without_pairing) as scenario_file:
             whole_times = []
             for seed in seeds:
                 shutil.rmtree(out_dir, ignore_errors=True)
                 whole_times.append(time_whole_process(scenario_file, args.years, seed, out_dir))
-    floor = numpy_floor(months)
     profile = profile_entries(scenario, 1, args.profile) if args.profile > 0 else []
+    load_after = os.getloadavg()[0]
 
     build, run, write = (statistics.median(t[i] for t in timings) for i in range(3))
+    floor = statistics.median(floors)
     whole = statistics.median(wall for wall, _ in whole_times)
     whole_cpu = statistics.median(cpu for _, cpu in whole_times)
     households = timings[0][3]
@@ -207,6 +212,10 @@ def main() -> None:
     )
     print(f"throughput      {households * months / run / 1e6:.2f} million household-months per second of run")
     print(f"peak memory     {peak_mib:.0f} MiB (max RSS of this process)")
+    print(
+        f"machine         {os.cpu_count()} cores, load average {load_before:.2f} at the start, {load_after:.2f} at the end "
+        f"({time.strftime('%Y-%m-%d %H:%M')}, Python {sys.version.split()[0]}, numpy {np.__version__})"
+    )
     if profile:
         print(f"\nWhere one build + run spends its time (cProfile, top {args.profile} by own time; profiling slows it):")
         print("\n".join(profile))
