@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from sim.errors import InputError, did_you_mean
+from sim.geometry import within
 from sim.pairing.config import Policy
 from sim.pairing.county import County
 from sim.pairing.links import LinkSpec
-from sim.pairing.matching import match
+from sim.pairing.matching import match, match_listed
 from sim.pairing.registry import CountyCounts, donor_kinds, policy_types
 
 HOST_RADIUS_KM = 5.0
@@ -41,10 +42,13 @@ class Candidates:
 
     donors: list[Any]  # organisations (sim.agents), each with .kind, .index and .name
     recipients: np.ndarray  # village rows
-    scores: np.ndarray  # (donors, recipients), -inf = not allowed
+    scores: np.ndarray | None  # (donors, recipients), -inf = not allowed; None when the links are listed
     donor_capacity: np.ndarray
     recipient_capacity: np.ndarray
     priority: np.ndarray  # each recipient's claim to be served first, when more could be paired than asked
+    listed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    """Instead of ``scores``: the allowed links as (donor, recipient position, score), by donor then recipient
+    (:func:`~sim.pairing.matching.match_listed`), for a rule whose donors each reach only a few villages."""
 
 
 def percentile_rank(values: np.ndarray) -> np.ndarray:
@@ -148,16 +152,27 @@ def city_village(county: County, policy: Policy, targeting: Targeting) -> Candid
 
 
 def village_enterprise(county: County, policy: Policy, targeting: Targeting) -> Candidates:
-    """Enterprises and cooperatives with the villages that host or neighbour them (村企)."""
+    """Enterprises and cooperatives with the villages that host or neighbour them (村企).
+
+    Only the villages within ``HOST_RADIUS_KM`` of a donor are candidates, so they are listed (found by
+    :func:`sim.geometry.within`) rather than scored in a donors x villages matrix.
+    """
     priority = targeting.priority
     donors = donor_pool(county, "village_enterprise", policy.donor_counties)
-    distance = distances(county, np.array([e.xy for e in donors]).reshape(-1, 2))
-    near = distance <= HOST_RADIUS_KM
-    recipients = np.intersect1d(np.flatnonzero(near.any(axis=0)), eligible_villages(county, policy.recipient_counties))
-    scores = np.where(near[:, recipients], priority[recipients] - distance[:, recipients] / HOST_RADIUS_KM, -np.inf)
+    near = within(np.array([e.xy for e in donors]).reshape(-1, 2), county.village_xy(), HOST_RADIUS_KM)
+    recipients = np.intersect1d(near.target, eligible_villages(county, policy.recipient_counties))
+    position = np.minimum(np.searchsorted(recipients, near.target), max(len(recipients) - 1, 0))
+    keep = recipients[position] == near.target if len(recipients) else np.zeros(len(near.target), dtype=bool)
+    score = priority[recipients][position[keep]] - near.distance[keep] / HOST_RADIUS_KM
     capacity = np.ones(len(donors), np.int64)
     return Candidates(
-        donors, recipients, scores, capacity, np.full(len(recipients), policy.donors_per_pair), priority[recipients]
+        donors,
+        recipients,
+        None,
+        capacity,
+        np.full(len(recipients), policy.donors_per_pair),
+        priority[recipients],
+        listed=(near.point[keep], position[keep], score),
     )
 
 
@@ -172,7 +187,7 @@ def strong_weak(county: County, policy: Policy, targeting: Targeting) -> Candida
     others = np.setdiff1d(eligible_villages(county, policy.donor_counties), recipients)
     strong = top(1.0 - need, others, policy.pairs * policy.donors_per_pair)
     xy = county.village_xy()
-    distance = distances(county, xy[strong])[:, recipients]
+    distance = np.hypot(xy[strong][:, None, 0] - xy[recipients][None, :, 0], xy[strong][:, None, 1] - xy[recipients][None, :, 1])
     scale = math.sqrt(county.region.area_km2 / max(len(county.region.town_names), 1))
     industry = county.villages["industry"].to_numpy()
     similarity = np.where(industry[strong][:, None] == industry[recipients][None, :], 1.0, 0.5)
@@ -255,7 +270,12 @@ def plan_links(
             county.source, where, f"{policy.type} needs donors, but the scenario has none of the right kind{in_counties}"
         )
     candidates = within_counties(county, policy, candidates)
-    links = match(candidates.scores, candidates.donor_capacity, candidates.recipient_capacity, policy.matching, rng)
+    if candidates.listed is not None:
+        donor, recipient, score = candidates.listed
+        capacities = candidates.donor_capacity, candidates.recipient_capacity
+        links = match_listed(donor, recipient, score, *capacities, policy.matching, rng)
+    else:
+        links = match(candidates.scores, candidates.donor_capacity, candidates.recipient_capacity, policy.matching, rng)
     by_donor = policy_types()[policy.type].grouping == "donor"
     groups: dict[int, list[LinkSpec]] = {}
     claim: dict[int, float] = {}
@@ -338,6 +358,10 @@ def within_counties(county: County, policy: Policy, candidates: Candidates) -> C
     recipient_ok = np.ones(len(candidates.recipients), dtype=bool)
     if policy.recipient_counties is not None:
         recipient_ok = np.isin(county.village_counties()[candidates.recipients], policy.recipient_counties)
+    if candidates.listed is not None:
+        donor, recipient, score = candidates.listed
+        keep = donor_ok[donor] & recipient_ok[recipient]
+        return replace(candidates, listed=(donor[keep], recipient[keep], score[keep]))
     scores = np.where(donor_ok[:, None] & recipient_ok[None, :], candidates.scores, -np.inf)
     return replace(candidates, scores=scores)
 
