@@ -46,6 +46,7 @@ class CountyCounts:
     communities: int
     enterprises: int
     cooperatives: int
+    area_km2: float | None = None  # the recipients' land, for rules that reach only nearby villages (None: unknown)
 
     @property
     def organisations(self) -> int:

@@ -119,7 +119,9 @@ def _pairing_candidates(scenario: ScenarioCounts, villages: int, *, departments:
     Each policy type's registry entry knows the size of its own (``candidate_cells``); a type that does not say is
     bounded by every organisation against every village. A policy that names its counties counts only theirs.
     """
-    everywhere = CountyCounts(villages, departments, scenario.communities.count, enterprises, cooperatives)
+    everywhere = CountyCounts(
+        villages, departments, scenario.communities.count, enterprises, cooperatives, area_km2=scenario.region.area_km2
+    )
     largest = 0
     for policy in scenario.pairing.policies:
         counts = _counts_in(scenario, everywhere, policy.donor_counties, policy.recipient_counties)
@@ -141,11 +143,12 @@ def _counts_in(
     region = scenario.region
     if region.counties is None or (donor_counties is None and recipient_counties is None):
         return everywhere
-    villages = everywhere.villages
+    villages, area = everywhere.villages, everywhere.area_km2
     if recipient_counties is not None:
         villages = sum(county.villages.count for county in region.counties if county.name in recipient_counties)
+        area = math.fsum(county.area_km2 for county in region.counties if county.name in recipient_counties)
     if donor_counties is None:
-        return replace(everywhere, villages=villages)
+        return replace(everywhere, villages=villages, area_km2=area)
     first = region.counties[0].name
 
     def sits_in(county: str | None) -> bool:
@@ -165,6 +168,7 @@ def _counts_in(
         communities=scenario.communities.count if sits_in(scenario.communities.county) else 0,
         enterprises=generated + listed,
         cooperatives=everywhere.cooperatives,
+        area_km2=area,
     )
 
 
