@@ -269,6 +269,24 @@ def test_subprocess_module_entry_point_validates(subprocess_results):
     assert err == ""
 
 
+@pytest.mark.slow  # two subprocesses with the simulation's imports
+def test_the_program_ends_at_once_with_its_output_flushed_and_its_exit_code(tmp_path):
+    """As the program (``pairsim``, ``python -m sim.cli``), run and validate end the process without tearing the
+    interpreter down: the summary must still reach a pipe whole, the tables be in place, and a failure still exit 2."""
+    out_dir = tmp_path / "out"
+    program = [sys.executable, "-m", "sim.cli"]
+    run = [*program, "run", str(SMALL), "--years", "1", "--out", str(out_dir)]
+    done = subprocess.run(run, check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "start (2009)" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1].startswith(f"Tables written to {out_dir}/")
+    assert (out_dir / "run.json").is_file() and (out_dir / "ledger.csv").is_file()
+    missing = tmp_path / "missing.yaml"
+    failed = subprocess.run([*program, "validate", str(missing)], check=False, capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 2 and failed.stdout == ""
+    assert failed.stderr.strip() == f"{missing}: scenario file not found"
+
+
 def test_console_script_is_registered():
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
     assert scripts.get("pairsim") == "sim.cli:main"
