@@ -69,9 +69,10 @@ class HouseholdArrays:
     def record_month(self, step: int) -> None:
         """Add step ``step``'s total income to the trailing 12-month window (replacing 12 steps ago)."""
         total = self.month_total()
-        slot = step % 12
-        self.annual += total - self.history[slot]
-        self.history[slot] = total
+        last_year = self.history[step % 12]  # the month 12 steps ago, replaced in place
+        np.subtract(total, last_year, out=last_year)
+        self.annual += last_year
+        last_year[:] = total
 
     def start_history(self, past_growth: float) -> None:
         """Back-cast the 12 months up to the start, incomes having grown by ``past_growth`` a year.
@@ -97,15 +98,18 @@ class HouseholdArrays:
         return np.add.reduceat(np.asarray(values, dtype=float), self.start)
 
 
-def power(values: np.ndarray, exponent: float) -> np.ndarray:
-    """``values ** exponent``, with the common exponents done by cheaper ufuncs (this runs every month)."""
+def power(values: np.ndarray, exponent: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``values ** exponent``, with the common exponents done by cheaper ufuncs (this runs every month).
+
+    ``out`` (which may be ``values``) receives the result, as for a numpy ufunc.
+    """
     if exponent == 0.5:
-        return np.sqrt(values)
-    if exponent == 1.0:
+        return np.sqrt(values, out=out)
+    if exponent == 1.0 and out is None:
         return values
-    if exponent == 0.0:
+    if exponent == 0.0 and out is None:
         return np.ones_like(values)
-    return values**exponent
+    return np.power(values, exponent, out=out)
 
 
 def monthly_factor(rate_per_year: float) -> float:
