@@ -184,10 +184,16 @@ def leaving_chance(
     can_leave = np.flatnonzero(farm_workers > 0)  # a boolean's nonzero is several times an integer's
     skill = households.skill[can_leave]
     selectivity = power(skill / households.skill.mean(), params.migration_skill_selectivity)
-    if talent_drain:
-        trained = np.maximum(skill / households.skill_base[can_leave] - 1.0, 0.0)
-        selectivity = selectivity * (1.0 + talent_drain * trained)
-    return can_leave, np.minimum(pull.take(households.village[can_leave]) * selectivity, 1.0)
+    if talent_drain:  # selectivity * (1 + talent_drain * trained), trained = max(skill / skill_base - 1, 0), in place
+        trained = np.divide(skill, households.skill_base[can_leave], out=skill)
+        trained -= 1.0
+        np.maximum(trained, 0.0, out=trained)
+        trained *= talent_drain
+        trained += 1.0
+        selectivity *= trained
+    chance = pull.take(households.village[can_leave])
+    chance *= selectivity
+    return can_leave, np.minimum(chance, 1.0, out=chance)
 
 
 def steady_return_rate(households: HouseholdArrays, can_leave: np.ndarray, chance: np.ndarray) -> float:
@@ -242,7 +248,10 @@ def binomial_small_p(n: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> 
     u = rng.random(n.size)
     out = np.zeros(n.size, dtype=np.int64)
     # The margin is far above the rounding of either side, so no draw is decided differently by the shortcut.
-    maybe = np.flatnonzero(u >= 1.0 - n * p - _BERNOULLI_MARGIN)
+    bound = n * p  # then 1 - n p - margin, in place
+    np.subtract(1.0, bound, out=bound)
+    bound -= _BERNOULLI_MARGIN
+    maybe = np.flatnonzero(u >= bound)
     log_q = np.log1p(-np.minimum(p[maybe], 1.0 - 1e-12))
     none = np.exp(n[maybe] * log_q)
     hit = np.flatnonzero(u[maybe] >= none)
