@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=1, help="random seed (default: 1); same seed, same results")
     run.add_argument("--years", type=_positive_int, help="horizon in years (default: the scenario's horizon_years)")
     run.add_argument("--out", type=Path, help="output folder (default: results/<scenario file name>-seed<N>)")
+    run.add_argument(
+        "--monthly-inequality",
+        action="store_true",
+        help="compute the Gini, Theil and median outcomes every month (default: at each yearly reporting point, "
+        "carried between them; run.json lists those columns)",
+    )
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(handler=_run)
 
@@ -210,7 +216,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.years is not None:
         scenario = scenario.with_horizon(args.years)
     say = _printer(args.quiet)
-    model = PairingModel(scenario=scenario, rng=args.seed)  # pairing errors surface here, before any output
+    # pairing errors surface here, before any output
+    model = PairingModel(scenario=scenario, rng=args.seed, monthly_inequality=args.monthly_inequality)
     say(f"{scenario.name}: {describe(scenario)}; seed {args.seed}", file=sys.stderr)
     with _progress(scenario.months, "month", "simulating", args.quiet) as bar:
         result = run_model(model, on_month=lambda: bar.update())
@@ -396,9 +403,12 @@ def describe(scenario) -> str:
 
     region = scenario.region
     towns = len(region.town_names)
-    if region.villages is not None:
-        villages, people = region.villages.count, region.villages.population
+    counts = region.generated_counts()
+    if counts is not None:
+        villages, _households, people = counts
         where = f"{villages:,} villages, {people:,} rural residents"
+        if region.counties is not None:
+            where = f"{len(region.counties)} counties, {where}"
     else:
         records = read_village_csv(region.village_file)
         people = sum(record.population for record in records)

@@ -18,7 +18,7 @@ import pandas as pd
 from sim import package_version
 from sim.csv_writer import write_csv
 from sim.model import PairingModel
-from sim.outcome_registry import summary_rows
+from sim.outcome_registry import summary_rows, yearly_outcomes
 from sim.outputs import RUN_MARKER, write_folder_atomically
 from sim.pairing.links import STATUS_NAMES
 from sim.pairing.registry import flows
@@ -36,6 +36,7 @@ class RunResult:
     ledger: pd.DataFrame  # every transfer: step, link, policy, flow, sent, lost, received
     links: pd.DataFrame  # every donor-village link and its final state
     graph: nx.Graph  # the pairing graph at the end of the run
+    yearly_columns: tuple[str, ...] = ()  # monthly columns computed at yearly reporting points only, carried between
 
 
 def run_model(model: PairingModel, on_month: Callable[[], None] | None = None) -> RunResult:
@@ -54,6 +55,7 @@ def run_model(model: PairingModel, on_month: Callable[[], None] | None = None) -
         ledger=programme.ledger.frame(programme.policy_labels),
         links=programme.link_table(),
         graph=programme.refreshed_graph(),
+        yearly_columns=yearly_outcomes(model.monthly_inequality),
     )
 
 
@@ -129,7 +131,7 @@ def write_outputs(result: RunResult, out_dir: Path, scenario: Scenario, scenario
             table.to_parquet(folder / f"{name}.parquet", index=False)
             write_csv(table, folder / f"{name}.csv")  # the bytes of table.to_csv(index=False), a few times faster
         write_graph(result.graph, folder)
-        meta = json.dumps(run_metadata(scenario, scenario_path, seed), indent=2, ensure_ascii=False)
+        meta = json.dumps(run_metadata(scenario, scenario_path, seed, result.yearly_columns), indent=2, ensure_ascii=False)
         (folder / RUN_MARKER).write_text(meta, encoding="utf-8")  # last: a folder with run.json is complete
 
     return write_folder_atomically(out_dir, fill)
@@ -140,7 +142,8 @@ def scenario_hash(scenario: Scenario) -> str:
     return hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()
 
 
-def run_metadata(scenario: Scenario, scenario_path: str, seed: int) -> dict:
+def run_metadata(scenario: Scenario, scenario_path: str, seed: int, yearly_columns: tuple[str, ...] = ()) -> dict:
+    """What ``run.json`` says of a run; ``yearly_columns``: the monthly table's columns that change only yearly."""
     packages = ["pairsim", "mesa", "numpy", "pandas", "pydantic", "networkx"]
     return {
         "scenario": scenario.name,
@@ -149,6 +152,7 @@ def run_metadata(scenario: Scenario, scenario_path: str, seed: int) -> dict:
         "seed": seed,
         "horizon_years": scenario.horizon_years,
         "start_year": scenario.start_year,
+        "yearly_columns": list(yearly_columns),
         "versions": {name: package_version(name) for name in packages},
     }
 

@@ -24,7 +24,7 @@ import yaml
 
 from sim import package_version
 from sim.cli import main
-from sim.outcome_registry import OUTCOMES, summary_rows
+from sim.outcome_registry import LORENZ_KEYS, OUTCOMES, summary_rows, yearly_outcomes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"
@@ -371,6 +371,20 @@ def test_run_json(small_run):
     assert meta["seed"] == 3 and meta["horizon_years"] == 2 and meta["start_year"] == 2009
     assert meta["versions"]["pairsim"] == package_version("pairsim")
     assert {"mesa", "numpy", "pandas", "pydantic"} <= set(meta["versions"])
+    assert meta["yearly_columns"] == list(yearly_outcomes())  # the Gini and its kin, and the Lorenz points
+
+
+def test_monthly_inequality_computes_the_gini_every_month_and_run_json_says_so(small_run, tmp_path):
+    """``--monthly-inequality``: the Gini changes month by month; by default it changes only at yearly points."""
+    *_, yearly_dir = small_run
+    monthly_dir = tmp_path / "monthly"
+    code, _out, err = run_quietly("run", SMALL, "--years", 2, "--seed", 3, "--out", monthly_dir, "--monthly-inequality")
+    assert code == 0, err
+    yearly, monthly = (pd.read_parquet(folder / "monthly.parquet") for folder in (yearly_dir, monthly_dir))
+    between = yearly["month"] != 0
+    assert (yearly["gini"].diff()[between] == 0).all()
+    assert (monthly["gini"].diff()[between] != 0).all()
+    assert json.loads((monthly_dir / "run.json").read_text())["yearly_columns"] == list(LORENZ_KEYS)
 
 
 def test_same_seed_same_bytes_other_seed_other_numbers(small_run, tmp_path):

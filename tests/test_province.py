@@ -321,6 +321,14 @@ def test_zhejiang_validates_at_the_provinces_scale():
     assert estimate_memory(scenario).total < 6 * 2**30
 
 
+def test_pairsim_validate_describes_the_province_by_its_counties(capsys):
+    from sim.cli import main
+
+    assert main(["validate", str(ZHEJIANG), "--no-build"]) == 0
+    out = capsys.readouterr().out
+    assert "11 counties, 20,000 villages, 17,969,123 rural residents" in out and "1365 towns" in out
+
+
 @pytest.mark.slow
 def test_zhejiang_builds_and_runs_a_month():
     """About 50-90 s and 2.4 GiB of resident memory (2026-11-30, the shared 2-core machine, busy): building hires 2 million workers."""
