@@ -163,9 +163,21 @@ def main(argv: list[str] | None = None) -> int:
     ends the process once ``run`` or ``validate`` has finished (see :func:`_end_process_now`)."""
     args = build_parser().parse_args(argv)
     code = _handle(args)
-    if argv is None and args.command in QUICK_EXIT_COMMANDS:
+    if argv is None and args.command in QUICK_EXIT_COMMANDS and not _observed():
         _end_process_now(code)
     return code
+
+
+def _observed() -> bool:
+    """Is a profiler, tracer or coverage tool watching? They save what they gathered as the interpreter exits."""
+    monitoring = sys.monitoring
+    tools = (monitoring.PROFILER_ID, monitoring.DEBUGGER_ID, monitoring.COVERAGE_ID)  # cProfile registers as PROFILER
+    return (
+        any(monitoring.get_tool(tool) is not None for tool in tools)
+        or sys.getprofile() is not None
+        or sys.gettrace() is not None
+        or "coverage" in sys.modules
+    )
 
 
 def _handle(args: argparse.Namespace) -> int:

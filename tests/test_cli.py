@@ -287,6 +287,15 @@ def test_the_program_ends_at_once_with_its_output_flushed_and_its_exit_code(tmp_
     assert failed.stderr.strip() == f"{missing}: scenario file not found"
 
 
+def test_a_profiler_watching_the_program_still_gets_to_save_its_data(tmp_path):
+    """The quick exit steps aside when a profiler (or tracer, or coverage) watches: they write their data at exit."""
+    profile = tmp_path / "validate.prof"
+    command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "sim.cli", "validate", str(SMALL), "--no-build"]
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0
+
+
 def test_console_script_is_registered():
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
     assert scripts.get("pairsim") == "sim.cli:main"
