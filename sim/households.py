@@ -55,7 +55,11 @@ class HouseholdArrays:
     def land_to_the(self, exponent: float) -> np.ndarray:
         """``land ** exponent``, worked out once per exponent: land never changes, and farm output needs it every month."""
         if exponent not in self._land_powers:
-            self._land_powers[exponent] = power(self.land, exponent)
+            cached = power(self.land, exponent)
+            if cached is self.land:  # exponent 1: the cache must not alias land
+                cached = cached.copy()
+            cached.flags.writeable = False
+            self._land_powers[exponent] = cached
         return self._land_powers[exponent]
 
     def month_total(self) -> np.ndarray:

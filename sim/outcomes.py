@@ -9,6 +9,7 @@ they never change anything, so collecting data cannot alter a run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -43,8 +44,10 @@ def model_outcomes(
     """
     rural_pc = h.annual_per_capita
     urban_pc = urban.annual_income / urban.size
-    rural_mean = metrics.weighted_mean(rural_pc, h.size, validate=False)  # the model keeps its arrays valid
+    rural_mean = metrics.weighted_mean(rural_pc, h.size, validate=False)  # not re-checked: the means show any NaN or inf
     urban_mean = metrics.weighted_mean(urban_pc, urban.people, validate=False)
+    if not (math.isfinite(rural_mean) and math.isfinite(urban_mean)):
+        raise FloatingPointError(f"an income became {rural_mean if not math.isfinite(rural_mean) else urban_mean}: a model error")
     month_income = {source: float(h.income[source].sum()) for source in INCOME_SOURCES}
     total_income = sum(month_income.values()) or 1.0
     workers = float(h.workers.sum()) or 1.0

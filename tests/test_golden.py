@@ -97,13 +97,6 @@ def test_the_digest_sees_a_one_bit_change() -> None:
     assert column_digest(pd.Series(["a", "b"])) != column_digest(pd.Series(["a", "c"]))
 
 
-if __name__ == "__main__":
-    GOLDEN.mkdir(exist_ok=True)
-    for case, (scenario, seed) in CASES.items():
-        (GOLDEN / f"{case}.json").write_text(json.dumps(fingerprint(scenario, seed), indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {GOLDEN / case}.json")
-
-
 def test_yearly_inequality_is_the_monthly_run_at_every_reporting_point() -> None:
     """By default the Gini, Theil and median outcomes are computed at yearly points and carried between them.
 
@@ -123,3 +116,10 @@ def test_yearly_inequality_is_the_monthly_run_at_every_reporting_point() -> None
     carried = yearly[list(INEQUALITY_KEYS)].where(reporting).ffill()
     pd.testing.assert_frame_equal(yearly[list(INEQUALITY_KEYS)], carried, check_exact=True)
     assert monthly["gini"].nunique() > 20  # asked for, it changes every month
+
+
+if __name__ == "__main__":
+    GOLDEN.mkdir(exist_ok=True)
+    for case, (scenario, seed) in CASES.items():
+        (GOLDEN / f"{case}.json").write_text(json.dumps(fingerprint(scenario, seed), indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {GOLDEN / case}.json")

@@ -413,3 +413,11 @@ def test_override_into_a_list_item(small_spec):
     spec = resolve_scenario(small_spec, {"departments.0.count": 3})
     assert spec.departments[0].count == 3
     assert spec.departments[1] == small_spec.departments[1]
+
+
+def test_a_non_finite_income_stops_the_run_instead_of_reaching_the_tables(small_spec):
+    """The model's own arrays are not re-validated each month; a NaN or inf still cannot pass unseen (the means show it)."""
+    model = PairingModel(scenario=small_spec, rng=1)
+    model.households.annual[0] = np.nan
+    with pytest.raises(FloatingPointError, match="model error"):
+        model.step()
