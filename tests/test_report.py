@@ -785,6 +785,9 @@ def test_single_run_folder_gets_a_report_without_bands(single_run, tmp_path):
     assert "Run of Small teaching county" in text
     data = report.load_report_input(single_run)
     assert not any(trace.fill == "toself" for trace in report.time_series_figure(data, "gini").data)
+    (gini,) = report.time_series_figure(data, "gini").data  # yearly by default: drawn through the reporting points only
+    (income,) = report.time_series_figure(data, "rural_income_pc").data
+    assert len(gini.x) == len(income.x) // 12 + 1
     titles = section_titles(text)
     assert {"Lorenz curves", "Who funds whom", "Pairing network"} <= set(titles)
     notes = re.findall(r'<p class="note">(.*?)</p>', text)

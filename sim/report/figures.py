@@ -88,6 +88,7 @@ def time_series_figure(data: ReportInput, outcome: str) -> go.Figure:
     table = analysis.time_series(data.pooled, outcome)
     figure = go.Figure()
     for (scenario, arm), rows in table.groupby(["scenario", "arm"], sort=False):
+        rows = rows[rows["mean"].notna()]  # a run's yearly-only outcomes have values at reporting points alone
         name, times = data.styles.name(scenario, arm), _times(data, rows["year"])
         if rows["ci_low"].notna().any():
             figure.add_trace(

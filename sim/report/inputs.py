@@ -294,6 +294,9 @@ def _run_input(folder: Path) -> ReportInput:
     scenario = str(meta.get("scenario", folder.name))
     results = monthly.assign(run_id=folder.name, scenario=scenario, arm=RUN_ARM, point=0, replication=0, seed=meta.get("seed", 0))
     results["year"] = start_year + results["step"] / 12.0  # monthly detail: one trajectory, no bands
+    # Columns computed only at yearly reporting points are carried between them: drawn through those points, not as steps.
+    yearly_only = [column for column in meta.get("yearly_columns", []) if column in results]
+    results.loc[results["month"] != 0, yearly_only] = float("nan")
     horizon = meta.get("horizon_years")
     overview = [
         ("Scenario", str(meta.get("scenario", "—"))),
