@@ -420,7 +420,7 @@ def describe(scenario) -> str:
         villages, _households, people = counts
         where = f"{villages:,} villages, {people:,} rural residents"
         if region.counties is not None:
-            where = f"{len(region.counties)} counties, {where}"
+            where = f"{_count(len(region.counties), 'county', 'counties')}, {where}"
     else:
         records = read_village_csv(region.village_file)
         people = sum(record.population for record in records)
@@ -428,9 +428,13 @@ def describe(scenario) -> str:
     enterprises = scenario.enterprises.count + len(scenario.enterprises.listed)
     departments = sum(group.count for group in scenario.departments)
     return (
-        f"{towns} towns, {where}, {scenario.urban.population:,} urban residents, "
+        f"{_count(towns, 'town', 'towns')}, {where}, {scenario.urban.population:,} urban residents, "
         f"{enterprises} enterprises, {departments} departments; {scenario.start_year} + {scenario.horizon_years} years"
     )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
 
 
 if __name__ == "__main__":

@@ -146,6 +146,11 @@ def test_memory_estimate_counts_every_countys_households():
         ({"region.area_km2": 50.0}, "region", "give each county's area_km2 in region.counties"),
         ({"region.counties.1.name": "海城市"}, "region.counties", "county names must be unique; repeated: 海城市"),
         ({"region.counties": []}, "region.counties", "must list at least one county"),
+        (
+            {"region.counties.1.towns": 6000, "region.counties.2.towns": 6000},
+            "region",
+            "must have at most 10,000 towns in all its counties, got 12,002",
+        ),
         ({"region.counties.2.towns": ["a", "a"]}, "region.counties[2]", "town names must be unique"),
         ({"region.counties.2.villages": 7}, "region.counties[2].villages", "must be a mapping"),
         ({"departments.1.county": "湾"}, "departments[1].county", "no county named '湾' in the region"),
@@ -321,12 +326,23 @@ def test_zhejiang_validates_at_the_provinces_scale():
     assert estimate_memory(scenario).total < 6 * 2**30
 
 
+def test_a_county_named_in_a_one_county_scenario_says_it_has_none(tmp_path, small_scenario_path):
+    import yaml
+
+    data = yaml.safe_load(small_scenario_path.read_text(encoding="utf-8"))
+    data["departments"][0]["county"] = "山县"
+    with pytest.raises(
+        InputError, match=r"departments\[0\]\.county: no county named '山县': this scenario has no region.counties"
+    ):
+        parse_scenario(data, source="test scenario")
+
+
 def test_pairsim_validate_describes_the_province_by_its_counties(capsys):
     from sim.cli import main
 
     assert main(["validate", str(ZHEJIANG), "--no-build"]) == 0
     out = capsys.readouterr().out
-    assert "11 counties, 20,000 villages, 17,969,123 rural residents" in out and "1365 towns" in out
+    assert "11 counties, 20,000 villages, 17,969,123 rural residents" in out and "1,365 towns" in out
 
 
 @pytest.mark.slow

@@ -114,7 +114,14 @@ def _place_problems(scenario: Scenario) -> list[Problem]:
     def check_county(field: str, county: str | None) -> bool:
         if county is None or county in counties:
             return True
-        problems.append(Problem(field, f"no county named {county!r} in the region{did_you_mean(county, counties)}"))
+        if region.counties is None:  # a one-county scenario: its county is the region
+            problems.append(
+                Problem(
+                    field, f"no county named {county!r}: this scenario has no region.counties; its one county is {counties[0]!r}"
+                )
+            )
+        else:
+            problems.append(Problem(field, f"no county named {county!r} in the region{did_you_mean(county, counties)}"))
         return False
 
     for i, group in enumerate(scenario.departments):

@@ -216,6 +216,8 @@ class Region(Strict):
             area = math.fsum(county.area_km2 for county in self.counties)
             if len(set(towns)) != len(towns):
                 raise ValueError("each town's county and name together must be unique across region.counties")
+            if len(towns) > MAX_TOWNS:
+                raise ValueError(f"must have at most {MAX_TOWNS:,} towns in all its counties, got {len(towns):,}")
             # Read back from a dump (overrides, --years), the values derived here come in again and are accepted.
             if "towns" in self.model_fields_set and self.towns != towns:
                 raise ValueError("with 'counties', give each county's towns in region.counties, not region.towns")
