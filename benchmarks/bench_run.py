@@ -46,29 +46,15 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from floor import FLOOR_PASSES_PER_MONTH, FLOOR_VALUES, numpy_floor  # benchmarks/floor.py, beside this file
 
 from sim.model import PairingModel
 from sim.runner import run_model, write_outputs
 from sim.scenario import load_scenario, resolve_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOOR_VALUES = 300_000
-FLOOR_PASSES_PER_MONTH = 20
 TARGET_FLOOR_MULTIPLE = 12.0
 TARGET_WHOLE_SECONDS = 3.5
-
-
-def numpy_floor(months: int, repeats: int = 5) -> float:
-    """Median seconds for ``months`` x 20 passes of one multiply over 300,000 float64 values: the cost of touching the
-    county's arrays, the least a monthly step could do."""
-    values, out = np.random.default_rng(0).random(FLOOR_VALUES), np.empty(FLOOR_VALUES)
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(months * FLOOR_PASSES_PER_MONTH):
-            np.multiply(values, 1.0000001, out=out)
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def time_in_process(scenario, seed: int, scenario_file: str, out_dir: Path) -> tuple[float, float, float, int]:

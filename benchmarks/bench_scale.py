@@ -31,17 +31,16 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import resource
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from floor import FLOOR_PASSES_PER_MONTH, FLOOR_VALUES, numpy_floor  # benchmarks/floor.py, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOUGUANG = ROOT / "scenarios" / "shouguang_2009.yaml"
-FLOOR_STEPS, FLOOR_PASSES, FLOOR_VALUES = 120, 20, 300_000
+FLOOR_STEPS = 120
 PROFILE_ROWS = 25
 
 
@@ -49,18 +48,6 @@ def pin_to_one_core() -> None:
     """Run on one core, as the issue's timings do (and so two children never share one)."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-
-
-def numpy_floor(repeats: int = 3) -> float:
-    """Seconds for issue 11's floor: 120 steps x 20 whole-array passes over 300,000 float64 values (median of repeats)."""
-    values = np.random.default_rng(0).random(FLOOR_VALUES)
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(FLOOR_STEPS * FLOOR_PASSES):
-            np.multiply(values, 1.0000001, out=values)
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def scaled_scenario(k: int, years: int, path: Path = SHOUGUANG):
@@ -143,7 +130,10 @@ def run_child(k: int, years: int, seed: int, profiled: bool) -> dict:
 
 def print_table(results: list[dict], floor_s: float) -> None:
     floor_ns = floor_s / (FLOOR_STEPS * FLOOR_VALUES) * 1e9  # per value-step: the floor's 'household-month'
-    print(f"numpy floor: {floor_s:.3f} s for {FLOOR_STEPS} steps x {FLOOR_PASSES} passes over {FLOOR_VALUES:,} float64 ", end="")
+    print(
+        f"numpy floor: {floor_s:.3f} s for {FLOOR_STEPS} steps x {FLOOR_PASSES_PER_MONTH} passes over {FLOOR_VALUES:,} float64 ",
+        end="",
+    )
     print(f"= {floor_ns:.1f} ns per value-step")
     header = (
         f"{'k':>4} {'households':>12} {'villages':>9} {'build s':>8} {'run s':>8} {'ns/hh-month':>12} {'ratio':>6} "
@@ -197,7 +187,7 @@ def main() -> None:
             print(json.dumps({"k": args.child, "error": "; ".join(problem.message for problem in refused.problems)}))
         return
     print(f"Shouguang x k, {args.years} years, seed {args.seed}, one core; each k in its own process", flush=True)
-    floor_s = numpy_floor()
+    floor_s = numpy_floor(FLOOR_STEPS)
     results = []
     for k in args.ks:
         results.append(run_child(k, args.years, args.seed, args.profile))
