@@ -98,3 +98,8 @@ class Strict(BaseModel):
         fields = sorted(cls.model_fields, key=lambda name: not cls.model_fields[name].is_required())
         more = ", ..." if len(fields) > 5 else ""
         return f"a mapping (keys: {', '.join(fields[:5])}{more})"
+
+
+def repeated_names(names: list[str]) -> list[str]:
+    """The names that appear more than once, sorted (for one validation message naming them all)."""
+    return sorted({name for name in names if names.count(name) > 1})

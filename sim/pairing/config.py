@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from sim.errors import did_you_mean
 from sim.pairing.registry import flows, policy_types
-from sim.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Share, Strict
+from sim.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Share, Strict, repeated_names
 
 MatchingAlgorithm = Literal["greedy", "random", "optimal"]
 
@@ -88,8 +88,7 @@ class Policy(Strict):
         if counties is not None:
             if not counties:
                 raise ValueError("must name at least one county (leave it out for every county)")
-            repeated = sorted({name for name in counties if counties.count(name) > 1})
-            if repeated:
+            if repeated := repeated_names(counties):
                 raise ValueError(f"names a county twice: {', '.join(repeated)}")
         return counties
 

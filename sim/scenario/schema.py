@@ -41,6 +41,7 @@ from sim.schema import (
     Share,
     Strict,
     bounded_count,
+    repeated_names,
 )
 
 # Counts with plausibility bounds (sources and reasons: sim/schema.py, docs/ODD.md section 9).
@@ -197,8 +198,7 @@ class Region(Strict):
             names = [county.name for county in counties]
             if not names:
                 raise ValueError("must list at least one county")
-            repeated = sorted({name for name in names if names.count(name) > 1})
-            if repeated:
+            if repeated := repeated_names(names):
                 raise ValueError(f"county names must be unique; repeated: {', '.join(repeated)}")
         return counties
 
