@@ -5,6 +5,11 @@ village costs enterprises x villages: 1.6 billion distances for Shouguang scaled
 cooperatives, 62,000 villages), when about a hundred villages lie within reach of each. :func:`within` sorts the
 targets into square cells as wide as the radius and measures each point only against the nine cells around it, so
 the cost grows with the pairs that are near, and the answer is the one measuring every pair would give.
+
+Why not ``scipy.spatial.cKDTree``: its distances are not ``np.hypot``'s bit for bit, so its pairs would need the same
+re-measuring, and measured on 26,000 points against 62,000 targets (64x Shouguang's map, 2026-11-30) it was slower:
+0.70 s against 0.53 s at a 5 km radius, 8.0 s against 3.0 s at 15 km (``sparse_distance_matrix``, then ``np.hypot`` and
+a sort into this order), with the same pairs and distances.
 """
 
 from __future__ import annotations

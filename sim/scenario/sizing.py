@@ -80,14 +80,13 @@ def estimate_memory(scenario: ScenarioCounts, rural: tuple[int, int, int] | None
     adds the allocator's overhead on top of tracemalloc's count, which ``BASE_BYTES`` covers for small counties.
 
     Checked against whole runs (``benchmarks/bench_scale.py``: Shouguang with every count times k, peak resident
-    memory of a fresh process, 2 years, 2026-12-01): k = 1 peaks at 238 MiB (estimate 323), k = 4 at 533 MiB (1,195),
-    k = 16 at 3,572 MiB (12,252). Between k = 1 and 4 a run takes 486 more bytes per household (households with
-    their residents, villages, jobs and pairing together: 3.3 residents, 1/217 of a village and 0.33 jobs each).
-    The estimate is high mostly through the pairing candidates: ``village_enterprise`` scores every enterprise
-    against every village (102.6 M cells at k = 16), but at about 30 bytes a cell, as few of them may be linked;
-    the 110 bytes measured for typed city-village pairing, where most cells are links the matching must order,
-    is kept as the bound. That matrix grows with the square of the county (k = 64: 1.6 billion cells, 181 GB
-    estimated, refused on a 24 GB machine).
+    memory of a fresh process, 2 years, 2026-11-30, after village-enterprise candidates were listed): k = 1 peaks at
+    237 MiB (estimate 284), k = 4 at 451 MiB (543), k = 16 at 1,257 MiB (1,815), k = 64 (13.6 M households) at
+    6,103 MiB (10,560): about 470 bytes per household at scale, counting its residents, its share of a village
+    (1/217) and of the jobs (0.33), and pairing. The estimate stays above every measured peak. Village-enterprise
+    candidates are now only the villages within reach of each donor (listed by ``sim.geometry.within``; counted by
+    ``policies.village_enterprise_cells``), so they grow with the county; city-village and industry-chain pairing
+    still score their donors against their candidate villages, which grows with the square of the pairs.
     """
     n_villages, households, residents = rural or _generated_rural(scenario) or (0, 0, 0)
     enterprises = scenario.enterprises.count + len(scenario.enterprises.listed)
