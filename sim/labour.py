@@ -118,12 +118,10 @@ class Jobs:
         available = households.workers[household] - households.migrants[household] - households.local_jobs[household] > 0
         enterprise, household, score = enterprise[available], household[available], score[available]
         # A household is hired at most once a month: keep its best-scoring offer.
-        order = np.lexsort((-score, household))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = household[order][1:] != household[order][:-1]
-        enterprise, household, score = enterprise[order][first], household[order][first], score[order][first]
+        best = best_offer_per_household(household, score, len(households))
+        enterprise, household, score = enterprise[best], household[best], score[best]
         # Each enterprise takes its top candidates, up to its openings.
-        order = np.lexsort((-score, enterprise))
+        order = by_enterprise_then_score(enterprise, score)
         enterprise, household = enterprise[order], household[order]
         group_start = np.searchsorted(enterprise, enterprise, side="left")
         take = (np.arange(len(enterprise)) - group_start) < openings[enterprise]
@@ -154,6 +152,33 @@ class Jobs:
         """List jobs whose holders :meth:`hire_in_village` chose (one concatenation for many villages)."""
         self.household = np.concatenate([self.household, household.astype(np.int64)])
         self.enterprise = np.concatenate([self.enterprise, enterprise.astype(np.int64)])
+
+
+def best_offer_per_household(household: np.ndarray, score: np.ndarray, n_households: int) -> np.ndarray:
+    """Each household's best offer: the index of its highest score (the first such offer on a tie), by household.
+
+    What sorting by (household, -score) and keeping each household's first row gives, without the sort: two passes
+    over the offers and two over the households, which matters when a province hires two million workers at once.
+    """
+    top = np.full(n_households, -np.inf)
+    np.maximum.at(top, household, score)
+    candidates = np.flatnonzero(score == top[household])
+    first = np.full(n_households, len(household))
+    np.minimum.at(first, household[candidates], candidates)
+    return first[first < len(household)]
+
+
+def by_enterprise_then_score(enterprise: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The order of ``np.lexsort((-score, enterprise))`` (ties kept in their order), in two stable sorts.
+
+    Sorting by score and then, stably, by enterprise gives the same order; the second sort is a radix sort when the
+    enterprise numbers fit in 16 bits, as numpy sorts 16-bit integers stably that way.
+    """
+    by_score = np.argsort(-score, kind="stable")
+    key = enterprise[by_score]
+    if len(key) and key.min() >= 0 and key.max() <= np.iinfo(np.uint16).max:
+        key = key.astype(np.uint16)
+    return by_score[np.argsort(key, kind="stable")]
 
 
 def leaving_chance(
