@@ -121,7 +121,7 @@ class Jobs:
         best = best_offer_per_household(household, score, len(households))
         enterprise, household, score = enterprise[best], household[best], score[best]
         # Each enterprise takes its top candidates, up to its openings.
-        order = by_enterprise_then_score(enterprise, score)
+        order = lexsort_order(enterprise, -score)
         enterprise, household = enterprise[order], household[order]
         group_start = np.searchsorted(enterprise, enterprise, side="left")
         take = (np.arange(len(enterprise)) - group_start) < openings[enterprise]
@@ -168,17 +168,17 @@ def best_offer_per_household(household: np.ndarray, score: np.ndarray, n_househo
     return first[first < len(household)]
 
 
-def by_enterprise_then_score(enterprise: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """The order of ``np.lexsort((-score, enterprise))`` (ties kept in their order), in two stable sorts.
+def lexsort_order(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """The order of ``np.lexsort((key, group))`` (by group, then key, ties kept in their order), in two stable sorts.
 
-    Sorting by score and then, stably, by enterprise gives the same order; the second sort is a radix sort when the
-    enterprise numbers fit in 16 bits, as numpy sorts 16-bit integers stably that way.
+    Sorting by key and then, stably, by group gives the same order; the second sort is a radix sort when the group
+    numbers fit in 16 bits (numpy sorts 16-bit integers stably that way), so it costs little more than sorting the keys.
     """
-    by_score = np.argsort(-score, kind="stable")
-    key = enterprise[by_score]
-    if len(key) and key.min() >= 0 and key.max() <= np.iinfo(np.uint16).max:
-        key = key.astype(np.uint16)
-    return by_score[np.argsort(key, kind="stable")]
+    by_key = np.argsort(key, kind="stable")
+    groups = group[by_key]
+    if len(groups) and groups.min() >= 0 and groups.max() <= np.iinfo(np.uint16).max:
+        groups = groups.astype(np.uint16)
+    return by_key[np.argsort(groups, kind="stable")]
 
 
 def leaving_chance(

@@ -412,7 +412,7 @@ def test_binomial_small_p_shortcut_decides_every_draw_as_the_full_formula(seed, 
 def test_hiring_picks_and_orders_offers_as_the_two_lexsorts_did(seed, levels, enterprises):
     """Best offer per household and the enterprise-then-score order equal the lexsort versions, ties included (few
     score levels force them; 70,000 enterprises do not fit the 16-bit radix sort)."""
-    from sim.labour import best_offer_per_household, by_enterprise_then_score
+    from sim.labour import best_offer_per_household, lexsort_order
 
     make = np.random.default_rng(seed)
     n, households = 3_000, 500
@@ -424,4 +424,4 @@ def test_hiring_picks_and_orders_offers_as_the_two_lexsorts_did(seed, levels, en
     first = np.ones(n, dtype=bool)
     first[1:] = household[order][1:] != household[order][:-1]
     np.testing.assert_array_equal(best_offer_per_household(household, score, households), order[first])
-    np.testing.assert_array_equal(by_enterprise_then_score(enterprise, score), np.lexsort((-score, enterprise)))
+    np.testing.assert_array_equal(lexsort_order(enterprise, -score), np.lexsort((-score, enterprise)))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.households import HouseholdArrays
+from sim.labour import lexsort_order
 from sim.pairing.config import Effects, FailureModes
 from sim.pairing.county import County, Month
 from sim.pairing.links import Links
@@ -201,7 +202,7 @@ def train(inputs: FlowInputs) -> Moved:
         rows, group, rank = rows[able], group[able], rank[able]
         weight = (1.0 - failure.elite_capture) * (1.0 - rank) + failure.elite_capture * rank + 1e-9
         key = rng.exponential(size=rows.size) / weight
-        order = np.lexsort((key, group))
+        order = lexsort_order(group, key)
         rows, group = rows[order], group[order]
         place = np.arange(rows.size) - np.searchsorted(group, group, side="left")
         chosen = rows[place < trainees[villages][group]]
