@@ -18,7 +18,7 @@ import multiprocessing
 import time
 import traceback
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +156,15 @@ def free_finished_models(started: float) -> None:
         gc.collect()
 
 
+def lost_worker(exc: BaseException) -> str:
+    """The recorded error of a run whose worker process died, so it never reported back (one line)."""
+    cause = f"{type(exc).__name__}: {exc}".strip().rstrip(":").splitlines()[0]
+    return (
+        f"its worker process died ({cause}); a worker killed for lack of memory is the usual cause: "
+        "each run of a large scenario needs its own memory, so use fewer --workers"
+    )
+
+
 @dataclass
 class ExperimentReport:
     """How an experiment call ended."""
@@ -190,7 +199,9 @@ def run_experiment(
 
     A run counts as unfinished without its Parquet file, or, when it keeps a graph, without its saved graph (a folder
     from a version that saved none gets them on the next call). The graph is saved before the run's file, so a run
-    killed in between is simply run again.
+    killed in between is simply run again. A run whose worker process died (one killed for lack of memory) fails with
+    a hint; a process pool that lost a worker takes no more runs, so the runs not yet finished fail with it, and the
+    same call runs them again.
     """
     store = ResultsStore(out_dir)
     specs = run_specs(experiment)
@@ -207,7 +218,8 @@ def run_experiment(
         total=len(specs), initial=len(specs) - len(todo), unit="run", desc=experiment.name, disable=not progress, mininterval=0.5
     )
     waiting = iter(todo)
-    pending: set[Future] = set()
+    pending: dict[Future, RunSpec] = {}
+    broken: str | None = None  # why the executor takes no more runs (a process pool whose worker was killed)
 
     def top_up() -> None:
         """Keep at most ``max_pending`` runs submitted: results stream out, memory stays flat.
@@ -215,19 +227,36 @@ def run_experiment(
         Stops early once a result is ready to save, so an executor that runs each
         submission at once (``--workers 1``) saves every run as soon as it ends.
         """
+        nonlocal broken
         for spec in waiting:
-            future = executor.submit(run_safely, spec)
-            pending.add(future)
+            try:
+                future = executor.submit(run_safely, spec)
+            except BrokenExecutor as exc:
+                broken = lost_worker(exc)
+                record_failure(spec.run_id, broken)
+                return
+            pending[future] = spec
             if len(pending) >= max_pending or future.done():
                 return
+
+    def record_failure(run_id: str, error: str) -> None:
+        manifest["runs"][run_id].update(status="failed", error=error)
+        failed[run_id] = error
+        bar.update()
 
     try:
         top_up()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                pending.discard(future)
-                outcome: RunOutcome = future.result()
+                spec = pending.pop(future)
+                try:
+                    outcome: RunOutcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - run_safely reports a run's own errors: its worker died
+                    error = lost_worker(exc)
+                    if isinstance(exc, BrokenExecutor):
+                        broken = broken or error
+                    outcome = RunOutcome(spec.run_id, 0.0, error=error)
                 record = manifest["runs"][outcome.run_id]
                 record.pop("error", None)
                 record.update(status="failed" if outcome.error else "finished", seconds=round(outcome.seconds, 3))
@@ -241,7 +270,12 @@ def run_experiment(
                 bar.update()
                 bar.set_postfix(failed=len(failed), refresh=False)
             store.write_manifest(manifest)
-            top_up()
+            if broken is None:
+                top_up()
+        if broken is not None:  # the runs never submitted fail with the ones that were lost; the same command retries all
+            for spec in waiting:
+                record_failure(spec.run_id, broken)
+            store.write_manifest(manifest)
     except KeyboardInterrupt:
         for future in pending:
             future.cancel()

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
 import weakref
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +25,7 @@ import yaml
 from conftest import run_cli
 
 from sim import execute
-from sim.execute import IDENTIFIERS
+from sim.execute import IDENTIFIERS, SerialExecutor, run_experiment
 from sim.experiment import load_experiment, run_specs
 from sim.results import load_results
 
@@ -130,3 +136,38 @@ def test_a_long_run_frees_its_models_before_the_worker_builds_another(monkeypatc
         gc.collect()
     assert outcome.error is None and outcome.starting_graph is not None and len(built) == 2
     assert alive == [not frees, not frees]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_fails_its_runs_in_one_line_and_the_same_command_finishes_them(tmp_path):
+    """A province run needs 2.4 GiB: too many workers and the kernel kills one, which breaks a process pool. The runs
+    lost with it are recorded as failed, with a hint, instead of a traceback; a second call runs them. About 15 s."""
+    path = short_comparison(tmp_path)
+    experiment, out = load_experiment(path), tmp_path / "out"
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+
+    def kill_the_worker_after_the_first_run() -> None:
+        deadline = time.monotonic() + 120
+        while not list((out / "runs").glob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for process in list(pool._processes.values()):  # as the kernel's out-of-memory killer would
+            os.kill(process.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_worker_after_the_first_run, daemon=True)
+    killer.start()
+    try:
+        report = run_experiment(experiment, path, out, pool, progress=False)
+    finally:
+        pool.shutdown()
+    killer.join()
+    assert not report.interrupted and report.finished >= 1 and report.failed
+    assert report.finished + len(report.failed) == report.total == 4
+    for error in report.failed.values():
+        assert error.startswith("its worker process died (BrokenProcessPool") and "use fewer --workers" in error
+        assert "\n" not in error
+    runs = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["runs"]
+    assert {run_id for run_id, record in runs.items() if record["status"] == "failed"} == set(report.failed)
+
+    again = run_experiment(experiment, path, out, SerialExecutor(), progress=False)
+    assert (again.already_done, again.finished, again.failed) == (report.finished, len(report.failed), {})
+    assert len(load_results(out)) == 4 * 2
