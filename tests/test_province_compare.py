@@ -85,7 +85,7 @@ def test_the_shrunk_province_keeps_the_provinces_shape(tmp_path):
 
 @pytest.mark.slow
 def test_the_process_pool_and_dask_give_the_same_province_comparison(tmp_path):
-    """About 40 s on the shared 2-core machine: two compares of 4 runs each, a Dask cluster's start and two reports."""
+    """About 30 s on the shared 2-core machine: two compares of 4 runs each, a Dask cluster's start and two reports."""
     experiment = short_comparison(tmp_path)
     folders = {"pool": tmp_path / "pool", "dask": tmp_path / "dask"}
     code, _out, err = run_cli("compare", str(experiment), "--workers", "2", "--out", str(folders["pool"]), "--quiet")
@@ -141,7 +141,7 @@ def test_a_long_run_frees_its_models_before_the_worker_builds_another(monkeypatc
 @pytest.mark.slow
 def test_a_killed_worker_fails_its_runs_in_one_line_and_the_same_command_finishes_them(tmp_path):
     """A province run needs 2.4 GiB: too many workers and the kernel kills one, which breaks a process pool. The runs
-    lost with it are recorded as failed, with a hint, instead of a traceback; a second call runs them. About 15 s."""
+    lost with it are recorded as failed, with a hint, instead of a traceback; a second call runs them. About 10 s."""
     path = short_comparison(tmp_path)
     experiment, out = load_experiment(path), tmp_path / "out"
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
