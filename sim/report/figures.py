@@ -268,6 +268,7 @@ def theil_figure(data: ReportInput) -> go.Figure:
     parts = {"theil_t_between": ("between urban and rural", "solid"), "theil_t_within_": ("within urban and rural", "dash")}
     figure = go.Figure()
     for (scenario, arm, outcome), rows in table.groupby(["scenario", "arm", "outcome"], sort=False):
+        rows = rows[rows["mean"].notna()]  # a run computes Theil T at yearly reporting points unless asked monthly
         name, (part, dash) = data.styles.name(scenario, arm), parts[outcome]
         figure.add_trace(
             go.Scatter(
