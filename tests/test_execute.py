@@ -606,7 +606,13 @@ def test_resume_marks_runs_saved_before_a_kill_as_finished(tmp_path):
 def test_ctrl_c_exits_130_and_the_same_command_resumes(reference, tmp_path):
     out_dir = tmp_path / "interrupted"
     command = compare_command(reference["path"], out_dir)
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A suite started in the background (`cmd &` in a script) inherits SIGINT ignored, and so would pairsim: handled
+    # here while it starts, it reaches pairsim at its default (a handler, unlike "ignored", does not survive exec).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     try:
         deadline = time.monotonic() + 60
         while not (out_dir / "manifest.json").is_file():  # runs start right after the manifest is written
