@@ -129,8 +129,10 @@ def run_safely(spec: RunSpec) -> RunOutcome:
     started = time.perf_counter()
     try:
         table = run_one(spec)
-        free_finished_models(started)  # before the starting graph builds the model again
-        start = starting_graph(spec) if keeps_graph(spec) else None
+        start = None
+        if keeps_graph(spec):
+            free_finished_models(started)  # before the starting graph builds the model again
+            start = starting_graph(spec)
     except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, the rest go on
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return RunOutcome(spec.run_id, time.perf_counter() - started, error=message)
