@@ -186,8 +186,8 @@ class PairingModel(mesa.Model):
         towns = self.spec.region.town_names
         if county is None:
             return self.rng.integers(0, len(towns), size=size)
-        own = [towns.index(town) for town in self.spec.region.county_towns()[county]]
-        return own[0] + self.rng.integers(0, len(own), size=size)  # a county's towns are consecutive
+        own = self.spec.region.county_towns()[county]
+        return towns.index(own[0]) + self.rng.integers(0, len(own), size=size)  # a county's towns are consecutive
 
     def _create_public_bodies(self) -> None:
         """Departments and communities sit in their county's seat (the first county's, unless they name another)."""

@@ -78,15 +78,15 @@ def build_villages(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame
     """One row per village with the columns in :data:`VILLAGE_FRAME_COLUMNS`."""
     region = scenario.region
     towns = region.town_names
-    if region.village_file is not None:
-        frame = pd.DataFrame([record.model_dump() for record in read_village_csv(region.village_file)])
-        frame["town_index"] = frame["town"].map({name: i for i, name in enumerate(towns)}).astype(int)
-        frame["county"] = region.name
-    elif region.counties is None:
-        frame = _generate(region.villages, towns, region.area_km2, rng)
-        frame["county"] = region.name
-    else:
+    if region.counties is not None:
         frame = _generate_counties(region, rng)
+    else:
+        if region.village_file is not None:
+            frame = pd.DataFrame([record.model_dump() for record in read_village_csv(region.village_file)])
+            frame["town_index"] = frame["town"].map({name: i for i, name in enumerate(towns)}).astype(int)
+        else:
+            frame = _generate(region.villages, towns, region.area_km2, rng)
+        frame["county"] = region.name  # one county: the region
     return frame[VILLAGE_FRAME_COLUMNS].reset_index(drop=True)
 
 

@@ -164,9 +164,9 @@ def village_enterprise(county: County, policy: Policy, targeting: Targeting) -> 
     donors = donor_pool(county, "village_enterprise", policy.donor_counties)
     near = within(np.array([e.xy for e in donors]).reshape(-1, 2), county.village_xy(), HOST_RADIUS_KM)
     recipients = np.intersect1d(near.target, eligible_villages(county, policy.recipient_counties))
-    position = np.minimum(np.searchsorted(recipients, near.target), max(len(recipients) - 1, 0))
-    keep = recipients[position] == near.target if len(recipients) else np.zeros(len(near.target), dtype=bool)
-    score = priority[recipients][position[keep]] - near.distance[keep] / HOST_RADIUS_KM
+    keep = np.isin(near.target, recipients)
+    position = np.searchsorted(recipients, near.target[keep])  # each kept link's recipient, as a position in recipients
+    score = priority[recipients][position] - near.distance[keep] / HOST_RADIUS_KM
     capacity = np.ones(len(donors), np.int64)
     return Candidates(
         donors,
@@ -175,7 +175,7 @@ def village_enterprise(county: County, policy: Policy, targeting: Targeting) -> 
         capacity,
         np.full(len(recipients), policy.donors_per_pair),
         priority[recipients],
-        listed=(near.point[keep], position[keep], score),
+        listed=(near.point[keep], position, score),
     )
 
 
