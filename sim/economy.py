@@ -193,9 +193,11 @@ def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice | np.n
 def village_farm_factor(state: VillageState, params: Economy, pairing: PairingInfluence) -> np.ndarray:
     """What multiplies every household's farm inputs in a village.
 
-    (1 - problem loss) * (1 + price premium) * (1 - the donor burden of helping others).
+    (1 - problem loss) * (1 + price premium) * (1 - the donor burden of helping others) * (1 + techniques pairs brought).
     """
-    return (1.0 - state.constraint(params)) * (1.0 + state.price_premium) * (1.0 - pairing.donor_burden)
+    factor = (1.0 - state.constraint(params)) * (1.0 + state.price_premium) * (1.0 - pairing.donor_burden)
+    factor *= 1.0 + pairing.technology_lift
+    return factor
 
 
 def compute_incomes(
@@ -217,7 +219,7 @@ def compute_incomes(
     farm_per_input = state.productivity * village_farm_factor(state, params, pairing)
     farm = farm_inputs(households, params)
     farm *= households.spread(farm_per_input)
-    income["farm"] = _plus(farm, pairing.market_income)
+    income["farm"] = _plus(_plus(farm, pairing.market_income), pairing.support_income)
     income["wage"] = local_wages
     income["remittance"] = households.migrants * (trends.migrant_wage * params.remittance_share)
     dividend = households.spread(state.dividend_pool / village_population)

@@ -25,8 +25,10 @@ class PairingInfluence:
     donor_burden: np.ndarray | float = 0.0  # per village: share of its own farm output a donor village loses to helping
     aid_income: np.ndarray | float = 0.0  # per household: pairing funds paid straight to it this month, yuan
     market_income: np.ndarray | float = 0.0  # per household: farm costs saved this month through pairs' market access, yuan
+    technology_lift: np.ndarray | float = 0.0  # per village: share added to farm output by techniques pairs brought (a stock)
+    support_income: np.ndarray | float = 0.0  # per household: yuan this month from production assets pairing funds gave it
     talent_drain: float = 0.0  # extra migration propensity of trained workers, per unit of skill gained
 
 
 NEUTRAL = PairingInfluence()
-"""No pairing: no cadres, full own effort, no burden, no aid, no market savings, no talent drain."""
+"""No pairing: no cadres, full own effort, no burden, no aid, no market savings, no techniques, no assets, no talent drain."""
