@@ -279,9 +279,13 @@ class PairingModel(mesa.Model):
         return self.organisations[kind]
 
     def poverty_line(self) -> float:
-        """The poverty line this month (yuan a year per person), risen with prices since the start."""
+        """The poverty line this month (yuan a year per person): the national line of 2010, indexed by rural prices.
+
+        Indexed from 2010 both ways, so a scenario starting in 2005 or 2020 gets that year's line, not 2010's.
+        """
         params = self.spec.economy
-        return params.poverty_line * (1.0 + params.poverty_line_growth) ** (self.months_elapsed / 12)
+        years_since_2010 = self.spec.start_year + self.months_elapsed / 12 - 2010
+        return params.poverty_line_2010 * (1.0 + params.rural_price_growth) ** years_since_2010
 
     def enterprise_capacity(self) -> np.ndarray:
         return np.floor(self.enterprise_base_jobs * self.trends.enterprise_jobs_index)

@@ -324,6 +324,22 @@ def test_starting_rural_income_matches_scenario(small_spec):
     assert model.outcomes["urban_income_pc"] == pytest.approx(small_spec.urban.income_per_capita, rel=1e-9)
 
 
+@pytest.mark.parametrize("start_year", [2005, 2009, 2010, 2020])
+def test_poverty_line_is_the_2010_line_indexed_by_rural_prices_to_each_year(small_spec, start_year):
+    spec = resolve_scenario(small_spec, {"start_year": start_year, "economy.rural_price_growth": 0.03})
+    model = PairingModel(scenario=spec, rng=1)
+    assert model.poverty_line() == pytest.approx(2300 * 1.03 ** (start_year - 2010), rel=1e-12)
+    for _ in range(18):
+        model.step()
+    assert model.poverty_line() == pytest.approx(2300 * 1.03 ** (start_year + 1.5 - 2010), rel=1e-12)
+
+
+@pytest.mark.parametrize("old_key", ["poverty_line", "poverty_line_growth"])
+def test_the_old_poverty_line_keys_are_refused(small_spec, old_key):
+    with pytest.raises(InputError, match=old_key):
+        resolve_scenario(small_spec, {f"economy.{old_key}": 2300})
+
+
 def test_csv_scenario_runs(tmp_path, write_scenario, csv_scenario_data, village_rows):
     path = write_scenario(tmp_path, {**csv_scenario_data, "horizon_years": 1}, csv=village_rows)
     model = run(PairingModel(scenario=path, rng=1))
