@@ -148,11 +148,15 @@ def update_collective(state: VillageState, step: int, params: Economy, pairing: 
     """Collective capital earns a return; debt costs interest; part of any surplus is paid out.
 
     Income = capital * rate(leadership) / 12; the surplus after interest pays
-    ``dividend_share`` to members, then repays debt, then is reinvested. A
-    deficit is borrowed.
+    ``dividend_share`` to members, then repays debt on a schedule
+    (``debt_repayment_rate`` of it a year), then is reinvested. A deficit is
+    borrowed. Repaying on a schedule, not with every yuan retained, keeps
+    the start from being a transient: debt falls at the same relative pace
+    every year and capital grows from the first month.
     """
     income, dividends, retained = _collective_accounts(state, params, pairing)
-    repay = np.clip(retained, 0.0, state.debt)
+    due = state.debt * (params.debt_repayment_rate / 12.0)
+    repay = np.clip(retained, 0.0, due)
     state.debt += np.where(retained < 0, -retained, -repay)
     state.capital += np.maximum(retained - repay, 0.0)
     state.dividend_pool = dividends

@@ -7,6 +7,7 @@ once, so a month costs the same whether the county has 10 or 1,000 employers.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -219,6 +220,24 @@ def leaving_chance(
     chance = pull.take(households.village[can_leave])
     chance *= selectivity
     return can_leave, np.minimum(chance, 1.0, out=chance)
+
+
+def steady_job_fill(capacity: np.ndarray, params: Economy, months: int = 240) -> np.ndarray:
+    """Jobs each enterprise has filled when separations and hiring balance (the rules of :class:`Jobs`, in expectation).
+
+    Starting firms at this fill, rather than at an assumed share, means the first year's hiring is not a
+    catch-up: each month ``job_separation_rate`` of the jobs end and ``ceil(vacancy_fill_rate * vacancies)`` are
+    filled while capacity grows at ``enterprise_job_growth``. The expected map is iterated from full capacity,
+    measured in this month's capacity (the rounding up makes small firms fuller than the rates alone say).
+    """
+    growth = math.exp(math.log1p(params.enterprise_job_growth) / 12.0)
+    capacity = np.asarray(capacity, dtype=float)
+    filled = capacity.copy()
+    for _ in range(months):
+        kept = (1.0 - params.job_separation_rate) * filled
+        hired = np.ceil(params.vacancy_fill_rate * np.maximum(growth * capacity - kept, 0.0))
+        filled = np.minimum(kept + hired, growth * capacity) / growth
+    return np.floor(filled).astype(np.int64)
 
 
 def steady_return_rate(households: HouseholdArrays, can_leave: np.ndarray, chance: np.ndarray) -> float:

@@ -87,7 +87,7 @@ class PairingModel(mesa.Model):
         self.village_state = economy.VillageState.start(self.village_frame, premium, params, self.rng)
 
         self.jobs = labour.Jobs.empty()
-        initial_openings = np.floor(params.initial_job_fill * self.enterprise_capacity()).astype(np.int64)
+        initial_openings = labour.steady_job_fill(self.enterprise_capacity(), params)
         for _ in range(3):  # a few rounds, as candidates may be scarce in small catchments
             self.jobs.hire(initial_openings - self.jobs.filled(len(initial_openings)), self.catchment, self.households, self.rng)
         economy.calibrate_productivity(

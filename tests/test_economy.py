@@ -134,15 +134,29 @@ def test_update_collective_conserves_money(changes):
         assert saw_surplus
 
 
-def test_surplus_repays_debt_before_reinvesting():
-    frame = pd.DataFrame({"collective_income": [120_000.0, 120_000.0], "leadership": [0.5, 0.5]})
-    params = Economy(debt_interest=0.0, dividend_share=0.0, initial_debt_to_income=0.0)
+def test_surplus_repays_the_debt_due_then_reinvests():
+    frame = pd.DataFrame({"collective_income": [120_000.0] * 3, "leadership": [0.5] * 3})
+    params = Economy(debt_interest=0.0, dividend_share=0.0, initial_debt_to_income=0.0, debt_repayment_rate=0.6)
     state = start_state(frame, params)
-    state.debt = np.array([5_000.0, 50_000.0])
+    state.debt = np.array([5_000.0, 50_000.0, 400_000.0])  # due this month: 250, 2,500 and 20,000
     capital = state.capital.copy()
     economy.update_collective(state, 1, params, NEUTRAL)  # income 10,000 a month each
-    np.testing.assert_allclose(state.debt, [0.0, 40_000.0])
-    np.testing.assert_allclose(state.capital - capital, [5_000.0, 0.0])
+    np.testing.assert_allclose(state.debt, [4_750.0, 47_500.0, 390_000.0])  # the last can pay only its surplus
+    np.testing.assert_allclose(state.capital - capital, [9_750.0, 7_500.0, 0.0])
+
+
+def test_debt_falls_at_its_repayment_rate_every_year():
+    """With a surplus that covers the schedule, debt falls by the same share each year: no fast repayment at the start."""
+    frame = pd.DataFrame({"collective_income": [200_000.0], "leadership": [0.5]})
+    params = Economy(debt_repayment_rate=0.1)
+    state = start_state(frame, params)
+    yearly = [state.debt[0]]
+    for step in range(1, 61):
+        economy.update_collective(state, step, params, NEUTRAL)
+        if step % 12 == 0:
+            yearly.append(state.debt[0])
+    falls = 1.0 - np.array(yearly[1:]) / np.array(yearly[:-1])
+    np.testing.assert_allclose(falls, 1.0 - (1.0 - 0.1 / 12) ** 12, rtol=1e-9)
 
 
 def test_deficit_is_borrowed():

@@ -340,6 +340,24 @@ def test_leaving_chance_bounds_and_monotone():
     assert per_village[0] > per_village[1] > per_village[2]
 
 
+def test_steady_job_fill_is_the_fixed_point_of_separation_and_hiring():
+    params = Economy(job_separation_rate=0.015, vacancy_fill_rate=0.3, enterprise_job_growth=0.03)
+    capacity = np.array([0.0, 1.0, 5.0, 40.0, 180.0, 1_000_000.0])
+    filled = labour.steady_job_fill(capacity, params)
+    q = 1.03 ** (1 / 12)
+    s, f = params.job_separation_rate, params.vacancy_fill_rate
+    exact = f * q / (q - (1 - s) * (1 - f))  # the share filled when rounding up hires does not matter
+    assert filled[-1] / capacity[-1] == pytest.approx(exact, rel=1e-5)
+    assert exact == pytest.approx(0.961, abs=0.001)  # the defaults: 96 % of capacity filled
+    assert filled[0] == 0
+    assert (filled <= capacity).all()
+    assert (filled[1:-1] / capacity[1:-1] >= exact - 1 / capacity[1:-1]).all()  # rounding up fills small firms more
+    # One more month of the expected rule leaves every firm where it was (within the one job lost to flooring).
+    kept = (1 - s) * filled
+    after = np.minimum(kept + np.ceil(f * np.maximum(q * capacity - kept, 0)), q * capacity) / q
+    np.testing.assert_array_less(np.abs(after - filled), 1.0 + 1e-9)
+
+
 def test_steady_return_rate_balances_flows():
     rng = np.random.default_rng(9)
     h = make_households([2000, 2000], workers=3, migrants=1)

@@ -347,7 +347,9 @@ def test_csv_scenario_runs(tmp_path, write_scenario, csv_scenario_data, village_
     start = model.village_dataframe().query("year == @model.spec.start_year")
     target = np.array([row["income_per_capita"] for row in village_rows], dtype=float)
     assert (start["income_pc"].to_numpy() >= target * (1 - 1e-9)).all()
-    assert (start["income_pc"].to_numpy() <= target * 1.05).all()
+    # Six villages share small.yaml's 15 enterprises, whose jobs start at their steady fill (~97 %): in one village
+    # wages alone nearly reach the target, and the min_farm_share floor on farm income overshoots it by 6.6 % (7.12).
+    assert (start["income_pc"].to_numpy() <= target * 1.08).all()
     assert model.months_elapsed == 12
 
 
@@ -384,6 +386,35 @@ def test_baseline_first_year_grows_at_trend(baseline):
     # Each year's growth is wage_growth plus a common shock (sd 0.02): the first year is not special.
     assert abs(urban_growth[0] - baseline.spec.urban.wage_growth) < 5 * baseline.spec.urban.wage_growth_sd
     assert urban_growth[0] > 0.6 * urban_growth[1:].mean()
+
+
+def _yearly_core(spec: Scenario, seed: int) -> pd.DataFrame:
+    """Weak villages, mean collective debt and the job fill at each reporting point of a no-pairing run."""
+    model = PairingModel(scenario=spec, rng=seed, overrides={"pairing.policies": []})
+    rows = []
+    while True:
+        if model.month_of_year == 0:
+            filled = model.jobs.filled(len(model.enterprises)).sum() / model.enterprise_capacity().sum()
+            rows.append((model.outcomes["weak_villages"], model.village_state.debt.mean(), filled))
+        if not model.running:
+            break
+        model.step()
+    return pd.DataFrame(rows, columns=["weak", "debt", "fill"])
+
+
+def test_the_first_year_is_not_a_transient(small_spec):
+    """Year one changes weak villages, debt and job fill no more than later years do (issue 12, point 10).
+
+    Before the steady start, jobs began at 90 % of capacity and filled to ~97 % within months, and debt was
+    repaid with every retained yuan (a third of it in year one, the rest in two years) while capital stood still.
+    """
+    years = [_yearly_core(small_spec.with_horizon(5), seed) for seed in (1, 2, 3, 4)]
+    weak = np.mean([frame["weak"].diff().to_numpy()[1:] for frame in years], axis=0)
+    debt = np.mean([(frame["debt"].pct_change()).to_numpy()[1:] for frame in years], axis=0)
+    fill = np.mean([frame["fill"].diff().to_numpy()[1:] for frame in years], axis=0)
+    assert weak[1:].min() - 1 <= weak[0] <= weak[1:].max() + 1  # within a village (of 40) of later years' range
+    assert abs(debt[0] - debt[1:].mean()) < 0.02  # debt falls at the same relative pace every year
+    assert abs(fill[0]) <= np.abs(fill[1:]).max() + 0.005
 
 
 # --------------------------------------------------------------------------- Mesa compatibility

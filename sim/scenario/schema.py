@@ -402,12 +402,12 @@ class Economy(Strict):
     )
     job_separation_rate: Share = 0.015
     vacancy_fill_rate: Share = 0.3
-    initial_job_fill: Share = 0.9
     collective_return: NonNegativeFloat = 0.08
     leadership_return_effect: float = Field(1.0, ge=0, lt=2)  # below 2 keeps the return positive
     dividend_share: Share = 0.3
     debt_interest: NonNegativeFloat = 0.05
     initial_debt_to_income: NonNegativeFloat = 1.96
+    debt_repayment_rate: Share = Field(0.1, description="share of collective debt repaid a year out of the surplus")
     transfer_per_capita: NonNegativeFloat = 150.0
     transfer_growth: Rate = 0.12
     dibao_line: NonNegativeFloat = 1200.0
