@@ -327,6 +327,14 @@ for _outcome in (
         "yuan",
         pairing=True,
     ),
+    Outcome(
+        "funds_captured_pc",
+        "pairing funds captured by better-off households this month, yuan per rural resident (a transfer, not a broad gain)",
+        "Pairing funds captured per rural resident",
+        MONTHLY_YUAN,
+        "yuan",
+        pairing=True,
+    ),
     Outcome("trainees", "villagers trained this month", "Villagers trained", "count (people a month)", "count", pairing=True),
     Outcome(
         "jobs_created",
@@ -370,7 +378,7 @@ for _outcome in (
     ),
     Outcome(
         "donor_cost",
-        "donors' cost this month (funds, training, cadres, lost own output), yuan",
+        "donors' cost this month (every flow's cost and strong villages' lost own output), yuan",
         "Donors' cost",
         MONTHLY_YUAN,
         "yuan",

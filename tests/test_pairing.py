@@ -657,12 +657,18 @@ def test_poor_rating_orders_rectification_with_full_effort():
     assert (links.status == ACTIVE).all()  # never two poor ratings in a row
 
 
-def test_repeated_poor_ratings_end_pairs():
-    data = _funds_only(accountability=1.0)
+def _shirking(**governance: Any) -> dict[str, Any]:
+    """Funds-only pairs with ample budgets whose effort collapses every month, even under rectification."""
+    data = _funds_only(**governance)
+    data["pairing"]["failure"] = no_failure(formalism=0.6, short_horizons=1.0)  # the successor halves effort each month
     for group in data["departments"]:
-        group["annual_budget"] = 0  # donors with no budget deliver nothing
-    data["communities"]["annual_budget"] = 0
-    model = run(build(data))
+        group["annual_budget"] = 10_000_000
+    data["communities"]["annual_budget"] = 10_000_000
+    return data
+
+
+def test_repeated_poor_ratings_end_pairs():
+    model = run(build(_shirking(accountability=1.0)))
     links = links_of(model)
     assert len(links) == 4
     assert (links.status == ENDED).all()
@@ -670,17 +676,48 @@ def test_repeated_poor_ratings_end_pairs():
     monthly = model.model_dataframe()
     assert monthly["ended_pairs"].tolist() == [0.0] * 6 + [4.0] * 7
     assert (monthly["active_pairs"].iloc[6:] == 0).all()
-    assert model.pairing.ledger.frame().empty  # nothing was ever sent
+    assert (model.pairing.ledger.frame()["step"] <= 6).all()  # nothing is sent once the pairs have ended
     graph = model.pairing.refreshed_graph()
     assert {graph.nodes[b.node_id]["status"] for b in model.pairing.branches} == {"ended"}
 
 
-def test_without_accountability_no_pair_is_ever_ended():
-    data = _funds_only(accountability=0.0)
+def test_a_donor_without_means_is_not_rated_as_shirking():
+    data = _funds_only(accountability=1.0)
+    data["pairing"]["failure"] = no_failure()
     for group in data["departments"]:
-        group["annual_budget"] = 0
+        group["annual_budget"] = 0  # donors with no budget deliver nothing, at full effort
     data["communities"]["annual_budget"] = 0
     model = run(build(data))
+    links = links_of(model)
+    assert model.pairing.ledger.frame().empty  # nothing was ever sent
+    assert (links.rating == GOOD).all()  # rated against what they could give: nothing
+    assert (links.status == ACTIVE).all()
+
+
+def test_communities_short_of_budget_are_ended_no_more_often_than_departments():
+    """Governance rates effort, not means: a community far short of its plan fares like departments with ample budgets."""
+    ended = {"department": 0, "community": 0}
+    pairs = {"department": 0, "community": 0}
+    for seed in range(1, 9):
+        data = small(horizon_years=3)
+        data["pairing"]["policies"] = [{"type": "city_village", "pairs": 30, "flows": {"funds": 50_000}}]
+        for group in data["departments"]:
+            group["annual_budget"] = 10_000_000
+        model = run(build(data, seed))
+        links = links_of(model)
+        community = model.organisations_of("community")[0]
+        assert community.annual_budget < 50_000 * links.of_kind("community").sum() / 2  # it can give under half its plan
+        for kind in ended:
+            mine = links.of_kind(kind)
+            ended[kind] += int((mine & (links.status == ENDED)).sum())
+            pairs[kind] += int(mine.sum())
+    assert min(pairs.values()) >= 40
+    rate = {kind: ended[kind] / pairs[kind] for kind in ended}
+    assert rate["community"] <= 1.5 * rate["department"] + 0.02, rate
+
+
+def test_without_accountability_no_pair_is_ever_ended():
+    model = run(build(_shirking(accountability=0.0)))
     assert (links_of(model).rating == POOR).all()  # rated poor, but nobody acts on it
     assert (links_of(model).status == ACTIVE).all()
     assert (model.model_dataframe()["ended_pairs"] == 0).all()

@@ -50,28 +50,51 @@ def costs_what_it_moves(total: float, effects: Effects) -> float:
 
 
 def training_cost(total: float, effects: Effects) -> float:
+    """Each person trained costs the course (teachers, venue, materials)."""
     return total * effects.training_cost
 
 
+def hiring_cost(total: float, effects: Effects) -> float:
+    """Each villager hired costs the firm recruiting and induction (the wage is paid for work done)."""
+    return total * effects.hiring_cost
+
+
 def cadre_cost(total: float, effects: Effects) -> float:
+    """Each cadre-month costs the cadre's pay and allowances."""
     return total * effects.cadre_monthly_cost
+
+
+def technology_cost(total: float, effects: Effects) -> float:
+    """Each technique costs experts' days, a demonstration plot and materials."""
+    return total * effects.technology_cost
+
+
+def market_access_cost(total: float, effects: Effects) -> float:
+    """Organising joint buying and selling costs a share of what the households save."""
+    return total * effects.market_access_cost
+
+
+def problem_cost(total: float, effects: Effects) -> float:
+    """Each problem solved costs cadres' time and small works."""
+    return total * effects.problem_cost
 
 
 for flow in (
     Flow("funds", "funds sent (yuan)", "yuan", "funds_sent", flows.move_funds, costs_what_it_moves),
     Flow("trainees", "trained", "people", "trainees", flows.train, training_cost),
-    Flow("jobs", "hired", "workers hired", "jobs_created", flows.hire),
+    Flow("jobs", "hired", "workers hired", "jobs_created", flows.hire, hiring_cost),
     Flow("cadre_months", "cadre-months", "cadre-months", "cadre_months", flows.second_cadres, cadre_cost),
-    Flow("technology", "techniques", "techniques", "technology", flows.transfer_technology),
+    Flow("technology", "techniques", "techniques", "technology", flows.transfer_technology, technology_cost),
     Flow(
         "market_savings",
         "market savings (yuan)",
         "yuan",  # saved by the village's households
         "market_savings",
         flows.open_markets,
+        market_access_cost,
         per_household=True,
     ),
-    Flow("problems_solved", "problems solved", "problems", "problems_solved_by_pairs", flows.solve_problems),
+    Flow("problems_solved", "problems solved", "problems", "problems_solved_by_pairs", flows.solve_problems, problem_cost),
 ):
     register_flow(flow)
 

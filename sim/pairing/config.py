@@ -114,27 +114,70 @@ class Policy(Strict):
 
 
 class Effects(Strict):
-    """How much one unit of each flow changes the receiving village (documented in docs/ODD.md)."""
+    """What one unit of each flow does to the receiving village, and what it costs the donors (docs/ODD.md 7.19, 7.22)."""
 
     funds_to_capital: Share = Field(
-        0.6, description="share of received funds added to collective capital; the rest builds public projects"
+        0.4, description="share of received, uncaptured funds put into collective projects (collective capital)"
     )
-    project_cost_per_problem: PositiveFloat = Field(20_000, description="yuan of public projects that solve one village problem")
-    training_gain: NonNegativeFloat = Field(0.15, description="skill gain of a first training, as a share of base skill")
+    funds_to_households: Share = Field(
+        0.3, description="share of received, uncaptured funds given as production assets to the village's poorer households"
+    )
+    project_cost_per_problem: PositiveFloat = Field(
+        20_000, description="yuan of public works that solve one village problem (the rest of the funds builds public works)"
+    )
+    support_return: NonNegativeFloat = Field(0.15, description="yearly return on production assets given to households")
+    support_depreciation: Share = Field(0.1, description="share of production assets worn out a year")
+    support_poorest_share: Share = Field(0.4, description="the poorest share of a village's households given production assets")
+    training_gain: NonNegativeFloat = Field(0.10, description="skill gain of a first training, as a share of base skill")
     training_saturation: NonNegativeFloat = Field(
         0.5, description="skill gain (share of base) at which further training stops helping"
     )
     cadre_leadership_gain: NonNegativeFloat = Field(0.15, description="leadership added while a seconded cadre is present")
     cadre_lasting_share: Share = Field(0.02, description="share of the present-cadre gain kept per month of presence")
-    technology_gain: NonNegativeFloat = Field(0.01, description="farm productivity gain per technique introduced")
+    technology_gain: NonNegativeFloat = Field(
+        0.01, description="farm output lift a technique adds to a village with no lift yet, as a share"
+    )
+    technology_cap: PositiveFloat = Field(
+        0.30, description="most farm output lift the techniques pairs bring can reach, as a share"
+    )
+    technology_depreciation: Share = Field(
+        0.15, description="share of the technology lift lost a year (varieties are superseded)"
+    )
+    market_savings_cap: Share = Field(
+        0.05, description="most a farming household saves through pairs' market access, as a share of its farm output"
+    )
     training_cost: NonNegativeFloat = Field(300, description="donor's cost per person trained, yuan")
     cadre_monthly_cost: NonNegativeFloat = Field(3_000, description="donor's cost of a seconded cadre for a month, yuan")
+    hiring_cost: NonNegativeFloat = Field(1_000, description="donor's cost per villager hired (recruiting and induction), yuan")
+    technology_cost: NonNegativeFloat = Field(
+        50_000, description="donor's cost per technique introduced (experts' days, demonstration plot, materials), yuan"
+    )
+    market_access_cost: NonNegativeFloat = Field(
+        0.2, description="donor's cost of organising joint buying and selling, yuan per yuan households save"
+    )
+    problem_cost: NonNegativeFloat = Field(
+        5_000, description="donor's cost per village problem solved (cadres' time and small works), yuan"
+    )
     enterprise_giving_share: Share = Field(
         0.1, description="most an enterprise gives a month, as a share of its wage bill (a profit proxy)"
     )
     strong_village_giving_share: Share = Field(
         0.3, description="most a strong village gives a month, as a share of its collective income"
     )
+
+    @model_validator(mode="after")
+    def _funds_shares(self) -> Effects:
+        if self.funds_to_capital + self.funds_to_households > 1.0:
+            raise ValueError(
+                f"funds_to_capital + funds_to_households must be at most 1 (the rest builds public works), "
+                f"got {self.funds_to_capital} + {self.funds_to_households}"
+            )
+        return self
+
+    @property
+    def funds_to_works(self) -> float:
+        """The share of received, uncaptured funds that builds public works."""
+        return 1.0 - self.funds_to_capital - self.funds_to_households
 
 
 class FailureModes(Strict):
@@ -172,7 +215,10 @@ class Governance(Strict):
     rectification_months: PositiveInt = Field(3, description="deadline to fix a poor rating, with effort restored")
     poor_ratings_to_end: PositiveInt = Field(2, description="consecutive poor ratings that end a pair (一律终止)")
     exit_support_years: NonNegativeInt = Field(
-        2, description="years support continues after a village leaves weak status (不脱钩)"
+        2, description="years support continues unchanged after a village leaves weak status (不脱钩)"
+    )
+    exit_taper_years: NonNegativeInt = Field(
+        3, description="years over which support then falls linearly to nothing before the pair graduates"
     )
 
 

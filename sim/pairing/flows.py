@@ -1,10 +1,15 @@
 """What moves each month along active links, and what it does to the receiving village.
 
-Every flow is planned per link and year, scaled by the link's effort, capped by
-its donor's means, recorded in the ledger (sent, lost, received), then applied:
-funds to collective capital and public projects, training to household skill,
-jobs to enterprise employment, cadres to leadership, technology to farm
-productivity, problem solving to the village's open problems.
+Every flow is planned per link and year, scaled by the link's effort (and, after
+its village has left weak status, by the support left to it), capped by its
+donor's means, recorded in the ledger (sent, lost, captured, received), then
+applied: funds to collective projects, public works and poorer households'
+production assets, training to household skill, jobs to enterprise employment,
+cadres to leadership, techniques to the village's technology lift, market access
+to farming households' costs, problem solving to the village's open problems.
+Each month's ``full_plan`` is what the donor could have delivered at full effort
+(its plan capped by its means and the village's room), so ratings judge effort,
+not means.
 """
 
 from __future__ import annotations
@@ -13,21 +18,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.economy import farm_inputs, village_farm_factor
 from sim.households import HouseholdArrays
+from sim.influence import NEUTRAL
 from sim.labour import lexsort_order
 from sim.pairing.config import Effects, FailureModes
 from sim.pairing.county import County, Month
 from sim.pairing.links import Links
 from sim.pairing.registry import donor_kinds
+from sim.pairing.stocks import PairingStocks
+
+CAPTURING_SHARE = 0.2
+"""The better-off share of a village's households (by income rank) that captured funds go to."""
 
 
 @dataclass
 class Moved:
     """What one flow moved this month.
 
-    ``sent`` (per link, in the flow's unit) and ``lost`` go to the ledger;
-    ``full_plan`` is this month's plan at full effort in the units of ``sent``
-    (default: the planned yearly amount / 12), for the quarterly ratings;
+    ``sent`` (per link, in the flow's unit), ``lost`` and ``captured`` go to the ledger;
+    ``full_plan`` is what the link could have sent this month at full effort, in the units of ``sent``
+    (default: :func:`full_plan_this_month`), for the quarterly ratings;
     ``totals`` are monthly outcomes; ``influence`` holds the channels into the
     county core this flow sets (fields of :class:`sim.influence.PairingInfluence`).
     """
@@ -35,6 +46,7 @@ class Moved:
     sent: np.ndarray
     totals: dict[str, float]
     lost: np.ndarray | None = None
+    captured: np.ndarray | None = None  # of what was received, per link: taken by the better-off households
     full_plan: np.ndarray | None = None
     influence: dict[str, np.ndarray | float] = field(default_factory=dict)
     aid_received: np.ndarray | None = None  # funds that reached each village (the dependency failure mode reads it)
@@ -73,11 +85,17 @@ class FlowInputs:
     failure: FailureModes
     rng: np.random.Generator
     ranking: HouseholdRanking
+    stocks: PairingStocks
+
+
+def full_plan_this_month(links: Links, flow: str) -> np.ndarray:
+    """Each link's planned amount of ``flow`` for this month at full effort, with the support left to it (0 when inactive)."""
+    return links.planned[flow] / 12.0 * links.support * links.active
 
 
 def planned_this_month(links: Links, flow: str) -> np.ndarray:
     """Each link's planned amount of ``flow`` for this month at its current effort (0 when inactive)."""
-    return links.planned[flow] / 12.0 * links.effort * links.active
+    return full_plan_this_month(links, flow) * links.effort
 
 
 def donor_fund_capacity(links: Links, county: County, month: Month, effects: Effects) -> np.ndarray:
@@ -96,8 +114,15 @@ def donor_fund_capacity(links: Links, county: County, month: Month, effects: Eff
 
 def share_donor_capacity(links: Links, requested: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """Scale requests down where a donor's links together ask for more than it has."""
-    donor_key = links.donor_kind * 1_000_000 + links.donor_index
-    keys, inverse = np.unique(donor_key, return_inverse=True)
+    return share_capacity(links.donor_kind * 1_000_000 + links.donor_index, requested, capacity)
+
+
+def share_capacity(owner: np.ndarray, requested: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Scale each link's request down, pro rata, where the links of one ``owner`` ask for more than its ``capacity``.
+
+    ``capacity`` is given per link (the owner's, repeated on each of its links).
+    """
+    keys, inverse = np.unique(owner, return_inverse=True)
     asked = np.bincount(inverse, weights=requested, minlength=len(keys))
     available = np.zeros(len(keys))
     np.maximum.at(available, inverse, capacity)
@@ -106,12 +131,20 @@ def share_donor_capacity(links: Links, requested: np.ndarray, capacity: np.ndarr
 
 
 def move_funds(inputs: FlowInputs) -> Moved:
-    """Funds: capped by donors, a share leaks, the rest goes to capital, public projects and (captured) households."""
+    """Funds: capped by donors, a share leaks, a share is captured; the rest goes through three channels.
+
+    Collective projects (collective capital, which pays dividends), public works
+    (which fix open problems; works with no problem left to fix become collective
+    assets) and production assets for the village's poorer households (which earn
+    ``support_return`` a year through :class:`~sim.pairing.stocks.PairingStocks`).
+    """
     links, county, failure, effects = inputs.links, inputs.county, inputs.failure, inputs.effects
-    state = county.state
+    state, h = county.state, county.households
     capacity = donor_fund_capacity(links, county, inputs.month, effects)
     sent = share_donor_capacity(links, planned_this_month(links, "funds"), capacity)
+    full_plan = share_donor_capacity(links, full_plan_this_month(links, "funds"), capacity)  # what the donor could give
     lost = sent * failure.leakage
+    captured_per_link = (sent - lost) * failure.elite_capture
 
     # Strong villages pay out of their own collective capital.
     from_villages = links.of_kind("village")
@@ -120,13 +153,25 @@ def move_funds(inputs: FlowInputs) -> Moved:
 
     received = np.bincount(links.village, weights=sent - lost, minlength=len(state.capital))
     captured = received * failure.elite_capture
-    to_collective = received - captured
-    state.capital += to_collective * effects.funds_to_capital
-    projects = to_collective * (1.0 - effects.funds_to_capital)
-    state.problems = np.maximum(state.problems - projects / effects.project_cost_per_problem, 0.0)
+    broad = received - captured
+    works = broad * effects.funds_to_works
+    fixed = np.minimum(works / effects.project_cost_per_problem, state.problems)
+    state.problems -= fixed
+    state.capital += broad * effects.funds_to_capital + (works - fixed * effects.project_cost_per_problem)
+    inputs.stocks.support_assets += _to_ranked(
+        h, inputs.ranking, broad * effects.funds_to_households, 0.0, effects.support_poorest_share
+    )
     totals = {"funds_sent": float(sent.sum()), "funds_lost": float(lost.sum()), "funds_captured": float(captured.sum())}
-    aid = _capture(county.households, inputs.ranking, captured)
-    return Moved(sent, totals, lost=lost, influence={"aid_income": aid}, aid_received=received)
+    aid = _to_ranked(h, inputs.ranking, captured, 1.0 - CAPTURING_SHARE, 1.0)
+    return Moved(
+        sent,
+        totals,
+        lost=lost,
+        captured=captured_per_link,
+        full_plan=full_plan,
+        influence={"aid_income": aid},
+        aid_received=received,
+    )
 
 
 def village_rows(h: HouseholdArrays, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,18 +212,25 @@ def ranked_rows_of(
     return rows[keep], new_group[keep], rank[keep]
 
 
-def _capture(h: HouseholdArrays, ranking: HouseholdRanking, captured: np.ndarray) -> np.ndarray:
-    """Captured funds go to each village's better-off fifth of households ("村里的变家里的")."""
-    aid = np.zeros(len(h))
-    villages = np.flatnonzero(captured > 0)
+def _to_ranked(
+    h: HouseholdArrays, ranking: HouseholdRanking, per_village: np.ndarray, lowest: float, highest: float
+) -> np.ndarray:
+    """Each village's amount shared per person among its households whose income rank is in [lowest, highest].
+
+    Captured funds go to the better-off fifth (rank 0.8 and up, "村里的变家里的");
+    production assets to the poorest (rank 0 up to ``support_poorest_share``).
+    Returns yuan per household (0 elsewhere).
+    """
+    out = np.zeros(len(h))
+    villages = np.flatnonzero(per_village > 0)
     if villages.size == 0:
-        return aid
+        return out
     rows, group, rank = ranking.of(villages)
-    top = rank >= 0.8  # the better-off fifth
-    rows, group = rows[top], group[top]
+    chosen = (rank >= lowest) & (rank <= highest)
+    rows, group = rows[chosen], group[chosen]
     people = np.bincount(group, weights=h.size[rows], minlength=villages.size)
-    aid[rows] = captured[villages][group] * h.size[rows] / people[group]
-    return aid
+    out[rows] = per_village[villages][group] * h.size[rows] / people[group]
+    return out
 
 
 def train(inputs: FlowInputs) -> Moved:
@@ -220,11 +272,15 @@ def train(inputs: FlowInputs) -> Moved:
 def hire(inputs: FlowInputs) -> Moved:
     """Enterprise donors hire workers of their paired village, within their vacancies."""
     links, county, rng = inputs.links, inputs.county, inputs.rng
-    planned = planned_this_month(links, "jobs") * links.of_kind("enterprise")
+    from_enterprises = links.of_kind("enterprise")
+    planned = planned_this_month(links, "jobs") * from_enterprises
     wanted = rng.poisson(planned)
     hired = np.zeros(len(links))
     capacity = inputs.month.enterprise_capacity
     vacancies = np.maximum(capacity - county.jobs.filled(len(capacity)), 0).astype(np.int64)
+    # A firm with no vacancy cannot hire, however willing: its links are rated against the vacancies it has.
+    room = np.where(from_enterprises, vacancies[np.where(from_enterprises, links.donor_index, 0)], 0).astype(float)
+    full_plan = share_donor_capacity(links, full_plan_this_month(links, "jobs") * from_enterprises, room)
     chosen, employer = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
     for link in np.flatnonzero(wanted):
         enterprise = links.donor_index[link]
@@ -236,7 +292,7 @@ def hire(inputs: FlowInputs) -> Moved:
             chosen.append(households)
             employer.append(np.full(households.size, enterprise, dtype=np.int64))
     county.jobs.add(np.concatenate(chosen), np.concatenate(employer))
-    return Moved(hired, {"jobs_created": float(hired.sum())})
+    return Moved(hired, {"jobs_created": float(hired.sum())}, full_plan=full_plan)
 
 
 def second_cadres(inputs: FlowInputs) -> Moved:
@@ -250,35 +306,57 @@ def second_cadres(inputs: FlowInputs) -> Moved:
 
 
 def transfer_technology(inputs: FlowInputs) -> Moved:
-    """New varieties and techniques raise the village's farm productivity."""
-    links, state, effects = inputs.links, inputs.county.state, inputs.effects
+    """New varieties and techniques add to the village's technology lift, which saturates and wears off (stocks)."""
+    links, effects = inputs.links, inputs.effects
     units = planned_this_month(links, "technology")
-    state.productivity *= 1.0 + effects.technology_gain * np.bincount(
-        links.village, weights=units, minlength=len(state.productivity)
-    )
+    lift = inputs.stocks.technology_lift
+    inputs.stocks.add_techniques(np.bincount(links.village, weights=units, minlength=len(lift)), effects)
     return Moved(units, {"technology": float(units.sum())})
 
 
 def open_markets(inputs: FlowInputs) -> Moved:
-    """Market access (joint buying and selling through an association) saves member households money."""
-    links, h = inputs.links, inputs.county.households
-    per_household = planned_this_month(links, "market_savings")  # yuan a month per household of the village
+    """Market access (joint buying and selling through an association) cuts farming households' costs.
+
+    Only households that farm save, and at most ``market_savings_cap`` of their
+    farm output this month; the plan is yuan a year per household of the village.
+    """
+    links, county, effects = inputs.links, inputs.county, inputs.effects
+    h = county.households
     if not links.planned["market_savings"].any():
         return Moved(np.zeros(len(links)), {"market_savings": 0.0}, influence={"market_income": 0.0})
-    households = (h.stop - h.start)[links.village]
-    sent = per_household * households
-    full_plan = links.planned["market_savings"] / 12.0 * households
-    saving = np.bincount(links.village, weights=per_household, minlength=len(h.start))
-    return Moved(sent, {"market_savings": float(sent.sum())}, full_plan=full_plan, influence={"market_income": h.spread(saving)})
+    villages = np.flatnonzero(
+        np.bincount(links.village, weights=links.planned["market_savings"] * links.active, minlength=len(h.start))
+    )
+    rows, group = village_rows(h, villages)
+    farming = (h.workers[rows] - h.migrants[rows] - h.local_jobs[rows]) > 0
+    per_input = county.state.productivity * village_farm_factor(county.state, county.economy, NEUTRAL)
+    cap = effects.market_savings_cap * per_input[villages][group] * farm_inputs(h, county.economy, rows) * farming
+
+    def saved(per_link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Yuan saved per household of ``rows`` and per link, for a per-household plan ``per_link`` this month."""
+        wanted = np.bincount(links.village, weights=per_link, minlength=len(h.start))[villages][group]
+        household = np.minimum(wanted, cap)
+        village = np.zeros(len(h.start))
+        village[villages] = np.bincount(group, weights=household, minlength=villages.size)
+        wanted_village = np.bincount(links.village, weights=per_link * (h.stop - h.start)[links.village], minlength=len(h.start))
+        share = np.where(wanted_village > 0, village / np.where(wanted_village > 0, wanted_village, 1.0), 0.0)
+        return household, per_link * (h.stop - h.start)[links.village] * share[links.village]
+
+    household, sent = saved(planned_this_month(links, "market_savings"))
+    full_plan = saved(full_plan_this_month(links, "market_savings"))[1]
+    income = np.zeros(len(h))
+    income[rows] = household
+    return Moved(sent, {"market_savings": float(sent.sum())}, full_plan=full_plan, influence={"market_income": income})
 
 
 def solve_problems(inputs: FlowInputs) -> Moved:
-    """Joint problem solving (解决难题) removes the village's open problems."""
+    """Joint problem solving (解决难题) removes the village's open problems; a village with none left absorbs none."""
     links, state = inputs.links, inputs.county.state
     wanted = planned_this_month(links, "problems_solved")
     per_village = np.bincount(links.village, weights=wanted, minlength=len(state.problems))
     solved = np.minimum(per_village, state.problems)
+    full_plan = share_capacity(links.village, full_plan_this_month(links, "problems_solved"), state.problems[links.village])
     state.problems -= solved
     share = np.where(per_village > 0, solved / np.where(per_village > 0, per_village, 1.0), 0.0)
     sent = wanted * share[links.village]
-    return Moved(sent, {"problems_solved_by_pairs": float(solved.sum())})
+    return Moved(sent, {"problems_solved_by_pairs": float(solved.sum())}, full_plan=full_plan)

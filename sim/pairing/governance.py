@@ -6,7 +6,7 @@ noisy view of what it delivered against its plan (Guangyuan's
 "每季度按好、一般、较差三个类别开展评估"). A monitored poor rating orders
 rectification — effort restored until a deadline — and repeated poor ratings end
 the pair ("一律终止合建共建"). Support continues a set time after a village
-leaves weak status (Xunwu's "不脱钩"), then the pair graduates.
+leaves weak status (Xunwu's "不脱钩"), then tapers off before the pair graduates.
 """
 
 from __future__ import annotations
@@ -86,15 +86,23 @@ def rate_quarterly(links: Links, delivery: Delivery, rules: Governance, rng: np.
     return ending
 
 
-def graduate(links: Links, weak_now: np.ndarray, targets_weak: np.ndarray, support_years: int, step: int) -> np.ndarray:
-    """Pairs whose village left weak status keep helping for ``support_years``, then graduate; returns their rows.
+def graduate(links: Links, weak_now: np.ndarray, targets_weak: np.ndarray, rules: Governance, step: int) -> np.ndarray:
+    """Pairs whose village left weak status keep helping, then taper off and graduate; returns the rows that graduate.
 
-    Only links whose village was weak when paired (``targets_weak``) graduate; ``weak_now`` is per village.
+    Support stays whole for ``exit_support_years`` after the village leaves weak
+    status (不脱钩), then falls linearly to nothing over ``exit_taper_years``
+    (``links.support``, which scales every flow's plan); a village that falls back
+    into weak status gets whole support again. Only links whose village was weak
+    when paired (``targets_weak``) graduate; ``weak_now`` is per village.
     """
     weak = weak_now[links.village]
     watched = links.active & targets_weak
     links.exit_step[watched & weak] = -1
     links.exit_step[watched & ~weak & (links.exit_step < 0)] = step
-    done = np.flatnonzero(watched & (links.exit_step >= 0) & (step - links.exit_step >= 12 * support_years))
+    out = watched & (links.exit_step >= 0)
+    months_out = np.where(out, step - links.exit_step, 0)
+    whole, taper = 12 * rules.exit_support_years, 12 * rules.exit_taper_years
+    links.support[watched] = np.clip(1.0 - (months_out[watched] - whole) / max(taper, 1), 0.0, 1.0)
+    done = np.flatnonzero(out & (months_out >= whole + taper))
     links.status[done] = GRADUATED
     return done

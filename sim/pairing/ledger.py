@@ -1,8 +1,10 @@
-"""One ledger for every transfer: month, link, policy, flow type, sent, lost, received.
+"""One ledger for every transfer: month, link, policy, flow type, sent, lost, received, captured.
 
 Each month's transfers are appended as arrays (one row per link and flow with
 anything sent), so conservation — sent = lost + received, to the yuan — is a
-property of the table that tests check, not a hope.
+property of the table that tests check, not a hope. ``captured`` is the part of
+``received`` that the better-off households took (elite capture): a transfer to
+them, kept apart from the broad-based rest.
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ class Ledger:
         policy: np.ndarray,
         sent: np.ndarray,
         lost: np.ndarray,
+        captured: np.ndarray | None = None,
     ) -> None:
-        """Record one flow type for many links this month; rows with nothing sent are skipped."""
+        """Record one flow type for many links this month; rows with nothing sent are skipped (``captured``: none by default)."""
         if flow not in self.flow_names:
             raise ValueError(f"unknown flow {flow!r}; expected one of {', '.join(self.flow_names)}")
         keep = sent > 0
         if not keep.any():
             return
         sent, lost = sent[keep], lost[keep]
+        captured = np.zeros(keep.sum()) if captured is None else captured[keep]
         self._chunks.append(
             {
                 "step": np.full(keep.sum(), step, dtype=np.int64),
@@ -46,12 +50,13 @@ class Ledger:
                 "sent": sent.astype(float),
                 "lost": lost.astype(float),
                 "received": (sent - lost).astype(float),
+                "captured": captured.astype(float),
             }
         )
 
     def frame(self, policy_labels: list[str] | None = None) -> pd.DataFrame:
         """All transfers as a DataFrame (flow and, if labels are given, policy as text)."""
-        columns = ["step", "link", "policy", "flow", "sent", "lost", "received"]
+        columns = ["step", "link", "policy", "flow", "sent", "lost", "received", "captured"]
         if not self._chunks:
             frame = pd.DataFrame({column: pd.Series(dtype=float) for column in columns})
             frame["flow"] = frame["flow"].astype(object)

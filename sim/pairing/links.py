@@ -46,6 +46,7 @@ class Links:
     poor_streak: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     rectify_until: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     exit_step: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    support: np.ndarray = field(default_factory=lambda: np.empty(0))  # share of the plan still given (tapers after exit)
     planned: dict[str, np.ndarray] = field(default_factory=lambda: {flow: np.empty(0) for flow in flows()})  # yearly, per flow
 
     def __len__(self) -> int:
@@ -75,6 +76,7 @@ class Links:
         self.poor_streak = grow(self.poor_streak, [0] * n)
         self.rectify_until = grow(self.rectify_until, [-1] * n)
         self.exit_step = grow(self.exit_step, [-1] * n)
+        self.support = grow(self.support, [1.0] * n)
         for flow in self.planned:
             self.planned[flow] = grow(self.planned[flow], [p.get(flow, 0.0) for p in planned])
         return np.arange(first, first + n)

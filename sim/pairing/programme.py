@@ -30,6 +30,7 @@ from sim.pairing.links import ACTIVE, ENDED, GRADUATED, RATING_NAMES, ROTATED, S
 from sim.pairing.policies import Targeting, plan_links, targeting_priority, village_need
 from sim.pairing.registry import flows as registered_flows
 from sim.pairing.registry import policy_types
+from sim.pairing.stocks import PairingStocks
 
 PAIRED_INCOMES = ("rural_income_pc_paired", "rural_income_pc_unpaired")
 """Pairing outcomes read after the month's incomes (:meth:`PairingProgramme.paired_incomes`), not during its step."""
@@ -61,6 +62,7 @@ class PairingProgramme:
         self.targets_weak = np.zeros(0, dtype=bool)
         self.ever_paired = np.zeros(n_villages, dtype=bool)
         self.aid_received_history = np.zeros((12, n_villages))
+        self.stocks = PairingStocks.empty(n_villages, len(county.households))
         registered = [key for key in pairing_outcomes() if key not in PAIRED_INCOMES]
         self._outcome_keys = [*registered, *(flow.outcome for flow in self.flows.values() if flow.outcome not in registered)]
         self.this_month: dict[str, float] = dict.fromkeys(self._outcome_keys, 0.0)
@@ -131,9 +133,9 @@ class PairingProgramme:
         """
         step, links, spec = month.step, self.links, self.spec
         governance.decay_effort(links, spec.failure, self.rng, step)
-        inputs = flows.FlowInputs(
-            links, self.county, month, spec.effects, spec.failure, self.rng, flows.HouseholdRanking(self.county.households, links)
-        )
+        self.stocks.wear(spec.effects)
+        ranking = flows.HouseholdRanking(self.county.households, links)
+        inputs = flows.FlowInputs(links, self.county, month, spec.effects, spec.failure, self.rng, ranking, self.stocks)
         totals: dict[str, float] = {}
         channels: dict[str, np.ndarray | float] = {}
         cost = 0.0
@@ -149,12 +151,14 @@ class PairingProgramme:
         ended = governance.rate_quarterly(links, self.delivery, spec.governance, self.rng, step)
         self.close_links(ended, step)
         weak_now = self.county.weak()
-        graduated = governance.graduate(links, weak_now, self.targets_weak, spec.governance.exit_support_years, step)
+        graduated = governance.graduate(links, weak_now, self.targets_weak, spec.governance, step)
         self.close_links(graduated, step)
         self._rotate_cadres(step, weak_now)
         totals["donor_cost"] = cost + self._lost_output(donor_burden)
+        totals["funds_captured_pc"] = totals.get("funds_captured", 0.0) / max(float(self.county.population.sum()), 1.0)
         self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **totals, **self._status_counts()}
-        return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
+        stocks = {"technology_lift": self.stocks.technology_lift, "support_income": self.stocks.support_income(spec.effects)}
+        return self._influence(own_effort=own_effort, donor_burden=donor_burden, **stocks, **channels)
 
     def _influence(self, **channels: np.ndarray | float) -> PairingInfluence:
         """What the county core feels of pairing: ``NEUTRAL`` for a scenario without policies (no one is ever trained,
@@ -166,15 +170,23 @@ class PairingProgramme:
     def _record(self, step: int, flow: str, moved: flows.Moved) -> None:
         """Put one flow's transfers of this month in the ledger and count them towards the quarterly rating."""
         lost = np.zeros(len(moved.sent)) if moved.lost is None else moved.lost
-        self.ledger.record(step, flow, np.arange(len(self.links)), self.links.policy, moved.sent, lost)
-        full_plan = self.links.planned[flow] / 12.0 if moved.full_plan is None else moved.full_plan
+        captured = np.zeros(len(moved.sent)) if moved.captured is None else moved.captured
+        self.ledger.record(step, flow, np.arange(len(self.links)), self.links.policy, moved.sent, lost, captured)
+        full_plan = flows.full_plan_this_month(self.links, flow) if moved.full_plan is None else moved.full_plan
         self.delivery.note(self.links, moved.sent, full_plan)
 
     def _dependency_and_burden(self) -> tuple[np.ndarray, np.ndarray]:
-        """Aid dependency lowers recipients' own effort; helping burdens donor villages (种了别人的田)."""
-        state, failure, links = self.county.state, self.spec.failure, self.links
+        """Aid dependency lowers recipients' own effort; helping burdens donor villages (种了别人的田).
+
+        Reliance is the last year's aid against the village's own means (its
+        collective income and its households' incomes), so effort falls in
+        proportion to how much of the village's living aid is, not at the first yuan.
+        """
+        county, failure, links = self.county, self.spec.failure, self.links
+        state, h = county.state, county.households
         aid = self.aid_received_history.sum(axis=0)
-        reliance = aid / (aid + np.maximum(state.collective_annual, 0.0) + 1.0)
+        own_means = np.maximum(state.collective_annual, 0.0) + np.maximum(h.village_sum(h.annual), 0.0)
+        reliance = aid / (aid + own_means + 1.0)
         own_effort = np.clip(1.0 - failure.dependency * reliance, 0.0, 1.0)
         helping = links.of_kind("village") & links.active
         burden = np.bincount(links.donor_index[helping], weights=links.effort[helping], minlength=len(state.leadership))
@@ -291,9 +303,11 @@ class PairingProgramme:
             for flow in self.flows:
                 of_flow = flows_of_policy[flows_of_policy["flow"] == flow]
                 row[self.flows[flow].ledger_column] = float(of_flow["sent"].sum())
-                if flow == "funds":  # only money leaks on its way
+                if flow == "funds":  # only money leaks on its way, and is captured
                     row["funds_lost"] = float(of_flow["lost"].sum())
                     row["funds_received"] = float(of_flow["received"].sum())
+                    row["funds_captured"] = float(of_flow["captured"].sum())
+                    row["funds_broad_based"] = row["funds_received"] - row["funds_captured"]
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -79,8 +79,9 @@ class Flow:
     its effect to the receiving villages and returns a
     :class:`~sim.pairing.flows.Moved`; ``cost(total, effects)`` is what the
     month's ``total`` (the number reported as ``outcome``) costs the donors, in
-    yuan. ``per_household`` flows are planned per household of the village, so
-    a branch's links do not share them.
+    yuan: every flow must say what it costs (nothing moves for free), so it has
+    no default. ``per_household`` flows are planned per household of the
+    village, so a branch's links do not share them.
     """
 
     name: str
@@ -88,7 +89,7 @@ class Flow:
     unit: str
     outcome: str  # the monthly outcome that reports this flow's total
     move: Callable[[Any], Any]
-    cost: Callable[[float, Any], float] = lambda total, effects: 0.0
+    cost: Callable[[float, Any], float]
     per_household: bool = False
 
     @property
