@@ -1,0 +1,279 @@
+"""The economics audit (sim/audit.py, ``pairsim audit``): its arms share the county (common random numbers), its
+tables have one row per arm, year and flow, and its intervals are the paired t and bootstrap intervals they claim."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sim import audit
+from sim.cli import main
+from sim.execute import SerialExecutor
+from sim.experiment import BASELINE
+from sim.scenario import load_scenario, resolve_scenario
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL = REPO / "scenarios" / "small.yaml"
+SEEDS, YEARS = 2, 3
+ODD_ROWS = """
+| parameter | default | unit | meaning | source |
+|---|---|---|---|---|
+| `pairing.effects.training_gain` | 0.15 | share | gain | assumption, range 0.05–0.25 |
+| `pairing.failure.leakage` | 0.1 | share | leak | [China 2022]; range 0.0 to 0.3 |
+| `pairing.failure.formalism` | 0.03 | /month | decay | assumption (no range given) |
+| `pairing.effects.project_cost_per_problem` | 20,000 | yuan | cost | range 10,000–40,000 yuan |
+"""
+
+
+@pytest.fixture(scope="module")
+def runs() -> audit.AuditRuns:
+    """small.yaml's audit over 2 seeds and 3 years, with a near-zero arm from the rows above."""
+    return audit.run_audit(SMALL, SerialExecutor(), seeds=SEEDS, years=YEARS, odd_markdown=ODD_ROWS, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tables(runs: audit.AuditRuns) -> dict[str, pd.DataFrame]:
+    return audit.audit_tables(runs, observed_ratio=(2011, 1.9)).tables
+
+
+def one_run(arm: str, overrides: dict | None, seed: int = 7) -> audit.AuditRun:
+    (spec,) = audit.audit_specs(SMALL, {arm: overrides}, [seed], YEARS)
+    return audit.run_audit_arm(spec)
+
+
+# --------------------------------------------------------------------------- the arms
+
+
+def test_the_arms_are_the_baseline_full_pairing_near_zero_and_one_knockout_per_planned_flow(runs) -> None:
+    planned = audit.planned_flows(load_scenario(SMALL))
+    assert len(planned) >= 5
+    assert runs.arms == [BASELINE, audit.PAIRING, audit.NEAR_ZERO, *(f"without_{flow}" for flow in planned)]
+    assert (runs.yearly.groupby("arm")["replication"].nunique() == SEEDS).all()
+
+
+def test_near_zero_takes_each_documented_range_at_its_weak_end_and_skips_the_undocumented() -> None:
+    ranges = audit.documented_ranges(ODD_ROWS)
+    assert ranges == {
+        "pairing.effects.training_gain": (0.05, 0.25),
+        "pairing.failure.leakage": (0.0, 0.3),
+        "pairing.effects.project_cost_per_problem": (10_000.0, 40_000.0),
+    }
+    overrides, table = audit.near_zero_overrides(ranges)
+    assert overrides == {
+        "pairing.effects.training_gain": 0.05,
+        "pairing.failure.leakage": 0.3,
+        "pairing.effects.project_cost_per_problem": 40_000.0,
+    }
+    assert set(table["parameter"]) == set(audit.NEAR_ZERO_ENDS)
+    assert table.set_index("parameter").loc["pairing.failure.formalism", "range"] == "not documented"
+
+
+def test_every_near_zero_parameter_is_a_field_of_the_scenario() -> None:
+    scenario = load_scenario(SMALL).model_dump()
+    for path in audit.NEAR_ZERO_ENDS:
+        node = scenario
+        for key in path.split("."):
+            assert key in node, f"{path}: no field {key!r}"
+            node = node[key]
+
+
+def test_a_knockout_sets_the_flow_to_zero_in_every_policy_and_drops_a_policy_that_cannot_run_without_it() -> None:
+    scenario = load_scenario(SMALL)
+    without_funds = resolve_scenario(scenario, audit.knockout_overrides(scenario, "funds")).pairing.policies
+    assert [policy.label for policy in without_funds] == [policy.label for policy in scenario.pairing.policies]
+    assert all(policy.flows.funds == 0 for policy in without_funds)
+    without_cadres = resolve_scenario(scenario, audit.knockout_overrides(scenario, "cadre_months")).pairing.policies
+    types = [policy.type for policy in without_cadres]
+    assert "cadre_dispatch" not in types and "city_village" in types
+    assert all(policy.flows.cadre_months == 0 for policy in without_cadres)
+
+
+def test_a_scenario_without_pairing_gets_only_its_baseline() -> None:
+    scenario = resolve_scenario(load_scenario(SMALL), {"pairing.policies": []})
+    assert audit.audit_arms(scenario, {"pairing.failure.leakage": 0.3}) == {BASELINE: None}
+
+
+def test_a_bad_override_is_one_line_of_bad_input_naming_the_arm() -> None:
+    from sim.errors import InputError
+
+    with pytest.raises(InputError) as error:
+        audit.check_arms(load_scenario(SMALL), {"near_zero": {"pairing.failure.leakage": 1.5}}, "audit")
+    assert str(error.value).startswith("audit: near_zero: pairing.failure.leakage:")
+    assert "\n" not in str(error.value)
+
+
+# --------------------------------------------------------------------------- common random numbers
+
+
+def test_every_arm_starts_from_the_same_county_as_its_seeds_baseline(runs) -> None:
+    start = runs.yearly[runs.yearly["year"] == runs.start_year]
+    for column in ("rural_income_pc", "gini_rural", "urban_income_pc", "rural_quintile_ratio"):
+        assert (start.groupby("replication")[column].nunique() == 1).all(), column
+    villages = runs.villages[runs.villages["year"] == runs.start_year]
+    assert (villages.groupby(["replication", "village"])["income_pc"].nunique() == 1).all()
+    assert (audit.paired_village_incomes(runs).query("years == 0")["effect_pct"] == 0).all()
+
+
+def test_the_baseline_of_a_seed_is_the_same_run_whatever_pairing_parameters_it_is_given() -> None:
+    """One baseline serves every arm: without policies, pairing's parameters change nothing."""
+    plain = one_run(BASELINE, None)
+    (spec,) = audit.audit_specs(SMALL, {BASELINE: None}, [7], YEARS)
+    changed = audit.run_audit_arm(replace(spec, overrides={**spec.overrides, "pairing.failure.leakage": 0.3}))
+    pd.testing.assert_frame_equal(plain.yearly, changed.yearly)
+    pd.testing.assert_frame_equal(plain.yearly, one_run(BASELINE, None).yearly)
+
+
+def test_knocking_out_a_flow_no_policy_plans_changes_nothing() -> None:
+    no_savings = {"pairing.policies.3.flows.market_savings": 0.0}
+    scenario = resolve_scenario(load_scenario(SMALL), no_savings)
+    assert "market_savings" not in audit.planned_flows(scenario)
+    knocked = audit.knockout_overrides(scenario, "market_savings")
+    first, second = one_run("a", no_savings), one_run("b", {**no_savings, **knocked})
+    pd.testing.assert_frame_equal(first.yearly, second.yearly)
+    pd.testing.assert_frame_equal(first.villages, second.villages)
+
+
+def test_each_flows_cost_is_what_the_donor_cost_outcome_counts() -> None:
+    """With no donor village losing output, the donor cost is the sum of the flows' costs."""
+    run = one_run(audit.PAIRING, {"pairing.failure.donor_cost": 0.0})
+    total = run.yearly["donor_cost_total"].iloc[-1]
+    assert total > 0
+    assert run.flow_costs["cost"].sum() == pytest.approx(total, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- the tables
+
+
+def test_the_tables_have_one_row_per_arm_year_outcome_and_flow(runs, tables) -> None:
+    arms = [arm for arm in runs.arms if arm != BASELINE]
+    flows = audit.planned_flows(load_scenario(SMALL))
+    years = audit.effect_years(YEARS)
+    assert years == [3]
+    effects = tables["paired_village_effects"]
+    assert sorted(effects["arm"]) == sorted(arms) and (effects["years"] == 3).all() and (effects["n"] == SEEDS).all()
+    assert effects[["effect_pct", "ci_low", "ci_high"]].notna().all().all()
+    county = tables["county_effects"]
+    assert len(county) == 2 * len(audit.COUNTY_OUTCOMES) and set(county["arm"]) == {audit.PAIRING, audit.NEAR_ZERO}
+    knockouts = tables["knockouts"]
+    assert list(knockouts["flow"]) == ["all flows", *flows]
+    assert knockouts.loc[0, "share_of_effect"] == 1.0
+    assert (knockouts["donor_cost_yuan"] > 0).all()
+    shape = tables["distribution_shape"]
+    assert len(shape) == 2 * 2 * 3 and set(shape["year"]) == {2009, 2012}
+    assert tables["out_of_sample"]["quantity"].iloc[0] == "observed, 2011"
+    assert audit.effect_years(10) == [3, 5, 10] and audit.effect_years(4) == [3, 4]
+
+
+def test_the_county_table_puts_each_effect_next_to_the_baseline_trend(runs, tables) -> None:
+    row = tables["county_effects"].set_index(["arm", "outcome"]).loc[(audit.PAIRING, "urban_rural_ratio")]
+    base = runs.yearly[runs.yearly["arm"] == BASELINE].set_index(["year", "replication"])["urban_rural_ratio"]
+    assert row["baseline_change"] == pytest.approx((base.loc[2012] - base.loc[2009]).mean())
+    assert row["effect_to_trend"] == pytest.approx(row["effect"] / row["baseline_change"])
+
+
+def test_files_are_written_as_csv_and_one_markdown_page(runs, tmp_path) -> None:
+    written = audit.write_tables(audit.audit_tables(runs), tmp_path, ["a header line"])
+    assert {path.name for path in written} >= {"paired_village_effects.csv", "knockouts.csv", "audit.md"}
+    page = (tmp_path / "audit.md").read_text()
+    assert "a header line" in page and "## knockouts" in page and "| flow | years |" in page
+    assert pd.read_csv(tmp_path / "knockouts.csv")["flow"].iloc[0] == "all flows"
+
+
+# --------------------------------------------------------------------------- the statistics, on constructed numbers
+
+
+def constructed(arm_incomes: list[float], base_incomes: list[float]) -> audit.AuditRuns:
+    """Two villages, one of them paired, for each seed: the paired one earns ``arm_incomes[r]`` with pairing and
+    ``base_incomes[r]`` without; the unpaired one earns 1,000 in both (it must not count)."""
+    rows = []
+    for replication, (with_pairing, without) in enumerate(zip(arm_incomes, base_incomes, strict=True)):
+        for arm, income in ((audit.PAIRING, with_pairing), (BASELINE, without)):
+            for year in (2000, 2003):
+                paired_income = income if year == 2003 else 100.0
+                rows.append({"arm": arm, "replication": replication, "seed": replication, "year": year, "village": "p",
+                             "population": 10.0, "income_pc": paired_income, "paired": arm == audit.PAIRING})  # fmt: skip
+                rows.append({"arm": arm, "replication": replication, "seed": replication, "year": year, "village": "q",
+                             "population": 30.0, "income_pc": 1000.0, "paired": False})  # fmt: skip
+    villages = pd.DataFrame(rows)
+    return audit.AuditRuns("made up", 2000, 3, pd.DataFrame({"arm": [BASELINE, audit.PAIRING]}), villages, pd.DataFrame())
+
+
+def test_the_paired_village_effect_is_the_mean_percent_difference_with_its_paired_t_interval() -> None:
+    arm, base = [110.0, 104.0, 121.0, 99.0], [100.0, 100.0, 110.0, 100.0]
+    effects = audit.paired_village_effects(constructed(arm, base))
+    (row,) = effects.to_dict("records")
+    per_seed = 100.0 * (np.array(arm) / np.array(base) - 1.0)
+    expected = stats.ttest_1samp(per_seed, 0.0).confidence_interval(0.95)
+    assert row["effect_pct"] == pytest.approx(per_seed.mean())
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((expected.low, expected.high))
+    assert row["paired_villages"] == 1 and row["years"] == 3 and row["n"] == 4
+
+
+def test_a_ratio_of_means_has_a_bootstrap_interval_around_it_that_collapses_when_every_seed_agrees() -> None:
+    numerator, denominator = np.array([1.0, 2.0, 3.0, 6.0]), np.array([2.0, 2.0, 4.0, 4.0])
+    estimate, low, high = audit.ratio_interval(numerator, denominator)
+    assert estimate == pytest.approx(12.0 / 12.0)
+    assert low < estimate < high
+    assert audit.ratio_interval(numerator, denominator) == (estimate, low, high)  # seeded: the same every time
+    assert audit.ratio_interval(np.full(5, 3.0), np.full(5, 4.0)) == pytest.approx((0.75, 0.75, 0.75))
+
+
+@pytest.mark.parametrize(
+    ("incomes", "people", "median_to_mean", "quintile_ratio"),
+    [
+        ([5.0, 1.0, 3.0, 2.0, 4.0], [1, 1, 1, 1, 1], 1.0, 5.0),
+        ([1.0, 3.0], [1, 4], 3.0 / 2.6, 3.0),  # the top fifth are four people of one household: a boundary inside it
+        ([2.0, 2.0, 2.0], [3, 1, 2], 1.0, 1.0),
+    ],
+)
+def test_distribution_shape_weights_each_household_by_its_people(incomes, people, median_to_mean, quintile_ratio) -> None:
+    shape = audit.shape_of(np.array(incomes), np.array(people, dtype=float))
+    assert shape == pytest.approx({"rural_median_to_mean": median_to_mean, "rural_quintile_ratio": quintile_ratio})
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--seeds", "1"], "--seeds: must be at least 2"),
+        (["--observed-ratio", "2008:1.84"], "must be YEAR=RATIO"),
+        (["--observed-ratio", "2030=1.84"], "--observed-ratio: year 2030 is outside the run (2010-2012)"),
+        (["--years", "31"], "horizon_years"),
+    ],
+)
+def test_audit_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, expected) -> None:
+    try:
+        code = main(["audit", str(SMALL), "--years", "3", "--out", str(tmp_path / "out"), *args])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_audit_refuses_a_folder_it_did_not_write(tmp_path, capsys) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["audit", str(SMALL), "--out", str(tmp_path)]) == 2
+    assert "not a pairsim audit folder" in capsys.readouterr().err
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_audit_writes_its_tables_and_replaces_an_earlier_audit(tmp_path, capsys) -> None:
+    out = tmp_path / "audit"
+    out.mkdir()
+    (out / "out_of_sample.csv").write_text("an earlier audit's table, which this one does not write")
+    (out / "audit.json").write_text('{"files": ["out_of_sample.csv"]}')
+    args = ["audit", str(SMALL), "--seeds", "2", "--years", "1", "--workers", "1", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    assert capsys.readouterr() == ("", "")
+    assert not (out / "out_of_sample.csv").exists()
+    names = {path.name for path in out.iterdir()}
+    assert {"audit.json", "audit.md", "knockouts.csv", "paired_village_effects.csv", "county_effects.csv"} <= names
+    assert "## paired_village_effects" in (out / "audit.md").read_text()
