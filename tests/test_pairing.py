@@ -737,9 +737,12 @@ def _rich_pairs(exit_support_years: int, years: int) -> dict[str, Any]:
         group["annual_budget"] = 1e9
     data["communities"]["annual_budget"] = 1e9
     data["pairing"]["policies"] = [{"type": "city_village", "pairs": 6, "flows": {"funds": 5e6}}]
-    data["pairing"]["effects"] = {"funds_to_capital": 1.0}
+    data["pairing"]["effects"] = {"funds_to_capital": 1.0, "funds_to_households": 0.0}
     data["pairing"]["failure"] = no_failure()
-    data["pairing"]["governance"] = {"exit_support_years": exit_support_years}
+    data["pairing"]["governance"] = {
+        "exit_support_years": exit_support_years,
+        "exit_taper_years": 0,
+    }  # no taper: graduates at once
     return data
 
 
