@@ -59,13 +59,14 @@ class VillageState:
     leader_pool_mean: float  # mean quality of a newly chosen secretary
     leader_pool_sd: float
     dividend_pool: np.ndarray | None = None  # this month's dividends to pay out, yuan
+    wage_pool: np.ndarray | None = None  # this month's wages the collective's projects pay village workers, yuan
 
     @classmethod
     def start(cls, villages: pd.DataFrame, premium: np.ndarray, params: Economy, rng: np.random.Generator) -> VillageState:
         n = len(villages)
         leadership = villages["leadership"].to_numpy(float).copy()
         collective = villages["collective_income"].to_numpy(float)
-        rate = collective_rate(leadership, params)
+        rate = collective_rate(leadership, params) * (1.0 - params.collective_wage_share)  # net of the wages it pays
         capital = np.where(rate > 0, collective / np.maximum(rate, 1e-9), 0.0)
         steady_problems = params.problem_arrival * (1.5 - leadership) / np.maximum(params.problem_solving * leadership, 1e-3)
         state = cls(
@@ -78,10 +79,10 @@ class VillageState:
             price_premium=premium,
             collective_history=np.tile(collective / 12.0, (12, 1)),
             collective_annual=collective.copy(),
-            leader_pool_mean=float(np.clip(leadership.mean(), 0.05, 0.95)),
+            leader_pool_mean=float(np.clip(leadership.mean() + steady_leadership_ageing(params), 0.05, 0.95)),
             leader_pool_sd=float(max(leadership.std(), 0.01)),
         )
-        state.dividend_pool = _collective_accounts(state, params, NEUTRAL)[1]
+        _, state.wage_pool, state.dividend_pool, _ = _collective_accounts(state, params, NEUTRAL)
         return state
 
     def effective_leadership(self, pairing: PairingInfluence) -> np.ndarray:
@@ -97,6 +98,19 @@ class VillageState:
 
     def hollow(self, thresholds: Classification) -> np.ndarray:
         return self.collective_annual < thresholds.hollow_collective_income
+
+
+def steady_leadership_ageing(params: Economy) -> float:
+    """Leadership a secretary has lost to ageing, on average over the county's secretaries in steady state.
+
+    Tenures are spread over a term, and a secretary stays another term with chance ``1 - leadership_replacement``,
+    so the mean time since appointment is ``term / 2 + term * (1 - r) / r``. New secretaries are drawn this much
+    better than the county's mean, so that the mean stays where the data put it instead of sliding for a decade.
+    """
+    term_years = params.leadership_term_months / 12.0
+    r = params.leadership_replacement
+    years_in_office = term_years / 2.0 + (term_years * (1.0 - r) / r if r > 0 else 0.0)
+    return params.leadership_ageing * years_in_office
 
 
 def collective_rate(leadership: np.ndarray, params: Economy) -> np.ndarray:
@@ -144,17 +158,42 @@ def update_problems(state: VillageState, params: Economy, rng: np.random.Generat
     return int(solved.sum())
 
 
+def start_collective_projects(
+    state: VillageState, params: Economy, thresholds: Classification, rng: np.random.Generator, pairing: PairingInfluence
+) -> int:
+    """Hollow villages start collective income through their own effort: leasing land and assets, shares, small firms.
+
+    Each hollow village starts a project with chance ``collective_start_rate`` a year at leadership 0.5, in
+    proportion to its leadership (with any seconded cadre's) and its own effort; a project adds the capital that
+    earns ``collective_start_income`` a year net of wages at the reference return. So hollowness is not a trap:
+    outside funds speed the exit, but are not the only way out. Returns the number of projects started.
+    """
+    hollow = np.flatnonzero(state.hollow(thresholds))
+    if hollow.size == 0:
+        return 0
+    effort = np.broadcast_to(pairing.own_effort, state.leadership.shape)[hollow]
+    chance = -np.expm1(np.log1p(-params.collective_start_rate) / 12.0)  # the monthly chance at leadership 0.5
+    chance *= 2.0 * state.effective_leadership(pairing)[hollow] * effort
+    starting = hollow[rng.random(hollow.size) < chance]
+    reference_rate = params.collective_return * (1.0 - params.collective_wage_share)
+    if reference_rate > 0:
+        state.capital[starting] += params.collective_start_income / reference_rate
+    return int(starting.size)
+
+
 def update_collective(state: VillageState, step: int, params: Economy, pairing: PairingInfluence) -> None:
     """Collective capital earns a return; debt costs interest; part of any surplus is paid out.
 
-    Income = capital * rate(leadership) / 12; the surplus after interest pays
+    Operating income = capital * rate(leadership) / 12, of which ``collective_wage_share``
+    pays village workers (:attr:`VillageState.wage_pool`); the rest is the collective's
+    own income, which classifies it weak or hollow. Its surplus after interest pays
     ``dividend_share`` to members, then repays debt on a schedule
     (``debt_repayment_rate`` of it a year), then is reinvested. A deficit is
     borrowed. Repaying on a schedule, not with every yuan retained, keeps
     the start from being a transient: debt falls at the same relative pace
     every year and capital grows from the first month.
     """
-    income, dividends, retained = _collective_accounts(state, params, pairing)
+    income, state.wage_pool, dividends, retained = _collective_accounts(state, params, pairing)
     due = state.debt * (params.debt_repayment_rate / 12.0)
     repay = np.clip(retained, 0.0, due)
     state.debt += np.where(retained < 0, -retained, -repay)
@@ -168,12 +207,14 @@ def update_collective(state: VillageState, step: int, params: Economy, pairing: 
 
 def _collective_accounts(
     state: VillageState, params: Economy, pairing: PairingInfluence
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """This month's collective (income, dividends, retained surplus), all in yuan."""
-    income = state.capital * collective_rate(state.effective_leadership(pairing), params) * pairing.own_effort / 12.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """This month's collective (net income, wages paid, dividends, retained surplus), all in yuan."""
+    operating = state.capital * collective_rate(state.effective_leadership(pairing), params) * pairing.own_effort / 12.0
+    wages = params.collective_wage_share * operating
+    income = operating - wages
     surplus = income - state.debt * params.debt_interest / 12.0
     dividends = np.where(surplus > 0, params.dividend_share * surplus, 0.0)
-    return income, dividends, surplus - dividends
+    return income, wages, dividends, surplus - dividends
 
 
 def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
@@ -224,7 +265,7 @@ def compute_incomes(
     farm = farm_inputs(households, params)
     farm *= households.spread(farm_per_input)
     income["farm"] = _plus(_plus(farm, pairing.market_income), pairing.support_income)
-    income["wage"] = local_wages
+    income["wage"] = local_wages + collective_wages(households, state.wage_pool)
     income["remittance"] = households.migrants * (trends.migrant_wage * params.remittance_share)
     dividend = households.spread(state.dividend_pool / village_population)
     dividend *= size
@@ -239,6 +280,17 @@ def compute_incomes(
     np.maximum(shortfall, 0.0, out=shortfall)
     shortfall *= households.dibao_covered
     income["transfer"] = _plus(np.add(base_transfer, shortfall, out=base_transfer), pairing.aid_income)
+
+
+def collective_wages(households: HouseholdArrays, wage_pool: np.ndarray) -> np.ndarray:
+    """Each household's share of its village's collective wage bill: in proportion to its able members at home.
+
+    Migrants are away; members at home (farming or in a local job) do the collective's part-time work.
+    """
+    at_home = (households.workers - households.migrants).astype(float)
+    per_worker = wage_pool / np.maximum(households.village_sum(at_home), 1.0)
+    at_home *= households.spread(per_worker)
+    return at_home
 
 
 def _plus(values: np.ndarray, extra: np.ndarray | float) -> np.ndarray:

@@ -32,7 +32,7 @@ from sim.region import build_villages, region_town_centres, town_spread_km
 from sim.scenario import Scenario, resolve_scenario
 from sim.urban import UrbanHouseholds
 
-RANDOM_STREAMS = ("leadership", "problems", "migration", "jobs", "urban", "pairing")
+RANDOM_STREAMS = ("leadership", "problems", "migration", "jobs", "urban", "pairing", "collective")
 """The model's independent random streams after set-up (building the county uses ``model.rng``)."""
 
 
@@ -325,6 +325,7 @@ class PairingModel(mesa.Model):
         vacancies = np.maximum(self.enterprise_capacity() - self.jobs.filled(len(self.enterprises)), 0)
         self.jobs.hire(np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64), self.catchment, h, streams["jobs"])
 
+        economy.start_collective_projects(state, params, self.spec.classification, streams["collective"], self.influence)
         economy.update_collective(state, step, params, self.influence)
         economy.compute_incomes(h, state, self._local_wages(), self.village_population, self.trends, params, self.influence)
         economy.decay_skills(h, params)

@@ -81,8 +81,10 @@ def test_start_collective_income_matches_frame():
     frame = village_frame(50, rng)
     params = Economy()
     state = start_state(frame, params)
-    income, dividends, _ = economy._collective_accounts(state, params, NEUTRAL)
-    np.testing.assert_allclose(12 * income, frame["collective_income"], rtol=1e-9)
+    income, wages, dividends, _ = economy._collective_accounts(state, params, NEUTRAL)
+    np.testing.assert_allclose(12 * income, frame["collective_income"], rtol=1e-9)  # net of wages: the data's figure
+    np.testing.assert_allclose(wages, income * params.collective_wage_share / (1 - params.collective_wage_share))
+    np.testing.assert_array_equal(state.wage_pool, wages)
     np.testing.assert_allclose(state.collective_annual, frame["collective_income"], rtol=1e-12)
     np.testing.assert_allclose(state.collective_history.sum(axis=0), state.collective_annual, rtol=1e-12)
     np.testing.assert_allclose(state.debt, params.initial_debt_to_income * frame["collective_income"])
@@ -109,7 +111,8 @@ def test_update_collective_conserves_money(changes):
     for step in range(1, 61):
         state.leadership = np.clip(state.leadership + rng.normal(0, 0.05, len(frame)), 0, 1)
         capital, debt = state.capital.copy(), state.debt.copy()
-        income = capital * economy.collective_rate(state.leadership, params) / 12.0
+        operating = capital * economy.collective_rate(state.leadership, params) / 12.0
+        income = (1.0 - params.collective_wage_share) * operating
         interest = debt * params.debt_interest / 12.0
         surplus = income - interest
 
@@ -119,6 +122,7 @@ def test_update_collective_conserves_money(changes):
         scale = 1.0 + np.abs(capital) + np.abs(debt)
         change = (state.capital - state.debt) - (capital - debt)
         np.testing.assert_allclose(change, income - interest - dividends, rtol=0, atol=1e-9 * scale.max() + 1e-6)
+        np.testing.assert_allclose(state.wage_pool, params.collective_wage_share * operating, rtol=1e-12)
         assert (state.debt >= 0).all()
         assert (state.capital >= 0).all()
         assert (dividends[surplus <= 0] == 0).all()
@@ -168,6 +172,40 @@ def test_deficit_is_borrowed():
     np.testing.assert_allclose(state.debt - debt, [200.0])
     np.testing.assert_array_equal(state.capital, capital)
     assert state.dividend_pool.tolist() == [0.0]
+
+
+def _a_year_of_starts(leadership: float, own_effort: float, collective: float = 0.0, n: int = 20_000, seed: int = 1):
+    """Villages that started a collective project within a year (with the months' accounts in between)."""
+    from sim.influence import PairingInfluence
+
+    params = Economy(collective_start_rate=0.03, collective_start_income=20_000)
+    state = start_state(pd.DataFrame({"collective_income": [collective] * n, "leadership": [leadership] * n}), params)
+    pairing = PairingInfluence(own_effort=own_effort)
+    rng = np.random.default_rng(seed)
+    capital = state.capital.copy()
+    for step in range(1, 13):
+        economy.start_collective_projects(state, params, Classification(), rng, pairing)
+        economy.update_collective(state, step, params, pairing)
+    project = 20_000 / (params.collective_return * (1 - params.collective_wage_share))
+    return state, state.capital - capital > 0.5 * project, params
+
+
+def test_hollow_villages_start_collective_income_at_their_rate():
+    state, started, params = _a_year_of_starts(leadership=0.5, own_effort=1.0)
+    assert started.mean() == pytest.approx(0.03, abs=0.004)  # binomial sd 0.0012 over 20,000 villages
+    # A project earns its 20,000 yuan a year net of wages at leadership 0.5: enough to leave hollow status.
+    rate = economy.collective_rate(np.array([0.5]), params)[0] * (1 - params.collective_wage_share)
+    np.testing.assert_allclose(state.capital[started].min() * rate, 20_000, rtol=0.01)  # plus a little reinvested
+    np.testing.assert_array_equal(state.capital[~started], 0.0)
+
+
+def test_better_leadership_and_own_effort_start_more_projects_and_others_none():
+    weak_led = _a_year_of_starts(leadership=0.25, own_effort=1.0)[1].mean()
+    well_led = _a_year_of_starts(leadership=1.0, own_effort=1.0)[1].mean()
+    assert weak_led == pytest.approx(0.015, abs=0.003)
+    assert well_led == pytest.approx(0.06, abs=0.005)
+    assert _a_year_of_starts(leadership=1.0, own_effort=0.0)[1].sum() == 0  # no effort, no project
+    assert _a_year_of_starts(leadership=1.0, own_effort=1.0, collective=12_000.0)[1].sum() == 0  # not hollow
 
 
 def test_collective_annual_equals_history_over_irregular_steps():
@@ -389,7 +427,11 @@ def test_compute_incomes_sources_and_dibao():
     for source in INCOME_SOURCES:
         assert h.income[source].shape == (len(h),)
         assert (h.income[source] >= 0).all()
-    np.testing.assert_array_equal(h.income["wage"], wages)
+    np.testing.assert_allclose(h.income["wage"], wages + economy.collective_wages(h, state.wage_pool), rtol=1e-12)
+    # The collective's wages reach its villages' households with members at home, and only them.
+    collective = h.income["wage"] - wages
+    np.testing.assert_allclose(h.village_sum(collective), state.wage_pool, rtol=1e-9)
+    assert (collective[h.workers == h.migrants] == 0).all()
     np.testing.assert_allclose(h.income["remittance"], h.migrants * trends.migrant_wage * params.remittance_share)
     # Dividends share the village pool by household size.
     np.testing.assert_allclose(h.village_sum(h.income["dividend"]), state.dividend_pool, rtol=1e-9)

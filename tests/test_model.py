@@ -417,6 +417,26 @@ def test_the_first_year_is_not_a_transient(small_spec):
     assert abs(fill[0]) <= np.abs(fill[1:]).max() + 0.005
 
 
+def test_hollow_villages_leave_hollow_status_without_pairing(small_spec):
+    """Hollowness is not a trap (issue 12, point 6): with no pairing at all, hollow villages start collective
+    income by their own effort, a few a year (collective_start_rate), none forced out at once."""
+    spec = resolve_scenario(small_spec, {"region.villages.collective_income.zero_share": 0.4, "pairing.policies": []})
+    start, end, first_year = [], [], []
+    for seed in (1, 2, 3):
+        model = PairingModel(scenario=spec, rng=seed)
+        start.append(model.outcomes["hollow_villages"])
+        while model.running:
+            model.step()
+            if model.months_elapsed == 12:
+                first_year.append(model.outcomes["hollow_villages"])
+        end.append(model.outcomes["hollow_villages"])
+    start, end, first_year = map(np.array, (start, end, first_year))
+    assert (start >= 14).all()  # 40 % of 40 villages have no collective income
+    assert (end < start).all()  # every seed's county loses hollow villages on its own
+    assert end.sum() > 0.5 * start.sum()  # at 3 % a year about a quarter leave in ten years, not all
+    assert (start - first_year).sum() < 0.2 * start.sum()  # and no burst in year one
+
+
 # --------------------------------------------------------------------------- Mesa compatibility
 
 
@@ -452,7 +472,9 @@ def test_scenario_without_enterprises_runs(tmp_path, write_scenario, small_scena
     model = run(PairingModel(scenario=write_scenario(tmp_path, data), rng=1))
     assert len(model.agents_by_type.get(Enterprise, [])) == 0
     assert model.outcomes["local_jobs"] == 0
-    assert model.outcomes["wage_income_share"] == 0
+    assert model.outcomes["wage_income_share"] == pytest.approx(
+        model.village_state.wage_pool.sum() / sum(model.households.income[s].sum() for s in INCOME_SOURCES), rel=1e-9
+    )  # only the collectives' wages: no enterprise pays any
 
 
 def test_override_into_a_list_item(small_spec):

@@ -402,7 +402,12 @@ class Economy(Strict):
     )
     job_separation_rate: Share = 0.015
     vacancy_fill_rate: Share = 0.3
-    collective_return: NonNegativeFloat = 0.08
+    collective_return: NonNegativeFloat = 0.05
+    collective_wage_share: Share = Field(0.3, description="share of collective operating income paid as local wages")
+    collective_start_rate: Share = Field(
+        0.03, description="yearly chance a hollow village starts collective income by its own effort (at leadership 0.5)"
+    )
+    collective_start_income: NonNegativeFloat = Field(20_000, description="collective income a year of a project so started")
     leadership_return_effect: float = Field(1.0, ge=0, lt=2)  # below 2 keeps the return positive
     dividend_share: Share = 0.3
     debt_interest: NonNegativeFloat = 0.05
