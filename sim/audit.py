@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,10 +260,13 @@ def run_audit(
     root_seed: int = 1,
     odd_markdown: str | None = None,
     progress: bool = True,
+    max_pending: int = 32,
 ) -> AuditRuns:
     """Run every arm of the audit over ``seeds`` seeds and ``years`` years on ``executor`` (see :func:`sim.execute.make_executor`).
 
-    ``odd_markdown`` is docs/ODD.md's text, whose documented ranges set the near-zero arm (None: no such arm).
+    ``odd_markdown`` is docs/ODD.md's text, whose documented ranges set the near-zero arm (None: no such arm). At most
+    ``max_pending`` runs wait in the executor at a time, so the progress bar moves as they end. A run that raises stops
+    the audit: every table needs every arm of every seed.
     """
     from tqdm import tqdm
 
@@ -273,19 +276,27 @@ def run_audit(
     check_arms(scenario, arms, str(scenario_path))
     specs = audit_specs(scenario_path, arms, replication_seeds(root_seed, seeds), years)
     runs: list[AuditRun] = []
-    futures: dict[Future, RunSpec] = {executor.submit(run_audit_arm, spec): spec for spec in specs}
+    waiting, pending = iter(specs), set()
     with tqdm(
         total=len(specs), unit="run", desc=f"audit {Path(scenario_path).stem}", disable=not progress, mininterval=0.5
     ) as bar:
         try:
-            for future in as_completed(futures):
-                runs.append(future.result())
-                bar.update()
+            while True:
+                for spec in waiting:  # a bounded queue, topped up as runs end (one at a time in this process)
+                    future = executor.submit(run_audit_arm, spec)
+                    pending.add(future)
+                    if len(pending) >= max_pending or future.done():
+                        break
+                if not pending:
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    runs.append(future.result())
+                    bar.update()
         except BaseException:
-            for future in futures:
+            for future in pending:
                 future.cancel()
             raise
-
     runs.sort(key=lambda run: (list(arms).index(run.arm), run.replication))  # the order of the plan, not of finishing
 
     def gather(part: str) -> pd.DataFrame:
