@@ -51,7 +51,11 @@ NEAR_ZERO_ENDS: dict[str, str] = {
     "pairing.effects.cadre_leadership_gain": "low",
     "pairing.effects.cadre_lasting_share": "low",
     "pairing.effects.technology_gain": "low",
-    "pairing.effects.project_cost_per_problem": "high",
+    "pairing.effects.technology_cap": "low",
+    "pairing.effects.technology_depreciation": "high",
+    "pairing.effects.support_return": "low",
+    "pairing.effects.support_depreciation": "high",
+    "pairing.effects.market_savings_cap": "low",
     "pairing.failure.formalism": "high",
     "pairing.failure.leakage": "high",
     "pairing.failure.dependency": "high",
@@ -59,9 +63,13 @@ NEAR_ZERO_ENDS: dict[str, str] = {
     "pairing.failure.talent_drain": "high",
     "pairing.failure.short_horizons": "high",
     "pairing.governance.accountability": "low",
+    "pairing.governance.exit_support_years": "low",
+    "pairing.governance.exit_taper_years": "low",
 }
 """For point 12: which end of each parameter's documented prior range makes pairing weakest. Only parameters whose
-row in docs/ODD.md §9 states a range take part; the rest keep their defaults (the audit lists both)."""
+row in docs/ODD.md §9 states a range take part; the rest keep their defaults (the audit lists both). Parameters whose
+direction is not clear (how funds are split between channels) and donor costs (which move no income) are left out.
+All are pairing parameters, which do nothing in the no-pairing baseline, so one baseline serves this arm too."""
 
 _RANGE = re.compile(r"range\s+(-?[\d,]*\.?\d+)\s*(?:–|-|to)\s*(-?[\d,]*\.?\d+)")
 _ROW_PATH = re.compile(r"^\|\s*`([^`]+)`\s*\|")
@@ -222,7 +230,7 @@ def _run(spec: RunSpec) -> AuditRun:
         {
             "flow": name,
             "sent": float(monthly[flow.outcome].sum()),
-            "cost": sum(flow.cost(v, effects) for v in monthly[flow.outcome]),
+            "cost": sum(flow.cost(v, effects, model.spec.economy) for v in monthly[flow.outcome]),
         }
         for name, flow in flows().items()
         if flow.outcome in monthly.columns

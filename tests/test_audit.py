@@ -27,6 +27,7 @@ ODD_ROWS = """
 | `pairing.failure.leakage` | 0.1 | share | leak | [China 2022]; range 0.0 to 0.3 |
 | `pairing.failure.formalism` | 0.03 | /month | decay | assumption (no range given) |
 | `pairing.effects.project_cost_per_problem` | 20,000 | yuan | cost | range 10,000–40,000 yuan |
+| `pairing.effects.technology_depreciation` | 0.15 | /yr | loss | [CIMMYT 1991], range 0.10–0.25 |
 """
 
 
@@ -62,20 +63,23 @@ def test_near_zero_takes_each_documented_range_at_its_weak_end_and_skips_the_und
         "pairing.effects.training_gain": (0.05, 0.25),
         "pairing.failure.leakage": (0.0, 0.3),
         "pairing.effects.project_cost_per_problem": (10_000.0, 40_000.0),
+        "pairing.effects.technology_depreciation": (0.10, 0.25),
     }
     overrides, table = audit.near_zero_overrides(ranges)
     assert overrides == {
         "pairing.effects.training_gain": 0.05,
+        "pairing.effects.technology_depreciation": 0.25,
         "pairing.failure.leakage": 0.3,
-        "pairing.effects.project_cost_per_problem": 40_000.0,
     }
     assert set(table["parameter"]) == set(audit.NEAR_ZERO_ENDS)
     assert table.set_index("parameter").loc["pairing.failure.formalism", "range"] == "not documented"
 
 
-def test_every_near_zero_parameter_is_a_field_of_the_scenario() -> None:
+def test_every_near_zero_parameter_is_a_pairing_field_of_the_scenario() -> None:
+    """Pairing parameters only: the baseline, which keeps no policy, is then the near-zero arm's baseline too."""
     scenario = load_scenario(SMALL).model_dump()
     for path in audit.NEAR_ZERO_ENDS:
+        assert path.startswith("pairing.") and not path.startswith("pairing.policies")
         node = scenario
         for key in path.split("."):
             assert key in node, f"{path}: no field {key!r}"
