@@ -60,6 +60,7 @@ class VillageState:
     leader_pool_sd: float
     dividend_pool: np.ndarray | None = None  # this month's dividends to pay out, yuan
     wage_pool: np.ndarray | None = None  # this month's wages the collective's projects pay village workers, yuan
+    start_productivity: np.ndarray | None = None  # productivity at calibration: the base of the problem cost's index
 
     @classmethod
     def start(cls, villages: pd.DataFrame, premium: np.ndarray, params: Economy, rng: np.random.Generator) -> VillageState:
@@ -70,6 +71,7 @@ class VillageState:
         capital = np.where(rate > 0, collective / np.maximum(rate, 1e-9), 0.0)
         steady_problems = params.problem_arrival * (1.5 - leadership) / np.maximum(params.problem_solving * leadership, 1e-3)
         state = cls(
+            start_productivity=np.ones(n),
             leadership=leadership,
             tenure=rng.integers(0, params.leadership_term_months, size=n),
             productivity=np.zeros(n),
@@ -89,9 +91,21 @@ class VillageState:
         """Leadership at work this month: the village's own plus any seconded cadre's lift."""
         return np.minimum(self.leadership + pairing.leadership_bonus, 1.0)
 
-    def constraint(self, params: Economy) -> np.ndarray:
-        """Share of farm output lost to unsolved problems (saturating in their number)."""
-        return params.max_problem_loss * self.problems / (self.problems + params.problem_half_saturation)
+    def problem_fix_cost(self, params: Economy) -> np.ndarray:
+        """Yuan that fixing one open problem costs now, per village: the start-year cost grown with its farm productivity.
+
+        Output and the works that protect it grow together, so a problem keeps its real size as prices rise.
+        """
+        return params.problem_fix_cost * self.productivity / self.start_productivity
+
+    def constraint(self, params: Economy, farm_output: np.ndarray) -> np.ndarray:
+        """Share of farm output lost to open problems, given the village's farm output this month before the loss (yuan).
+
+        An open problem is a public work not built: it costs the village the yearly return that work would earn,
+        ``public_works_return`` times what fixing it costs, up to ``max_problem_loss`` of its farm output.
+        """
+        lost = (params.public_works_return / 12.0) * self.problems * self.problem_fix_cost(params)
+        return np.minimum(lost / np.maximum(farm_output, 1e-9), params.max_problem_loss)
 
     def weak(self, thresholds: Classification) -> np.ndarray:
         return self.collective_annual < thresholds.weak_collective_income
@@ -230,17 +244,29 @@ def farm_inputs(households: HouseholdArrays, params: Economy, rows: slice | np.n
     labour = np.maximum(farmers, 0, out=farmers) * h.skill[rows]
     idle = labour == 0
     labour_term = power(labour, 1.0 - a, out=labour)
+    labour_term *= h.business[rows]  # a household business earns more from the same land and labour
     labour_term[idle] = params.land_rent_share
     labour_term *= h.land_to_the(a)[rows]
     return labour_term
 
 
-def village_farm_factor(state: VillageState, params: Economy, pairing: PairingInfluence) -> np.ndarray:
+def village_farm_factor(
+    state: VillageState, params: Economy, pairing: PairingInfluence, village_inputs: np.ndarray
+) -> np.ndarray:
     """What multiplies every household's farm inputs in a village.
 
     (1 - problem loss) * (1 + price premium) * (1 - the donor burden of helping others) * (1 + techniques pairs brought).
+    The problem loss is in yuan, so it is sized against the village's output: ``village_inputs`` is the village's
+    :func:`farm_inputs` summed.
     """
-    factor = (1.0 - state.constraint(params)) * (1.0 + state.price_premium) * (1.0 - pairing.donor_burden)
+    factor = unconstrained_farm_factor(state, pairing)
+    factor *= 1.0 - state.constraint(params, state.productivity * factor * village_inputs)
+    return factor
+
+
+def unconstrained_farm_factor(state: VillageState, pairing: PairingInfluence) -> np.ndarray:
+    """The village farm factor before the problem loss: (1 + price premium) * (1 - donor burden) * (1 + technology lift)."""
+    factor = (1.0 + state.price_premium) * (1.0 - pairing.donor_burden)
     factor *= 1.0 + pairing.technology_lift
     return factor
 
@@ -261,8 +287,8 @@ def compute_incomes(
     """
     # Sums are formed in place, in the order the formulas read: fewer arrays to write, the same numbers.
     size, income = households.size, households.income
-    farm_per_input = state.productivity * village_farm_factor(state, params, pairing)
     farm = farm_inputs(households, params)
+    farm_per_input = state.productivity * village_farm_factor(state, params, pairing, households.village_sum(farm))
     farm *= households.spread(farm_per_input)
     income["farm"] = _plus(_plus(farm, pairing.market_income), pairing.support_income)
     income["wage"] = local_wages + collective_wages(households, state.wage_pool)
@@ -322,8 +348,15 @@ def calibrate_productivity(
     non_farm = sum(households.village_sum(households.income[s]) for s in INCOME_SOURCES if s not in ("farm", "transfer"))
     non_farm += trends.transfer_per_capita / 12.0 * village_population
     farm_needed = np.maximum(target - non_farm, params.min_farm_share * target)
-    inputs = households.village_sum(farm_inputs(households, params)) * village_farm_factor(state, params, NEUTRAL)
-    state.productivity = farm_needed / np.maximum(inputs, 1e-9)
+    # Farm output is max(A·G − loss, A·G·(1 − max_problem_loss)) with G the output per unit of productivity: rising in
+    # A, so the smaller of the two productivities that reach the need is the one that does.
+    per_productivity = households.village_sum(farm_inputs(households, params)) * unconstrained_farm_factor(state, NEUTRAL)
+    per_productivity = np.maximum(per_productivity, 1e-9)
+    loss = (params.public_works_return / 12.0) * state.problems * params.problem_fix_cost
+    uncapped = (farm_needed + loss) / per_productivity
+    capped = farm_needed / (per_productivity * max(1.0 - params.max_problem_loss, 1e-9))
+    state.productivity = np.minimum(uncapped, capped)
+    state.start_productivity = state.productivity.copy()
     compute_incomes(households, state, local_wages, village_population, trends, params, NEUTRAL)
 
 

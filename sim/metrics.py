@@ -23,6 +23,7 @@ __all__ = [
     "gini_of_two_groups_sorted",
     "lorenz_points_of_two_groups_sorted",
     "poverty_headcount",
+    "quintile_ratio_sorted",
     "theil_t",
     "weighted_mean",
     "weighted_median_sorted",
@@ -126,6 +127,24 @@ def weighted_median_sorted(sorted_values: np.ndarray, sorted_weights: np.ndarray
     cumulative = np.cumsum(sorted_weights)
     position = int(np.searchsorted(cumulative, 0.5 * cumulative[-1], side="left"))
     return float(sorted_values[min(position, len(sorted_values) - 1)])
+
+
+def quintile_ratio_sorted(sorted_values: np.ndarray, sorted_weights: np.ndarray) -> float:
+    """Mean income of the richest fifth of the weight over that of the poorest fifth (inputs not validated).
+
+    Quintiles of people, as statistical offices publish them: a household's weight is spread evenly over its
+    income, so a household on a quintile's edge counts in part on each side (the Lorenz curve's convention).
+
+    >>> quintile_ratio_sorted(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.ones(5))
+    5.0
+    >>> round(quintile_ratio_sorted(np.array([1.0, 9.0]), np.array([1.0, 1.0])), 12)  # each fifth inside one household
+    9.0
+    """
+    cumulative_weight = np.concatenate(([0.0], np.cumsum(sorted_weights)))
+    cumulative_income = np.concatenate(([0.0], np.cumsum(sorted_weights * sorted_values)))
+    total = cumulative_weight[-1]
+    bottom, below_top = np.interp([0.2 * total, 0.8 * total], cumulative_weight, cumulative_income)
+    return float((cumulative_income[-1] - below_top) / bottom) if bottom > 0 else math.inf
 
 
 # --------------------------------------------------------------------------- #

@@ -86,6 +86,8 @@ only, and carried through the months between."""
 
 INEQUALITY_KEYS: tuple[str, ...] = (
     "rural_median_income_pc",
+    "rural_median_to_mean",
+    "rural_quintile_ratio",
     "gini",
     "gini_rural",
     "theil_t",
@@ -135,6 +137,22 @@ for _outcome in (
         "Median rural income",
         PER_PERSON_YEAR,
         "yuan",
+        analysed=True,
+    ),
+    Outcome(
+        "rural_median_to_mean",
+        "rural median over mean per-capita income (person-weighted); below 1 when the upper tail is long",
+        "Rural median/mean income",
+        "ratio (median ÷ mean)",
+        "ratio",
+        analysed=True,
+    ),
+    Outcome(
+        "rural_quintile_ratio",
+        "mean per-capita income of the richest fifth of rural residents over that of the poorest fifth",
+        "Rural top/bottom quintile ratio",
+        "ratio (top fifth ÷ bottom fifth)",
+        "ratio",
         analysed=True,
     ),
     Outcome(

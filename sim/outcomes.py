@@ -109,8 +109,11 @@ def _inequality(
         [rural_people.sum(), urban_people.sum()],
         [metrics.theil_t(rural, rural_people), metrics.theil_t(urban, urban_people)],
     )
+    rural_median = metrics.weighted_median_sorted(rural_sorted, rural_weights)
     return {
-        "rural_median_income_pc": metrics.weighted_median_sorted(rural_sorted, rural_weights),
+        "rural_median_income_pc": rural_median,
+        "rural_median_to_mean": rural_median / rural_mean,
+        "rural_quintile_ratio": metrics.quintile_ratio_sorted(rural_sorted, rural_weights),
         "gini": gini_all,
         "gini_rural": gini_rural,
         "theil_t": theil.total,

@@ -115,6 +115,28 @@ def test_zero_cv_gives_equal_skills():
     np.testing.assert_allclose(h.skill, 1.0, rtol=0, atol=1e-15)
 
 
+def test_business_multipliers_have_a_log_normal_body_and_a_pareto_tail():
+    from sim.households import business_multipliers
+
+    n = 400_000
+    spec = HouseholdSpec(operating_cv=0.3, business_share=0.1, business_tail_index=2.5)
+    body = business_multipliers(n, HouseholdSpec(operating_cv=0.3, business_share=0.0), np.random.default_rng(1))
+    assert body.mean() == pytest.approx(1.0, abs=0.003)
+    assert body.std() == pytest.approx(0.3, abs=0.003)
+    mixed = business_multipliers(n, spec, np.random.default_rng(1))
+    # Without the body, owners are exactly those above 1, and their tail is Pareto: P(> x) = x^-2.5.
+    tail = business_multipliers(
+        n, HouseholdSpec(operating_cv=0.0, business_share=0.1, business_tail_index=2.5), np.random.default_rng(1)
+    )
+    owners = tail[tail > 1.0]
+    assert owners.size / n == pytest.approx(0.1, abs=0.002)
+    for x in (1.5, 2.0, 4.0):
+        assert np.mean(owners > x) == pytest.approx(x**-2.5, abs=0.01)
+    assert mixed.mean() == pytest.approx(0.9 + 0.1 * 2.5 / 1.5, abs=0.01)  # Pareto mean a / (a - 1)
+    flat = business_multipliers(1000, HouseholdSpec(operating_cv=0.0, business_share=0.0), np.random.default_rng(1))
+    np.testing.assert_array_equal(flat, 1.0)
+
+
 def test_worker_migrant_and_dibao_shares(big_households):
     _, spec, h = big_households
     assert h.workers.sum() / h.size.sum() == pytest.approx(spec.able_worker_share, abs=0.01)

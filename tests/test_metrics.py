@@ -90,6 +90,29 @@ def test_doctests_run(module):
 
 
 # --------------------------------------------------------------------------- #
+# Quintile ratio
+# --------------------------------------------------------------------------- #
+
+
+@FAST
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=30), st.integers(0, 2**31 - 1))
+def test_quintile_ratio_is_that_of_the_people_one_by_one(sizes, seed):
+    """Household weights are people: splitting each household into its members, with five copies of everyone so
+    that each fifth is whole people, gives the same ratio as the plain top-fifth over bottom-fifth means."""
+    rng = np.random.default_rng(seed)
+    incomes = np.sort(rng.lognormal(8.0, 1.0, len(sizes)))
+    people = np.repeat(incomes, np.array(sizes) * 5)
+    fifth = len(people) // 5
+    expected = people[-fifth:].mean() / people[:fifth].mean()
+    assert metrics.quintile_ratio_sorted(incomes, np.array(sizes, dtype=float)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_quintile_ratio_of_equal_incomes_is_one_and_of_no_bottom_income_infinite():
+    assert metrics.quintile_ratio_sorted(np.full(7, 3.0), np.arange(1.0, 8.0)) == pytest.approx(1.0, rel=1e-12)
+    assert metrics.quintile_ratio_sorted(np.array([0.0, 0.0, 5.0]), np.ones(3)) == math.inf
+
+
+# --------------------------------------------------------------------------- #
 # Gini
 # --------------------------------------------------------------------------- #
 

@@ -340,6 +340,19 @@ def test_the_old_poverty_line_keys_are_refused(small_spec, old_key):
         resolve_scenario(small_spec, {f"economy.{old_key}": 2300})
 
 
+def test_start_year_distribution_has_the_data_shape(small_spec):
+    """Median below the mean and a long upper tail, as rural China's (issue 12, point 9): median/mean 0.889 (2013),
+    top/bottom quintile ratio about 7 (Huzhou 2012); one log-normal skill spread alone gave 0.94 and 5.0 here."""
+    model = PairingModel(scenario=small_spec, rng=1)
+    outcomes = model.outcomes
+    assert 0.86 < outcomes["rural_median_to_mean"] < 0.91
+    assert 5.5 < outcomes["rural_quintile_ratio"] < 8.0
+    assert outcomes["rural_median_to_mean"] == pytest.approx(outcomes["rural_median_income_pc"] / outcomes["rural_income_pc"])
+    flat = PairingModel(scenario=small_spec, rng=1, overrides={"households.operating_cv": 0.0, "households.business_share": 0.0})
+    assert flat.outcomes["rural_median_to_mean"] > outcomes["rural_median_to_mean"] + 0.03
+    assert flat.outcomes["rural_quintile_ratio"] < outcomes["rural_quintile_ratio"] - 0.5
+
+
 def test_csv_scenario_runs(tmp_path, write_scenario, csv_scenario_data, village_rows):
     path = write_scenario(tmp_path, {**csv_scenario_data, "horizon_years": 1}, csv=village_rows)
     model = run(PairingModel(scenario=path, rng=1))

@@ -85,6 +85,8 @@ def test_analysis_studies_the_level_outcomes_in_the_tables_order():
     assert analysed_outcomes() == [
         "rural_income_pc",
         "rural_median_income_pc",
+        "rural_median_to_mean",
+        "rural_quintile_ratio",
         "urban_income_pc",
         "urban_rural_ratio",
         "income_gap",

@@ -284,6 +284,11 @@ class Households(Strict):
     able_worker_share: Share = Field(0.55, description="share of residents able to work")
     initial_migrant_share: Share = Field(0.35, description="share of able workers away at the start")
     land_per_capita_mu: PositiveFloat = 1.4
+    operating_cv: NonNegativeFloat = Field(0.3, description="spread (cv) of households' operating income at equal skill")
+    business_share: Share = Field(0.05, description="share of households running a household business (the upper tail)")
+    business_tail_index: float = Field(
+        2.0, gt=1.0, description="Pareto tail index of a business's operating-income multiplier (above 1: a finite mean)"
+    )
 
 
 class Urban(Strict):
@@ -426,8 +431,13 @@ class Economy(Strict):
     leadership_talent_effect: NonNegativeFloat = 0.3
     problem_arrival: NonNegativeFloat = 1.5
     problem_solving: Share = 0.1
-    problem_half_saturation: PositiveFloat = 20.0
-    max_problem_loss: Share = 0.3
+    problem_fix_cost: PositiveFloat = Field(
+        5_000, description="yuan (start-year prices) of public works that fix one village problem, whoever pays"
+    )
+    public_works_return: NonNegativeFloat = Field(
+        0.15, description="farm output a yuan of village public works adds a year; an open problem costs this on its fix"
+    )
+    max_problem_loss: Share = Field(0.3, description="largest share of a village's farm output its open problems can cost")
 
 
 class Scenario(Strict):
