@@ -450,6 +450,46 @@ def test_hollow_villages_leave_hollow_status_without_pairing(small_spec):
     assert (start - first_year).sum() < 0.2 * start.sum()  # and no burst in year one
 
 
+@pytest.mark.slow
+def test_a_thirty_year_run_with_every_flow_stays_bounded(small_spec):
+    """No unbounded compounding (issue 12): small.yaml, every policy and flow, for the longest horizon allowed."""
+    spec = small_spec.with_horizon(30)
+    model = PairingModel(scenario=spec, rng=1)
+    effects = spec.pairing.effects
+    h, state = model.households, model.village_state
+    villages = len(model.villages)
+    while model.running:
+        model.step()
+        if model.month_of_year:
+            continue
+        assert (h.skill <= h.skill_base * (1.0 + effects.training_saturation) + 1e-9).all()  # training saturates
+        lift = np.asarray(model.influence.technology_lift)
+        assert (lift >= 0).all() and (lift <= effects.technology_cap + 1e-12).all()  # techniques saturate
+        for stock in (state.capital, state.debt, state.productivity):
+            assert np.isfinite(stock).all() and (stock >= 0).all()
+        assert 0 <= model.outcomes["hollow_villages"] <= model.outcomes["weak_villages"] <= villages
+    yearly = model.model_dataframe().query("month == 0")
+    assert len(yearly) == 31
+    # Rural income grows, and never faster than its fastest background trend (plus a margin for pairing's flows):
+    # over decades its mix shifts towards the fastest-growing source, but no source compounds on itself.
+    p = spec.economy
+    fastest = max(
+        p.farm_productivity_growth + 0.5 * p.leadership_growth_effect,
+        (1 + p.enterprise_wage_growth) * (1 + p.enterprise_job_growth) - 1,
+        p.migrant_wage_growth,
+        p.transfer_growth,
+    )
+    growth = yearly["rural_income_pc"].pct_change().dropna()
+    assert growth.between(0.0, fastest + 0.03).all(), (fastest, growth.describe())
+    assert yearly["urban_rural_ratio"].between(0.5, 4.0).all()
+    assert yearly["gini_rural"].between(0.2, 0.5).all()
+    assert yearly["rural_median_to_mean"].between(0.8, 0.97).all()
+    assert yearly["rural_quintile_ratio"].between(4.0, 10.0).all()
+    # Collective capital grows at most as fast as its return lets it, plus what pairing and own projects add.
+    capital = model.village_dataframe().groupby("year")["collective_capital"].sum()
+    assert (capital.pct_change().dropna() < 0.25).all()
+
+
 # --------------------------------------------------------------------------- Mesa compatibility
 
 
