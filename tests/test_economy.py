@@ -208,6 +208,21 @@ def test_better_leadership_and_own_effort_start_more_projects_and_others_none():
     assert _a_year_of_starts(leadership=1.0, own_effort=1.0, collective=12_000.0)[1].sum() == 0  # not hollow
 
 
+def test_mean_leadership_stays_at_its_start_in_steady_state():
+    """New secretaries are drawn better than the mean by what ageing takes on average, so the mean does not slide
+    (before issue 12 Shouguang's fell 0.538 -> 0.490 in ten years without pairing, lowering collective returns)."""
+    params = Economy()
+    assert economy.steady_leadership_ageing(params) == pytest.approx(0.01 * (1.5 + 3.0))  # half a term + one renewal
+    n = 20_000
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"collective_income": np.zeros(n), "leadership": rng.beta(5.5, 4.5, n)})
+    state = start_state(frame, params)
+    start = state.leadership.mean()
+    for _ in range(240):
+        economy.update_leadership(state, np.ones(n), params, rng)
+    assert state.leadership.mean() == pytest.approx(start, abs=0.01)
+
+
 def test_collective_annual_equals_history_over_irregular_steps():
     rng = np.random.default_rng(5)
     state = start_state(village_frame(20, rng), Economy())
@@ -264,20 +279,65 @@ def test_calibration_floor_keeps_minimum_farm_share(calibrated_model):
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    problems=hnp.arrays(np.float64, st.integers(1, 30), elements=st.floats(0, 1e6)),
+    problems=hnp.arrays(np.float64, st.integers(1, 30), elements=st.floats(0, 1e4)),
+    output=st.floats(1.0, 1e7),
+    growth=st.floats(0.5, 3.0),
     max_loss=st.floats(0, 1),
-    half=st.floats(0.01, 1e3),
+    fix_cost=st.floats(100.0, 1e5),
+    works_return=st.floats(0.0, 0.5),
 )
-def test_constraint_in_range(problems, max_loss, half):
-    params = Economy(max_problem_loss=max_loss, problem_half_saturation=half)
-    state = start_state(
-        pd.DataFrame({"collective_income": np.zeros(len(problems)), "leadership": np.full(len(problems), 0.5)}), params
-    )
+def test_problem_loss_is_the_return_on_the_works_not_built_capped(problems, output, growth, max_loss, fix_cost, works_return):
+    """Each open problem costs return x fix cost a year, the fix cost grown with the village's productivity, up to the cap."""
+    params = Economy(max_problem_loss=max_loss, problem_fix_cost=fix_cost, public_works_return=works_return)
+    n = len(problems)
+    state = start_state(pd.DataFrame({"collective_income": np.zeros(n), "leadership": np.full(n, 0.5)}), params)
+    state.start_productivity = np.full(n, 40.0)
+    state.productivity = state.start_productivity * growth
     state.problems = problems
-    loss = state.constraint(params)
+    loss = state.constraint(params, np.full(n, output))
     assert ((loss >= 0) & (loss <= max_loss)).all()
     assert (np.diff(loss[np.argsort(problems)]) >= -1e-15).all()  # more problems, more loss
     assert (loss[problems == 0] == 0).all()
+    yuan_a_year = works_return * fix_cost * growth * problems
+    uncapped = yuan_a_year / 12.0 < max_loss * output
+    np.testing.assert_allclose(loss[uncapped] * output, yuan_a_year[uncapped] / 12.0, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(loss[~uncapped], max_loss, rtol=1e-12)
+
+
+def test_a_problem_keeps_its_real_size_as_productivity_grows():
+    """Doubling productivity doubles the fix cost and the yuan lost, so the share of output lost is unchanged."""
+    params = Economy()
+    state = start_state(pd.DataFrame({"collective_income": [0.0, 0.0], "leadership": [0.5, 0.5]}), params)
+    state.start_productivity = np.array([10.0, 10.0])
+    state.productivity = np.array([10.0, 20.0])
+    state.problems = np.array([30.0, 30.0])
+    np.testing.assert_allclose(state.problem_fix_cost(params), [params.problem_fix_cost, 2 * params.problem_fix_cost])
+    output = 1e5 * state.productivity
+    loss = state.constraint(params, output)
+    assert loss[0] == pytest.approx(loss[1], rel=1e-12)
+    assert loss[0] * output[0] == pytest.approx(30 * params.public_works_return * params.problem_fix_cost / 12.0)
+
+
+@pytest.mark.parametrize("fix_cost", [5_000.0, 200_000.0])
+def test_calibration_hits_target_whether_or_not_the_problem_loss_is_capped(fix_cost):
+    """With the loss in yuan, farm output is max(A G - loss, A G (1 - cap)); calibration inverts whichever applies."""
+    m = PairingModel(rng=1, overrides={"economy.problem_fix_cost": fix_cost})
+    h, state, params = m.households, m.village_state, m.spec.economy
+    output = (
+        state.productivity * economy.unconstrained_farm_factor(state, NEUTRAL) * h.village_sum(economy.farm_inputs(h, params))
+    )
+    capped = state.constraint(params, output) >= params.max_problem_loss - 1e-12
+    np.testing.assert_array_equal(state.start_productivity, state.productivity)
+    target = m.village_frame["income_per_capita"].to_numpy(float)
+    top_up = h.village_sum(h.income["transfer"] - m.trends.transfer_per_capita / 12.0 * h.size)
+    no_dibao = top_up <= 1e-12
+    assert no_dibao[~capped].any()
+    if fix_cost == Economy().problem_fix_cost:
+        assert not capped.any()  # at the default, a problem costs far less than the cap
+    else:
+        assert no_dibao[capped].any()  # both branches are checked
+    per_capita = h.village_sum(h.annual) / h.village_sum(h.size)
+    np.testing.assert_allclose(per_capita[no_dibao], target[no_dibao], rtol=1e-6)
 
 
 def test_leadership_stays_in_unit_interval():
@@ -414,6 +474,7 @@ def _incomes_setup(seed: int = 13):
     params = Economy()
     state = start_state(frame, params)
     state.productivity = rng.uniform(0, 200, 10)
+    state.start_productivity = state.productivity.copy()
     trends = Trends.start(params)
     population = h.village_sum(h.size)
     wages = rng.uniform(0, 1500, len(h)) * (rng.random(len(h)) < 0.2)
