@@ -423,7 +423,7 @@ class Economy(Strict):
     dibao_line: NonNegativeFloat = 1200.0
     dibao_coverage: Share = 0.7
     poverty_line_2010: NonNegativeFloat = Field(2300.0, description="national rural poverty line, yuan a year at 2010 prices")
-    rural_price_growth: Rate = Field(0.037, description="yearly rural consumer price inflation; indexes the poverty line")
+    rural_price_growth: Rate = Field(0.041, description="yearly rural consumer price inflation; indexes the poverty line")
     skill_depreciation: Share = 0.01
     leadership_term_months: PositiveInt = 36
     leadership_replacement: Share = 0.5
