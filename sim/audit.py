@@ -570,7 +570,7 @@ def audit_tables(runs: AuditRuns, observed_ratio: tuple[int, float] | None = Non
         tables = {"paired_village_effects": paired_village_effects(runs), **tables, "knockouts": knockout_table(runs)}
     else:
         notes.append(f"{runs.scenario} plans no pairing: only its no-pairing trend and distribution are shown.")
-    if not runs.near_zero.empty:
+    if PAIRING in runs.arms and not runs.near_zero.empty:
         tables["near_zero_overrides"] = runs.near_zero
         if NEAR_ZERO not in runs.arms:
             notes.append("No parameter of the near-zero set has a documented range yet, so there is no near-zero arm.")

@@ -281,3 +281,16 @@ def test_audit_writes_its_tables_and_replaces_an_earlier_audit(tmp_path, capsys)
     names = {path.name for path in out.iterdir()}
     assert {"audit.json", "audit.md", "knockouts.csv", "paired_village_effects.csv", "county_effects.csv"} <= names
     assert "## paired_village_effects" in (out / "audit.md").read_text()
+
+
+def test_a_scenario_without_pairing_is_audited_for_its_trend_and_distribution_only(tmp_path) -> None:
+    text = SMALL.read_text(encoding="utf-8")
+    scenario = tmp_path / "no_pairing.yaml"
+    scenario.write_text(text[: text.index("\npairing:")] + "\n", encoding="utf-8")
+    runs = audit.run_audit(scenario, SerialExecutor(), seeds=2, years=1, odd_markdown=ODD_ROWS, progress=False)
+    assert runs.arms == [BASELINE]
+    result = audit.audit_tables(runs)
+    assert list(result.tables) == ["county_effects", "distribution_shape"]
+    assert result.tables["county_effects"]["effect"].isna().all()
+    assert result.tables["county_effects"]["baseline_change"].notna().all()
+    assert result.notes == ["no_pairing plans no pairing: only its no-pairing trend and distribution are shown."]

@@ -39,7 +39,7 @@ from sim.experiment import Experiment, design_points, load_experiment, salib_pro
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO / "experiments" / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-EXPECTED = {"01_quickstart.ipynb", "02_parameter_sweep.ipynb", "03_policy_comparison.ipynb"}
+EXPECTED = {"01_quickstart.ipynb", "02_parameter_sweep.ipynb", "03_policy_comparison.ipynb", "04_economics_audit.ipynb"}
 WITH_TEMPORARY_FOLDER = ["02_parameter_sweep.ipynb", "03_policy_comparison.ipynb"]
 PLOTLY = "application/vnd.plotly.v1+json"
 CELL_TIMEOUT_S = 180
