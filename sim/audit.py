@@ -8,8 +8,8 @@ bootstrap over seeds that resamples each seed's arms together.
 
 The arms: ``baseline`` (no policies), ``pairing`` (all of them), ``near_zero`` (every policy, with the effect parameters
 at the weak end of their documented prior ranges and the failure modes at the strong end, read from docs/ODD.md §9),
-and one ``without_<flow>`` per planned flow (that flow set to 0 in every policy: ``pairing.policies.<i>.flows.<flow>``). :func:`run_audit` runs them on the
-executors of :mod:`sim.execute`; the table functions are pure and read only what it returns.
+and one ``without_<flow>`` per planned flow (``flows.<flow>`` set to 0 in every policy). :func:`run_audit` runs them on
+the executors of :mod:`sim.execute`; the table functions are pure and read only what it returns.
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def run_audit(
     progress: bool = True,
     max_pending: int = 32,
 ) -> AuditRuns:
-    """Run every arm of the audit over ``seeds`` seeds and ``years`` years on ``executor`` (see :func:`sim.execute.make_executor`).
+    """Run every arm of the audit over ``seeds`` seeds and ``years`` years on ``executor`` (:func:`sim.execute.make_executor`).
 
     ``odd_markdown`` is docs/ODD.md's text, whose documented ranges set the near-zero arm (None: no such arm). At most
     ``max_pending`` runs wait in the executor at a time, so the progress bar moves as they end. A run that raises stops
