@@ -191,7 +191,7 @@ def _flow_yuan_per_unit(model: PairingModel) -> dict[str, float]:
     Flows measured in yuan count as they are; the others at their cost to the donors (the flow registry's cost rule).
     """
     effects = model.spec.pairing.effects
-    return {name: 1.0 if flow.unit == "yuan" else flow.cost(1.0, effects) for name, flow in flows().items()}
+    return {name: 1.0 if flow.unit == "yuan" else flow.cost(1.0, effects, model.spec.economy) for name, flow in flows().items()}
 
 
 def node_flows(model: PairingModel) -> dict[str, float]:

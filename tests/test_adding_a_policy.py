@@ -169,7 +169,7 @@ def test_the_guide_flow_costs_the_universities_its_cost_rule(guide_module, guide
     result, model = guide_run.namespaces[SCRIPT_FILE]["result"], guide_run.namespaces[SCRIPT_FILE]["model"]
     flow = registry.flows()["technician_days"]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(registry.flows(), "technician_days", dataclasses.replace(flow, cost=lambda days, effects: 0.0))
+        patch.setitem(registry.flows(), "technician_days", dataclasses.replace(flow, cost=lambda days, effects, economy: 0.0))
         free = run_model(PairingModel(model.spec, rng=1)).monthly
     np.testing.assert_allclose(
         result.monthly["donor_cost"] - free["donor_cost"],

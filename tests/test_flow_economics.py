@@ -19,7 +19,7 @@ from sim.pairing.flows import FlowInputs, HouseholdRanking, open_markets
 from sim.pairing.links import GRADUATED
 from sim.pairing.registry import flows
 from sim.pairing.stocks import PairingStocks
-from sim.scenario import parse_scenario
+from sim.scenario import Economy, parse_scenario
 
 SMALL = Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml"
 SMALL_DATA: dict[str, Any] = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
@@ -32,8 +32,14 @@ def build(data: dict[str, Any], seed: int = 1) -> PairingModel:
 @pytest.mark.parametrize("name", list(flows()))
 def test_every_builtin_flow_costs_the_donors_something(name):
     flow = flows()[name]
-    assert flow.cost(1.0, Effects()) > 0.0  # one unit of it is not free
-    assert flow.cost(0.0, Effects()) == 0.0
+    assert flow.cost(1.0, Effects(), Economy()) > 0.0  # one unit of it is not free
+    assert flow.cost(0.0, Effects(), Economy()) == 0.0
+
+
+def test_a_problem_costs_the_same_whoever_fixes_it():
+    """A pair's problem solving costs the donors what public works pay to fix one problem: one price, in the economy."""
+    economy = Economy(problem_fix_cost=12_345.0)
+    assert flows()["problems_solved"].cost(2.0, Effects(), economy) == pytest.approx(2 * 12_345.0)
 
 
 def test_technology_lift_saturates_below_its_cap_and_wears_off():
@@ -112,7 +118,8 @@ def test_market_savings_go_to_farming_households_and_are_capped_by_their_farm_ou
     h, state, params = model.county.households, model.county.state, model.county.economy
     saving = np.asarray(moved.influence["market_income"])
     farming = (h.workers - h.migrants - h.local_jobs) > 0
-    output = h.spread(state.productivity * village_farm_factor(state, params, NEUTRAL)) * farm_inputs(h, params)
+    inputs = farm_inputs(h, params)
+    output = h.spread(state.productivity * village_farm_factor(state, params, NEUTRAL, h.village_sum(inputs))) * inputs
     assert saving.sum() > 0
     assert (saving[~farming] == 0).all()
     assert (saving <= Effects().market_savings_cap * output + 1e-6).all()

@@ -153,12 +153,13 @@ def scenario_variants(draw) -> tuple[dict[str, Any], int]:
     data["pairing"] = {
         "policies": policies,
         "effects": {
-            "funds_to_capital": draw(st.floats(0.0, 1.0)),
-            "project_cost_per_problem": draw(st.floats(1_000.0, 50_000.0)),
+            "funds_to_capital": (to_capital := draw(st.floats(0.0, 1.0))),
+            "funds_to_households": draw(st.floats(0.0, 1.0 - to_capital)),
         },
         "failure": {name: draw(st.floats(0.0, FAILURE_MAX.get(name, 1.0))) for name in FailureModes.model_fields},
         "governance": {"accountability": draw(st.floats(0.0, 1.0)), "exit_support_years": draw(st.integers(0, 1))},
     }
+    data.setdefault("economy", {})["problem_fix_cost"] = draw(st.floats(1_000.0, 50_000.0))
     return data, draw(st.integers(0, 2**32 - 1))
 
 
@@ -170,11 +171,11 @@ def scenario_variants(draw) -> tuple[dict[str, Any], int]:
 @given(scenario_variants())
 def test_ledger_balances_on_random_scenarios(variant):
     """sent = lost + received on every row; only funds leak, at exactly the leakage rate; and the funds
-    received by villages are what entered them (capital, public projects, captured household aid)."""
+    received by villages are what entered them (capital, public works at the fix cost, production assets, captured aid)."""
     data, seed = variant
     pairing = data["pairing"]
     leakage, capture = pairing["failure"]["leakage"], pairing["failure"]["elite_capture"]
-    to_capital, project_cost = pairing["effects"]["funds_to_capital"], pairing["effects"]["project_cost_per_problem"]
+    to_capital, to_households = pairing["effects"]["funds_to_capital"], pairing["effects"]["funds_to_households"]
 
     seen: list[dict[str, Any]] = []
     funds_flow = registry.flows()["funds"]
@@ -182,7 +183,10 @@ def test_ledger_balances_on_random_scenarios(variant):
     def spy(inputs: FlowInputs) -> Moved:
         state, h = inputs.county.state, inputs.county.households
         capital, problems = state.capital.copy(), state.problems.copy()
+        assets = inputs.stocks.support_assets.copy()
+        fix_cost = state.problem_fix_cost(inputs.county.economy)  # this month's price of fixing a problem, per village
         result = funds_flow.move(inputs)
+        given = np.bincount(h.village, weights=inputs.stocks.support_assets - assets, minlength=len(state.capital))
         aid_income = np.broadcast_to(np.asarray(result.influence["aid_income"], float), len(h))
         aid = np.bincount(h.village, weights=aid_income, minlength=len(state.capital))
         seen.append(
@@ -190,6 +194,8 @@ def test_ledger_balances_on_random_scenarios(variant):
                 "step": inputs.month.step,
                 "capital": (capital, state.capital.copy()),
                 "problems": (problems, state.problems.copy()),
+                "fix_cost": fix_cost,
+                "households": given,
                 "aid": aid,
                 "result": result.totals,
             }
@@ -238,7 +244,7 @@ def test_ledger_balances_on_random_scenarios(variant):
     trainees = ledger.loc[ledger["flow"] == "trainees", "sent"].sum()
     assert monthly["trainees"].sum() <= trainees + 1e-6  # the ledger counts every trainee drawn
 
-    # What villages received entered them: collective capital + public projects + captured aid.
+    # What villages received entered them: collective capital + public works + production assets + captured aid.
     assert [record["step"] for record in seen] == list(range(1, model.spec.months + 1))
     for record in seen:
         this = funds[funds["step"] == record["step"]]
@@ -252,16 +258,17 @@ def test_ledger_balances_on_random_scenarios(variant):
         tol = 1e-6 + 1e-9 * float(this["sent"].sum())
         assert np.all(capital_before + tol >= paid_v), "a donor village paid more than its collective capital"
         entered_capital = capital_after - (capital_before - paid_v)
-        projects = received_v - entered_capital - record["aid"]  # what is left must have built public projects
-        np.testing.assert_allclose(entered_capital, received_v * (1 - capture) * to_capital, atol=tol, rtol=1e-9)
+        broad = received_v * (1 - capture)
+        works = broad * (1 - to_capital - to_households)
+        fix_cost = record["fix_cost"]
+        fixed = problems_before - problems_after
         np.testing.assert_allclose(record["aid"], received_v * capture, atol=tol, rtol=1e-9)
-        assert np.all(projects >= -tol)
-        solved_value = (problems_before - problems_after) * project_cost
+        np.testing.assert_allclose(record["households"], broad * to_households, atol=tol, rtol=1e-9)
+        # Public works fix problems at this month's fix cost; what has nothing left to fix becomes collective capital.
+        np.testing.assert_allclose(entered_capital, broad * to_capital + works - fixed * fix_cost, atol=tol, rtol=1e-9)
+        assert np.all(fixed >= 0) and np.all(fixed * fix_cost <= works + tol)
         still_open = problems_after > 0
-        np.testing.assert_allclose(
-            projects[still_open], solved_value[still_open], atol=1e-6 + 1e-9 * project_cost * 100, rtol=1e-7
-        )
-        assert np.all(projects[~still_open] >= problems_before[~still_open] * project_cost - tol - 1e-9 * project_cost * 100)
+        np.testing.assert_allclose((fixed * fix_cost)[still_open], works[still_open], atol=tol, rtol=1e-7)
         assert record["result"]["funds_sent"] == pytest.approx(float(this["sent"].sum()), rel=1e-9, abs=1e-6)
         assert record["result"]["funds_captured"] == pytest.approx(float(record["aid"].sum()), rel=1e-9, abs=1e-6)
 
@@ -888,13 +895,13 @@ def test_donor_cost_outcome_stays_within_the_donors_farm_output():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_zero_project_cost_is_rejected_or_harmless(tmp_path):
+def test_zero_problem_fix_cost_is_rejected_or_harmless(tmp_path):
     data = small()
-    data["pairing"]["effects"] = {"project_cost_per_problem": 0}
+    data.setdefault("economy", {})["problem_fix_cost"] = 0
     path = write_yaml(tmp_path, data)
     code, _, err = run_cli("run", path, "--years", 1, "--out", tmp_path / "out", "--quiet")
     if code == 2:
-        assert "pairing.effects.project_cost_per_problem" in err and "Traceback" not in err
+        assert "economy.problem_fix_cost" in err and "Traceback" not in err
     else:
         assert code == 0, err
         monthly = pd.read_csv(tmp_path / "out" / "monthly.csv")

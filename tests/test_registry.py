@@ -79,7 +79,12 @@ def toy_entries() -> Iterator[None]:
     registry.register_donor_kind(registry.DonorKind("academy", "academies (书院)", "#8c564b", academy_budget, build_academies))
     registry.register_flow(
         registry.Flow(
-            "advice", "advice sessions", "sessions", "advice_sessions", give_advice, lambda total, _: total * ADVICE_COST
+            "advice",
+            "advice sessions",
+            "sessions",
+            "advice_sessions",
+            give_advice,
+            lambda total, _effects, _economy: total * ADVICE_COST,
         )
     )
     registry.register_policy_type(
@@ -128,7 +133,9 @@ def test_a_toy_policy_donor_kind_and_flow_run_a_county_and_its_report(toy_entrie
     # The donors' cost carries the toy flow's cost rule: the same run without the rule costs exactly that much less.
     with pytest.MonkeyPatch.context() as patch:
         free = registry.flows()["advice"]
-        patch.setitem(registry.flows(), "advice", registry.Flow(**{**free.__dict__, "cost": lambda total, _: 0.0}))
+        patch.setitem(
+            registry.flows(), "advice", registry.Flow(**{**free.__dict__, "cost": lambda total, _effects, _economy: 0.0})
+        )
         free_run = run_model(PairingModel(scenario, rng=3)).monthly
     np.testing.assert_allclose(
         monthly["donor_cost"] - free_run["donor_cost"], monthly["advice_sessions"] * ADVICE_COST, rtol=1e-12, atol=1e-6

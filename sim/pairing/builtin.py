@@ -17,6 +17,7 @@ from sim.pairing import flows, policies
 from sim.pairing.config import Effects
 from sim.pairing.county import County, Month
 from sim.pairing.registry import DonorKind, Flow, PolicyType, register_donor_kind, register_flow, register_policy_type
+from sim.scenario import Economy
 
 
 def monthly_budget(organisations: Sequence[Any], county: County, month: Month, effects: Effects) -> np.ndarray:
@@ -44,39 +45,39 @@ for kind in (
     register_donor_kind(kind)
 
 
-def costs_what_it_moves(total: float, effects: Effects) -> float:
+def costs_what_it_moves(total: float, effects: Effects, economy: Economy) -> float:
     """Funds cost the donors what they send, yuan for yuan."""
     return total
 
 
-def training_cost(total: float, effects: Effects) -> float:
+def training_cost(total: float, effects: Effects, economy: Economy) -> float:
     """Each person trained costs the course (teachers, venue, materials)."""
     return total * effects.training_cost
 
 
-def hiring_cost(total: float, effects: Effects) -> float:
+def hiring_cost(total: float, effects: Effects, economy: Economy) -> float:
     """Each villager hired costs the firm recruiting and induction (the wage is paid for work done)."""
     return total * effects.hiring_cost
 
 
-def cadre_cost(total: float, effects: Effects) -> float:
+def cadre_cost(total: float, effects: Effects, economy: Economy) -> float:
     """Each cadre-month costs the cadre's pay and allowances."""
     return total * effects.cadre_monthly_cost
 
 
-def technology_cost(total: float, effects: Effects) -> float:
+def technology_cost(total: float, effects: Effects, economy: Economy) -> float:
     """Each technique costs experts' days, a demonstration plot and materials."""
     return total * effects.technology_cost
 
 
-def market_access_cost(total: float, effects: Effects) -> float:
+def market_access_cost(total: float, effects: Effects, economy: Economy) -> float:
     """Organising joint buying and selling costs a share of what the households save."""
     return total * effects.market_access_cost
 
 
-def problem_cost(total: float, effects: Effects) -> float:
-    """Each problem solved costs cadres' time and small works."""
-    return total * effects.problem_cost
+def problem_cost(total: float, effects: Effects, economy: Economy) -> float:
+    """Each problem solved costs what fixing it costs, whoever pays: the same price public works pay (start-year yuan)."""
+    return total * economy.problem_fix_cost
 
 
 for flow in (

@@ -122,9 +122,6 @@ class Effects(Strict):
     funds_to_households: Share = Field(
         0.3, description="share of received, uncaptured funds given as production assets to the village's poorer households"
     )
-    project_cost_per_problem: PositiveFloat = Field(
-        20_000, description="yuan of public works that solve one village problem (the rest of the funds builds public works)"
-    )
     support_return: NonNegativeFloat = Field(0.15, description="yearly return on production assets given to households")
     support_depreciation: Share = Field(0.1, description="share of production assets worn out a year")
     support_poorest_share: Share = Field(0.4, description="the poorest share of a village's households given production assets")
@@ -154,9 +151,6 @@ class Effects(Strict):
     )
     market_access_cost: NonNegativeFloat = Field(
         0.2, description="donor's cost of organising joint buying and selling, yuan per yuan households save"
-    )
-    problem_cost: NonNegativeFloat = Field(
-        5_000, description="donor's cost per village problem solved (cadres' time and small works), yuan"
     )
     enterprise_giving_share: Share = Field(
         0.1, description="most an enterprise gives a month, as a share of its wage bill (a profit proxy)"

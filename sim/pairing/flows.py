@@ -134,8 +134,9 @@ def move_funds(inputs: FlowInputs) -> Moved:
     """Funds: capped by donors, a share leaks, a share is captured; the rest goes through three channels.
 
     Collective projects (collective capital, which pays dividends), public works
-    (which fix open problems; works with no problem left to fix become collective
-    assets) and production assets for the village's poorer households (which earn
+    (which fix open problems at the economy's ``problem_fix_cost``, in this month's
+    prices; works with no problem left to fix become collective assets) and
+    production assets for the village's poorer households (which earn
     ``support_return`` a year through :class:`~sim.pairing.stocks.PairingStocks`).
     """
     links, county, failure, effects = inputs.links, inputs.county, inputs.failure, inputs.effects
@@ -155,9 +156,10 @@ def move_funds(inputs: FlowInputs) -> Moved:
     captured = received * failure.elite_capture
     broad = received - captured
     works = broad * effects.funds_to_works
-    fixed = np.minimum(works / effects.project_cost_per_problem, state.problems)
+    fix_cost = state.problem_fix_cost(county.economy)
+    fixed = np.minimum(works / np.maximum(fix_cost, 1e-9), state.problems)
     state.problems -= fixed
-    state.capital += broad * effects.funds_to_capital + (works - fixed * effects.project_cost_per_problem)
+    state.capital += broad * effects.funds_to_capital + (works - fixed * fix_cost)
     inputs.stocks.support_assets += _to_ranked(
         h, inputs.ranking, broad * effects.funds_to_households, 0.0, effects.support_poorest_share
     )
@@ -329,8 +331,11 @@ def open_markets(inputs: FlowInputs) -> Moved:
     )
     rows, group = village_rows(h, villages)
     farming = (h.workers[rows] - h.migrants[rows] - h.local_jobs[rows]) > 0
-    per_input = county.state.productivity * village_farm_factor(county.state, county.economy, NEUTRAL)
-    cap = effects.market_savings_cap * per_input[villages][group] * farm_inputs(h, county.economy, rows) * farming
+    inputs = farm_inputs(h, county.economy, rows)
+    village_inputs = np.zeros(len(h.start))
+    village_inputs[villages] = np.bincount(group, weights=inputs, minlength=villages.size)
+    per_input = county.state.productivity * village_farm_factor(county.state, county.economy, NEUTRAL, village_inputs)
+    cap = effects.market_savings_cap * per_input[villages][group] * inputs * farming
 
     def saved(per_link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Yuan saved per household of ``rows`` and per link, for a per-household plan ``per_link`` this month."""

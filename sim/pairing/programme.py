@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim.agents import JointBranch, Organisation
-from sim.economy import farm_inputs
+from sim.economy import farm_inputs, village_farm_factor
 from sim.influence import NEUTRAL, PairingInfluence
 from sim.outcome_registry import pairing_outcomes
 from sim.pairing import flows, governance
@@ -144,7 +144,7 @@ class PairingProgramme:
             self._record(step, name, moved)
             totals.update(moved.totals)
             channels.update(moved.influence)
-            cost += flow.cost(moved.totals[flow.outcome], spec.effects)
+            cost += flow.cost(moved.totals[flow.outcome], spec.effects, self.county.economy)
             if moved.aid_received is not None:
                 self.aid_received_history[step % 12] = moved.aid_received
         own_effort, donor_burden = self._dependency_and_burden()
@@ -199,10 +199,11 @@ class PairingProgramme:
         if donors.size == 0:
             return 0.0
         state, h, params = county.state, county.households, county.economy
-        unburdened = state.productivity * (1.0 - state.constraint(params)) * (1.0 + state.price_premium)
         rows, group = flows.village_rows(h, donors)
-        inputs = np.bincount(group, weights=farm_inputs(h, params, rows), minlength=donors.size)
-        return float((unburdened[donors] * inputs * donor_burden[donors]).sum())
+        inputs = np.zeros(len(state.productivity))
+        inputs[donors] = np.bincount(group, weights=farm_inputs(h, params, rows), minlength=donors.size)
+        unburdened = state.productivity * village_farm_factor(state, params, NEUTRAL, inputs)
+        return float((unburdened * inputs * donor_burden)[donors].sum())
 
     def _rotate_cadres(self, step: int, weak: np.ndarray) -> None:
         """Posted cadres leave after their rotation; their donor posts a successor to the neediest unserved village.

@@ -77,10 +77,11 @@ class Flow:
 
     ``move(inputs)`` moves this month's amount over every active link, applies
     its effect to the receiving villages and returns a
-    :class:`~sim.pairing.flows.Moved`; ``cost(total, effects)`` is what the
-    month's ``total`` (the number reported as ``outcome``) costs the donors, in
-    yuan: every flow must say what it costs (nothing moves for free), so it has
-    no default. ``per_household`` flows are planned per household of the
+    :class:`~sim.pairing.flows.Moved`; ``cost(total, effects, economy)`` is what
+    the month's ``total`` (the number reported as ``outcome``) costs the donors, in
+    yuan, given the pairing effects and the county's economy (a problem's fix cost
+    lives there): every flow must say what it costs (nothing moves for free), so it
+    has no default. ``per_household`` flows are planned per household of the
     village, so a branch's links do not share them.
     """
 
@@ -89,7 +90,7 @@ class Flow:
     unit: str
     outcome: str  # the monthly outcome that reports this flow's total
     move: Callable[[Any], Any]
-    cost: Callable[[float, Any], float]
+    cost: Callable[[float, Any, Any], float]
     per_household: bool = False
 
     @property
