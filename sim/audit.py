@@ -391,7 +391,9 @@ def county_effects(runs: AuditRuns, outcomes: Sequence[str] = COUNTY_OUTCOMES, c
         .apply(lambda values: pd.Series(_mean_and_interval(values.to_numpy(), confidence)))
         .unstack()
         .rename(columns={"mean": "baseline_change", "ci_low": "change_ci_low", "ci_high": "change_ci_high"})
+        .reindex(outcomes)
     )
+    trend.index.name = "outcome"
     trend["baseline_start"] = start.mean()
     trend["baseline_end"] = end.mean()
     rows = []

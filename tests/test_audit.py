@@ -292,6 +292,7 @@ def test_a_scenario_without_pairing_is_audited_for_its_trend_and_distribution_on
     assert runs.arms == [BASELINE]
     result = audit.audit_tables(runs)
     assert list(result.tables) == ["county_effects", "distribution_shape"]
+    assert list(result.tables["county_effects"]["outcome"]) == list(audit.COUNTY_OUTCOMES)
     assert result.tables["county_effects"]["effect"].isna().all()
     assert result.tables["county_effects"]["baseline_change"].notna().all()
     assert result.notes == ["no_pairing plans no pairing: only its no-pairing trend and distribution are shown."]
