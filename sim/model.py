@@ -30,6 +30,7 @@ from sim.pairing.programme import PairingProgramme
 from sim.pairing.registry import donor_kinds, policy_types
 from sim.region import build_villages, region_town_centres, town_spread_km
 from sim.scenario import Scenario, resolve_scenario
+from sim.scenario.schema import TrendPeriod
 from sim.urban import UrbanHouseholds
 
 RANDOM_STREAMS = ("leadership", "problems", "migration", "jobs", "urban", "pairing", "collective")
@@ -72,6 +73,9 @@ class PairingModel(mesa.Model):
         self.monthly_inequality = monthly_inequality
         self.spec = resolve_scenario(scenario, overrides)
         params = self.spec.economy
+        # The growth rates in force: the scenario's, swapped once for a trend period's at the month it starts.
+        self.economy_in_force, self.urban_in_force = params, self.spec.urban
+        self._trend_switches = {self.first_month_of(period.from_year): period for period in self.spec.trend_periods}
 
         self.village_frame = build_villages(self.spec, self.rng)
         self.households = build_households(self.village_frame, self.spec.households, params.dibao_coverage, self.rng)
@@ -254,6 +258,15 @@ class PairingModel(mesa.Model):
         """Months into :attr:`year` (0 at each year's reporting point)."""
         return self.months_elapsed % 12
 
+    def first_month_of(self, year: int) -> int:
+        """The step that simulates January of ``year``: the month after the step that reports ``year - 1``."""
+        return 12 * (year - 1 - self.spec.start_year) + 1
+
+    def _switch_trends(self, period: TrendPeriod) -> None:
+        """Put a trend period's rates in force; the rates it leaves out stay as they were."""
+        self.economy_in_force = self.economy_in_force.model_copy(update=period.economy_changes())
+        self.urban_in_force = self.urban_in_force.model_copy(update=period.urban_changes())
+
     def _organisations_by_kind(self) -> dict[str, list]:
         """Every donor kind's organisations: the county core's own, then any a registered kind builds itself.
 
@@ -303,9 +316,11 @@ class PairingModel(mesa.Model):
     def step(self) -> None:
         """One month: trends, leadership, problems, migration, pairing, jobs, the collective, incomes, then record."""
         self.months_elapsed += 1
+        if self.months_elapsed in self._trend_switches:
+            self._switch_trends(self._trend_switches[self.months_elapsed])
         step, params, streams, h, state = (
             self.months_elapsed,
-            self.spec.economy,
+            self.economy_in_force,
             self.streams,
             self.households,
             self.village_state,
@@ -330,7 +345,7 @@ class PairingModel(mesa.Model):
         economy.compute_incomes(h, state, self._local_wages(), self.village_population, self.trends, params, self.influence)
         economy.decay_skills(h, params)
         h.record_month(step)
-        self.urban.advance(step, self.spec.urban, streams["urban"])
+        self.urban.advance(step, self.urban_in_force, streams["urban"])
 
         self._record()
         if step >= self.spec.months:

@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from sim.errors import InputError
 from sim.pairing.config import Pairing
@@ -300,7 +300,7 @@ class Urban(Strict):
     household_size: float = Field(2.9, ge=1)
     income_per_capita: PositiveFloat = Field(description="urban per-capita disposable income, yuan a year")
     income_cv: NonNegativeFloat = 0.5
-    wage_growth: Rate = Field(0.09, description="trend growth of urban wages a year")
+    wage_growth: Rate = Field(0.119, description="trend growth of urban wages a year (China 2009-2013)")
     wage_growth_sd: NonNegativeFloat = Field(0.02, description="sd of the common yearly shock to urban wage growth")
     sample_households: UrbanSample = Field(4000, description="urban households simulated; each stands for many")
 
@@ -386,14 +386,14 @@ class Economy(Strict):
     """Parameters of the income processes; docs/ODD.md gives each one's source."""
 
     farm_land_elasticity: Share = 0.5
-    farm_productivity_growth: Rate = 0.08
+    farm_productivity_growth: Rate = 0.129  # fitted to China 2009-2013 (scripts/fit_trends.py small)
     leadership_growth_effect: NonNegativeFloat = 0.04
     min_farm_share: Share = 0.1
     land_rent_share: Share = 0.25
-    enterprise_wage_growth: Rate = 0.10
+    enterprise_wage_growth: Rate = 0.165
     enterprise_job_growth: Rate = 0.03
     migrant_monthly_wage: PositiveFloat = 1417.0
-    migrant_wage_growth: Rate = 0.108
+    migrant_wage_growth: Rate = 0.165
     migrant_living_cost_share: Share = 0.4
     remittance_share: Share = 0.6
     migration_max_rate: Share = 0.02
@@ -403,7 +403,7 @@ class Economy(Strict):
         None, description="monthly chance a migrant returns; None: calibrated so the start is a steady state"
     )
     past_income_growth: Rate = Field(
-        0.10, description="income growth in the year before the start, to back-cast the first trailing year"
+        0.146, description="income growth in the year before the start, to back-cast the first trailing year"
     )
     job_separation_rate: Share = 0.015
     vacancy_fill_rate: Share = 0.3
@@ -419,7 +419,7 @@ class Economy(Strict):
     initial_debt_to_income: NonNegativeFloat = 1.96
     debt_repayment_rate: Share = Field(0.1, description="share of collective debt repaid a year out of the surplus")
     transfer_per_capita: NonNegativeFloat = 150.0
-    transfer_growth: Rate = 0.12
+    transfer_growth: Rate = 0.174
     dibao_line: NonNegativeFloat = 1200.0
     dibao_coverage: Share = 0.7
     poverty_line_2010: NonNegativeFloat = Field(2300.0, description="national rural poverty line, yuan a year at 2010 prices")
@@ -440,6 +440,42 @@ class Economy(Strict):
     max_problem_loss: Share = Field(0.3, description="largest share of a village's farm output its open problems can cost")
 
 
+class EconomyTrendRates(Strict):
+    """The economy's growth rates a trend period may change; a rate left out keeps the one in force."""
+
+    farm_productivity_growth: Rate | None = None
+    enterprise_wage_growth: Rate | None = None
+    enterprise_job_growth: Rate | None = None
+    migrant_wage_growth: Rate | None = None
+    transfer_growth: Rate | None = None
+
+
+class UrbanTrendRates(Strict):
+    """The urban growth rate a trend period may change."""
+
+    wage_growth: Rate | None = None
+
+
+class TrendPeriod(Strict):
+    """Growth rates in force from the start of ``from_year`` on (China's incomes grew more slowly after 2013).
+
+    Only trend rates change: levels, shocks and behaviour stay the scenario's, so a run with a period is the
+    run without it up to the switch.
+    """
+
+    example = "{from_year: 2014, economy: {farm_productivity_growth: 0.09}, urban: {wage_growth: 0.08}}"
+
+    from_year: int = Field(ge=1949, le=2200, description="first calendar year the rates are in force")
+    economy: EconomyTrendRates = EconomyTrendRates()
+    urban: UrbanTrendRates = UrbanTrendRates()
+
+    def economy_changes(self) -> dict[str, float]:
+        return self.economy.model_dump(exclude_none=True)
+
+    def urban_changes(self) -> dict[str, float]:
+        return self.urban.model_dump(exclude_none=True)
+
+
 class Scenario(Strict):
     """A county to simulate: validated once, then read-only."""
 
@@ -457,8 +493,27 @@ class Scenario(Strict):
     classification: Classification = Classification()
     economy: Economy = Economy()
     pairing: Pairing = Pairing()
+    trend_periods: list[TrendPeriod] = Field(
+        default_factory=list, description="later growth rates, each from the start of its year (in year order)"
+    )
 
     _source: str | None = PrivateAttr(None)
+
+    @field_validator("trend_periods")
+    @classmethod
+    def _periods_in_order(cls, periods: list[TrendPeriod], info: ValidationInfo) -> list[TrendPeriod]:
+        """A period starts after the start year (whose incomes are the data) and after the period before it.
+
+        A period may start after the horizon (it then never comes into force), so the same file serves shorter runs.
+        """
+        start = info.data.get("start_year")
+        previous = start
+        for index, period in enumerate(periods):
+            if previous is not None and period.from_year <= previous:
+                after = f"the start year {start}" if previous == start else f"the previous period's {previous}"
+                raise ValueError(f"from_year of period {index} is {period.from_year}; expected a year after {after}")
+            previous = period.from_year
+        return periods
 
     @model_validator(mode="after")
     def _fits(self) -> Scenario:
