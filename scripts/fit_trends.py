@@ -17,6 +17,10 @@ For each scenario the script
 2. finds ``economy.farm_productivity_growth`` with ``scipy.optimize.brentq`` so that the NO-PAIRING run's
    rural per-capita income grows at the rural series' rate: the mean over seeds (common random numbers,
    the same seeds for every trial value) of the runs' geometric growth over ``run_years``;
+2b. then each later trend period (the scenario's ``trend_periods``; China's incomes grew more slowly after
+   2013) in turn, the earlier ones fixed: its urban, wage and transfer rates read off the data as in step 1,
+   its farm growth found so that the runs' rural growth from the year before the period to the end of its
+   rural window meets the period's series;
 3. prints the fitted values and the residuals: target against simulated growth, the growth of the wage part
    (wages and remittances, NBS's wage income) against its national series as a check that is not fitted, the
    indexed poverty line against the official lines, and year by year the simulated rural and urban incomes
@@ -37,7 +41,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +98,8 @@ class Fit:
     targets: dict[str, float]  # "rural" and, where fitted, "wage_part": yearly growth the runs must meet
     simulated: dict[str, float]  # the same, as the final runs give them
     yearly: list[tuple[int, float, float]]  # (year, simulated rural, simulated urban): means over seeds
+    periods: list[dict] = field(default_factory=list)  # the fitted trend_periods, as the scenario YAML writes them
+    period_growth: list[tuple[float, float]] = field(default_factory=list)  # per period: (target, simulated) rural growth
 
 
 def data_overrides(data: dict, fit: dict) -> tuple[dict[str, float], dict[str, float]]:
@@ -113,6 +119,22 @@ def data_overrides(data: dict, fit: dict) -> tuple[dict[str, float], dict[str, f
     if "transfers" in fit:
         overrides["economy.transfer_growth"] = transfer_growth(data, fit["transfers"]["sources"], fit["transfers"]["window"])
     return overrides, targets
+
+
+def period_rates(data: dict, period: dict) -> tuple[dict, float]:
+    """A later trend period's rates read off the data (farm growth still to fit), and its rural growth target."""
+    target = window_growth(data, period["rural"])
+    economy: dict[str, float] = {}
+    if "migrant_wage" in period:
+        economy["migrant_wage_growth"] = economy["enterprise_wage_growth"] = window_growth(data, period["migrant_wage"])
+    if "transfers" in period:
+        transfers = period["transfers"]
+        follows_rural = transfers.get("follow") == "rural"  # assumption: transfers keep their share of rural income
+        economy["transfer_growth"] = target if follows_rural else transfer_growth(data, transfers["sources"], transfers["window"])
+    rates = {"from_year": int(period["from_year"]), "economy": economy}
+    if "urban" in period:
+        rates["urban"] = {"wage_growth": window_growth(data, period["urban"])}
+    return rates, target
 
 
 WAGE_PART = ("wage_income_share", "remittance_income_share")  # the model's counterpart of NBS's wage income
@@ -144,10 +166,10 @@ def no_pairing_paths(scenario: Path, overrides: dict[str, float], seeds: list[in
     return paths
 
 
-def simulated_growth(paths: np.ndarray, column: int) -> float:
-    """Mean over seeds of each run's geometric growth of one column from the start to the last year."""
-    years = paths.shape[1] - 1
-    return float(np.mean((paths[:, -1, column] / paths[:, 0, column]) ** (1.0 / years) - 1.0))
+def simulated_growth(paths: np.ndarray, column: int, first: int = 0) -> float:
+    """Mean over seeds of each run's geometric growth of one column from year ``first`` (0: the start) to the last."""
+    years = paths.shape[1] - 1 - first
+    return float(np.mean((paths[:, -1, column] / paths[:, first, column]) ** (1.0 / years) - 1.0))
 
 
 COLUMNS = {"rural": 0, "wage_part": 2}
@@ -165,8 +187,23 @@ def scenario_value(scenario: Path, parameter: str) -> float:
     return float(value)
 
 
+def fit_growth(miss, current: float, what: str) -> float:
+    """Root of ``miss`` (simulated minus target growth) in a farm growth rate, near ``current`` if the root is there."""
+    misses: dict[float, float] = {}  # brentq evaluates the bracket's ends again: each run costs seconds
+
+    def cached(value: float) -> float:
+        if value not in misses:
+            misses[value] = miss(value)
+        return misses[value]
+
+    for low, high in ((max(current - NEAR, GROWTH_BRACKET[0]), min(current + NEAR, GROWTH_BRACKET[1])), GROWTH_BRACKET):
+        if cached(low) <= 0 <= cached(high):
+            return brentq(cached, low, high, xtol=5e-4)
+    raise ValueError(f"{what}: no farm productivity growth in {GROWTH_BRACKET} meets the data")
+
+
 def fit_scenario(data: dict, name: str, seeds: list[int]) -> Fit:
-    """Step 1 (read off the data) and, unless the fit says ``simulate: false``, step 2 (farm growth from runs)."""
+    """Step 1 (read off the data) and, unless the fit says ``simulate: false``, steps 2 and 2b (farm growth from runs)."""
     fit = data["fits"][name]
     scenario = ROOT / fit["scenario"]
     overrides, targets = data_overrides(data, fit)
@@ -174,31 +211,39 @@ def fit_scenario(data: dict, name: str, seeds: list[int]) -> Fit:
         return Fit(name, overrides, targets, {}, [])
     first, last = fit["rural"]["window"]
     years = int(fit.get("run_years", last - first))
-
-    def solve(target: str) -> None:
-        """Root of simulated minus target growth in the parameter, near its current value if the root is there."""
-        parameter, column = FITTED[target], COLUMNS[target]
-        misses: dict[float, float] = {}  # brentq evaluates the bracket's ends again: each run costs seconds
-
-        def miss(value: float) -> float:
-            if value not in misses:
-                paths = no_pairing_paths(scenario, {**overrides, parameter: value}, seeds, years)
-                misses[value] = simulated_growth(paths, column) - targets[target]
-            return misses[value]
-
-        current = overrides.get(parameter, scenario_value(scenario, parameter))
-        for low, high in ((max(current - NEAR, GROWTH_BRACKET[0]), min(current + NEAR, GROWTH_BRACKET[1])), GROWTH_BRACKET):
-            if miss(low) <= 0 <= miss(high):
-                overrides[parameter] = brentq(miss, low, high, xtol=5e-4)
-                return
-        raise ValueError(f"{name}: no {parameter} in {GROWTH_BRACKET} meets {target} growth {targets[target]:.4f}")
-
-    solve("rural")
-    paths = no_pairing_paths(scenario, overrides, seeds, years)
     start = int(yaml.safe_load(scenario.read_text(encoding="utf-8"))["start_year"])
+    parameter, column = FITTED["rural"], COLUMNS["rural"]
+
+    def first_miss(value: float) -> float:
+        paths = no_pairing_paths(scenario, {**overrides, parameter: value, "trend_periods": []}, seeds, years)
+        return simulated_growth(paths, column) - targets["rural"]
+
+    current = overrides.get(parameter, scenario_value(scenario, parameter))
+    overrides[parameter] = fit_growth(first_miss, current, f"{name} {fit['rural']['window']}")
+    paths = no_pairing_paths(scenario, {**overrides, "trend_periods": []}, seeds, years)
     yearly = [(start + year, *paths[:, year, :2].mean(axis=0)) for year in range(years + 1)]
     simulated = {target: simulated_growth(paths, COLUMNS[target]) for target in targets}
-    return Fit(name, overrides, targets, simulated, yearly)
+    result = Fit(name, overrides, targets, simulated, yearly)
+
+    for spec in fit.get("periods", []):
+        rates, target = period_rates(data, spec)
+        end = int(spec["rural"]["window"][1])
+        since = rates["from_year"] - 1 - start  # the year before the period, in years from the start
+
+        def period_paths(value: float, rates: dict = rates, end: int = end) -> np.ndarray:
+            trial = {**rates, "economy": {**rates["economy"], "farm_productivity_growth": value}}
+            return no_pairing_paths(scenario, {**overrides, "trend_periods": [*result.periods, trial]}, seeds, end - start)
+
+        def period_miss(value: float, since: int = since, target: float = target) -> float:
+            return simulated_growth(period_paths(value), column, first=since) - target
+
+        value = fit_growth(period_miss, current=target, what=f"{name} from {rates['from_year']}")
+        paths = period_paths(value)
+        rates["economy"]["farm_productivity_growth"] = value
+        result.periods.append(rates)
+        result.period_growth.append((target, simulated_growth(paths, column, first=since)))
+        result.yearly = [(start + year, *paths[:, year, :2].mean(axis=0)) for year in range(end - start + 1)]
+    return result
 
 
 def poverty_line_residuals(data: dict, growth: float) -> str:
@@ -226,10 +271,27 @@ def report(data: dict, fit: Fit) -> str:
         )
     if not fit.simulated:
         return "\n".join(lines)
+    for period, (target, simulated), period_spec in zip(fit.periods, fit.period_growth, spec.get("periods", []), strict=True):
+        where = f"{period_spec['rural']['series']} {period_spec['rural']['window']}"
+        lines.append(
+            f"  from {period['from_year']}: rural growth target ({where}): {target:.4f}; no-pairing runs {simulated:.4f}"
+            f" (residual {simulated - target:+.4f})"
+        )
+    if fit.periods:
+        rounded = [
+            {
+                key: value if key == "from_year" else {rate: round(x, 3) for rate, x in value.items()}
+                for key, value in period.items()
+            }
+            for period in fit.periods
+        ]
+        lines.append(
+            "  trend_periods (YAML): " + yaml.safe_dump(rounded, default_flow_style=True, width=1000, sort_keys=False).strip()
+        )
     rural_data = values(data, spec["rural"]["series"])
     urban_data = values(data, spec["urban"]["series"])
     start_rural, start_urban = fit.yearly[0][1], fit.yearly[0][2]
-    lines.append("  year  rural sim   data-path  resid    urban sim   data-path  resid")
+    lines.append("  year  rural sim   data-path  resid    urban sim   data-path  resid   (data path: the first window's series)")
     for year, rural, urban in fit.yearly:
         # the data's path from the scenario's own start level: the series' growth, not its level (a county is not its province)
         rural_path = start_rural * rural_data[year] / rural_data[fit.yearly[0][0]] if year in rural_data else math.nan

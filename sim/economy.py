@@ -36,6 +36,7 @@ class Trends:
         return cls(params.migrant_monthly_wage, params.transfer_per_capita, params.dibao_line)
 
     def advance(self, params: Economy) -> None:
+        """One month of growth at the rates in force (a trend period's, once it has started: ``PairingModel``)."""
         self.migrant_wage *= monthly(params.migrant_wage_growth)
         self.transfer_per_capita *= monthly(params.transfer_growth)
         self.dibao_line *= monthly(params.transfer_growth)

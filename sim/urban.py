@@ -43,7 +43,10 @@ class UrbanHouseholds:
         return cls(size=size, weight=weight, base_income=per_capita * size, level_history=history * level, level=level)
 
     def advance(self, step: int, spec: Urban, rng: np.random.Generator) -> None:
-        """Grow wages by this year's rate (trend + a common shock drawn at the start of each year)."""
+        """Grow wages by this year's rate (trend + a common shock drawn at the start of each year).
+
+        ``spec`` is the urban block in force: a trend period swaps in its own ``wage_growth`` (``PairingModel``).
+        """
         if step % 12 == 1:
             self.growth_this_year = spec.wage_growth + rng.normal(0.0, spec.wage_growth_sd)
         self.level *= monthly_factor(max(self.growth_this_year, -0.5))
