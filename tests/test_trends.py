@@ -1,7 +1,7 @@
 """The shipped scenarios' background trends come from the official series (scripts/fit_trends.py).
 
-Without pairing a county's incomes must grow as its province's did, or pairing's effect is measured
-against a wrong baseline. These tests tie each scenario's YAML to scripts/official_series.yaml: the
+Without pairing a county's incomes must grow as its province's did (and, after 2013, as China's did: the
+later trend periods), or pairing's effect is measured against a wrong baseline. These tests tie each scenario's YAML to scripts/official_series.yaml: the
 values read straight off the data must be the ones in the file, and the no-pairing runs must grow as
 the series did. When the income mechanisms change, the slow test fails until scripts/fit_trends.py is
 run again and its fitted farm growth copied into the YAMLs.
@@ -64,6 +64,28 @@ def test_scenario_carries_the_trends_read_off_the_data(name: str) -> None:
     assert not wrong, f"{fit['scenario']} differs from scripts/official_series.yaml (file, data): {wrong}"
 
 
+PERIOD_FITS = sorted(name for name in FITS if DATA["fits"][name].get("periods"))
+
+
+@pytest.mark.parametrize("name", PERIOD_FITS)
+def test_later_periods_carry_the_rates_read_off_the_data(name: str) -> None:
+    fit = DATA["fits"][name]
+    periods = {period.from_year: period for period in load_scenario(ROOT / fit["scenario"]).trend_periods}
+    for spec in fit["periods"]:
+        from_data, _ = fit_trends.period_rates(DATA, spec)
+        period = periods.get(from_data["from_year"])
+        assert period is not None, f"{fit['scenario']} has no trend period from {from_data['from_year']}"
+        in_file = {"economy": period.economy_changes(), "urban": period.urban_changes()}
+        wrong = {
+            f"{block}.{key}": (in_file[block].get(key), round(value, 4))
+            for block in ("economy", "urban")
+            for key, value in from_data.get(block, {}).items()
+            if in_file[block].get(key) is None or abs(in_file[block][key] - value) > ROUNDING
+        }
+        assert not wrong, f"{fit['scenario']} from {from_data['from_year']} differs from the data (file, data): {wrong}"
+        assert "farm_productivity_growth" in in_file["economy"], f"{fit['scenario']}: the period's farm growth is not fitted"
+
+
 def test_indexed_poverty_line_follows_the_official_lines() -> None:
     growth = fit_trends.price_growth(DATA)
     official = fit_trends.values(DATA, "poverty_line")
@@ -91,9 +113,24 @@ def test_no_pairing_rural_growth_meets_the_series(name: str) -> None:
     first, last = fit["rural"]["window"]
     years = int(fit.get("run_years", last - first))
     paths = fit_trends.no_pairing_paths(ROOT / fit["scenario"], {}, seeds=[1, 2], years=years)  # the YAML's own values
+    # (the later trend periods start after these runs end: the first window is fitted on its own)
     simulated = fit_trends.simulated_growth(paths, fit_trends.COLUMNS["rural"])
     target = fit_trends.window_growth(DATA, fit["rural"])
     assert simulated == pytest.approx(target, abs=GROWTH_TOLERANCE), f"{name}: rural growth {simulated:.4f}, data {target:.4f}"
+
+
+@pytest.mark.slow
+def test_no_pairing_rural_growth_meets_the_later_series_too() -> None:
+    """Shouguang from 2014: the runs' rural growth from 2013 to 2018 meets China's 2014-2018 disposable-income growth."""
+    fit = DATA["fits"]["shouguang_2009"]
+    spec = fit["periods"][0]
+    start, end = load_scenario(ROOT / fit["scenario"]).start_year, spec["rural"]["window"][1]
+    paths = fit_trends.no_pairing_paths(ROOT / fit["scenario"], {}, seeds=[1, 2], years=end - start)
+    simulated = fit_trends.simulated_growth(paths, fit_trends.COLUMNS["rural"], first=spec["from_year"] - 1 - start)
+    target = fit_trends.window_growth(DATA, spec["rural"])
+    assert simulated == pytest.approx(target, abs=GROWTH_TOLERANCE), (
+        f"from {spec['from_year']}: {simulated:.4f}, data {target:.4f}"
+    )
 
 
 @pytest.mark.parametrize("name", ["shouguang_2009", "zunyi_2009", "xiuzhou_2005"])

@@ -386,7 +386,7 @@ class Economy(Strict):
     """Parameters of the income processes; docs/ODD.md gives each one's source."""
 
     farm_land_elasticity: Share = 0.5
-    farm_productivity_growth: Rate = 0.129  # fitted to China 2009-2013 (scripts/fit_trends.py small)
+    farm_productivity_growth: Rate = 0.132  # fitted to China 2009-2013 (scripts/fit_trends.py small)
     leadership_growth_effect: NonNegativeFloat = 0.04
     min_farm_share: Share = 0.1
     land_rent_share: Share = 0.25
