@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from sim.audit import documented_ranges
 from sim.pairing import config as pairing_schema
 from sim.scenario import schema
 
@@ -113,3 +114,49 @@ def test_parameter_table_lists_every_schema_field_with_default_and_source():
                 if number is None or not math.isclose(float(number.group().replace(",", "")), field.default):
                     problems.append(f"`{path}`: default is {field.default!r} in the schema, table says {default_cell!r}")
     assert not problems, "docs/ODD.md parameter table is out of date:\n" + "\n".join(problems)
+
+
+# Schema classes whose numeric defaults are behavioural or economic numbers, each needing a prior range in its row.
+RANGED_CLASSES = (
+    schema.Economy,
+    schema.Households,
+    schema.Urban,
+    schema.Classification,
+    pairing_schema.Effects,
+    pairing_schema.FailureModes,
+    pairing_schema.Governance,
+)
+# Numeric defaults of those classes that honestly have no prior range, with the reason.
+NO_RANGE = {
+    # A definition, not an uncertain quantity: issue 12 fixes the national line in every scenario.
+    "economy.poverty_line_2010",
+    # An institutional rule quoted from [China 2022]: secretaries' three-year terms.
+    "economy.leadership_term_months",
+    # An institutional rule quoted from [China 2022]: a link still poor after rectification (the second poor rating) ends.
+    "pairing.governance.poor_ratings_to_end",
+    # A numerical setting (how many urban households are simulated), not a property of the economy.
+    "urban.sample_households",
+}
+
+
+def test_every_behavioural_default_states_a_prior_range_that_contains_it():
+    """Issue 12, point 3: each row gives "range LOW–HIGH", as the audit's near-zero arm reads it, around its default."""
+    ranges = documented_ranges(ODD.read_text(encoding="utf-8"))
+    numeric = {}
+    for cls in RANGED_CLASSES:
+        for name, field in _own_fields(cls).items():
+            default = field.default
+            if not field.is_required() and isinstance(default, (int, float)) and not isinstance(default, bool):
+                numeric[PREFIXES[cls] + name] = default
+    assert NO_RANGE <= set(numeric), f"exemptions that are no numeric default: {sorted(NO_RANGE - set(numeric))}"
+    problems = []
+    for path, default in sorted(numeric.items()):
+        if path in NO_RANGE:
+            if path in ranges:
+                problems.append(f"`{path}`: exempted here but its row states a range {ranges[path]}; drop the exemption")
+            continue
+        if path not in ranges:
+            problems.append(f"`{path}`: default {default} but no 'range LOW–HIGH' in its row")
+        elif not ranges[path][0] <= default <= ranges[path][1]:
+            problems.append(f"`{path}`: default {default} outside its range {ranges[path][0]:g}–{ranges[path][1]:g}")
+    assert not problems, "docs/ODD.md section 9 needs prior ranges:\n" + "\n".join(problems)
