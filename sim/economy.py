@@ -44,6 +44,9 @@ class Trends:
         self.enterprise_jobs_index *= monthly(params.enterprise_job_growth)
 
 
+PROJECT_WAIT_MONTHS = 12  # a new project fills the trailing 12-month collective income before the village may start another
+
+
 @dataclass
 class VillageState:
     """Per-village state as arrays indexed by village row."""
@@ -62,6 +65,7 @@ class VillageState:
     dividend_pool: np.ndarray | None = None  # this month's dividends to pay out, yuan
     wage_pool: np.ndarray | None = None  # this month's wages the collective's projects pay village workers, yuan
     start_productivity: np.ndarray | None = None  # productivity at calibration: the base of the problem cost's index
+    months_since_project: np.ndarray | None = None  # months since the village last started a collective project
 
     @classmethod
     def start(cls, villages: pd.DataFrame, premium: np.ndarray, params: Economy, rng: np.random.Generator) -> VillageState:
@@ -84,6 +88,7 @@ class VillageState:
             collective_annual=collective.copy(),
             leader_pool_mean=float(np.clip(leadership.mean() + steady_leadership_ageing(params), 0.05, 0.95)),
             leader_pool_sd=float(max(leadership.std(), 0.01)),
+            months_since_project=np.full(n, PROJECT_WAIT_MONTHS, dtype=np.int64),
         )
         _, state.wage_pool, state.dividend_pool, _ = _collective_accounts(state, params, NEUTRAL)
         return state
@@ -182,14 +187,19 @@ def start_collective_projects(
     proportion to its leadership (with any seconded cadre's) and its own effort; a project adds the capital that
     earns ``collective_start_income`` a year net of wages at the reference return. So hollowness is not a trap:
     outside funds speed the exit, but are not the only way out. Returns the number of projects started.
+
+    One uniform is drawn per village every month, hollow or not, so the stream stays in step between arms whose
+    pairing changes how many villages are hollow (common random numbers). A village that started a project in
+    the last 12 months waits: its trailing income still reads hollow only because the project is young.
     """
-    hollow = np.flatnonzero(state.hollow(thresholds))
-    if hollow.size == 0:
-        return 0
-    effort = np.broadcast_to(pairing.own_effort, state.leadership.shape)[hollow]
+    state.months_since_project += 1
+    draws = rng.random(state.leadership.size)
+    eligible = state.hollow(thresholds) & (state.months_since_project >= PROJECT_WAIT_MONTHS)
+    effort = np.broadcast_to(pairing.own_effort, state.leadership.shape)
     chance = -np.expm1(np.log1p(-params.collective_start_rate) / 12.0)  # the monthly chance at leadership 0.5
-    chance *= 2.0 * state.effective_leadership(pairing)[hollow] * effort
-    starting = hollow[rng.random(hollow.size) < chance]
+    chance = chance * 2.0 * state.effective_leadership(pairing) * effort
+    starting = np.flatnonzero(eligible & (draws < chance))
+    state.months_since_project[starting] = 0
     reference_rate = params.collective_return * (1.0 - params.collective_wage_share)
     if reference_rate > 0:
         state.capital[starting] += params.collective_start_income / reference_rate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +18,8 @@ from sim.influence import NEUTRAL
 from sim.model import PairingModel
 from sim.scenario import Classification, Economy
 from sim.scenario import Households as HouseholdSpec
+
+SMALL_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml"
 
 # --------------------------------------------------------------------------- local helpers
 
@@ -206,6 +210,65 @@ def test_better_leadership_and_own_effort_start_more_projects_and_others_none():
     assert well_led == pytest.approx(0.06, abs=0.005)
     assert _a_year_of_starts(leadership=1.0, own_effort=0.0)[1].sum() == 0  # no effort, no project
     assert _a_year_of_starts(leadership=1.0, own_effort=1.0, collective=12_000.0)[1].sum() == 0  # not hollow
+
+
+def test_a_village_waits_a_year_after_starting_a_project_before_starting_another():
+    """A project too small to lift the village out of hollow status still fills its trailing year before the next."""
+    params = Economy(collective_start_rate=0.99, collective_start_income=100)  # 100 yuan a year: hollow still
+    n = 2_000
+    state = start_state(pd.DataFrame({"collective_income": [0.0] * n, "leadership": [1.0] * n}), params)
+    rng = np.random.default_rng(3)
+    starts = []
+    for step in range(1, 49):
+        capital = state.capital.copy()
+        economy.start_collective_projects(state, params, Classification(), rng, NEUTRAL)
+        starts.append(state.capital - capital > 1.0)
+        economy.update_collective(state, step, params, NEUTRAL)
+    assert state.hollow(Classification()).all()
+    months = [np.flatnonzero(village) for village in np.array(starts).T]
+    assert min(np.diff(m).min() for m in months if m.size > 1) == economy.PROJECT_WAIT_MONTHS
+    assert max(m.size for m in months) == 4  # at most one project a year, and the chance is high enough to meet it
+
+
+def test_collective_projects_draw_the_same_numbers_however_many_villages_are_hollow():
+    """Common random numbers: one uniform per village a month, so an arm with fewer hollow villages stays in step."""
+    params = Economy()
+    frame = pd.DataFrame({"collective_income": [0.0, 0.0, 0.0, 50_000.0], "leadership": [0.5] * 4})
+    few_hollow = frame.assign(collective_income=[0.0, 50_000.0, 50_000.0, 50_000.0])
+    generators = []
+    for villages in (frame, few_hollow):
+        state, rng = start_state(villages, params), np.random.default_rng(7)
+        for _month in range(12):
+            economy.start_collective_projects(state, params, Classification(), rng, NEUTRAL)
+        generators.append(rng.bit_generator.state)
+    assert generators[0] == generators[1]
+
+
+def test_the_collective_stream_stays_in_step_with_and_without_pairing():
+    """The same seed with and without pairing leaves the collective stream in the same state (common random numbers),
+    though pairing changes how many villages are hollow along the way (funds all to collective capital, ample budgets:
+    from about month 22)."""
+    from sim.scenario import load_scenario, resolve_scenario
+
+    ample = {f"departments.{i}.annual_budget": 5_000_000 for i in (0, 1)} | {"communities.annual_budget": 5_000_000}
+    spec = resolve_scenario(
+        load_scenario(SMALL_SCENARIO).with_horizon(2),
+        {
+            "region.villages.collective_income.zero_share": 0.4,
+            "pairing.policies.2.flows.funds": 2_000_000,
+            "pairing.effects.funds_to_capital": 1.0,
+            "pairing.effects.funds_to_households": 0.0,
+        }
+        | ample,
+    )
+    arms = [PairingModel(scenario=spec, rng=1), PairingModel(scenario=resolve_scenario(spec, {"pairing.policies": []}), rng=1)]
+    hollow_differs = False
+    while arms[0].running:
+        for model in arms:
+            model.step()
+        hollow_differs |= arms[0].outcomes["hollow_villages"] != arms[1].outcomes["hollow_villages"]
+        assert arms[0].streams["collective"].bit_generator.state == arms[1].streams["collective"].bit_generator.state
+    assert hollow_differs  # else the test would not tell
 
 
 def test_mean_leadership_stays_at_its_start_in_steady_state():
