@@ -57,13 +57,20 @@ def build_model(spec: RunSpec) -> PairingModel:
     return PairingModel(scenario=scenario, rng=spec.seed, overrides=overrides)
 
 
-def run_one(spec: RunSpec) -> pd.DataFrame:
-    """Run one replication and return its yearly rows: identifiers, parameters, outcomes and flow totals."""
+def run_to_end(spec: RunSpec) -> tuple[PairingModel, pd.DataFrame]:
+    """Build and run one spec's model; returns it and its monthly outcomes with the running totals of
+    :data:`~sim.experiment.CUMULATIVE_FLOWS` (what both an experiment's run and an audit's run start from)."""
     model = build_model(spec)
     model.run_model()
     monthly = model.model_dataframe()
     for flow, total in CUMULATIVE_FLOWS.items():
         monthly[total] = monthly[flow].cumsum()
+    return model, monthly
+
+
+def run_one(spec: RunSpec) -> pd.DataFrame:
+    """Run one replication and return its yearly rows: identifiers, parameters, outcomes and flow totals."""
+    model, monthly = run_to_end(spec)
     yearly = monthly[monthly["month"] == 0].reset_index(drop=True)
     table = pd.DataFrame(
         {
