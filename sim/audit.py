@@ -28,8 +28,8 @@ from pydantic import ValidationError
 
 from sim import analysis
 from sim.errors import InputError
-from sim.execute import build_model, free_finished_models
-from sim.experiment import BASELINE, CUMULATIVE_FLOWS, RunSpec, replication_seeds
+from sim.execute import free_finished_models, run_to_end
+from sim.experiment import BASELINE, RunSpec, replication_seeds
 from sim.pairing.config import Policy
 from sim.pairing.registry import flows
 from sim.scenario import Scenario, load_scenario, resolve_scenario
@@ -38,7 +38,11 @@ PAIRING = "pairing"
 NEAR_ZERO = "near_zero"
 WITHOUT = "without_"
 EFFECT_YEARS = (3, 5, 10)
-"""Years after the start at which the paired-village effect is reported (the audit's questions), plus the horizon."""
+"""Years after the start at which the effect tables report (the audit's questions), those the horizon reaches;
+:func:`effect_years` adds the horizon itself."""
+CAPTURED_OUTCOMES = ("funds_captured", "funds_captured_pc")
+"""Monthly outcomes of the funds captured by better-off households (yuan; yuan per rural resident): a transfer paid out
+as their aid income, which the audit keeps apart from broad-based income gains (issue 12, point 5)."""
 COUNTY_OUTCOMES = ("rural_income_pc", "gini_rural", "gini", "urban_rural_ratio")
 SHAPE_MEASURES = ("rural_median_to_mean", "rural_quintile_ratio")
 """The distribution's shape (model outcomes): median over mean, and the mean income of the top fifth of rural residents
@@ -115,21 +119,38 @@ def planned_flows(scenario: Scenario) -> list[str]:
     return [name for name in flows() if any(policy.flows.amount(name) > 0 for policy in scenario.pairing.policies)]
 
 
-def knockout_overrides(scenario: Scenario, flow: str) -> dict[str, Any]:
-    """The override that switches ``flow`` off in every policy of ``scenario`` (its ``flows.<flow>`` set to 0).
-
-    A policy whose type cannot run without the flow (first secretaries without cadre-months) is left out whole.
-    """
-    policies = []
+def _without_flow(scenario: Scenario, flow: str) -> tuple[list[dict[str, Any]], list[Policy]]:
+    """Each policy of ``scenario`` with ``flows.<flow>`` set to 0, and the policies that cannot run so (left out)."""
+    kept, dropped = [], []
     for policy in scenario.pairing.policies:
         data = policy.model_dump()
         data["flows"][flow] = 0.0
         try:
             Policy.model_validate(data)
         except ValidationError:
+            dropped.append(policy)
             continue
-        policies.append(data)
-    return {"pairing.policies": policies}
+        kept.append(data)
+    return kept, dropped
+
+
+def knockout_overrides(scenario: Scenario, flow: str) -> dict[str, Any]:
+    """The override that switches ``flow`` off in every policy of ``scenario`` (its ``flows.<flow>`` set to 0).
+
+    A policy whose type cannot run without the flow (first secretaries without cadre-months) is left out whole.
+    """
+    return {"pairing.policies": _without_flow(scenario, flow)[0]}
+
+
+def knockout_note(scenario: Scenario, flow: str) -> str:
+    """What knocking ``flow`` out removes besides the flow: the policies that cannot run without it (empty if none),
+    so the knock-out table does not pass off a whole policy's effect as the flow's."""
+    dropped = _without_flow(scenario, flow)[1]
+    if not dropped:
+        return ""
+    types = list(dict.fromkeys(policy.type for policy in dropped))
+    noun = "policy" if len(dropped) == 1 else "policies"
+    return f"also removes the {' and '.join(types)} {noun}, which cannot run without {flow.replace('_', '-')}"
 
 
 def audit_arms(scenario: Scenario, near_zero: dict[str, float] | None = None) -> dict[str, dict[str, Any] | None]:
@@ -179,7 +200,8 @@ def check_arms(scenario: Scenario, arms: dict[str, dict[str, Any] | None], sourc
 
 @dataclass
 class AuditRun:
-    """What one run brings back: its yearly outcomes, its villages' yearly incomes and each flow's donor cost."""
+    """What one run brings back: its yearly outcomes, its villages' yearly incomes, each flow's donor cost by year and
+    each village's captured funds by year (``year``: the year whose trailing 12-month incomes the month falls in)."""
 
     arm: str
     replication: int
@@ -187,6 +209,7 @@ class AuditRun:
     yearly: pd.DataFrame
     villages: pd.DataFrame
     flow_costs: pd.DataFrame
+    village_captured: pd.DataFrame
 
 
 def run_audit_arm(spec: RunSpec) -> AuditRun:
@@ -198,28 +221,42 @@ def run_audit_arm(spec: RunSpec) -> AuditRun:
         free_finished_models(started)
 
 
+def report_year(step: pd.Series | np.ndarray, start_year: int) -> pd.Series | np.ndarray:
+    """The year whose trailing 12-month incomes a month's flows fall in: steps 1-12 in the start year + 1, and so on
+    (step 0, the set-up, in the start year), so a flow is counted up to year Y exactly when Y's incomes can show it."""
+    return start_year + (step + 11) // 12
+
+
+def costed_at_start_prices(ledger: pd.DataFrame, scenario: Scenario) -> pd.Series:
+    """Each ledger row's donor cost by its flow's cost rule (``flow.cost(sent, effects, economy)``, all linear).
+
+    Only for a ledger without a ``cost`` column: the ledger prices each row in the month it is paid, at that month's
+    prices, and a cost worked out afterwards from unit costs would miss that indexing (issue 12, point 1).
+    """
+    rules, effects, economy = flows(), scenario.pairing.effects, scenario.economy
+    if ledger.empty:
+        return pd.Series(dtype=float, index=ledger.index)
+    return ledger.groupby("flow")["sent"].transform(lambda sent: rules[sent.name].cost(sent, effects, economy)).astype(float)
+
+
 def _run(spec: RunSpec) -> AuditRun:
-    model = build_model(spec)
-    model.run_model()
-    monthly = model.model_dataframe()
-    for flow, total in CUMULATIVE_FLOWS.items():
-        monthly[total] = monthly[flow].cumsum()
+    model, monthly = run_to_end(spec)
+    start_year = model.spec.start_year
     yearly = monthly[monthly["month"] == 0].reset_index(drop=True)
     yearly["rural_population"] = float(model.households.size.sum())
+    for outcome in CAPTURED_OUTCOMES:  # the 12 months each yearly row's incomes cover
+        running = monthly[outcome].cumsum()[monthly["month"] == 0].reset_index(drop=True)
+        yearly[f"{outcome}_year"] = running.diff().fillna(running.iloc[0])
     villages = model.village_dataframe()[["year", "village", "population", "income_pc", "paired"]]
-    effects = model.spec.pairing.effects
-    costs = [
-        {
-            "flow": name,
-            "sent": float(monthly[flow.outcome].sum()),
-            "cost": sum(flow.cost(v, effects, model.spec.economy) for v in monthly[flow.outcome]),
-        }
-        for name, flow in flows().items()
-        if flow.outcome in monthly.columns
-    ]
-    return AuditRun(
-        spec.arm, spec.replication, spec.seed, yearly, villages, pd.DataFrame(costs, columns=["flow", "sent", "cost"])
-    )
+    programme = model.pairing
+    ledger = programme.ledger.frame()
+    if "cost" not in ledger.columns:
+        ledger["cost"] = costed_at_start_prices(ledger, model.spec)
+    ledger["year"] = report_year(ledger["step"], start_year)
+    costs = ledger.groupby(["flow", "year"], as_index=False)[["sent", "cost"]].sum()
+    funds = ledger[ledger["flow"] == "funds"].assign(village=lambda t: programme.link_table()["village"].to_numpy()[t["link"]])
+    captured = funds.groupby(["year", "village"], as_index=False)["captured"].sum()
+    return AuditRun(spec.arm, spec.replication, spec.seed, yearly, villages, costs, captured)
 
 
 # --------------------------------------------------------------------------- all runs
@@ -236,6 +273,8 @@ class AuditRuns:
     villages: pd.DataFrame
     flow_costs: pd.DataFrame
     near_zero: pd.DataFrame = field(default_factory=pd.DataFrame)
+    village_captured: pd.DataFrame = field(default_factory=pd.DataFrame)
+    knockout_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def arms(self) -> list[str]:
@@ -293,6 +332,7 @@ def run_audit(
         frames = [getattr(run, part).assign(arm=run.arm, replication=run.replication, seed=run.seed) for run in runs]
         return pd.concat(frames, ignore_index=True)
 
+    knocked_out = [arm.removeprefix(WITHOUT) for arm in arms if arm.startswith(WITHOUT)]
     return AuditRuns(
         Path(scenario_path).stem,
         scenario.start_year,
@@ -301,6 +341,8 @@ def run_audit(
         gather("villages"),
         gather("flow_costs"),
         near_zero,
+        village_captured=gather("village_captured"),
+        knockout_notes={flow: note for flow in knocked_out if (note := knockout_note(scenario, flow))},
     )
 
 
@@ -328,26 +370,42 @@ def _over_seeds(frame: pd.DataFrame, value: str, confidence: float) -> pd.DataFr
     return table[["arm", "year", "n", "mean", "ci_low", "ci_high"]]
 
 
+PAIRED_VILLAGE_COLUMNS = ["paired_villages", "arm_income", "baseline_income", "captured_pc", "effect_pct", "effect_net_pct"]
+
+
 def paired_village_incomes(runs: AuditRuns) -> pd.DataFrame:
     """Per arm, seed and year: mean per-capita income of the villages the ``pairing`` arm has paired by then (the same
     villages in every arm, so a knock-out that drops a policy is measured where the programme works), in the arm and in
-    the baseline run of the same seed, and the difference in %."""
+    the baseline run of the same seed, and the difference in %.
+
+    ``captured_pc`` is the funds the better-off households of those villages captured in the 12 months the year's
+    incomes cover, per resident: a transfer counted in their income yuan for yuan, so ``effect_net_pct`` (the effect
+    without it) is the broad-based effect."""
     villages = runs.villages
     keys = ["replication", "year", "village"]
     paired = villages.loc[(villages["arm"] == PAIRING) & villages["paired"], keys]
     base = villages.loc[villages["arm"] == BASELINE, [*keys, "income_pc", "population"]]
     arms = villages.loc[villages["arm"] != BASELINE, ["arm", *keys, "income_pc", "population"]]
     both = arms.merge(paired, on=keys).merge(base, on=keys, suffixes=("", "_base"), validate="many_to_one")
+    captured = runs.village_captured
+    if captured.empty:
+        both["captured"] = 0.0
+    else:
+        both = both.merge(captured[["arm", *keys, "captured"]], on=["arm", *keys], how="left", validate="one_to_one")
+        both["captured"] = both["captured"].fillna(0.0)
     both["income"] = both["income_pc"] * both["population"]
     both["income_base"] = both["income_pc_base"] * both["population_base"]
     groups = both.groupby(["arm", "replication", "year"], sort=False)
-    table = groups[["income", "population", "income_base", "population_base"]].sum().join(groups.size().rename("paired_villages"))
+    sums = groups[["income", "population", "income_base", "population_base", "captured"]].sum()
+    table = sums.join(groups.size().rename("paired_villages"))
     table["arm_income"] = table["income"] / table["population"]
     table["baseline_income"] = table["income_base"] / table["population_base"]
+    table["captured_pc"] = table["captured"] / table["population"]
     table["effect_pct"] = 100.0 * (table["arm_income"] / table["baseline_income"] - 1.0)
+    table["effect_net_pct"] = 100.0 * ((table["arm_income"] - table["captured_pc"]) / table["baseline_income"] - 1.0)
     table = table.reset_index()
     table["years"] = table["year"] - runs.start_year
-    return table[["arm", "replication", "year", "years", "paired_villages", "arm_income", "baseline_income", "effect_pct"]]
+    return table[["arm", "replication", "year", "years", *PAIRED_VILLAGE_COLUMNS]]
 
 
 def effect_years(horizon: int) -> list[int]:
@@ -356,18 +414,23 @@ def effect_years(horizon: int) -> list[int]:
 
 
 def paired_village_effects(runs: AuditRuns, confidence: float = 0.95) -> pd.DataFrame:
-    """The paired-village income effect (%) of each arm at 3, 5 and 10 years, with a paired interval over seeds."""
+    """The paired-village income effect (%) of each arm at 3, 5 and 10 years, with a paired interval over seeds, and
+    the same effect net of the funds captured by the better-off (``effect_net_pct``, with its interval)."""
+    columns = ["arm", "years", "n", "paired_villages", "arm_income", "baseline_income", "captured_pc", "effect_pct",
+               "ci_low", "ci_high", "effect_net_pct", "net_ci_low", "net_ci_high"]  # fmt: skip
     per_seed = paired_village_incomes(runs)
     per_seed = per_seed[per_seed["years"].isin(effect_years(runs.years))]
     if per_seed.empty:
-        return pd.DataFrame(
-            columns=["arm", "years", "n", "paired_villages", "arm_income", "baseline_income", "effect_pct", "ci_low", "ci_high"]
-        )
+        return pd.DataFrame(columns=columns)
     summary = _over_seeds(per_seed, "effect_pct", confidence).rename(columns={"mean": "effect_pct"})
-    levels = per_seed.groupby(["arm", "year"], sort=False)[["years", "paired_villages", "arm_income", "baseline_income"]].mean()
-    table = summary.merge(levels.reset_index(), on=["arm", "year"])
+    net = _over_seeds(per_seed, "effect_net_pct", confidence)[["arm", "year", "mean", "ci_low", "ci_high"]]
+    net = net.rename(columns={"mean": "effect_net_pct", "ci_low": "net_ci_low", "ci_high": "net_ci_high"})
+    levels = per_seed.groupby(["arm", "year"], sort=False)[
+        ["years", "paired_villages", "arm_income", "baseline_income", "captured_pc"]
+    ].mean()
+    table = summary.merge(net, on=["arm", "year"]).merge(levels.reset_index(), on=["arm", "year"])
     table["years"] = table["years"].astype(int)
-    return table[["arm", "years", "n", "paired_villages", "arm_income", "baseline_income", "effect_pct", "ci_low", "ci_high"]]
+    return table[columns]
 
 
 def _final(yearly: pd.DataFrame, years: int, start_year: int) -> pd.DataFrame:
@@ -417,43 +480,63 @@ def _mean_and_interval(values: np.ndarray, confidence: float) -> dict[str, float
     return {"mean": row["mean"], "ci_low": row["ci_low"], "ci_high": row["ci_high"]}
 
 
-def income_gained(runs: AuditRuns) -> pd.DataFrame:
-    """Per arm and seed: rural income (yuan, all rural residents) gained over the horizon against the same seed's baseline,
-    the sum over years 1..H of the difference in per-capita income times the rural population."""
-    yearly = runs.yearly[runs.yearly["year"] > runs.start_year]
-    base = yearly[yearly["arm"] == BASELINE][["replication", "year", "rural_income_pc"]]
-    arms = yearly[yearly["arm"] != BASELINE][["arm", "replication", "year", "rural_income_pc", "rural_population"]]
-    both = arms.merge(base, on=["replication", "year"], suffixes=("", "_base"))
-    both["gained"] = (both["rural_income_pc"] - both["rural_income_pc_base"]) * both["rural_population"]
-    return both.groupby(["arm", "replication"], sort=False)["gained"].sum().reset_index()
+def income_gained(runs: AuditRuns, years: int | None = None) -> pd.DataFrame:
+    """Per arm and seed, over the first ``years`` years (None: the horizon), against the same seed's baseline:
+    ``captured``, the funds the better-off captured (yuan; a transfer paid out as their aid income, so counted in rural
+    income yuan for yuan), and ``gained``, the broad-based rural income gained (yuan, all rural residents): the sum over
+    years 1..``years`` of the difference in per-capita income times the rural population, less ``captured``."""
+    last = runs.start_year + (runs.years if years is None else years)
+    yearly = runs.yearly[(runs.yearly["year"] > runs.start_year) & (runs.yearly["year"] <= last)]
+    columns = ["replication", "year", "rural_income_pc", "funds_captured_year"]
+    base = yearly[yearly["arm"] == BASELINE][columns]
+    arms = yearly[yearly["arm"] != BASELINE][["arm", *columns, "rural_population"]]
+    both = arms.merge(base, on=["replication", "year"], suffixes=("", "_base"), validate="many_to_one")
+    both["captured"] = both["funds_captured_year"] - both["funds_captured_year_base"]
+    income_change = (both["rural_income_pc"] - both["rural_income_pc_base"]) * both["rural_population"]
+    both["gained"] = income_change - both["captured"]
+    return both.groupby(["arm", "replication"], sort=False)[["gained", "captured"]].sum().reset_index()
 
 
 def knockout_table(runs: AuditRuns, confidence: float = 0.95) -> pd.DataFrame:
     """Each planned flow switched off in every policy: the paired-village effect without it, its share of the full
-    effect (1 − without / full), its donor cost in the full arm and the rural income it adds per yuan of that cost.
+    effect (1 − without / full), its donor cost in the full arm and the broad-based rural income it adds per yuan of that
+    cost, each up to the row's year (3, 5, 10 years and the horizon).
 
     The first row, ``all flows``, is the full programme: its whole donor cost (lost output of donor villages included).
+    ``captured_yuan`` is the funds the better-off captured, which ``income_gained_yuan`` and ``benefit_cost`` leave out;
+    ``note`` says what else a knock-out removes (a policy that cannot run without the flow).
     """
-    per_seed = paired_village_incomes(runs)
-    knockouts = [arm for arm in runs.arms if arm.startswith(WITHOUT)]
     if PAIRING not in runs.arms:
         return pd.DataFrame()
-    gained = income_gained(runs).pivot(index="replication", columns="arm", values="gained")
-    costs = runs.flow_costs[runs.flow_costs["arm"] == PAIRING].pivot(index="replication", columns="flow", values="cost")
-    final = _final(runs.yearly, runs.years, runs.start_year)
-    total_cost = final[final["arm"] == PAIRING].set_index("replication")["donor_cost_total"]
+    per_seed = paired_village_incomes(runs)
+    knockouts = [arm for arm in runs.arms if arm.startswith(WITHOUT)]
+    full_arm = runs.flow_costs[runs.flow_costs["arm"] == PAIRING]
     rows = []
     for years in effect_years(runs.years):
+        last = runs.start_year + years
+        gains = income_gained(runs, years).pivot(index="replication", columns="arm")
+        gained, captured = gains["gained"], gains["captured"]
+        upto = full_arm[full_arm["year"] <= last]
+        costs = upto.pivot_table(index="replication", columns="flow", values="cost", aggfunc="sum")
+        costs = costs.reindex(gained.index, fill_value=0.0).fillna(0.0)
+        at_year = runs.yearly[(runs.yearly["arm"] == PAIRING) & (runs.yearly["year"] == last)]
+        total_cost = at_year.set_index("replication")["donor_cost_total"].loc[gained.index]
         effects = per_seed[per_seed["years"] == years].pivot(index="replication", columns="arm", values="effect_pct")
         full = effects[PAIRING]
-        benefit_cost = ratio_interval(gained[PAIRING], total_cost.loc[gained.index], confidence)
-        rows.append(_knockout_row("all flows", years, full, full, total_cost, gained[PAIRING], benefit_cost, confidence))
+        benefit_cost = ratio_interval(gained[PAIRING], total_cost, confidence)
+        rows.append(
+            _knockout_row(
+                "all flows", years, full, full, total_cost, gained[PAIRING], captured[PAIRING], benefit_cost, "", confidence
+            )
+        )
         for arm in knockouts:
             flow = arm.removeprefix(WITHOUT)
             added = gained[PAIRING] - gained[arm]
             cost = costs[flow] if flow in costs else pd.Series(0.0, index=gained.index)
-            benefit_cost = ratio_interval(added, cost.loc[added.index], confidence)
-            rows.append(_knockout_row(flow, years, effects[arm], full, cost, added, benefit_cost, confidence))
+            benefit_cost = ratio_interval(added, cost, confidence)
+            note = runs.knockout_notes.get(flow, "")
+            extra = captured[PAIRING] - captured[arm]
+            rows.append(_knockout_row(flow, years, effects[arm], full, cost, added, extra, benefit_cost, note, confidence))
     return pd.DataFrame(rows)
 
 
@@ -464,7 +547,9 @@ def _knockout_row(
     full: pd.Series,
     cost: pd.Series,
     added: pd.Series,
+    captured: pd.Series,
     benefit_cost: tuple[float, float, float],
+    note: str,
     confidence: float,
 ) -> dict[str, Any]:
     """One row of the knock-out table (``effect``: per-seed % effect of the arm; ``full``: of the full programme)."""
@@ -482,9 +567,11 @@ def _knockout_row(
         "share_ci_high": share_high if flow != "all flows" else np.nan,
         "donor_cost_yuan": float(cost.mean()),
         "income_gained_yuan": float(added.mean()),
+        "captured_yuan": float(captured.mean()),
         "benefit_cost": benefit_cost[0],
         "benefit_cost_ci_low": benefit_cost[1],
         "benefit_cost_ci_high": benefit_cost[2],
+        "note": note,
     }
 
 
@@ -552,6 +639,15 @@ def audit_tables(runs: AuditRuns, observed_ratio: tuple[int, float] | None = Non
     tables = {"county_effects": county_effects(runs), "distribution_shape": distribution_shape(runs)}
     if PAIRING in runs.arms:
         tables = {"paired_village_effects": paired_village_effects(runs), **tables, "knockouts": knockout_table(runs)}
+        notes.append(
+            "Funds captured by the better-off households reach them as transfer income, counted yuan for yuan: the "
+            "paired-village effect_pct includes them (captured_pc, yuan per resident a year), effect_net_pct does not; "
+            "the knock-outs' income_gained_yuan and benefit_cost leave them out (captured_yuan)."
+        )
+        notes += [
+            f"Knock-out of {flow}: {note}, so its row is the flow and that policy together."
+            for flow, note in runs.knockout_notes.items()
+        ]
     else:
         notes.append(f"{runs.scenario} plans no pairing: only its no-pairing trend and distribution are shown.")
     if PAIRING in runs.arms and not runs.near_zero.empty:

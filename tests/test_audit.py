@@ -101,6 +101,13 @@ def test_a_knockout_sets_the_flow_to_zero_in_every_policy_and_drops_a_policy_tha
     assert all(policy.flows.cadre_months == 0 for policy in without_cadres)
 
 
+def test_a_knockout_that_drops_a_policy_says_so_and_one_that_drops_none_says_nothing() -> None:
+    scenario = load_scenario(SMALL)
+    expected = "also removes the cadre_dispatch policy, which cannot run without cadre-months"
+    assert audit.knockout_note(scenario, "cadre_months") == expected
+    assert audit.knockout_note(scenario, "funds") == ""
+
+
 def test_a_scenario_without_pairing_gets_only_its_baseline() -> None:
     scenario = resolve_scenario(load_scenario(SMALL), {"pairing.policies": []})
     assert audit.audit_arms(scenario, {"pairing.failure.leakage": 0.3}) == {BASELINE: None}
@@ -147,11 +154,25 @@ def test_knocking_out_a_flow_no_policy_plans_changes_nothing() -> None:
 
 
 def test_each_flows_cost_is_what_the_donor_cost_outcome_counts() -> None:
-    """With no donor village losing output, the donor cost is the sum of the flows' costs."""
+    """With no donor village losing output, the donor cost is the sum of the flows' costs, up to every year."""
     run = one_run(audit.PAIRING, {"pairing.failure.donor_cost": 0.0})
-    total = run.yearly["donor_cost_total"].iloc[-1]
-    assert total > 0
-    assert run.flow_costs["cost"].sum() == pytest.approx(total, rel=1e-9)
+    total = run.yearly.set_index("year")["donor_cost_total"]
+    assert total.iloc[-1] > 0
+    by_year = run.flow_costs.groupby("year")["cost"].sum().cumsum()
+    assert set(run.flow_costs["year"]) == set(total.index[1:])
+    assert by_year.to_numpy() == pytest.approx(total.iloc[1:].to_numpy(), rel=1e-9)
+
+
+def test_each_villages_captured_funds_add_up_to_the_countys_in_the_year_whose_incomes_they_reach() -> None:
+    """The ledger's captured funds by village (links mapped to villages) and year add up to the monthly outcome
+    ``funds_captured`` over the 12 months each yearly row's incomes cover; nothing is captured at the start."""
+    run = one_run(audit.PAIRING, {})  # no overrides at all would be the baseline, which keeps no policy
+    county = run.yearly.set_index("year")["funds_captured_year"]
+    assert county.iloc[0] == 0 and (county.iloc[1:] > 0).all()
+    by_village = run.village_captured.groupby("year")["captured"].sum().reindex(county.index, fill_value=0.0)
+    assert by_village.to_numpy() == pytest.approx(county.to_numpy(), rel=1e-9)
+    assert set(run.village_captured["village"]) <= set(run.villages["village"])
+    assert list(audit.report_year(np.array([0, 1, 12, 13, 24]), 2009)) == [2009, 2010, 2010, 2011, 2011]
 
 
 # --------------------------------------------------------------------------- the tables
@@ -189,6 +210,11 @@ def test_files_are_written_as_csv_and_one_markdown_page(runs, tmp_path) -> None:
     assert {path.name for path in written} >= {"paired_village_effects.csv", "knockouts.csv", "audit.md"}
     page = (tmp_path / "audit.md").read_text()
     assert "a header line" in page and "## knockouts" in page and "| flow | years |" in page
+    cadre_note = "also removes the cadre_dispatch policy, which cannot run without cadre-months"
+    assert f"Knock-out of cadre_months: {cadre_note}" in page
+    knockouts = pd.read_csv(tmp_path / "knockouts.csv", keep_default_na=False).set_index("flow")
+    assert knockouts.loc["cadre_months", "note"] == cadre_note and knockouts.loc["funds", "note"] == ""
+    assert "effect_net_pct does not" in page and "captured_yuan" in page
     assert pd.read_csv(tmp_path / "knockouts.csv")["flow"].iloc[0] == "all flows"
 
 
@@ -220,6 +246,63 @@ def test_the_paired_village_effect_is_the_mean_percent_difference_with_its_paire
     assert row["effect_pct"] == pytest.approx(per_seed.mean())
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((expected.low, expected.high))
     assert row["paired_villages"] == 1 and row["years"] == 3 and row["n"] == 4
+
+
+def constructed_knockout() -> audit.AuditRuns:
+    """Five years, two identical seeds, one paired village that is the whole county (10 people). Per-capita income in
+    year 2000 + k: 100 without pairing, 100 + 10 k with it (of which 2 a head, 20 yuan, are captured funds), 100 + 4 k
+    without funds (nothing captured). Donor cost by year k: 1,000 k in all, 300 a year of it funds."""
+    yearly, villages, captured, costs = [], [], [], []
+    for replication in (0, 1):
+        for arm, slope, taken in ((BASELINE, 0, 0.0), (audit.PAIRING, 10, 20.0), ("without_funds", 4, 0.0)):
+            for k in range(6):
+                income, year = 100.0 + slope * k, 2000 + k
+                yearly.append({"arm": arm, "replication": replication, "seed": replication, "year": year,
+                               "rural_income_pc": income, "rural_population": 10.0,
+                               "funds_captured_year": taken if k else 0.0,
+                               "donor_cost_total": 1000.0 * k if arm != BASELINE else 0.0})  # fmt: skip
+                villages.append({"arm": arm, "replication": replication, "seed": replication, "year": year,
+                                 "village": "p", "population": 10.0, "income_pc": income,
+                                 "paired": arm == audit.PAIRING})  # fmt: skip
+                if arm == audit.PAIRING and k:
+                    captured.append({"arm": arm, "replication": replication, "year": year, "village": "p", "captured": taken})
+                    costs.append({"arm": arm, "replication": replication, "flow": "funds", "year": year, "cost": 300.0})
+    return audit.AuditRuns(
+        "made up", 2000, 5, pd.DataFrame(yearly), pd.DataFrame(villages), pd.DataFrame(costs),
+        village_captured=pd.DataFrame(captured),
+    )  # fmt: skip
+
+
+def test_income_gained_leaves_out_the_funds_the_better_off_captured() -> None:
+    """Pairing adds 10 k a head in year k, 20 yuan of it captured: over 3 years 10 · (10 + 20 + 30) = 600 yuan of
+    income, of which 60 captured, so 540 broad-based; the knock-out of funds loses all 60 captured yuan with it."""
+    gained = audit.income_gained(constructed_knockout(), 3).set_index(["arm", "replication"])
+    assert gained.loc[(audit.PAIRING, 0), "gained"] == pytest.approx(540.0)
+    assert gained.loc[(audit.PAIRING, 0), "captured"] == pytest.approx(60.0)
+    assert gained.loc[("without_funds", 0), "gained"] == pytest.approx(240.0)
+    assert gained.loc[("without_funds", 0), "captured"] == 0.0
+    effects = audit.paired_village_effects(constructed_knockout()).set_index(["arm", "years"])
+    assert effects.loc[(audit.PAIRING, 3), "effect_pct"] == pytest.approx(30.0)
+    assert effects.loc[(audit.PAIRING, 3), "captured_pc"] == pytest.approx(2.0)
+    assert effects.loc[(audit.PAIRING, 3), "effect_net_pct"] == pytest.approx(28.0)  # 130 - 2 over 100
+    assert effects.loc[("without_funds", 3), "effect_net_pct"] == effects.loc[("without_funds", 3), "effect_pct"]
+
+
+def test_benefit_cost_counts_gains_and_costs_up_to_its_rows_year() -> None:
+    """At 3 years: 540 broad-based yuan over 3,000 of donor cost; at 5: 1,400 over 5,000. Funds add 540 - 240 at a
+    cost of 3 · 300 by year 3, and 1,400 - 600 for 5 · 300 by year 5."""
+    table = audit.knockout_table(constructed_knockout()).set_index(["flow", "years"])
+    assert list(table.index) == [("all flows", 3), ("funds", 3), ("all flows", 5), ("funds", 5)]
+    expected = {
+        ("all flows", 3): (540.0, 60.0, 3000.0), ("funds", 3): (300.0, 60.0, 900.0),
+        ("all flows", 5): (1400.0, 100.0, 5000.0), ("funds", 5): (800.0, 100.0, 1500.0),
+    }  # fmt: skip
+    for row, (gained, captured, cost) in expected.items():
+        assert table.loc[row, "income_gained_yuan"] == pytest.approx(gained), row
+        assert table.loc[row, "captured_yuan"] == pytest.approx(captured), row
+        assert table.loc[row, "donor_cost_yuan"] == pytest.approx(cost), row
+        assert table.loc[row, "benefit_cost"] == pytest.approx(gained / cost), row
+    assert table.loc[("all flows", 3), "benefit_cost"] != pytest.approx(table.loc[("all flows", 5), "benefit_cost"])
 
 
 def test_a_ratio_of_means_has_a_bootstrap_interval_around_it_that_collapses_when_every_seed_agrees() -> None:
