@@ -185,21 +185,11 @@ def build_model_params(scenario: Scenario = APP_SCENARIO) -> dict[str, Any]:
 # ---------------------------------------------------------------------- the pairing network
 
 
-def _flow_yuan_per_unit(model: PairingModel) -> dict[str, float]:
-    """Yuan value of one unit of each flow, so different flows add up to one node size.
-
-    Flows measured in yuan count as they are; the others at their cost to the donors (the flow registry's cost rule).
-    """
-    effects = model.spec.pairing.effects
-    return {name: 1.0 if flow.unit == "yuan" else flow.cost(1.0, effects, model.spec.economy) for name, flow in flows().items()}
-
-
 def node_flows(model: PairingModel) -> dict[str, float]:
     """Yuan moved so far by each node of the pairing graph: sent by donors and branches, received by villages.
 
-    Funds and market savings count in yuan, training and cadre time at their
-    cost to the donor; jobs, techniques and problems solved have no price and
-    do not add to the size.
+    Funds and market savings count in yuan, the other flows at what they cost the donors (the ledger's ``cost``,
+    at each month's prices); a village receives that cost less what leaked on the way.
     """
     pairing = model.pairing
     links = pairing.links
@@ -207,10 +197,14 @@ def node_flows(model: PairingModel) -> dict[str, float]:
     totals: dict[str, float] = {}
     if ledger.empty:
         return totals
-    per_unit = ledger["flow"].map(_flow_yuan_per_unit(model)).fillna(0.0).to_numpy(float)
+    in_yuan = ledger["flow"].map({name: flow.unit == "yuan" for name, flow in flows().items()}).fillna(False).to_numpy(bool)
+    sent_units, received_units = ledger["sent"].to_numpy(float), ledger["received"].to_numpy(float)
+    cost = ledger["cost"].to_numpy(float)
+    sent_yuan = np.where(in_yuan, sent_units, cost)
+    received_yuan = np.where(in_yuan, received_units, cost * received_units / np.maximum(sent_units, 1e-12))
     link_ids = ledger["link"].to_numpy(np.int64)
-    sent = np.bincount(link_ids, weights=ledger["sent"].to_numpy(float) * per_unit, minlength=len(links))
-    received = np.bincount(link_ids, weights=ledger["received"].to_numpy(float) * per_unit, minlength=len(links))
+    sent = np.bincount(link_ids, weights=sent_yuan, minlength=len(links))
+    received = np.bincount(link_ids, weights=received_yuan, minlength=len(links))
     kinds = links.donor_kind_names()
     for row in range(len(links)):
         donor = model.organisations_of(kinds[row])[links.donor_index[row]]

@@ -335,7 +335,8 @@ class PairingModel(mesa.Model):
         home_earnings = economy.home_earnings_per_worker(h)
         talent_drain = self.influence.talent_drain
         labour.migrate(h, home_earnings, self.trends.migrant_wage, self.return_rate, params, streams["migration"], talent_drain)
-        self.influence = self.pairing.step(Month(step, self.enterprise_capacity(), self.enterprise_wage_bill()))
+        month = Month(step, self.enterprise_capacity(), self.enterprise_wage_bill(), self.trends.enterprise_wage_index)
+        self.influence = self.pairing.step(month)
         self.jobs.separate(params.job_separation_rate, h, streams["jobs"])
         vacancies = np.maximum(self.enterprise_capacity() - self.jobs.filled(len(self.enterprises)), 0)
         self.jobs.hire(np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64), self.catchment, h, streams["jobs"])

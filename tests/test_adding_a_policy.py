@@ -165,18 +165,20 @@ def test_the_guide_scenario_runs_the_new_policy_through_ledger_and_tables(guide_
 
 
 def test_the_guide_flow_costs_the_universities_its_cost_rule(guide_module, guide_run):
-    """The same run with a free flow costs the donors exactly technician-days x cost per day less, month by month."""
+    """The same run with a free flow costs the donors exactly the ledger's cost of the technician-days less, month by
+    month; a day costs its start-year price indexed by the county's wages, so more each month as wages grow."""
     result, model = guide_run.namespaces[SCRIPT_FILE]["result"], guide_run.namespaces[SCRIPT_FILE]["model"]
     flow = registry.flows()["technician_days"]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(registry.flows(), "technician_days", dataclasses.replace(flow, cost=lambda days, effects, economy: 0.0))
+        patch.setitem(registry.flows(), "technician_days", dataclasses.replace(flow, cost=lambda days, *_: 0.0))
         free = run_model(PairingModel(model.spec, rng=1)).monthly
-    np.testing.assert_allclose(
-        result.monthly["donor_cost"] - free["donor_cost"],
-        result.monthly["technician_days"] * guide_module.COST_PER_TECHNICIAN_DAY,
-        rtol=1e-12,
-        atol=1e-6,
-    )
+    days = result.ledger[result.ledger["flow"] == "technician_days"].groupby("step")[["sent", "cost"]].sum()
+    saved = (result.monthly["donor_cost"] - free["donor_cost"]).set_axis(result.monthly["step"])
+    np.testing.assert_allclose(saved.loc[days.index], days["cost"], rtol=1e-12, atol=1e-6)
+    per_day = days["cost"] / days["sent"]
+    assert per_day.iloc[0] > guide_module.COST_PER_TECHNICIAN_DAY  # the first month's wages have already grown
+    assert (per_day.diff().dropna() > 0).all()
+    assert per_day.iloc[-1] == pytest.approx(guide_module.COST_PER_TECHNICIAN_DAY * model.trends.enterprise_wage_index)
 
 
 def test_the_guide_shows_what_its_script_prints(guide_run):

@@ -4,6 +4,7 @@ households through their channels, market savings are capped, and support tapers
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from sim.model import PairingModel
 from sim.pairing.config import Effects
 from sim.pairing.flows import FlowInputs, HouseholdRanking, open_markets
 from sim.pairing.links import GRADUATED
-from sim.pairing.registry import flows
+from sim.pairing.registry import Prices, flows
 from sim.pairing.stocks import PairingStocks
 from sim.scenario import Economy, load_scenario, parse_scenario
 
@@ -31,17 +32,32 @@ def build(data: dict[str, Any], seed: int = 1) -> PairingModel:
     return PairingModel(parse_scenario(data, source="test scenario"), rng=seed)
 
 
+START_PRICES = Prices.start_year(Economy())
+PAID_WORK = ("trainees", "jobs", "cadre_months", "technology")
+"""The flows whose unit costs are paid work (courses, recruitment, cadres' pay, experts' days): indexed by wages."""
+
+
 @pytest.mark.parametrize("name", list(flows()))
 def test_every_builtin_flow_costs_the_donors_something(name):
     flow = flows()[name]
-    assert flow.cost(1.0, Effects(), Economy()) > 0.0  # one unit of it is not free
-    assert flow.cost(0.0, Effects(), Economy()) == 0.0
+    assert flow.cost(np.array([1.0]), Effects(), Economy(), START_PRICES)[0] > 0.0  # one unit of it is not free
+    assert flow.cost(np.array([0.0]), Effects(), Economy(), START_PRICES)[0] == 0.0
 
 
-def test_a_problem_costs_the_same_whoever_fixes_it():
-    """A pair's problem solving costs the donors what public works pay to fix one problem: one price, in the economy."""
-    economy = Economy(problem_fix_cost=12_345.0)
-    assert flows()["problems_solved"].cost(2.0, Effects(), economy) == pytest.approx(2 * 12_345.0)
+def test_paid_work_costs_more_as_wages_rise_and_yuan_flows_cost_what_they_move():
+    """Unit costs are start-year yuan indexed by the county's wages; funds and market savings are this month's yuan."""
+    dearer = Prices(wage_index=1.5, problem_fix_cost=START_PRICES.problem_fix_cost)
+    sent = np.array([2.0, 3.0])
+    for name, flow in flows().items():
+        at_start, later = (flow.cost(sent, Effects(), Economy(), prices) for prices in (START_PRICES, dearer))
+        np.testing.assert_allclose(later, at_start * (1.5 if name in PAID_WORK else 1.0))
+    np.testing.assert_allclose(flows()["trainees"].cost(sent, Effects(), Economy(), dearer), sent * 300.0 * 1.5)
+
+
+def test_a_problem_is_charged_at_its_village_s_price_this_month():
+    prices = Prices(wage_index=1.0, problem_fix_cost=np.array([5_000.0, 12_345.0]))
+    cost = flows()["problems_solved"].cost(np.array([2.0, 1.0]), Effects(), Economy(), prices)
+    np.testing.assert_allclose(cost, [10_000.0, 12_345.0])
 
 
 def test_technology_lift_saturates_below_its_cap_and_wears_off():
@@ -88,6 +104,66 @@ def _funds_to_households_only(**failure: float) -> dict[str, Any]:
     return data
 
 
+def test_the_ledger_s_cost_is_the_donor_cost_less_donor_villages_lost_output():
+    """Every flow's cost is in the ledger, per link and month: with no burden on donor villages it is the donor cost."""
+    data = copy.deepcopy(SMALL_DATA)
+    data["horizon_years"] = 2
+    costs = []
+    for burden in (0.0, 0.01):
+        data["pairing"]["failure"] = {**data["pairing"].get("failure", {}), "donor_cost": burden}
+        model = build(data)
+        while model.running:
+            model.step()
+        ledger = model.pairing.ledger.frame()
+        assert set(ledger["flow"]) == set(flows())  # small.yaml moves every flow
+        assert (ledger["cost"] > 0).all()  # every row sent something, and nothing is free
+        monthly = model.model_dataframe().set_index("step")["donor_cost"].iloc[1:]
+        costs.append((ledger.groupby("step")["cost"].sum().reindex(monthly.index, fill_value=0.0), monthly))
+    (ledger_cost, donor_cost), (ledger_burdened, donor_burdened) = costs
+    np.testing.assert_allclose(ledger_cost, donor_cost, rtol=1e-12)
+    lost_output = donor_burdened - ledger_burdened
+    assert (lost_output >= -1e-6).all() and lost_output.sum() > 0  # strong villages' lost output is the rest
+
+
+def test_a_pair_pays_for_a_problem_what_public_works_pay_in_the_same_month():
+    """In a run: the yuan a pair's donor is charged per problem it solves (the ledger) equals the yuan public works
+    spend per problem they fix in the same village and month (funds all to works, their fixes seen on the village),
+    and both are above the start-year price once farm productivity has grown."""
+    data = copy.deepcopy(SMALL_DATA)
+    data["horizon_years"] = 2
+    data["pairing"]["policies"] = [{"type": "city_village", "pairs": 4, "flows": {"funds": 24_000, "problems_solved": 6}}]
+    data["pairing"]["effects"] = {"funds_to_capital": 0.0, "funds_to_households": 0.0}
+    data["pairing"]["failure"] = {"leakage": 0.0, "elite_capture": 0.0}
+    for group in data["departments"]:
+        group["annual_budget"] = 10_000_000
+    data["communities"]["annual_budget"] = 10_000_000
+    works_prices: dict[tuple[int, int], float] = {}
+    funds = flows()["funds"]
+
+    def funds_seen(inputs: FlowInputs):
+        before = inputs.county.state.problems.copy()
+        moved = funds.move(inputs)
+        fixed, left = before - inputs.county.state.problems, inputs.county.state.problems
+        for village in np.flatnonzero((fixed > 0) & (left > 0)):  # works fixed some, not all: spent at the price
+            works_prices[(inputs.month.step, int(village))] = moved.aid_received[village] / fixed[village]
+        return moved
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(flows(), "funds", dataclasses.replace(funds, move=funds_seen))
+        model = build(data)
+        while model.running:
+            model.step()
+    ledger = model.pairing.ledger.frame()
+    solved = ledger[ledger["flow"] == "problems_solved"].assign(village=lambda f: model.pairing.links.village[f["link"]])
+    per_problem = solved.groupby(["step", "village"])[["cost", "sent"]].sum()
+    pairs_prices = (per_problem["cost"] / per_problem["sent"]).to_dict()
+    both = sorted(set(works_prices) & set(pairs_prices))
+    assert len(both) >= 10
+    np.testing.assert_allclose([pairs_prices[key] for key in both], [works_prices[key] for key in both], rtol=1e-9)
+    late = [pairs_prices[key] for key in both if key[0] > 12]
+    assert late and min(late) > 1.05 * model.spec.economy.problem_fix_cost  # this month's price, not the start year's
+
+
 def test_production_support_goes_to_the_poorer_households_and_pays_them_income():
     model = build(_funds_to_households_only())
     model.step()
@@ -120,8 +196,9 @@ def test_market_savings_go_to_farming_households_and_are_capped_by_their_farm_ou
     h, state, params = model.county.households, model.county.state, model.county.economy
     saving = np.asarray(moved.influence["market_income"])
     farming = (h.workers - h.migrants - h.local_jobs) > 0
-    inputs = farm_inputs(h, params)
-    output = h.spread(state.productivity * village_farm_factor(state, params, NEUTRAL, h.village_sum(inputs))) * inputs
+    household_inputs = farm_inputs(h, params)
+    factor = village_farm_factor(state, params, NEUTRAL, h.village_sum(household_inputs))
+    output = h.spread(state.productivity * factor) * household_inputs
     assert saving.sum() > 0
     assert (saving[~farming] == 0).all()
     assert (saving <= Effects().market_savings_cap * output + 1e-6).all()

@@ -84,7 +84,7 @@ def toy_entries() -> Iterator[None]:
             "sessions",
             "advice_sessions",
             give_advice,
-            lambda total, _effects, _economy: total * ADVICE_COST,
+            lambda sent, _effects, _economy, _prices: sent * ADVICE_COST,
         )
     )
     registry.register_policy_type(
@@ -133,13 +133,12 @@ def test_a_toy_policy_donor_kind_and_flow_run_a_county_and_its_report(toy_entrie
     # The donors' cost carries the toy flow's cost rule: the same run without the rule costs exactly that much less.
     with pytest.MonkeyPatch.context() as patch:
         free = registry.flows()["advice"]
-        patch.setitem(
-            registry.flows(), "advice", registry.Flow(**{**free.__dict__, "cost": lambda total, _effects, _economy: 0.0})
-        )
+        patch.setitem(registry.flows(), "advice", registry.Flow(**{**free.__dict__, "cost": lambda *_: 0.0}))
         free_run = run_model(PairingModel(scenario, rng=3)).monthly
     np.testing.assert_allclose(
         monthly["donor_cost"] - free_run["donor_cost"], monthly["advice_sessions"] * ADVICE_COST, rtol=1e-12, atol=1e-6
     )
+    np.testing.assert_allclose(advice["cost"], advice["sent"] * ADVICE_COST)  # the ledger prices each link's sessions
 
     academies = model.organisations_of("academy")
     positions, sizes = app.node_positions(model), app.node_flows(model)  # the app draws them too

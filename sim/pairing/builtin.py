@@ -8,7 +8,7 @@ order policy types are listed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,15 @@ import numpy as np
 from sim.pairing import flows, policies
 from sim.pairing.config import Effects
 from sim.pairing.county import County, Month
-from sim.pairing.registry import DonorKind, Flow, PolicyType, register_donor_kind, register_flow, register_policy_type
+from sim.pairing.registry import (
+    DonorKind,
+    Flow,
+    PolicyType,
+    Prices,
+    register_donor_kind,
+    register_flow,
+    register_policy_type,
+)
 from sim.scenario import Economy
 
 
@@ -45,47 +53,40 @@ for kind in (
     register_donor_kind(kind)
 
 
-def costs_what_it_moves(total: float, effects: Effects, economy: Economy) -> float:
-    """Funds cost the donors what they send, yuan for yuan."""
-    return total
+def costs_what_it_moves(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
+    """Funds cost the donors what they send, yuan for yuan (this month's yuan)."""
+    return sent
 
 
-def training_cost(total: float, effects: Effects, economy: Economy) -> float:
-    """Each person trained costs the course (teachers, venue, materials)."""
-    return total * effects.training_cost
+def unit_cost(attribute: str) -> Callable[[np.ndarray, Effects, Economy, Prices], np.ndarray]:
+    """A cost rule for a flow whose every unit costs ``effects.<attribute>`` start-year yuan, indexed by wages.
+
+    Courses, cadres' pay, recruitment and experts' days are labour, so they cost more as the county's wages rise,
+    like the incomes they raise.
+    """
+
+    def cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
+        return sent * getattr(effects, attribute) * prices.wage_index
+
+    return cost
 
 
-def hiring_cost(total: float, effects: Effects, economy: Economy) -> float:
-    """Each villager hired costs the firm recruiting and induction (the wage is paid for work done)."""
-    return total * effects.hiring_cost
+def market_access_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
+    """Organising joint buying and selling costs a share of what the households save (this month's yuan, so no index)."""
+    return sent * effects.market_access_cost
 
 
-def cadre_cost(total: float, effects: Effects, economy: Economy) -> float:
-    """Each cadre-month costs the cadre's pay and allowances."""
-    return total * effects.cadre_monthly_cost
-
-
-def technology_cost(total: float, effects: Effects, economy: Economy) -> float:
-    """Each technique costs experts' days, a demonstration plot and materials."""
-    return total * effects.technology_cost
-
-
-def market_access_cost(total: float, effects: Effects, economy: Economy) -> float:
-    """Organising joint buying and selling costs a share of what the households save."""
-    return total * effects.market_access_cost
-
-
-def problem_cost(total: float, effects: Effects, economy: Economy) -> float:
-    """Each problem solved costs what fixing it costs, whoever pays: the same price public works pay (start-year yuan)."""
-    return total * economy.problem_fix_cost
+def problem_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
+    """Each problem solved costs what fixing it costs in its village this month, the price public works pay."""
+    return sent * prices.problem_fix_cost
 
 
 for flow in (
     Flow("funds", "funds sent (yuan)", "yuan", "funds_sent", flows.move_funds, costs_what_it_moves),
-    Flow("trainees", "trained", "people", "trainees", flows.train, training_cost),
-    Flow("jobs", "hired", "workers hired", "jobs_created", flows.hire, hiring_cost),
-    Flow("cadre_months", "cadre-months", "cadre-months", "cadre_months", flows.second_cadres, cadre_cost),
-    Flow("technology", "techniques", "techniques", "technology", flows.transfer_technology, technology_cost),
+    Flow("trainees", "trained", "people", "trainees", flows.train, unit_cost("training_cost")),
+    Flow("jobs", "hired", "workers hired", "jobs_created", flows.hire, unit_cost("hiring_cost")),
+    Flow("cadre_months", "cadre-months", "cadre-months", "cadre_months", flows.second_cadres, unit_cost("cadre_monthly_cost")),
+    Flow("technology", "techniques", "techniques", "technology", flows.transfer_technology, unit_cost("technology_cost")),
     Flow(
         "market_savings",
         "market savings (yuan)",

@@ -62,8 +62,9 @@ class County:
 
 @dataclass(frozen=True)
 class Month:
-    """What pairing needs of this month that the county core computes: the step and the employers' positions."""
+    """What pairing needs of this month that the county core computes: the step, the employers' positions and wages."""
 
     step: int
     enterprise_capacity: np.ndarray  # jobs each enterprise may fill this month
     enterprise_wage_bill: np.ndarray  # what each enterprise pays its rural workers this month, yuan
+    wage_index: float  # the county's wage level against the start year: labour-type unit costs rise with it

@@ -249,7 +249,7 @@ def train(inputs: FlowInputs) -> Moved:
     per_village = np.bincount(links.village, weights=planned, minlength=len(h.start))
     trainees = rng.poisson(per_village)
     villages = np.flatnonzero(trainees)
-    trained_total = 0
+    trained = np.zeros(len(h.start))  # per village: a village with too few able members trains fewer than drawn
     if villages.size:
         rows, group, rank = inputs.ranking.of(villages)
         able = h.workers[rows] > 0
@@ -259,16 +259,17 @@ def train(inputs: FlowInputs) -> Moved:
         order = lexsort_order(group, key)
         rows, group = rows[order], group[order]
         place = np.arange(rows.size) - np.searchsorted(group, group, side="left")
-        chosen = rows[place < trainees[villages][group]]
+        picked = place < trainees[villages][group]
+        chosen = rows[picked]
+        trained[villages] = np.bincount(group[picked], minlength=villages.size)
         room = np.maximum(
             1.0 - (h.skill[chosen] - h.skill_base[chosen]) / (effects.training_saturation * h.skill_base[chosen] + 1e-12), 0.0
         )
         h.skill[chosen] += effects.training_gain * h.skill_base[chosen] * room
-        trained_total = chosen.size
-    # The ledger spreads each village's realised trainees over its links by their plans.
-    realised = np.where(per_village > 0, trainees / np.where(per_village > 0, per_village, 1.0), 0.0)
+    # The ledger spreads each village's people trained over its links by their plans, so the donors pay for those.
+    realised = np.where(per_village > 0, trained / np.where(per_village > 0, per_village, 1.0), 0.0)
     sent = planned * realised[links.village]
-    return Moved(sent, {"trainees": float(trained_total)})
+    return Moved(sent, {"trainees": float(trained.sum())})
 
 
 def hire(inputs: FlowInputs) -> Moved:
@@ -331,11 +332,11 @@ def open_markets(inputs: FlowInputs) -> Moved:
     )
     rows, group = village_rows(h, villages)
     farming = (h.workers[rows] - h.migrants[rows] - h.local_jobs[rows]) > 0
-    inputs = farm_inputs(h, county.economy, rows)
+    household_inputs = farm_inputs(h, county.economy, rows)
     village_inputs = np.zeros(len(h.start))
-    village_inputs[villages] = np.bincount(group, weights=inputs, minlength=villages.size)
+    village_inputs[villages] = np.bincount(group, weights=household_inputs, minlength=villages.size)
     per_input = county.state.productivity * village_farm_factor(county.state, county.economy, NEUTRAL, village_inputs)
-    cap = effects.market_savings_cap * per_input[villages][group] * inputs * farming
+    cap = effects.market_savings_cap * per_input[villages][group] * household_inputs * farming
 
     def saved(per_link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Yuan saved per household of ``rows`` and per link, for a per-household plan ``per_link`` this month."""

@@ -28,8 +28,8 @@ from sim.pairing.county import County, Month
 from sim.pairing.ledger import Ledger
 from sim.pairing.links import ACTIVE, ENDED, GRADUATED, RATING_NAMES, ROTATED, STATUS_NAMES, Links, LinkSpec
 from sim.pairing.policies import Targeting, plan_links, targeting_priority, village_need
+from sim.pairing.registry import Prices, policy_types
 from sim.pairing.registry import flows as registered_flows
-from sim.pairing.registry import policy_types
 from sim.pairing.stocks import PairingStocks
 
 PAIRED_INCOMES = ("rural_income_pc_paired", "rural_income_pc_unpaired")
@@ -138,13 +138,15 @@ class PairingProgramme:
         inputs = flows.FlowInputs(links, self.county, month, spec.effects, spec.failure, self.rng, ranking, self.stocks)
         totals: dict[str, float] = {}
         channels: dict[str, np.ndarray | float] = {}
+        prices = Prices(month.wage_index, self.county.state.problem_fix_cost(self.county.economy)[links.village])
         cost = 0.0
         for name, flow in self.flows.items():
             moved = flow.move(inputs)
-            self._record(step, name, moved)
+            link_cost = np.broadcast_to(flow.cost(moved.sent, spec.effects, self.county.economy, prices), moved.sent.shape)
+            self._record(step, name, moved, link_cost)
             totals.update(moved.totals)
             channels.update(moved.influence)
-            cost += flow.cost(moved.totals[flow.outcome], spec.effects, self.county.economy)
+            cost += float(link_cost.sum())
             if moved.aid_received is not None:
                 self.aid_received_history[step % 12] = moved.aid_received
         own_effort, donor_burden = self._dependency_and_burden()
@@ -167,11 +169,12 @@ class PairingProgramme:
             return NEUTRAL
         return PairingInfluence(talent_drain=self.spec.failure.talent_drain, **channels)
 
-    def _record(self, step: int, flow: str, moved: flows.Moved) -> None:
-        """Put one flow's transfers of this month in the ledger and count them towards the quarterly rating."""
+    def _record(self, step: int, flow: str, moved: flows.Moved, cost: np.ndarray) -> None:
+        """Put one flow's transfers of this month and their cost (yuan per link) in the ledger, and count them towards
+        the quarterly rating."""
         lost = np.zeros(len(moved.sent)) if moved.lost is None else moved.lost
         captured = np.zeros(len(moved.sent)) if moved.captured is None else moved.captured
-        self.ledger.record(step, flow, np.arange(len(self.links)), self.links.policy, moved.sent, lost, captured)
+        self.ledger.record(step, flow, np.arange(len(self.links)), self.links.policy, moved.sent, lost, captured, cost)
         full_plan = flows.full_plan_this_month(self.links, flow) if moved.full_plan is None else moved.full_plan
         self.delivery.note(self.links, moved.sent, full_plan)
 

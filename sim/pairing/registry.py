@@ -72,17 +72,37 @@ class DonorKind:
 
 
 @dataclass(frozen=True)
+class Prices:
+    """This month's prices, which a flow's cost rule applies to unit costs stated in start-year yuan.
+
+    ``wage_index`` is the county's wage level against the start year (the enterprise wage index of the trends):
+    what a course, a cadre-month, a recruitment or an expert's days cost rises with wages. ``problem_fix_cost`` is
+    what fixing one open problem costs this month in each link's village, the price public works pay
+    (``VillageState.problem_fix_cost``), per link or one number for all.
+    """
+
+    wage_index: float
+    problem_fix_cost: np.ndarray | float
+
+    @classmethod
+    def start_year(cls, economy: Any) -> Prices:
+        """The prices of the start year: unit costs as stated, a problem at ``economy.problem_fix_cost``."""
+        return cls(wage_index=1.0, problem_fix_cost=float(economy.problem_fix_cost))
+
+
+@dataclass(frozen=True)
 class Flow:
     """One thing that moves along a link: funds, trainees, jobs, cadres, techniques, market access, problem solving.
 
     ``move(inputs)`` moves this month's amount over every active link, applies
     its effect to the receiving villages and returns a
-    :class:`~sim.pairing.flows.Moved`; ``cost(total, effects, economy)`` is what
-    the month's ``total`` (the number reported as ``outcome``) costs the donors, in
-    yuan, given the pairing effects and the county's economy (a problem's fix cost
-    lives there): every flow must say what it costs (nothing moves for free), so it
-    has no default. ``per_household`` flows are planned per household of the
-    village, so a branch's links do not share them.
+    :class:`~sim.pairing.flows.Moved`; ``cost(sent, effects, economy, prices)`` is
+    what each link's ``sent`` this month costs its donors, in yuan at this month's
+    :class:`Prices`, given the pairing effects and the county's economy: the ledger
+    records it per link and the ``donor_cost`` outcome adds it up. Every flow must
+    say what it costs (nothing moves for free), so it has no default.
+    ``per_household`` flows are planned per household of the village, so a
+    branch's links do not share them.
     """
 
     name: str
@@ -90,7 +110,7 @@ class Flow:
     unit: str
     outcome: str  # the monthly outcome that reports this flow's total
     move: Callable[[Any], Any]
-    cost: Callable[[float, Any, Any], float]
+    cost: Callable[[np.ndarray, Any, Any, Prices], np.ndarray]
     per_household: bool = False
 
     @property
