@@ -222,8 +222,11 @@ def test_support_tapers_after_exit_before_the_pair_graduates():
         support_seen.append(links.support.copy())
     assert (links.status == GRADUATED).all()
     history = np.array(support_seen)
-    assert ((history > 0) & (history < 1)).any(axis=0).all()  # every link passed through a partial support
-    assert (np.diff(history, axis=0)[:, :] <= 1e-12).sum() > 0
+    taper_months = 12 * 2
+    for link_support in history.T:
+        tapering = link_support[(link_support > 0) & (link_support < 1)]
+        assert tapering.size == taper_months - 1  # every link passed through the whole taper, without a relapse
+        np.testing.assert_allclose(np.diff(tapering), -1.0 / taper_months)  # falling strictly, a 24th each month
     sent = model.pairing.ledger.frame()
     funds = sent[sent["flow"] == "funds"].groupby("step")["sent"].sum()
     assert funds.iloc[-1] < funds.max()  # money tapered before the pair graduated
@@ -280,9 +283,11 @@ def test_funds_raise_paired_village_income_at_a_documented_return():
     for seed in FUNDS_SEEDS:
         (villages, monthly), (villages_0, _) = _paired_income_and_funds(seed, True), _paired_income_and_funds(seed, False)
         start = int(villages["year"].min())
-        model_year = start + (monthly["step"] - 1) // 12  # the 12 months a year's trailing income covers
-        received = (monthly["funds_sent"] - monthly["funds_lost"]).groupby(model_year).sum()
-        captured = monthly["funds_captured"].groupby(model_year).sum()
+        # Steps 12k-11 ... 12k are labelled start + k - 1: the months whose incomes the village row of year start + k
+        # reports. So for a row of year Y, .loc[Y - 1] is its 12 months of flows and .loc[: Y - 1] all flows up to its end.
+        months_before_row = start + (monthly["step"] - 1) // 12
+        received = (monthly["funds_sent"] - monthly["funds_lost"]).groupby(months_before_row).sum()
+        captured = monthly["funds_captured"].groupby(months_before_row).sum()
         for years in EFFECT_YEARS:
             year = start + years
             paired = villages[(villages["year"] == year) & villages["paired"].astype(bool)].set_index("village")
