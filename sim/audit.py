@@ -227,18 +227,6 @@ def report_year(step: pd.Series | np.ndarray, start_year: int) -> pd.Series | np
     return start_year + (step + 11) // 12
 
 
-def costed_at_start_prices(ledger: pd.DataFrame, scenario: Scenario) -> pd.Series:
-    """Each ledger row's donor cost by its flow's cost rule (``flow.cost(sent, effects, economy)``, all linear).
-
-    Only for a ledger without a ``cost`` column: the ledger prices each row in the month it is paid, at that month's
-    prices, and a cost worked out afterwards from unit costs would miss that indexing (issue 12, point 1).
-    """
-    rules, effects, economy = flows(), scenario.pairing.effects, scenario.economy
-    if ledger.empty:
-        return pd.Series(dtype=float, index=ledger.index)
-    return ledger.groupby("flow")["sent"].transform(lambda sent: rules[sent.name].cost(sent, effects, economy)).astype(float)
-
-
 def _run(spec: RunSpec) -> AuditRun:
     model, monthly = run_to_end(spec)
     start_year = model.spec.start_year
@@ -249,9 +237,7 @@ def _run(spec: RunSpec) -> AuditRun:
         yearly[f"{outcome}_year"] = running.diff().fillna(running.iloc[0])
     villages = model.village_dataframe()[["year", "village", "population", "income_pc", "paired"]]
     programme = model.pairing
-    ledger = programme.ledger.frame()
-    if "cost" not in ledger.columns:
-        ledger["cost"] = costed_at_start_prices(ledger, model.spec)
+    ledger = programme.ledger.frame()  # its cost column prices each transfer in the month it was paid
     ledger["year"] = report_year(ledger["step"], start_year)
     costs = ledger.groupby(["flow", "year"], as_index=False)[["sent", "cost"]].sum()
     funds = ledger[ledger["flow"] == "funds"].assign(village=lambda t: programme.link_table()["village"].to_numpy()[t["link"]])
