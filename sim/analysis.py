@@ -300,11 +300,17 @@ def cost_effectiveness(
     results: pd.DataFrame,
     baseline: str = "baseline",
     outcome: str = "gini",
-    cost: str = "funds_sent_total",
+    cost: str = "donor_cost_total",
     confidence: float = 0.95,
     higher_is_better: bool = False,
 ) -> pd.DataFrame:
     """Cost of each arm per unit of improvement in ``outcome``, paired by replication.
+
+    The default cost is the donors' cumulative cost of every flow (``donor_cost_total``: funds,
+    training, hiring, cadre time, techniques, market access, problems solved), as in ``pairsim
+    summarize`` and the report; it was the funds sent alone (``funds_sent_total``), which made arms
+    whose flows are not money look free. Pass ``cost="funds_sent_total"`` for results made before
+    runs recorded the donor cost.
 
     Over the n pairs (arm run, baseline run of the same scenario/point/replication):
     ``cost`` = mean(cost_arm − cost_base) of the final year's cumulative ``cost`` column (the

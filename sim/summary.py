@@ -73,24 +73,57 @@ def differences_text(results: pd.DataFrame) -> str:
     return "Final-year difference from the baseline (arm - baseline, paired by replication):\n" + _table(pd.DataFrame(rows))
 
 
-COST_COLUMNS = ("funds sent (yuan)", "Gini reduction", "95% CI", "yuan per 0.001 Gini")
+DONOR_COST = "donor_cost_total"
+FUNDS_SENT = "funds_sent_total"
+COST_NAMES = {DONOR_COST: "donor cost", FUNDS_SENT: "funds sent"}
+"""The cumulative costs cost-effectiveness divides by, as its tables, axes and headings name them (in yuan)."""
+EVERY_FLOW = (
+    "funds, training, hiring, cadre time, techniques, market access and problems solved at each month's prices, "
+    "and strong villages' own output forgone"
+)
+"""What the donor cost counts (the ledger's cost of every flow, the ``donor_cost`` outcome), for headings and captions."""
+FUNDS_ONLY = (
+    "these results predate the donor cost of every flow (no donor_cost_total column), so costs are the funds sent "
+    "only; run the experiment again to count training, hiring, cadre time, techniques, market access and problems solved"
+)
+"""Why an older results folder's cost-effectiveness is of the funds alone."""
+COST_COLUMNS = ("Gini reduction", "95% CI", "yuan per 0.001 Gini")
+"""The cost table's columns after the arm and its cost (named by :data:`COST_NAMES`)."""
+
+
+def cost_basis(results: pd.DataFrame) -> tuple[str, str]:
+    """The cost column cost-effectiveness uses and a note when it is not the donor cost of every flow: the funds
+    sent, for results made before runs recorded it. Raises ValueError when the results hold neither."""
+    if DONOR_COST in results.columns and results[DONOR_COST].notna().any():
+        return DONOR_COST, ""
+    if FUNDS_SENT in results.columns and results[FUNDS_SENT].notna().any():
+        return FUNDS_SENT, FUNDS_ONLY
+    raise ValueError(f"the results hold no cumulative cost ({DONOR_COST} or {FUNDS_SENT})")
 
 
 def cost_text(results: pd.DataFrame) -> str:
-    """Yuan per 0.001 Gini reduced, per arm, as text; where that is not defined the cell says why."""
-    if "funds_sent_total" not in results.columns or "gini" not in results.columns:
+    """Yuan of donor cost per 0.001 Gini reduced, per arm, as text; where that is not defined the cell says why."""
+    if "gini" not in results.columns:
         return ""
-    table = analysis.cost_effectiveness(results, baseline=BASELINE, outcome="gini", cost="funds_sent_total")
-    shown = pd.DataFrame([{"arm": row["arm"], **cost_cells(row)} for _, row in table.iterrows()], columns=["arm", *COST_COLUMNS])
-    return "Cost-effectiveness of the funds sent (final year):\n" + _table(shown)
+    try:
+        cost, note = cost_basis(results)
+    except ValueError:
+        return ""
+    table = analysis.cost_effectiveness(results, baseline=BASELINE, outcome="gini", cost=cost)
+    shown = pd.DataFrame(
+        [{"arm": row["arm"], **cost_cells(row)} for _, row in table.iterrows()], columns=["arm", "cost", *COST_COLUMNS]
+    ).rename(columns={"cost": f"{COST_NAMES[cost]} (yuan)"})
+    if cost == DONOR_COST:
+        return f"Cost-effectiveness of the donor cost (every flow, at each month's prices; final year):\n{_table(shown)}"
+    return f"Cost-effectiveness of the funds sent (final year). {note[0].upper()}{note[1:]}.\n{_table(shown)}"
 
 
 def cost_cells(row: pd.Series) -> dict[str, str]:
     """One arm's row of :func:`sim.analysis.cost_effectiveness` as text (the summary's and the report's cost tables):
-    funds, Gini reduction, its interval and yuan per 0.001 Gini, each in its unit, or why it is not defined."""
+    its cost, Gini reduction, its interval and yuan per 0.001 Gini, each in its unit, or why it is not defined."""
     unpaired = "no paired runs"
     return {
-        "funds sent (yuan)": format_value(row["cost"], "yuan", unpaired),
+        "cost": format_value(row["cost"], "yuan", unpaired),
         "Gini reduction": format_value(row["reduction"], "index", unpaired),
         "95% CI": format_interval(row["reduction_ci_low"], row["reduction_ci_high"], "index", f"no interval ({row['note']})"),
         "yuan per 0.001 Gini": format_value(row["cost_per_0.001"], "yuan", row["note"] or "not defined"),

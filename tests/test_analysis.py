@@ -32,6 +32,7 @@ from sim.summary import cost_text, differences_text, sobol_table
 START, HORIZON = 2009, 4
 EFFECTS = {"baseline": 0.0, "city_village": -0.010, "strong_weak": -0.020}
 COST_PER_YEAR = {"baseline": 0.0, "city_village": 1.0e6, "strong_weak": 3.0e6}
+TRAINING_COST = 3000.0  # yuan per trainee in these made-up results: the donor cost is the funds plus the training
 
 
 def make_results(
@@ -52,6 +53,7 @@ def make_results(
                 for r in range(replications):
                     for t in range(HORIZON + 1):
                         gini = 0.35 + shared[r, t] + effect * t / HORIZON + rng.normal(0.0, own_sd)
+                        trainees = 0.0 if arm == "baseline" else 100.0 * t
                         rows.append(
                             {
                                 "run_id": f"{scenario}-{arm}-p{point}-r{r}",
@@ -65,7 +67,8 @@ def make_results(
                                 "gini": gini,
                                 "rural_income_pc": 8000.0 * (1 + 0.1 * t) * (1 - 5 * shared[r, t]) - 20000 * effect * t / HORIZON,
                                 "funds_sent_total": COST_PER_YEAR[arm] * t,
-                                "trainees_total": 0.0 if arm == "baseline" else 100.0 * t,
+                                "trainees_total": trainees,
+                                "donor_cost_total": COST_PER_YEAR[arm] * t + TRAINING_COST * trainees,
                             }
                         )
     return pd.DataFrame(rows)
@@ -222,14 +225,17 @@ def test_param_columns_are_carried_and_points_paired_separately():
 # --------------------------------------------------------------------------- cost effectiveness
 
 
-def _hand_results(arm_gini: list[float], base_gini: list[float], arm_cost: list[float]) -> pd.DataFrame:
+def _hand_results(
+    arm_gini: list[float], base_gini: list[float], arm_cost: list[float], cost_column: str = "donor_cost_total"
+) -> pd.DataFrame:
+    """Two years of runs of a baseline and an arm ``a`` whose cumulative ``cost_column`` reaches ``arm_cost``."""
     rows = []
     for name, ginis, costs in (("baseline", base_gini, [0.0] * len(base_gini)), ("a", arm_gini, arm_cost)):
         for r, (g, c) in enumerate(zip(ginis, costs, strict=True)):
             for t, year in enumerate((2020, 2021)):
                 rows.append({"run_id": f"{name}{r}", "scenario": "s", "arm": name, "point": 0, "replication": r,
                              "seed": r, "year": year, "step": 12 * t, "gini": 0.4 if t == 0 else g,
-                             "funds_sent_total": 0.0 if t == 0 else c})  # fmt: skip
+                             cost_column: 0.0 if t == 0 else c})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -246,7 +252,7 @@ def test_cost_effectiveness_hand_case():
     assert got["cost_per_unit"] == pytest.approx(10.0e6 / 0.005)  # 2e9 yuan per 1.0 of Gini
     assert got["cost_per_0.001"] == pytest.approx(2.0e6)  # 2 million yuan per 0.001 Gini
     assert got["note"] == ""
-    assert got["outcome"] == "gini" and got["cost_column"] == "funds_sent_total"
+    assert got["outcome"] == "gini" and got["cost_column"] == "donor_cost_total"  # the default: every flow's cost
 
 
 def test_cost_effectiveness_not_significant_or_worse():
@@ -273,12 +279,28 @@ def test_cost_effectiveness_on_synthetic_arms_and_higher_is_better():
     assert sw["cost"] == pytest.approx(3.0e6 * HORIZON)
     assert sw["reduction"] == pytest.approx(0.02, abs=0.002)
     assert sw["cost_per_unit"] == pytest.approx(sw["cost"] / sw["reduction"])
+    every_flow = row(cost_effectiveness(results), arm="strong_weak")
+    assert every_flow["cost"] == pytest.approx((3.0e6 + 100.0 * TRAINING_COST) * HORIZON)  # the funds and the training
+    assert every_flow["reduction"] == pytest.approx(sw["reduction"])
     income = row(
         cost_effectiveness(results, outcome="rural_income_pc", cost="trainees_total", higher_is_better=True), arm="strong_weak"
     )
     assert income["reduction"] == pytest.approx(400, abs=10)  # yuan gained
     assert income["cost"] == pytest.approx(100.0 * HORIZON)  # trainees
     assert income["note"] == ""
+
+
+def test_an_arm_that_only_trains_has_a_finite_cost_per_gini_reduced():
+    """No funds, only training: the donor cost of its trainees is what each 0.001 of Gini reduced costs, not zero."""
+    trainees = [1000.0, 1200.0, 800.0]
+    results = _hand_results([0.300, 0.310, 0.290], [0.305, 0.314, 0.296], [TRAINING_COST * n for n in trainees])
+    results["funds_sent_total"] = 0.0
+    got = row(cost_effectiveness(results), arm="a")
+    assert got["note"] == "" and got["cost"] == pytest.approx(TRAINING_COST * 1000.0)
+    assert np.isfinite(got["cost_per_0.001"]) and got["cost_per_0.001"] == pytest.approx(3.0e6 / 0.005 * 0.001)
+    assert row(cost_effectiveness(results, cost="funds_sent_total"), arm="a")["cost_per_0.001"] == 0.0  # funds alone: free
+    (shown,) = cells(cost_text(results), "3,000,000")
+    assert shown[0] == "a" and shown[2] == "0.0050" and shown[-1] == "600,000", shown
 
 
 # --------------------------------------------------------------------------- sensitivity analysis
@@ -489,6 +511,18 @@ def test_cost_effectiveness_summary_says_why_a_cost_is_not_defined():
     significant = cost_text(_hand_results([0.300, 0.310, 0.290], [0.305, 0.314, 0.296], [9.0e6, 10.0e6, 11.0e6]))
     (row,) = cells(significant, "10,000,000")
     assert row[2] == "0.0050" and row[-1] == "2,000,000", row
+    assert "donor cost (yuan)" in significant and "every flow" in significant and "funds sent" not in significant
+
+
+def test_cost_effectiveness_of_older_results_falls_back_to_the_funds_sent_and_says_so():
+    """Results made before runs recorded the donor cost: the funds sent, with a note that they are all it counts."""
+    old = _hand_results([0.300, 0.310, 0.290], [0.305, 0.314, 0.296], [9.0e6, 10.0e6, 11.0e6], cost_column="funds_sent_total")
+    text = cost_text(old)
+    assert "funds sent (yuan)" in text and "donor cost (yuan)" not in text
+    assert "no donor_cost_total column" in text.splitlines()[0] and "funds sent only" in text.splitlines()[0]
+    (shown,) = cells(text, "10,000,000")
+    assert shown[-1] == "2,000,000", shown
+    assert cost_text(old.drop(columns="funds_sent_total")) == ""  # no cost at all: no table
 
 
 def test_sobol_summary_says_no_variation_for_an_outcome_that_does_not_vary():

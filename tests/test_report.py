@@ -404,6 +404,20 @@ def test_cost_effectiveness_section_has_a_figure_and_a_table(experiment_input):
     assert "yuan per 0.001 Gini" in section.table_html and "<td>all_policies</td>" in section.table_html
 
 
+def test_cost_effectiveness_counts_the_donor_cost_of_every_flow(experiment, experiment_input):
+    """The figure's x and the table's cost are each arm's mean donor cost (every flow), not its funds sent."""
+    section = report.cost_section(experiment_input)
+    (figure,), ((_, caption),) = figures_of(section), section.figures
+    final = analysis.final_year(load_results(experiment["out"]))
+    for trace in figure.data:
+        arm = final[final["arm"] == trace.name]
+        assert trace.x[0] == pytest.approx(arm["donor_cost_total"].mean())
+        assert arm["donor_cost_total"].mean() > arm["funds_sent_total"].mean()  # training, cadres ... cost too
+    assert figure.layout.xaxis.title.text == "donor cost over the run (yuan per run)" and "donor cost" in figure.layout.title.text
+    assert "<th>donor cost (yuan per run)</th>" in section.table_html and "funds sent" not in section.table_html
+    assert "training" in caption and "problems solved" in caption and not section.note
+
+
 @pytest.fixture
 def university():
     """A donor kind registered for one test (the registry, not the report, knows its label and colour)."""
@@ -472,13 +486,14 @@ def test_network_is_drawn_from_the_saved_graph_of_the_arm_with_most_policies(exp
 
 @pytest.mark.slow
 def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
-    """Results made before the Lorenz and funds-by-kind columns and the saved graphs existed, whose experiment file has
-    gone."""
+    """Results made before the Lorenz, funds-by-kind and donor-cost columns and the saved graphs existed, whose
+    experiment file has gone."""
     old = tmp_path / "old"
     shutil.copytree(experiment["out"], old)
     for path in (old / "runs").glob("*.parquet"):
         table = pd.read_parquet(path)
-        table.drop(columns=[*LORENZ_KEYS, *funds_by_kind_columns().values(), "urban_income_pc"]).to_parquet(path, index=False)
+        dropped = [*LORENZ_KEYS, *funds_by_kind_columns().values(), "urban_income_pc", "donor_cost_total"]
+        table.drop(columns=dropped).to_parquet(path, index=False)
     shutil.rmtree(old / "graphs")
     manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
     manifest["experiment_file"] = str(tmp_path / "gone.yaml")
@@ -487,10 +502,12 @@ def test_missing_data_gives_a_note_instead_of_a_section(experiment, tmp_path):
     (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     text = report.build_report(old)
     notes = re.findall(r'<p class="note">(.*?)</p>', text)
-    assert len(notes) == 4, notes
+    assert len(notes) == 5, notes
     assert any("no Lorenz points" in note for note in notes)
     assert any("urban_income_pc" in note for note in notes)
     assert any("before runs recorded funds" in note for note in notes)
+    assert any("no donor_cost_total column" in note and "funds sent only" in note for note in notes)
+    assert "<th>funds sent (yuan per run)</th>" in text and "donor cost (yuan" not in text
     assert f"Not shown: {NO_SAVED_GRAPH}." in notes
     assert OLD_MANIFEST in text  # in the overview
 

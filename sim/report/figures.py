@@ -347,9 +347,10 @@ def _sankey_title(data: ReportInput, name: str) -> str:
     return f"{title}, arm {name}" if data.kind == "experiment" else f"{title} over the run"
 
 
-def cost_figure(costs: pd.DataFrame, styles: Styles | None = None) -> go.Figure:
-    """Each scenario's arms' funds sent against their Gini reduction (with 95 % interval): up-left is cheap and effective
-    (``costs`` from :func:`sim.analysis.cost_effectiveness`)."""
+def cost_figure(costs: pd.DataFrame, styles: Styles | None = None, cost_name: str = "donor cost") -> go.Figure:
+    """Each scenario's arms' cost against their Gini reduction (with 95 % interval): up-left is cheap and effective
+    (``costs`` from :func:`sim.analysis.cost_effectiveness`; ``cost_name`` names its cost, "funds sent" for results
+    made before runs recorded the donor cost)."""
     styles = styles or Styles.of(costs)
     figure = go.Figure()
     for (scenario, arm), rows in costs.groupby(["scenario", "arm"], sort=False):
@@ -366,14 +367,14 @@ def cost_figure(costs: pd.DataFrame, styles: Styles | None = None) -> go.Figure:
                     "arrayminus": rows["reduction"] - rows["reduction_ci_low"],
                 },
                 name=styles.name(scenario, arm),
-                hovertemplate="funds %{x:,.0f} yuan<br>Gini reduction %{y:.4f}",
+                hovertemplate=f"{cost_name} %{{x:,.0f}} yuan<br>Gini reduction %{{y:.4f}}",
             )
         )
     figure.add_hline(y=0, line={"color": "grey", "dash": "dot"})
     _layout(
         figure,
-        "Cost-effectiveness: funds sent versus Gini reduction (final year)",
-        "pairing funds sent over the run (yuan per run)",
+        f"Cost-effectiveness: {cost_name} versus Gini reduction (final year)",
+        f"{cost_name} over the run (yuan per run)",
         "Gini reduction vs baseline (Gini, 0–1 scale)",
     )
     figure.update_layout(hovermode="closest")

@@ -30,7 +30,7 @@ from sim.report.figures import (
 from sim.report.inputs import ReportInput, load_report_input
 from sim.report.styles import _text
 from sim.results import write_atomically
-from sim.summary import SENSITIVITY_OUTCOMES, cost_cells, sobol_varies
+from sim.summary import COST_NAMES, DONOR_COST, EVERY_FLOW, SENSITIVITY_OUTCOMES, cost_basis, cost_cells, sobol_varies
 
 TIME_SERIES = {
     "rural_income_pc": "Mean 12-month income per rural resident.",
@@ -267,23 +267,28 @@ def flows_section(data: ReportInput) -> Section:
 def cost_section(data: ReportInput) -> Section:
     title = "Cost-effectiveness"
     results, note = _comparable(data)
-    if results is None or not _has(data, "gini", "funds_sent_total"):
-        return Section(
-            title,
-            note=note if results is None else f"Needs {_names(['gini'])} and the funds sent (funds_sent_total) in the results.",
-        )
-    costs = analysis.cost_effectiveness(results, baseline=BASELINE, outcome="gini", cost="funds_sent_total")
+    if results is None or not _has(data, "gini"):
+        return Section(title, note=note if results is None else f"Needs {_names(['gini'])} in the results.")
+    try:
+        cost, basis_note = cost_basis(results)
+    except ValueError as error:
+        return Section(title, note=f"Needs the donors' cost: {error}.")
+    costs = analysis.cost_effectiveness(results, baseline=BASELINE, outcome="gini", cost=cost)
+    what = f"donor cost over the run ({EVERY_FLOW})" if cost == DONOR_COST else "pairing funds over the run"
     caption = (
-        "Each arm's pairing funds over the run against how much it lowered the final-year Gini compared with the baseline."
+        f"Each arm's {what} against how much it lowered the final-year Gini compared with the baseline."
         + _intervals(costs["reduction_ci_low"].notna().any(), " Bars are 95 % intervals.")
         + " The table gives yuan per 0.001 of Gini reduced where the reduction is significant, and otherwise says why not."
         + _pooling(data)
     )
-    return Section(title, figures=[(cost_figure(costs, data.styles), caption)], note=note, table_html=_cost_table(data, costs))
+    if basis_note:
+        note = f"{note} {basis_note[0].upper()}{basis_note[1:]}.".strip()
+    figure = cost_figure(costs, data.styles, COST_NAMES[cost])
+    return Section(title, figures=[(figure, caption)], note=note, table_html=_cost_table(data, costs, COST_NAMES[cost]))
 
 
-def _cost_table(data: ReportInput, costs: pd.DataFrame) -> str:
-    """One row per arm (per scenario and arm when there are several scenarios)."""
+def _cost_table(data: ReportInput, costs: pd.DataFrame, cost_name: str) -> str:
+    """One row per arm (per scenario and arm when there are several scenarios), its cost headed by ``cost_name``."""
     several = len(data.scenarios) > 1
     rows = "".join(
         "<tr>"
@@ -294,15 +299,17 @@ def _cost_table(data: ReportInput, costs: pd.DataFrame) -> str:
         for _, row in costs.iterrows()
     )
     return (
-        '<table class="data"><tr>' + ("<th>scenario</th>" if several else "") + "<th>arm</th><th>funds sent (yuan per run)</th>"
+        '<table class="data"><tr>'
+        + ("<th>scenario</th>" if several else "")
+        + f"<th>arm</th><th>{_text(cost_name)} (yuan per run)</th>"
         f"<th>Gini reduction, 0–1 scale [95% CI]</th><th>yuan per 0.001 Gini</th></tr>{rows}</table>"
     )
 
 
 def _cost_cells(row: pd.Series) -> list[str]:
-    """One arm's funds, Gini reduction with its interval, and yuan per 0.001 Gini - or, where that is not defined, why."""
+    """One arm's cost, Gini reduction with its interval, and yuan per 0.001 Gini - or, where that is not defined, why."""
     cells = cost_cells(row)
-    return [cells["funds sent (yuan)"], f"{cells['Gini reduction']} {cells['95% CI']}", cells["yuan per 0.001 Gini"]]
+    return [cells["cost"], f"{cells['Gini reduction']} {cells['95% CI']}", cells["yuan per 0.001 Gini"]]
 
 
 def network_section(data: ReportInput) -> Section:
