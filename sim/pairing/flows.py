@@ -63,15 +63,23 @@ class HouseholdRanking:
         self.households, self.links = households, links
         self._villages: np.ndarray | None = None
         self._ranking: tuple = ()
+        self._last_villages: np.ndarray | None = None  # the last subset asked for, and its regrouped ranking
+        self._last: tuple = ()
 
     def of(self, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows, group, rank) of ``villages``, as :func:`ranked_rows` gives them."""
+        """(rows, group, rank) of ``villages``, as :func:`ranked_rows` gives them (possibly the shared arrays: do not write)."""
         if self._villages is None:
             self._villages = np.unique(self.links.village[self.links.active])
             self._ranking = ranked_rows(self.households, self._villages)
-        if np.isin(villages, self._villages).all():
-            return ranked_rows_of(self._ranking, self._villages, villages)
-        return ranked_rows(self.households, villages)
+        if np.array_equal(villages, self._villages):  # funds often reach every linked village: no regrouping to do
+            return self._ranking
+        if not np.array_equal(villages, self._last_villages):  # broad and captured funds reach the same villages
+            inside = np.isin(villages, self._villages).all()
+            self._last_villages = villages
+            self._last = (
+                ranked_rows_of(self._ranking, self._villages, villages) if inside else ranked_rows(self.households, villages)
+            )
+        return self._last
 
 
 @dataclass
