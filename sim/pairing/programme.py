@@ -159,15 +159,21 @@ class PairingProgramme:
         totals["donor_cost"] = cost + self._lost_output(donor_burden)
         totals["funds_captured_pc"] = totals.get("funds_captured", 0.0) / max(float(self.county.population.sum()), 1.0)
         self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **totals, **self._status_counts()}
-        stocks = {"technology_lift": self.stocks.technology_lift, "support_income": self.stocks.support_income(spec.effects)}
-        return self._influence(own_effort=own_effort, donor_burden=donor_burden, **stocks, **channels)
+        return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
 
     def _influence(self, **channels: np.ndarray | float) -> PairingInfluence:
         """What the county core feels of pairing: ``NEUTRAL`` for a scenario without policies (no one is ever trained,
-        aided or posted), else this month's channels and the scenario's talent drain."""
+        aided or posted), else this month's channels, what the stocks yield and the scenario's talent drain.
+
+        The stocks' yield is computed only when it is used: it is a pass over every household."""
         if not self.spec.policies:
             return NEUTRAL
-        return PairingInfluence(talent_drain=self.spec.failure.talent_drain, **channels)
+        return PairingInfluence(
+            talent_drain=self.spec.failure.talent_drain,
+            technology_lift=self.stocks.technology_lift,
+            support_income=self.stocks.support_income(self.spec.effects),
+            **channels,
+        )
 
     def _record(self, step: int, flow: str, moved: flows.Moved, cost: np.ndarray) -> None:
         """Put one flow's transfers of this month and their cost (yuan per link) in the ledger, and count them towards
