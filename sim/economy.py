@@ -104,14 +104,18 @@ class VillageState:
         """
         return params.problem_fix_cost * self.productivity / self.start_productivity
 
-    def constraint(self, params: Economy, farm_output: np.ndarray) -> np.ndarray:
-        """Share of farm output lost to open problems, given the village's farm output this month before the loss (yuan).
+    def problem_loss(self, params: Economy) -> np.ndarray:
+        """Yuan of farm output the village's open problems cost it this month, before the cap.
 
         An open problem is a public work not built: it costs the village the yearly return that work would earn,
-        ``public_works_return`` times what fixing it costs, up to ``max_problem_loss`` of its farm output.
+        ``public_works_return`` times what fixing it costs.
         """
-        lost = (params.public_works_return / 12.0) * self.problems * self.problem_fix_cost(params)
-        return np.minimum(lost / np.maximum(farm_output, 1e-9), params.max_problem_loss)
+        return (params.public_works_return / 12.0) * self.problems * self.problem_fix_cost(params)
+
+    def constraint(self, params: Economy, farm_output: np.ndarray) -> np.ndarray:
+        """Share of farm output lost to open problems, given the village's farm output this month before the loss (yuan):
+        :meth:`problem_loss`, up to ``max_problem_loss`` of its farm output."""
+        return np.minimum(self.problem_loss(params) / np.maximum(farm_output, 1e-9), params.max_problem_loss)
 
     def weak(self, thresholds: Classification) -> np.ndarray:
         return self.collective_annual < thresholds.weak_collective_income
@@ -354,6 +358,7 @@ def calibrate_productivity(
     less than ``min_farm_share`` of the target.
     """
     state.productivity = np.ones(len(target_per_capita))
+    state.start_productivity = state.productivity.copy()  # the fix cost's index is 1 until productivity is set
     compute_incomes(households, state, local_wages, village_population, trends, params, NEUTRAL)
     target = target_per_capita * village_population / months_in_year
     non_farm = sum(households.village_sum(households.income[s]) for s in INCOME_SOURCES if s not in ("farm", "transfer"))
@@ -363,7 +368,7 @@ def calibrate_productivity(
     # A, so the smaller of the two productivities that reach the need is the one that does.
     per_productivity = households.village_sum(farm_inputs(households, params)) * unconstrained_farm_factor(state, NEUTRAL)
     per_productivity = np.maximum(per_productivity, 1e-9)
-    loss = (params.public_works_return / 12.0) * state.problems * params.problem_fix_cost
+    loss = state.problem_loss(params)  # at the start-year fix cost
     uncapped = (farm_needed + loss) / per_productivity
     capped = farm_needed / (per_productivity * max(1.0 - params.max_problem_loss, 1e-9))
     state.productivity = np.minimum(uncapped, capped)

@@ -192,6 +192,25 @@ def village_rows(h: HouseholdArrays, villages: np.ndarray) -> tuple[np.ndarray, 
     return rows, np.repeat(np.arange(villages.size), counts)
 
 
+def farm_output_without_pairing(
+    county: County, villages: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the households of ``villages`` farm, and each village's farm output per unit of it before pairing's channels.
+
+    Returns (rows, group, household inputs, village inputs, output per input): the households' rows and their
+    village's position in ``villages`` (as :func:`village_rows`), their :func:`~sim.economy.farm_inputs`, those
+    summed per village (0 for other villages), and productivity times the village farm factor with
+    :data:`~sim.influence.NEUTRAL` (per village; meaningful for ``villages`` only).
+    """
+    state, h, economy = county.state, county.households, county.economy
+    rows, group = village_rows(h, villages)
+    household_inputs = farm_inputs(h, economy, rows)
+    village_inputs = np.zeros(len(h.start))
+    village_inputs[villages] = np.bincount(group, weights=household_inputs, minlength=villages.size)
+    per_input = state.productivity * village_farm_factor(state, economy, NEUTRAL, village_inputs)
+    return rows, group, household_inputs, village_inputs, per_input
+
+
 def ranked_rows(h: HouseholdArrays, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The households of ``villages``, sorted by village and then per-capita income.
 
@@ -338,12 +357,8 @@ def open_markets(inputs: FlowInputs) -> Moved:
     villages = np.flatnonzero(
         np.bincount(links.village, weights=links.planned["market_savings"] * links.active, minlength=len(h.start))
     )
-    rows, group = village_rows(h, villages)
+    rows, group, household_inputs, _, per_input = farm_output_without_pairing(county, villages)
     farming = (h.workers[rows] - h.migrants[rows] - h.local_jobs[rows]) > 0
-    household_inputs = farm_inputs(h, county.economy, rows)
-    village_inputs = np.zeros(len(h.start))
-    village_inputs[villages] = np.bincount(group, weights=household_inputs, minlength=villages.size)
-    per_input = county.state.productivity * village_farm_factor(county.state, county.economy, NEUTRAL, village_inputs)
     cap = effects.market_savings_cap * per_input[villages][group] * household_inputs * farming
 
     def saved(per_link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

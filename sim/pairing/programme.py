@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from sim.agents import JointBranch, Organisation
-from sim.economy import farm_inputs, village_farm_factor
 from sim.influence import NEUTRAL, PairingInfluence
 from sim.outcome_registry import pairing_outcomes
 from sim.pairing import flows, governance
@@ -207,11 +206,7 @@ class PairingProgramme:
         donors = np.flatnonzero(donor_burden)
         if donors.size == 0:
             return 0.0
-        state, h, params = county.state, county.households, county.economy
-        rows, group = flows.village_rows(h, donors)
-        inputs = np.zeros(len(state.productivity))
-        inputs[donors] = np.bincount(group, weights=farm_inputs(h, params, rows), minlength=donors.size)
-        unburdened = state.productivity * village_farm_factor(state, params, NEUTRAL, inputs)
+        *_, inputs, unburdened = flows.farm_output_without_pairing(county, donors)
         return float((unburdened * inputs * donor_burden)[donors].sum())
 
     def _rotate_cadres(self, step: int, weak: np.ndarray) -> None:
