@@ -132,7 +132,8 @@ class PairingProgramme:
         """
         step, links, spec = month.step, self.links, self.spec
         governance.decay_effort(links, spec.failure, self.rng, step)
-        self.stocks.wear(spec.effects)
+        if spec.policies:  # without policies the stocks stay empty: no pass over every household to wear them
+            self.stocks.wear(spec.effects)
         ranking = flows.HouseholdRanking(self.county.households, links)
         inputs = flows.FlowInputs(links, self.county, month, spec.effects, spec.failure, self.rng, ranking, self.stocks)
         totals: dict[str, float] = {}
