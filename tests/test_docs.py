@@ -160,3 +160,57 @@ def test_every_behavioural_default_states_a_prior_range_that_contains_it():
         elif not ranges[path][0] <= default <= ranges[path][1]:
             problems.append(f"`{path}`: default {default} outside its range {ranges[path][0]:g}–{ranges[path][1]:g}")
     assert not problems, "docs/ODD.md section 9 needs prior ranges:\n" + "\n".join(problems)
+
+
+TRACE = ODD.parent / "TRACE.md"
+# The eight elements of a TRACE document (Grimm et al. 2014, docs/SOURCES.md [Grimm 2014]).
+TRACE_ELEMENTS = (
+    "Problem formulation",
+    "Model description",
+    "Data evaluation",
+    "Conceptual model evaluation",
+    "Implementation verification",
+    "Model output verification",
+    "Model analysis",
+    "Model output corroboration",
+)
+# A Markdown link's target: [text](target), without an optional "title".
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def _relative_link_targets(path: Path) -> list[str]:
+    """The targets of the links in ``path`` that point into the repository (not web addresses or anchors alone)."""
+    targets = LINK.findall(path.read_text(encoding="utf-8"))
+    return [target for target in targets if not re.match(r"[a-z][a-z0-9+.-]*:", target) and not target.startswith("#")]
+
+
+def test_trace_has_its_eight_elements_as_headings_in_order():
+    headings = re.findall(r"^#{2,3} (?:\d+\.\s*)?(.+?)\s*$", TRACE.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    found = [heading for heading in headings if heading.lower() in {element.lower() for element in TRACE_ELEMENTS}]
+    assert [heading.lower() for heading in found] == [element.lower() for element in TRACE_ELEMENTS], (
+        f"docs/TRACE.md needs the eight TRACE elements as headings, in order; found {found}"
+    )
+
+
+def test_every_repository_path_trace_links_to_exists():
+    targets = _relative_link_targets(TRACE)
+    assert len(targets) >= len(TRACE_ELEMENTS), "docs/TRACE.md should link to its evidence in the repository"
+    missing = [target for target in targets if not (TRACE.parent / target.split("#")[0]).resolve().exists()]
+    assert not missing, f"docs/TRACE.md links to paths that do not exist: {missing}"
+
+
+def test_the_link_check_sees_a_missing_path_and_skips_web_addresses(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("[a](missing.py) [b](https://example.org/x) [c](#anchor) [d](here.md#part)\n", encoding="utf-8")
+    assert _relative_link_targets(page) == ["missing.py", "here.md#part"]
+
+
+def test_every_test_trace_names_exists():
+    named = set(re.findall(r"`(test_\w+)`", TRACE.read_text(encoding="utf-8")))
+    defined = {
+        name
+        for path in (ODD.parent.parent / "tests").glob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    }
+    assert named, "docs/TRACE.md names no tests"
+    assert not named - defined, f"docs/TRACE.md names tests that do not exist: {sorted(named - defined)}"
