@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "docs" / "SOURCES.md"
-CITING_FOLDERS = ("docs", "scenarios", "experiments")
+CITING_FOLDERS = ("docs", "scenarios", "experiments", "calibrations")
 CITING_SUFFIXES = {".md", ".yaml", ".yml", ".ipynb"}
 
 KEY = r"[A-Z][A-Za-z]+ (?:19|20)\d\d[a-z]?"
@@ -29,7 +29,7 @@ FORBIDDEN = {
 
 
 def citing_files() -> list[Path]:
-    """README.md and the text files of docs/, scenarios/ and experiments/ (SOURCES.md included)."""
+    """README.md and the text files of docs/, scenarios/, experiments/ and calibrations/ (SOURCES.md included)."""
     files = [ROOT / "README.md"]
     for folder in CITING_FOLDERS:
         files += sorted(p for p in (ROOT / folder).rglob("*") if p.suffix in CITING_SUFFIXES and p.is_file())
