@@ -122,6 +122,32 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--quiet", action="store_true", help="print nothing but errors")
         command.set_defaults(handler=_experiment, sweep=name == "sweep")
 
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="fit a scenario's uncertain parameters to observed targets (history matching) and score held-out patterns",
+        description="Run a calibration file's waves of history matching with Gaussian-process emulators, draw the "
+        "posterior sample of parameter sets, run the model at posterior draws to score each target and held-out pattern, "
+        "and say which parameters the targets do not identify (docs/CALIBRATION.md). Every run is saved as it ends: "
+        "re-running resumes. The quick-trial options change the method and so need their own --out folder.",
+    )
+    calibrate.add_argument(
+        "calibration", metavar="CALIBRATION", help="calibration YAML file, e.g. calibrations/shouguang_2009.yaml"
+    )
+    calibrate.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores; 1 runs in this process)")
+    calibrate.add_argument(
+        "--dask", metavar="ADDRESS", help="run on a Dask cluster: a scheduler address, or 'local' for a LocalCluster"
+    )
+    calibrate.add_argument("--out", type=Path, help="results folder (default: results/calibrate-<calibration name>)")
+    calibrate.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    for option, key, what in (
+        ("--waves", "waves", "waves of history matching"),
+        ("--points", "points_per_wave", "design points a wave"),
+        ("--seeds", "seeds", "seeds a design point"),
+        ("--check-draws", "check_draws", "posterior draws the posterior check runs"),
+    ):
+        calibrate.add_argument(option, type=_positive_int, dest=key, help=f"{what} (default: the file's method section)")
+    calibrate.set_defaults(handler=_calibrate)
+
     audit = commands.add_parser(
         "audit",
         help="run the economics audit of a scenario: pairing's effects, flow by flow, with intervals",
@@ -158,9 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="write an HTML report of a results folder",
         description="Write one self-contained HTML report (Plotly figures, works offline) of an experiment folder "
-        "(pairsim compare or sweep) or of one pairsim run output folder.",
+        "(pairsim compare or sweep), of one pairsim run output folder, or of a calibration folder (pairsim calibrate).",
     )
-    report.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a folder written by compare, sweep or run")
+    report.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a folder written by compare, sweep, run or calibrate")
     report.add_argument("-o", "--out", type=Path, help="the HTML file to write (default: RESULTS_DIR/report.html)")
     report.set_defaults(handler=_report)
 
@@ -333,6 +359,61 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+METHOD_OPTIONS = ("waves", "points_per_wave", "seeds", "check_draws")
+"""The method settings ``pairsim calibrate`` can change for a quick trial."""
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        prepare_experiment_folder(args.out)  # at once, before seconds of imports; the default needs the file's name
+    from sim.calibration import load_calibration, run_calibration
+    from sim.execute import make_executor
+
+    calibration = load_calibration(args.calibration)
+    changes = {key: getattr(args, key) for key in METHOD_OPTIONS if getattr(args, key) is not None}
+    if changes:
+        from pydantic import ValidationError
+
+        try:
+            calibration = calibration.with_method(**changes)
+        except ValidationError as error:
+            raise InputError.single("--check-draws", "", error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    out_dir = args.out or DEFAULT_RESULTS / f"calibrate-{calibration.name}"
+    if args.out is None:
+        prepare_experiment_folder(out_dir)
+    say = _printer(args.quiet)
+    method = calibration.method
+    where = f"Dask ({args.dask})" if args.dask else f"{args.workers or os.cpu_count()} worker(s)"
+    say(
+        f"{calibration.name}: {method.waves} waves x {method.points_per_wave} points x {method.seeds} seed(s) x "
+        f"{len(calibration.arms)} arm(s), then {method.check_draws} posterior-check draws, on {where} -> {out_dir}/",
+        file=sys.stderr,
+    )
+    with make_executor(args.workers, args.dask) as executor:
+        report = run_calibration(calibration, args.calibration, out_dir, executor, progress=not args.quiet)
+    if report.interrupted:
+        saved = report.already_done + report.finished
+        print(
+            f"interrupted: {saved} of {report.total} runs of this stage are saved; run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if report.failed:
+        for run_id, error in list(report.failed.items())[:5]:
+            print(f"run {run_id} failed: {error}", file=sys.stderr)
+        print(
+            f"{len(report.failed)} runs failed (recorded in {out_dir}/manifest.json); run the same command to retry them",
+            file=sys.stderr,
+        )
+        return 1
+    if report.stopped:
+        print(f"{report.stopped}. Stopped after wave {report.waves_done}; the waves so far are in {out_dir}/", file=sys.stderr)
+        return 1
+    say(report.summary)
+    say(f"Results written to {out_dir}/ (calibration.md, posterior.parquet, targets.csv, validation.csv, ...)", file=sys.stderr)
+    return 0
+
+
 def _year_value(text: str) -> tuple[int, float]:
     year, _, value = text.partition("=")
     try:
@@ -396,9 +477,10 @@ def _audit(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     out = args.out or args.results / "report.html"
     prepare_report_file(out)
-    from sim.report import write_report
+    from sim.report import is_calibration_folder, write_calibration_report, write_report
 
-    print(f"Report written to {write_report(args.results, out)}")
+    write = write_calibration_report if is_calibration_folder(args.results) else write_report
+    print(f"Report written to {write(args.results, out)}")
     return 0
 
 

@@ -5,7 +5,8 @@ Reads either an experiment's folder (``runs/*.parquet`` + ``manifest.json``, fro
 the figures a policy researcher sends to colleagues: outcomes over time with
 95 % bands, effects against the baseline, Lorenz curves, the Theil split, weak
 and hollow villages, who funds whom, cost-effectiveness, the pairing network
-and sensitivity indices. plotly.js is embedded once, so the file works offline.
+and sensitivity indices; or a calibration's folder (``pairsim calibrate``), whose report is
+:mod:`~sim.report.calibration`'s. plotly.js is embedded once, so the file works offline.
 Every piece of text that comes from a scenario or experiment file is escaped.
 
 Several scenarios are never pooled: each (scenario, arm) gets its own trace, named
@@ -18,6 +19,13 @@ Split by job: :mod:`~sim.report.inputs` reads a folder, :mod:`~sim.report.styles
 The names below are the public ones (the notebooks draw the report's figures with them).
 """
 
+from sim.report.calibration import (
+    CalibrationInput,
+    build_calibration_report,
+    is_calibration_folder,
+    load_calibration_input,
+    write_calibration_report,
+)
 from sim.report.figures import (
     RECIPIENT_CLASSES,
     cost_figure,
@@ -59,16 +67,20 @@ __all__ = [
     "SECTIONS",
     "SYMBOLS",
     "TIME_SERIES",
+    "CalibrationInput",
     "NodeKind",
     "ReportInput",
     "Section",
     "Styles",
+    "build_calibration_report",
     "build_report",
     "cost_figure",
     "cost_section",
     "flows_section",
     "forest_figure",
     "forest_section",
+    "is_calibration_folder",
+    "load_calibration_input",
     "load_report_input",
     "lorenz_figure",
     "lorenz_section",
@@ -85,5 +97,6 @@ __all__ = [
     "time_series_figure",
     "time_series_section",
     "villages_section",
+    "write_calibration_report",
     "write_report",
 ]
