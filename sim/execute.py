@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,6 +86,7 @@ def run_one(spec: RunSpec) -> pd.DataFrame:
     )
     for name, value in spec.parameters.items():
         table[f"param:{name}"] = value
+    table = table.assign(draw=spec.draw) if spec.draw is not None else table  # a posterior experiment's draw
     for outcome in [*spec.outcomes, *CUMULATIVE_FLOWS.values()]:
         table[outcome] = yearly[outcome].astype(float)
     return pd.concat([table, _funds_by_kind_totals(model, table["step"])], axis=1)
@@ -131,13 +132,16 @@ class RunOutcome:
     starting_graph: StartingGraph | None = None
 
 
-def run_safely(spec: RunSpec) -> RunOutcome:
-    """Run one spec in a worker; an exception becomes a recorded error instead of stopping the experiment."""
+def run_safely(spec: RunSpec, with_graph: bool = True) -> RunOutcome:
+    """Run one spec in a worker; an exception becomes a recorded error instead of stopping the experiment.
+
+    ``with_graph=False`` never brings back a starting graph (a calibration draws no network, see :func:`keeps_graph`).
+    """
     started = time.perf_counter()
     try:
         table = run_one(spec)
         start = None
-        if keeps_graph(spec):
+        if with_graph and keeps_graph(spec):
             free_finished_models(started)  # before the starting graph builds the model again
             start = starting_graph(spec)
     except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, the rest go on
@@ -191,8 +195,10 @@ def identity(experiment: Experiment) -> str:
     A results folder made with fewer replications can be extended; one made
     from a different experiment cannot be mixed into.
     """
-    data = experiment.model_dump(exclude={"replications"})
+    data = experiment.model_dump(exclude={"replications", *(["parameters"] if experiment.parameters is None else [])})
     data["scenarios"] = [file_hash(path) for path in experiment.scenarios]
+    if experiment.parameters is not None:  # the posterior's contents, not where it lies
+        data["parameters"]["posterior"] = file_hash(experiment.parameters.posterior)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -221,11 +227,33 @@ def run_experiment(
         for spec in specs
         if spec.run_id not in done or (keeps_graph(spec) and not store.has_graph(Path(spec.scenario).stem, spec.arm))
     ]
+    return stream_runs(
+        todo, len(specs), store, manifest, executor, desc=experiment.name, progress=progress, max_pending=max_pending
+    )
+
+
+def stream_runs(
+    todo: list[RunSpec],
+    total: int,
+    store: ResultsStore,
+    manifest: dict[str, Any],
+    executor: Executor,
+    desc: str,
+    progress: bool = True,
+    max_pending: int = 32,
+    worker: Callable[[RunSpec], RunOutcome] | None = None,
+) -> ExperimentReport:
+    """Run ``todo`` (the unfinished ones of ``total`` runs) on ``executor``, saving each run into ``store`` as it ends.
+
+    ``manifest["runs"][run_id]`` gets each run's status, seconds and error, and the manifest is rewritten after each
+    batch, so a killed call loses nothing saved. ``worker`` runs one spec in a worker and must be picklable (default:
+    :func:`run_safely`, looked up when called). Shared by experiments and calibrations: only this, the main process,
+    writes files.
+    """
+    worker = worker or run_safely
     failed: dict[str, str] = {}
     finished = 0
-    bar = tqdm(
-        total=len(specs), initial=len(specs) - len(todo), unit="run", desc=experiment.name, disable=not progress, mininterval=0.5
-    )
+    bar = tqdm(total=total, initial=total - len(todo), unit="run", desc=desc, disable=not progress, mininterval=0.5)
     waiting = iter(todo)
     pending: dict[Future, RunSpec] = {}
     broken: str | None = None  # why the executor takes no more runs (a process pool whose worker was killed)
@@ -239,7 +267,7 @@ def run_experiment(
         nonlocal broken
         for spec in waiting:
             try:
-                future = executor.submit(run_safely, spec)
+                future = executor.submit(worker, spec)
             except BrokenExecutor as exc:
                 broken = lost_worker(exc)
                 record_failure(spec.run_id, broken)
@@ -273,7 +301,7 @@ def run_experiment(
                     failed[outcome.run_id] = record["error"] = outcome.error
                 else:
                     if outcome.starting_graph is not None:
-                        store.save_graph(record["scenario"], record["arm"], outcome.starting_graph)
+                        store.save_graph(Path(spec.scenario).stem, spec.arm, outcome.starting_graph)
                     store.save_run(outcome.run_id, outcome.table)
                     finished += 1
                 bar.update()
@@ -289,10 +317,10 @@ def run_experiment(
         for future in pending:
             future.cancel()
         store.write_manifest(manifest)
-        return ExperimentReport(len(specs), len(specs) - len(todo), finished, failed, interrupted=True)
+        return ExperimentReport(total, total - len(todo), finished, failed, interrupted=True)
     finally:
         bar.close()
-    return ExperimentReport(len(specs), len(specs) - len(todo), finished, failed, interrupted=False)
+    return ExperimentReport(total, total - len(todo), finished, failed, interrupted=False)
 
 
 def _start_manifest(
@@ -328,6 +356,7 @@ def _start_manifest(
         "experiment": experiment.name,
         "experiment_file": str(Path(experiment_path).resolve()),
         "design": experiment.design.model_dump() if experiment.design is not None else None,
+        **_posterior_entry(experiment),
         "experiment_sha256": file_hash(experiment_path),
         "identity": key,
         "scenarios": {str(path): file_hash(path) for path in experiment.scenarios},
@@ -355,6 +384,21 @@ def _start_manifest(
     store.folder.mkdir(parents=True, exist_ok=True)
     store.write_manifest(manifest)
     return manifest
+
+
+def _posterior_entry(experiment: Experiment) -> dict[str, Any]:
+    """The manifest's record of the posterior an experiment draws its parameters from (nothing without one)."""
+    if experiment.parameters is None:
+        return {}
+    draws = experiment.parameters.draws
+    return {
+        "posterior": {
+            "file": experiment.parameters.posterior,
+            "sha256": file_hash(experiment.parameters.posterior),
+            "draws": draws,
+            "seeds_per_draw": experiment.replications // draws,
+        }
+    }
 
 
 class SerialExecutor(Executor):

@@ -59,9 +59,10 @@ class Parameter(Strict):
     low: float | None = None
     high: float | None = None
     values: list[float] | None = None
-    distribution: Literal["uniform", "triangular", "truncnormal"] = Field(
+    distribution: Literal["uniform", "triangular", "truncnormal", "loguniform"] = Field(
         "uniform",
-        description="uniform on [low, high]; triangular with its 'mode'; normal with 'mean' and 'sd' truncated to [low, high]",
+        description="uniform on [low, high]; triangular with its 'mode'; normal with 'mean' and 'sd' truncated to [low, high]; "
+        "loguniform: uniform in log(value), for a positive quantity known to within a factor (low > 0)",
     )
     mode: float | None = Field(None, description="triangular: the most likely value, within [low, high]")
     mean: float | None = Field(None, description="truncnormal: mean of the normal before truncation")
@@ -75,7 +76,9 @@ class Parameter(Strict):
             raise ValueError(f"low must be below high, got {self.low} and {self.high}")
         if self.values is not None and self.distribution != "uniform":
             raise ValueError(f"a {self.distribution} distribution needs 'low' and 'high', not 'values'")
-        needs = {"uniform": (), "triangular": ("mode",), "truncnormal": ("mean", "sd")}[self.distribution]
+        if self.distribution == "loguniform" and self.low is not None and not self.low > 0:
+            raise ValueError(f"a loguniform distribution needs low > 0, got {self.low}")
+        needs = {"uniform": (), "triangular": ("mode",), "truncnormal": ("mean", "sd"), "loguniform": ()}[self.distribution]
         for name in ("mode", "mean", "sd"):
             given = getattr(self, name) is not None
             if given != (name in needs):
@@ -99,6 +102,8 @@ class Parameter(Strict):
         if self.distribution == "truncnormal":
             a, b = (low - self.mean) / self.sd, (high - self.mean) / self.sd
             return np.clip(stats.truncnorm(a, b, loc=self.mean, scale=self.sd).ppf(unit), low, high)
+        if self.distribution == "loguniform":
+            return np.clip(np.exp(np.log(low) + unit * (np.log(high) - np.log(low))), low, high)
         return low + unit * (high - low)
 
 
@@ -122,6 +127,19 @@ class Design(Strict):
         return parameters
 
 
+class PosteriorParameters(Strict):
+    """Parameter values from a calibration's posterior sample: each replication runs one of its draws (parameter
+    uncertainty carried into the comparison, see :func:`posterior_draws`)."""
+
+    example = "{posterior: ../calibrations/posteriors/shouguang_2009.parquet, draws: 25}"
+
+    posterior: str = Field(
+        description="Parquet file of posterior draws (a 'weight' column and one column per dotted scenario path), "
+        "relative to the experiment file"
+    )
+    draws: PositiveInt = Field(description="how many draws to use; replication r runs draw r mod draws")
+
+
 class Experiment(Strict):
     """An experiment file (experiments/*.yaml)."""
 
@@ -135,6 +153,7 @@ class Experiment(Strict):
     arms: dict[str, Arm] = Field({}, validate_default=True)
     outcomes: list[str] = Field(default_factory=default_outcomes)
     design: Design | None = None
+    parameters: PosteriorParameters | None = Field(None, description="posterior draws instead of a design")
 
     @field_validator("outcomes")
     @classmethod
@@ -175,8 +194,9 @@ class RunSpec:
     seed: int
     overrides: dict[str, Any] = field(default_factory=dict)
     keep_policies: tuple[str, ...] | None = None  # None: all of the scenario's policies
-    parameters: dict[str, float] = field(default_factory=dict)  # the design point's values
+    parameters: dict[str, float] = field(default_factory=dict)  # the design point's (or posterior draw's) values
     outcomes: tuple[str, ...] = field(default_factory=lambda: tuple(default_outcomes()))
+    draw: int | None = None  # the posterior draw this run uses (None: the experiment has no posterior)
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -185,6 +205,10 @@ def load_experiment(path: str | Path) -> Experiment:
     source = str(path)
     require_file(path, "experiment", "an experiment YAML file")
     experiment = validate_model(Experiment, read_yaml_mapping(path), source)
+    posterior = None
+    if experiment.parameters is not None:
+        experiment = _resolve_posterior(experiment, path.parent, source)
+        posterior = posterior_table(experiment, source)
     resolved = []
     for i, scenario in enumerate(experiment.scenarios):
         scenario_path = (path.parent / scenario).resolve()
@@ -202,7 +226,7 @@ def load_experiment(path: str | Path) -> Experiment:
                         f"arms.{arm_name}.policies",
                         f"{scenario_path.name} has no policy {label!r}{did_you_mean(label, labels)}; its policies: {', '.join(labels) or 'none'}",
                     )
-        _check_changes(experiment, loaded, source)
+        _check_changes(experiment, loaded, source, posterior)
         same_name = [earlier for earlier in resolved if Path(earlier).stem == scenario_path.stem]
         if same_name:  # run ids and saved graphs are named by the file's stem
             raise InputError.single(
@@ -215,20 +239,33 @@ def load_experiment(path: str | Path) -> Experiment:
     return experiment.model_copy(update={"scenarios": resolved})
 
 
-def _check_changes(experiment: Experiment, scenario: Scenario, source: str) -> None:
-    """Apply every arm override and every design parameter's extreme values to ``scenario``, so a misspelt path or
-    an out-of-range value is bad input at load time instead of a failure of every run."""
-    changes: list[tuple[str, Arm, dict[str, Any]]] = []
+def _check_changes(experiment: Experiment, scenario: Scenario, source: str, posterior: pd.DataFrame | None = None) -> None:
+    """Apply every arm override, every design parameter's extreme values and each posterior column's smallest and
+    largest value (``posterior``: :func:`posterior_table`) to ``scenario``, so a misspelt path or an out-of-range value
+    is bad input at load time instead of a failure of every run."""
+    changes: list[tuple[str, tuple[str, ...] | None, dict[str, Any]]] = []
     for arm_name, arm in experiment.arms.items():
-        changes += [(f"arms.{arm_name}.overrides.{key}", arm, {key: value}) for key, value in arm.overrides.items()]
+        changes += [(f"arms.{arm_name}.overrides.{key}", arm_policies(arm), {key: value}) for key, value in arm.overrides.items()]
     if experiment.design is not None:
         for name, parameter in experiment.design.parameters.items():
             for value in parameter.values if parameter.values is not None else (parameter.low, parameter.high):
-                changes += [(f"design.parameters.{name}", arm, {name: value}) for arm in experiment.all_arms.values()]
+                changes += [
+                    (f"design.parameters.{name}", arm_policies(arm), {name: value}) for arm in experiment.all_arms.values()
+                ]
+    for name in [] if posterior is None else posterior_columns(posterior):
+        for value in (float(posterior[name].min()), float(posterior[name].max())):
+            where = f"parameters.posterior (column {name})"
+            changes += [(where, arm_policies(arm), {name: value}) for arm in experiment.all_arms.values()]
+    check_changes(scenario, changes, source)
+
+
+def check_changes(scenario: Scenario, changes: list[tuple[str, tuple[str, ...] | None, dict[str, Any]]], source: str) -> None:
+    """Apply each change (the field it comes from, the policies its arm keeps, one ``{dotted path: value}``) to
+    ``scenario``; every misspelt path or out-of-range value becomes one line of one :class:`InputError` about ``source``."""
     problems: list[Problem] = []
-    for field_path, arm, change in changes:
+    for field_path, keep_policies, change in changes:
         try:
-            resolve_scenario(scenario, scenario_overrides(scenario, arm_policies(arm), change))
+            resolve_scenario(scenario, scenario_overrides(scenario, keep_policies, change))
         except InputError as error:
             (key,) = change
             for problem in error.problems:
@@ -237,6 +274,101 @@ def _check_changes(experiment: Experiment, scenario: Scenario, source: str) -> N
                     problems.append(Problem(field_path, f"{message} (in scenario {scenario.name})"))
     if problems:
         raise InputError(source, problems)
+
+
+POSTERIOR_FILE = "a posterior sample written by pairsim calibrate (one column per dotted scenario path, and 'weight')"
+POSTERIOR_IGNORED = ("draw", "weight")
+"""A posterior file's columns that are not parameters (its own draw numbers, and the importance weights)."""
+
+
+def _resolve_posterior(experiment: Experiment, folder: Path, source: str) -> Experiment:
+    """The experiment with its posterior file's path made absolute, after the checks that need no file."""
+    if experiment.design is not None:
+        raise InputError.single(
+            source, "parameters", "give either 'design' (a parameter sweep) or 'parameters' (posterior draws), not both"
+        )
+    check_posterior_replications(experiment, source)
+    posterior = str((folder / experiment.parameters.posterior).resolve())
+    return experiment.model_copy(update={"parameters": experiment.parameters.model_copy(update={"posterior": posterior})})
+
+
+def check_posterior_replications(experiment: Experiment, source: str) -> None:
+    """Every posterior draw must run with the same number of seeds, at least two: the variance split of
+    :func:`sim.analysis.posterior_differences` tells parameters from noise by the spread between a draw's seeds."""
+    if experiment.parameters is None:
+        return
+    draws, replications = experiment.parameters.draws, experiment.replications
+    if replications % draws or replications < 2 * draws:
+        raise InputError.single(
+            source,
+            "replications",
+            f"must be a multiple of parameters.draws ({draws}) and at least {2 * draws}, so that every draw runs with the "
+            f"same number of seeds, two or more (the split of parameter uncertainty from noise needs them); got {replications}",
+        )
+
+
+def posterior_columns(posterior: pd.DataFrame) -> list[str]:
+    """A posterior table's parameter columns (dotted scenario paths), in file order."""
+    return [column for column in posterior.columns if column not in POSTERIOR_IGNORED]
+
+
+def posterior_table(experiment: Experiment, source: str) -> pd.DataFrame:
+    """The experiment's whole posterior file, checked: readable Parquet, a finite non-negative ``weight`` column
+    with a positive sum, numeric finite parameter columns, and at least ``draws`` rows (bad input otherwise)."""
+    from pyarrow.lib import ArrowException
+
+    where = "parameters.posterior"
+    path = Path(experiment.parameters.posterior)
+    if path.is_dir():
+        raise InputError.single(source, where, f"is a folder, expected {POSTERIOR_FILE}: {path}")
+    if not path.is_file():
+        raise InputError.single(source, where, f"file not found: {path}")
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError, ArrowException) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError.single(
+            source, where, f"{path} is not a readable Parquet table ({reason}); expected {POSTERIOR_FILE}"
+        ) from None
+    if "weight" not in table.columns:
+        raise InputError.single(source, where, f"{path} has no 'weight' column; expected {POSTERIOR_FILE}")
+    names = posterior_columns(table)
+    if not names:
+        raise InputError.single(source, where, f"{path} has no parameter columns; expected {POSTERIOR_FILE}")
+    for name in [*names, "weight"]:
+        numeric = pd.api.types.is_numeric_dtype(table[name]) and not pd.api.types.is_bool_dtype(table[name])
+        if not numeric or not np.isfinite(table[name].to_numpy(dtype=float)).all():
+            raise InputError.single(source, where, f"{path}: column {name} holds a value that is not a finite number")
+    weights = table["weight"].to_numpy(dtype=float)
+    if (weights < 0).any() or weights.sum() <= 0:
+        raise InputError.single(source, where, f"{path}: weights must be 0 or more with a positive sum")
+    if len(table) < experiment.parameters.draws:
+        raise InputError.single(
+            source, "parameters.draws", f"{experiment.parameters.draws} is more than the {len(table)} draws in {path}"
+        )
+    return table.astype({name: float for name in [*names, "weight"]})
+
+
+def posterior_draws(experiment: Experiment, source: str = "experiment") -> pd.DataFrame:
+    """The parameter values of the experiment's ``draws`` posterior draws, one row per draw (index ``draw``).
+
+    An equal-weight posterior (what pairsim calibrate writes) is already a random sample in random order, so its first
+    ``draws`` rows are taken. Unequal importance weights are resampled systematically (Kitagawa 1996; Douc, Cappé &
+    Moulines 2005), seeded by the experiment's seed, and the draws shuffled, so that each gets an equal share of runs.
+    """
+    table = posterior_table(experiment, source)
+    draws = experiment.parameters.draws
+    weights = table["weight"].to_numpy(dtype=float)
+    if np.allclose(weights, weights[0], rtol=1e-9, atol=0.0):
+        chosen = np.arange(draws)
+    else:
+        rng = np.random.default_rng(np.random.SeedSequence([experiment.seed, 2]))
+        positions = (rng.random() + np.arange(draws)) / draws
+        chosen = np.searchsorted(np.cumsum(weights / weights.sum()), positions, side="right")
+        chosen = rng.permutation(np.minimum(chosen, len(table) - 1))  # a cumulative sum a rounding short of 1
+    frame = table.iloc[chosen][posterior_columns(table)].reset_index(drop=True)
+    frame.index.name = "draw"
+    return frame
 
 
 def arm_policies(arm: Arm) -> tuple[str, ...] | None:
@@ -318,6 +450,8 @@ def run_specs(experiment: Experiment) -> list[RunSpec]:
     """Every run of the experiment, in a stable order (scenario, arm, point, replication)."""
     seeds = replication_seeds(experiment.seed, experiment.replications)
     points = design_points(experiment.design, experiment.seed)
+    check_posterior_replications(experiment, f"experiment {experiment.name}")  # again: --replications may have changed it
+    draws = [] if experiment.parameters is None else posterior_draws(experiment).to_dict("records")
     horizon = {"horizon_years": experiment.horizon_years} if experiment.horizon_years else {}
     specs = []
     for scenario in experiment.scenarios:
@@ -325,8 +459,10 @@ def run_specs(experiment: Experiment) -> list[RunSpec]:
         for arm_name, arm in experiment.all_arms.items():
             keep = arm_policies(arm)
             for point, values in points.iterrows():
-                parameters = {name: float(value) for name, value in values.items()}
+                point_values = {name: float(value) for name, value in values.items()}
                 for replication, seed in enumerate(seeds):
+                    draw = replication % len(draws) if draws else None  # the same draw and seed in every arm: paired
+                    parameters = point_values if draw is None else {name: float(v) for name, v in draws[draw].items()}
                     specs.append(
                         RunSpec(
                             run_id=f"{stem}__{arm_name}__p{point:04d}__r{replication:03d}",
@@ -339,6 +475,7 @@ def run_specs(experiment: Experiment) -> list[RunSpec]:
                             keep_policies=keep,
                             parameters=parameters,
                             outcomes=tuple(experiment.outcomes),
+                            draw=draw,
                         )
                     )
     return specs
@@ -361,11 +498,14 @@ __all__ = [
     "Design",
     "Experiment",
     "Parameter",
+    "PosteriorParameters",
     "RunSpec",
     "design_points",
     "expected_rows",
     "file_hash",
     "load_experiment",
+    "posterior_draws",
+    "posterior_table",
     "replication_seeds",
     "run_specs",
     "salib_problem",
