@@ -19,12 +19,15 @@ __all__ = [
     "COST_COLUMNS",
     "IDENTIFIER_COLUMNS",
     "RECIPIENT_CLASSES",
+    "better_direction",
     "cost_effectiveness",
     "default_outcomes",
     "final_year",
     "funds_by_donor_kind",
     "morris_indices",
     "paired_differences",
+    "posterior_differences",
+    "ranking_robustness",
     "sobol_indices",
     "time_series",
     "unpaired_differences",
@@ -375,6 +378,203 @@ def cost_effectiveness(
                "reduction", "reduction_se", "reduction_ci_low", "reduction_ci_high", "cost_per_unit",
                "cost_per_0.001", "note"]  # fmt: skip
     return _ordered(table[columns], final)
+
+
+# --------------------------------------------------------------------------- #
+# Experiments driven by a posterior sample: parameter uncertainty versus noise
+# --------------------------------------------------------------------------- #
+
+LOWER_IS_BETTER = frozenset(
+    {
+        "gini",
+        "gini_rural",
+        "theil_t",
+        "theil_t_between",
+        "theil_t_within",
+        "theil_between_share",
+        "urban_rural_ratio",
+        "income_gap",
+        "rural_quintile_ratio",
+        "poverty_headcount",
+        "weak_villages",
+        "hollow_villages",
+    }
+)
+HIGHER_IS_BETTER = frozenset(
+    {"rural_income_pc", "rural_median_income_pc", "rural_median_to_mean", "mean_collective_income", "local_jobs"}
+)
+"""Which way an outcome moves when the urban-rural gap narrows, for ranking arms; the registry has no such field, so it
+lives here. Outcomes in neither set (urban incomes, migration, leadership) have no agreed better direction."""
+
+RANK_HOLDS = 0.9
+"""An arm's ranking "holds" when it keeps its overall rank in at least this share of the posterior draws (issue 13)."""
+
+
+def better_direction(outcome: str) -> int:
+    """-1 when lower values of ``outcome`` are better (inequality, gaps, poverty, weak villages), +1 when higher are
+    (rural incomes); ValueError for an outcome without an agreed direction."""
+    if outcome in LOWER_IS_BETTER:
+        return -1
+    if outcome in HIGHER_IS_BETTER or outcome.startswith("lorenz_p"):
+        return 1
+    raise ValueError(f"outcome {outcome!r} has no agreed better direction; pass higher_is_better=")
+
+
+def _draw_effects(results: pd.DataFrame, baseline: str, outcomes: Sequence[str]) -> pd.DataFrame:
+    """Long table of paired final-year effects: scenario, point, arm, outcome, draw, replication, d (arm − baseline of
+    the same replication, hence the same posterior draw and seed), arm_value, base_value; NaN pairs dropped."""
+    _require(results, ["draw"], "results (a posterior experiment's runs have a 'draw' column)")
+    final = _final(results)
+    _check_baselines(final, baseline)
+    pairs = _pairs(final, baseline, [*outcomes, "draw"])
+    mismatched = pairs["draw"] != pairs["draw__base"]
+    if mismatched.any():
+        row = pairs.loc[mismatched].iloc[0]
+        raise ValueError(
+            f"replication {row['replication']} ran draw {row['draw']} in arm {row['arm']!r} but another in the baseline"
+        )
+    pieces = []
+    for outcome in outcomes:
+        piece = pairs[[*_CELL, "draw", "replication"]].copy()
+        piece["outcome"] = outcome
+        piece["arm_value"] = pairs[outcome].astype(float)
+        piece["base_value"] = pairs[f"{outcome}__base"].astype(float)
+        pieces.append(piece.dropna(subset=["arm_value", "base_value"]))
+    long = pd.concat(pieces, ignore_index=True)
+    long["d"] = long["arm_value"] - long["base_value"]
+    return long
+
+
+def _one_way_anova(d: pd.Series, draw: pd.Series) -> dict[str, float]:
+    """One-way random-effects ANOVA of effects ``d`` grouped by posterior ``draw`` (see :func:`posterior_differences`)."""
+    groups = d.groupby(draw.to_numpy())
+    sizes, means = groups.size().to_numpy(float), groups.mean().to_numpy(float)
+    n, draws = float(sizes.sum()), len(sizes)
+    within = float(((d - groups.transform("mean")) ** 2).sum())
+    ms_within = within / (n - draws) if n > draws else np.nan
+    ms_between = float((sizes * (means - d.mean()) ** 2).sum()) / (draws - 1) if draws > 1 else np.nan
+    seeds = (n - (sizes**2).sum() / n) / (draws - 1) if draws > 1 else np.nan  # n0; S when every draw has S seeds
+    var_noise = ms_within
+    var_param = max(0.0, (ms_between - ms_within) / seeds) if np.isfinite(ms_between - ms_within) else np.nan
+    return {
+        "draws": draws,
+        "seeds": seeds,
+        "difference": float(means.mean()),
+        "std_error": float(np.std(means, ddof=1) / np.sqrt(draws)) if draws > 1 else np.nan,
+        "var_parameter": var_param,
+        "var_noise": var_noise,
+    }
+
+
+def posterior_differences(
+    results: pd.DataFrame,
+    baseline: str = "baseline",
+    outcomes: str | Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Each arm's final-year effect in a posterior experiment, its interval split into parameter uncertainty and noise.
+
+    Replication r of every arm ran posterior draw ``draw`` with the same seed, so d = arm − baseline of the same
+    replication is paired as in :func:`paired_differences`. Grouping the D draws' d values (S seeds each) gives the
+    one-way random-effects model d_ij = mu + a_i + e_ij, Var(a) = var_parameter (how much the effect itself changes
+    with the parameters), Var(e) = var_noise (run-to-run noise of one paired difference). ANOVA estimators (Montgomery,
+    Design and Analysis of Experiments, 8th ed. 2013, §3.9; Searle, Casella & McCulloch, Variance Components, 1992,
+    §3.5-3.6):
+
+    - MS_within = sum (d_ij − mean_i)² / (N − D), MS_between = sum S (mean_i − mean)² / (D − 1);
+    - ``var_noise`` = MS_within, ``var_parameter`` = max(0, (MS_between − MS_within) / S);
+    - ``difference`` = mean of the draw means (the posterior-mean effect), ``std_error`` = sd(draw means) / √D
+      = √(MS_between / (D·S)), ``ci_low/ci_high`` its t interval with D − 1 degrees of freedom: what we know of the
+      average effect over the posterior;
+    - ``range_low/range_high`` = difference ∓ z·√(var_parameter + var_noise/S), z the normal quantile at
+      ``confidence`` (1.96): the spread of the effect one parameter draw gives, averaged over its S seeds; its split:
+      ``half_width_parameter`` = z·√var_parameter and ``half_width_noise`` = z·√(var_noise/S) (they add in quadrature
+      to the range's half-width), ``share_parameter`` = var_parameter / (var_parameter + var_noise/S).
+
+    With unequal seeds per draw (a failed run), S is Searle's n0 = (N − sum n_i²/N)/(D − 1), which is S for a balanced
+    table. Columns: scenario, point, arm, outcome, draws, seeds, n, arm_mean, baseline_mean, difference, std_error, df,
+    ci_low, ci_high, relative, var_parameter, var_noise, range_low, range_high, half_width_parameter, half_width_noise,
+    share_parameter. Raises ValueError without a ``draw`` column or a baseline.
+    """
+    _check_confidence(confidence)
+    chosen = _outcomes(results, outcomes)
+    long = _draw_effects(results, baseline, chosen)
+    rows = []
+    for (scenario, point, arm, outcome), cell in long.groupby([*_CELL, "outcome"], sort=False):
+        rows.append(
+            {
+                "scenario": scenario,
+                "point": point,
+                "arm": arm,
+                "outcome": outcome,
+                "n": len(cell),
+                "arm_mean": cell["arm_value"].mean(),
+                "baseline_mean": cell["base_value"].mean(),
+                **_one_way_anova(cell["d"], cell["draw"]),
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["df"] = (table["draws"] - 1).astype(float).where(table["draws"] > 1)
+    half = _half_width(table["std_error"], table["df"], confidence)
+    table["ci_low"] = table["difference"] - half
+    table["ci_high"] = table["difference"] + half
+    table["relative"] = _safe_ratio(table["difference"], table["baseline_mean"])
+    z = stats.norm.ppf(0.5 + confidence / 2.0)
+    noise_of_mean = table["var_noise"] / table["seeds"]
+    spread = np.sqrt(table["var_parameter"] + noise_of_mean)
+    table["range_low"] = table["difference"] - z * spread
+    table["range_high"] = table["difference"] + z * spread
+    table["half_width_parameter"] = z * np.sqrt(table["var_parameter"])
+    table["half_width_noise"] = z * np.sqrt(noise_of_mean)
+    table["share_parameter"] = _safe_ratio(table["var_parameter"], table["var_parameter"] + noise_of_mean)
+    columns = [*_CELL, "outcome", "draws", "seeds", "n", "arm_mean", "baseline_mean", "difference", "std_error", "df",
+               "ci_low", "ci_high", "relative", "var_parameter", "var_noise", "range_low", "range_high",
+               "half_width_parameter", "half_width_noise", "share_parameter"]  # fmt: skip
+    return _ordered(table[columns], _final(results), chosen)
+
+
+def ranking_robustness(
+    results: pd.DataFrame, baseline: str = "baseline", outcome: str = "gini", higher_is_better: bool | None = None
+) -> pd.DataFrame:
+    """Does each arm's place in the ranking of arms survive parameter uncertainty?
+
+    For each posterior draw, each arm's effect on ``outcome`` is the mean paired difference (arm − baseline) over that
+    draw's seeds; the arms (the baseline left out) are ranked best first in :func:`better_direction` (or as
+    ``higher_is_better`` says; ties share the better rank). ``rank`` is the arm's place by its posterior-mean effect.
+    ``share_keeps_rank`` = share of draws in which the arm has that rank, ``share_best`` = share in which it ranks
+    first, ``share_improves`` = share in which its effect is on the better side of zero; ``holds`` = share_keeps_rank
+    >= :data:`RANK_HOLDS`. A draw in which some arm has no usable pair is left out (``draws`` counts those ranked).
+
+    Columns: scenario, point, outcome, arm, effect, rank, draws, share_keeps_rank, share_best, share_improves, holds.
+    """
+    sign = better_direction(outcome) if higher_is_better is None else (1 if higher_is_better else -1)
+    _require(results, [outcome])
+    long = _draw_effects(results, baseline, [outcome])
+    tables = []
+    for (scenario, point), cell in long.groupby(["scenario", "point"], sort=False):
+        per_draw = cell.groupby(["draw", "arm"], sort=False)["d"].mean().unstack("arm").dropna()
+        arms = list(per_draw.columns)
+        gain = sign * per_draw
+        ranks = gain.rank(axis=1, ascending=False, method="min")
+        overall = gain.mean().rank(ascending=False, method="min")
+        keeps = ranks.eq(overall, axis=1).mean()
+        table = pd.DataFrame(
+            {
+                "scenario": scenario,
+                "point": point,
+                "outcome": outcome,
+                "arm": arms,
+                "effect": per_draw.mean().to_numpy(),
+                "rank": overall.astype(int).to_numpy(),
+                "draws": len(per_draw),
+                "share_keeps_rank": keeps.to_numpy(),
+                "share_best": ranks.eq(1).mean().to_numpy(),
+                "share_improves": gain.gt(0).mean().to_numpy(),
+            }
+        )
+        table["holds"] = table["share_keeps_rank"] >= RANK_HOLDS
+        tables.append(table.sort_values("rank", kind="stable"))
+    return pd.concat(tables, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- #

@@ -38,7 +38,8 @@ def summarize_folder(folder: str | Path) -> str:
     arms = sorted(results["arm"].unique())
     if BASELINE in arms and len(arms) > 1:
         try:
-            lines += ["", differences_text(results), "", cost_text(results)]
+            effects = posterior_text(results) if POSTERIOR_DRAW in results.columns else differences_text(results)
+            lines += ["", effects, "", cost_text(results)]
         except ValueError as error:  # e.g. every baseline run of a scenario or design point failed
             lines += ["", f"No comparison with the baseline: {error}. Run the same command again to retry the failed runs."]
     design = manifest_design(manifest)
@@ -71,6 +72,70 @@ def differences_text(results: pd.DataFrame) -> str:
             }
         )
     return "Final-year difference from the baseline (arm - baseline, paired by replication):\n" + _table(pd.DataFrame(rows))
+
+
+POSTERIOR_DRAW = "draw"
+"""The column a posterior experiment's runs carry (which posterior draw each ran): its effects are split into the parts
+from parameter uncertainty and from noise, and its ranking of arms is checked draw by draw."""
+
+
+def posterior_text(results: pd.DataFrame) -> str:
+    """A posterior experiment's headline effects with their split intervals, and whether each arm's ranking holds."""
+    outcomes = [o for o in headline_outcomes() if o in results.columns]
+    table = analysis.posterior_differences(results, baseline=BASELINE, outcomes=outcomes)
+    shown = pd.DataFrame(
+        [{"arm": row["arm"], "outcome": outcome_label(row["outcome"]), **posterior_cells(row)} for _, row in table.iterrows()]
+    )
+    first = table.iloc[0]
+    heading = (
+        f"Final-year difference from the baseline over {int(first['draws'])} posterior draws x {first['seeds']:g} seeds "
+        "(arm - baseline, paired by draw and seed). 'mean, 95% CI': the posterior-mean effect; 'one draw, 95% range': "
+        "the effect one parameter set gives, its half-width split into parameter uncertainty and noise (they add in "
+        "quadrature); 'from parameters': that share of its variance:"
+    )
+    return f"{heading}\n{_table(shown)}\n\n{ranking_text(results, outcomes)}"
+
+
+def posterior_cells(row: pd.Series) -> dict[str, str]:
+    """One row of :func:`sim.analysis.posterior_differences` as text, each value in its outcome's unit."""
+    unit = unit_of(row["outcome"])
+    return {
+        "unit": UNITS[unit].short,
+        "baseline": format_value(row["baseline_mean"], unit),
+        "mean": format_value(row["difference"], unit, difference=True),
+        "95% CI": format_interval(row["ci_low"], row["ci_high"], unit, difference=True),
+        "one draw, 95% range": format_interval(row["range_low"], row["range_high"], unit, difference=True),
+        "± parameters": "±" + format_value(row["half_width_parameter"], unit, difference=True),
+        "± noise": "±" + format_value(row["half_width_noise"], unit, difference=True),
+        "from parameters": format_value(row["share_parameter"], "share"),
+    }
+
+
+def ranking_text(results: pd.DataFrame, outcomes: list[str]) -> str:
+    """Whether each arm keeps its place in the ranking of arms across posterior draws, for each outcome."""
+    tables = [analysis.ranking_robustness(results, baseline=BASELINE, outcome=outcome) for outcome in outcomes]
+    shown = pd.DataFrame(
+        [
+            {"outcome": outcome_label(row["outcome"]), "arm": row["arm"], **ranking_cells(row)}
+            for table in tables
+            for _, row in table.iterrows()
+        ]
+    )
+    return (
+        "Ranking of the arms in each posterior draw (1 = best: narrows the gap, or raises rural incomes, most); it holds "
+        f"when the arm keeps its rank in at least {analysis.RANK_HOLDS:.0%} of the draws:\n{_table(shown)}"
+    )
+
+
+def ranking_cells(row: pd.Series) -> dict[str, str]:
+    """One row of :func:`sim.analysis.ranking_robustness` as text."""
+    return {
+        "rank": str(int(row["rank"])),
+        "keeps rank": format_value(row["share_keeps_rank"], "share"),
+        "ranked best": format_value(row["share_best"], "share"),
+        "better than baseline": format_value(row["share_improves"], "share"),
+        "holds": "yes" if row["holds"] else "no",
+    }
 
 
 DONOR_COST = "donor_cost_total"

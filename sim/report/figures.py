@@ -476,3 +476,98 @@ def sensitivity_figure(table: pd.DataFrame, method: str, outcome: str, arm: str)
         figure.update_xaxes(hoverformat=d3_format(unit_of(outcome)))
         _value_axis(figure, unit_of(outcome))
     return figure
+
+
+def uncertainty_figure(split: pd.DataFrame, styles: Styles | None = None) -> go.Figure:
+    """How much of the spread of the effect one posterior draw gives comes from the parameters and how much from noise:
+    per outcome and arm, a bar of 100 % whose solid part is the parameters' share of the variance and whose pale part is
+    the noise's (``split`` from :func:`sim.analysis.posterior_differences`)."""
+    styles = styles or Styles.of(split)
+    figure = go.Figure()
+    labels = [outcome_label(outcome) for outcome in split["outcome"]]
+    shown = split.assign(label=labels, share=split["share_parameter"])
+    for (scenario, arm), rows in shown.groupby(["scenario", "arm"], sort=False):
+        rows = rows[rows["share"].notna()]  # an effect that never varies has no variance to split
+        name = styles.name(scenario, arm)
+        for part, width, base, alpha in (
+            ("parameters", rows["share"], 0.0, 1.0),
+            ("noise", 1.0 - rows["share"], rows["share"], 0.3),
+        ):
+            figure.add_trace(
+                go.Bar(
+                    x=width,
+                    y=rows["label"],
+                    base=base,
+                    orientation="h",
+                    offsetgroup=name,
+                    legendgroup=name,
+                    showlegend=part == "parameters",
+                    name=name,
+                    marker={"color": styles.colour(arm, alpha), "line": {"color": styles.colour(arm), "width": 1}},
+                    text=[_split_text(row) for row in rows.itertuples()],
+                    textposition="none",
+                    hovertemplate=f"%{{y}}: {part} %{{x:.0%}} of the variance<br>%{{text}}<extra>{_text(name)}</extra>",
+                )
+            )
+    figure.update_yaxes(autorange="reversed")
+    _layout(
+        figure,
+        "Where the uncertainty of each effect comes from: parameters (solid) or noise (pale)",
+        "share of the variance of the effect one posterior draw gives",
+        "outcome",
+        height=120 + 45 * len(set(labels)),
+    )
+    figure.update_layout(barmode="group", hovermode="closest")
+    figure.update_xaxes(tickformat=".0%", range=[0, 1])
+    return figure
+
+
+def _split_text(row) -> str:
+    """An effect's hover text: the half-widths from parameters and from noise, in the outcome's unit."""
+    parameters = format_outcome(row.half_width_parameter, row.outcome, difference=True)
+    noise = format_outcome(row.half_width_noise, row.outcome, difference=True)
+    return f"95 % half-width ±{parameters} from parameters, ±{noise} from noise"
+
+
+def ranking_figure(rankings: pd.DataFrame, styles: Styles | None = None, holds: float = 0.9) -> go.Figure:
+    """Per outcome and arm, the share of posterior draws in which the arm keeps its overall rank (left; the ranking
+    holds right of the dashed line at ``holds``) and in which it ranks best (right) (``rankings``: rows of
+    :func:`sim.analysis.ranking_robustness`)."""
+    styles = styles or Styles.of(rankings)
+    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("keeps its overall rank", "ranks best"))
+    shown = rankings.assign(
+        label=[outcome_label(outcome) for outcome in rankings["outcome"]], _arm=rankings["arm"].map(styles.arms.index)
+    )
+    shown = shown.sort_values("_arm", kind="stable")  # each arm in its place, not in its rank's
+    for (scenario, arm), rows in shown.groupby(["scenario", "arm"], sort=False):
+        name = styles.name(scenario, arm)
+        for column, share in enumerate(("share_keeps_rank", "share_best"), start=1):
+            figure.add_trace(
+                go.Bar(
+                    x=rows[share],
+                    y=rows["label"],
+                    orientation="h",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=column == 1,
+                    marker={"color": styles.colour(arm)},
+                    text=[f"rank {row.rank} of the arms by its posterior-mean effect" for row in rows.itertuples()],
+                    textposition="none",
+                    hovertemplate=f"%{{y}}: %{{x:.0%}} of the draws<br>%{{text}}<extra>{_text(name)}</extra>",
+                ),
+                row=1,
+                col=column,
+            )
+    figure.add_vline(x=holds, line={"color": "grey", "dash": "dash"}, row=1, col=1)
+    _layout(
+        figure,
+        "Does each arm's ranking hold across the posterior draws?",
+        "share of the posterior draws",
+        "outcome",
+        height=140 + 45 * rankings["outcome"].nunique(),
+    )
+    figure.update_layout(barmode="group", hovermode="closest")
+    figure.update_xaxes(tickformat=".0%", range=[0, 1])
+    figure.update_xaxes(title_text="share of the posterior draws", row=1, col=2)
+    figure.update_yaxes(autorange="reversed")
+    return figure

@@ -43,6 +43,7 @@ class ReportInput:
     network: tuple[nx.Graph, dict[str, float], str] | None = None  # graph, funds per node, what the sizes mean
     network_note: str = ""
     design: Design | None = None
+    posterior: dict | None = None  # the manifest's record of a posterior experiment's draws (file, sha256, draws, seeds)
 
     @cached_property
     def scenarios(self) -> list[str]:
@@ -205,7 +206,14 @@ def _experiment_input(folder: Path) -> ReportInput:
         network=network,
         network_note=network_note,
         design=design,
+        posterior=_posterior(manifest),
     )
+
+
+def _posterior(manifest: dict) -> dict | None:
+    """A posterior experiment's record of its draws, or None (an experiment without one, or an unreadable record)."""
+    entry = manifest.get("posterior")
+    return entry if isinstance(entry, dict) and isinstance(entry.get("draws"), int) else None
 
 
 def _experiment_overview(store: ResultsStore, manifest: dict, results: pd.DataFrame):
@@ -223,6 +231,7 @@ def _experiment_overview(store: ResultsStore, manifest: dict, results: pd.DataFr
         ("Arms", ", ".join(arms)),
         ("Replications per arm", str(manifest.get("replications", results["replication"].nunique()))),
         ("Design points", str(results["point"].nunique())),
+        *_posterior_overview(manifest),
         ("Horizon", f"{first}–{last} ({last - first} years)"),
         ("Runs", ", ".join(f"{count} {status}" for status, count in statuses.value_counts().items())),
         ("Seed", str(manifest.get("seed", "—"))),
@@ -233,6 +242,16 @@ def _experiment_overview(store: ResultsStore, manifest: dict, results: pd.DataFr
     if description is None:
         return [*overview, ("Note", OLD_MANIFEST)]
     return overview
+
+
+def _posterior_overview(manifest: dict) -> list[tuple[str, str]]:
+    """The overview's row naming a posterior experiment's draws (none for other experiments)."""
+    entry = _posterior(manifest)
+    if entry is None:
+        return []
+    seeds = entry.get("seeds_per_draw", "—")
+    where = f"{Path(str(entry.get('file', '?'))).name} (sha256 {str(entry.get('sha256', '—'))[:12]}…)"
+    return [("Parameters", f"{entry['draws']} posterior draws from {where}, each run with {seeds} seeds in every arm")]
 
 
 def _baseline_first(results: pd.DataFrame) -> pd.DataFrame:

@@ -22,15 +22,28 @@ from sim.report.figures import (
     forest_figure,
     lorenz_figure,
     network_figure,
+    ranking_figure,
     sankey_figure,
     sensitivity_figure,
     theil_figure,
     time_series_figure,
+    uncertainty_figure,
 )
 from sim.report.inputs import ReportInput, load_report_input
 from sim.report.styles import _text
 from sim.results import write_atomically
-from sim.summary import COST_NAMES, DONOR_COST, EVERY_FLOW, SENSITIVITY_OUTCOMES, cost_basis, cost_cells, sobol_varies
+from sim.summary import (
+    COST_NAMES,
+    DONOR_COST,
+    EVERY_FLOW,
+    POSTERIOR_DRAW,
+    SENSITIVITY_OUTCOMES,
+    cost_basis,
+    cost_cells,
+    posterior_cells,
+    ranking_cells,
+    sobol_varies,
+)
 
 TIME_SERIES = {
     "rural_income_pc": "Mean 12-month income per rural resident.",
@@ -161,14 +174,21 @@ def forest_section(data: ReportInput) -> Section:
     results, note = _comparable(data)
     if results is None or not outcomes:
         return Section(title, note=note if results is None else "The results hold none of the headline outcomes.")
-    differences = analysis.paired_differences(results, baseline=BASELINE, outcomes=outcomes)
-    drawn = differences["ci_low"].notna().any()
+    if POSTERIOR_DRAW in results.columns:
+        differences = analysis.posterior_differences(results, baseline=BASELINE, outcomes=outcomes)
+        paired = (
+            "paired by posterior draw and seed (common random numbers), as a percentage of the baseline. The bar is the 95 % "
+            "interval of its mean over the posterior (a t interval over the draws' means, so it counts parameter "
+            "uncertainty and noise); a bar that crosses the dotted line is not a clear effect."
+        )
+    else:
+        differences = analysis.paired_differences(results, baseline=BASELINE, outcomes=outcomes)
+        paired = "paired by replication (common random numbers), as a percentage of the baseline." + _intervals(
+            differences["ci_low"].notna().any(),
+            " The bar is its 95 % interval; a bar that crosses the dotted line is not a clear effect.",
+        )
     caption = (
-        "Each dot is an arm's final-year mean minus the baseline's, paired by replication (common random numbers), as a "
-        "percentage of the baseline."
-        + _intervals(drawn, " The bar is its 95 % interval; a bar that crosses the dotted line is not a clear effect.")
-        + _pooling(data)
-        + _left_out(data, differences)
+        "Each dot is an arm's final-year mean minus the baseline's, " + paired + _pooling(data) + _left_out(data, differences)
     )
     return Section(title, figures=[(forest_figure(differences, data.styles), caption)], note=note)
 
@@ -184,6 +204,78 @@ def _left_out(data: ReportInput, differences: pd.DataFrame) -> str:
         for row in blank.itertuples()
     ]
     return f" Not shown, as no percentage can be formed: {'; '.join(items)}."
+
+
+def uncertainty_section(data: ReportInput) -> Section | None:
+    """A posterior experiment's effects split into parameter uncertainty and noise, and whether each arm's ranking holds
+    across the draws; None (no section at all) for other experiments."""
+    if POSTERIOR_DRAW not in data.results.columns:
+        return None
+    title = "Parameter uncertainty and the ranking of arms"
+    outcomes = [outcome for outcome in headline_outcomes() if _has(data, outcome)]
+    results, note = _comparable(data)
+    if results is None or not outcomes:
+        return Section(title, note=note if results is None else "The results hold none of the headline outcomes.")
+    split = analysis.posterior_differences(results, baseline=BASELINE, outcomes=outcomes)
+    rankings = pd.concat([analysis.ranking_robustness(results, BASELINE, outcome) for outcome in outcomes], ignore_index=True)
+    draws, seeds = int(split["draws"].max()), split["seeds"].max()
+    split_caption = (
+        f"Each of the {draws} posterior draws ran with {seeds:g} seeds in every arm. The spread of the effect one draw gives "
+        "(its mean over those seeds) has two parts: how much the effect itself changes with the calibrated parameters, "
+        "and run-to-run noise, told apart by a one-way random-effects analysis of variance. Solid: the parameters' share "
+        "of that variance; pale: the noise's. Hover for the 95 % half-width from each."
+    )
+    ranking_caption = (
+        "In each draw the arms are ranked by their mean effect over its seeds (best: narrows the gap, or raises rural "
+        f"incomes, most). Left: share of draws in which an arm keeps the rank of its posterior-mean effect; its ranking "
+        f"holds right of the dashed line ({analysis.RANK_HOLDS:.0%}). Right: share of draws in which it ranks best."
+    )
+    return Section(
+        title,
+        figures=[
+            (uncertainty_figure(split, data.styles), split_caption),
+            (ranking_figure(rankings, data.styles, analysis.RANK_HOLDS), ranking_caption),
+        ],
+        note=note,
+        table_html=_split_table(data, split) + _ranking_table(data, rankings),
+    )
+
+
+def _split_table(data: ReportInput, split: pd.DataFrame) -> str:
+    """One row per arm and outcome: the posterior-mean effect with its interval and the one-draw range with its split."""
+    several = len(data.scenarios) > 1
+    cells = ["mean", "95% CI", "one draw, 95% range", "± parameters", "± noise", "from parameters"]
+    rows = "".join(
+        "<tr>"
+        + (f"<td>{_text(row['scenario'])}</td>" if several else "")
+        + f"<td>{_text(row['arm'])}</td><td>{_text(outcome_label(row['outcome']))}</td>"
+        + "".join(f'<td class="number">{_text(posterior_cells(row)[cell])}</td>' for cell in cells)
+        + "</tr>"
+        for _, row in split.iterrows()
+    )
+    head = "".join(f"<th>{_text(cell)}</th>" for cell in ["effect (mean over the posterior)", *cells[1:]])
+    return (
+        f'<table class="data"><tr>{"<th>scenario</th>" if several else ""}<th>arm</th><th>outcome</th>{head}</tr>{rows}</table>'
+    )
+
+
+def _ranking_table(data: ReportInput, rankings: pd.DataFrame) -> str:
+    """One row per outcome and arm: its rank, the shares of draws keeping that rank and ranking it best, and whether the
+    ranking holds."""
+    several = len(data.scenarios) > 1
+    cells = ["rank", "keeps rank", "ranked best", "better than baseline", "holds"]
+    rows = "".join(
+        "<tr>"
+        + (f"<td>{_text(row['scenario'])}</td>" if several else "")
+        + f"<td>{_text(outcome_label(row['outcome']))}</td><td>{_text(row['arm'])}</td>"
+        + "".join(f'<td class="number">{_text(ranking_cells(row)[cell])}</td>' for cell in cells)
+        + "</tr>"
+        for _, row in rankings.iterrows()
+    )
+    head = "".join(f"<th>{_text(cell)}</th>" for cell in cells)
+    return (
+        f'<table class="data"><tr>{"<th>scenario</th>" if several else ""}<th>outcome</th><th>arm</th>{head}</tr>{rows}</table>'
+    )
 
 
 def _one_figure_section(
@@ -368,6 +460,7 @@ SECTIONS: list[Callable[[ReportInput], Section | None]] = [
     overview_section,
     time_series_section,
     forest_section,
+    uncertainty_section,
     lorenz_section,
     theil_section,
     villages_section,
@@ -432,6 +525,8 @@ def render_html(data: ReportInput, sections: list[Section]) -> str:
 def _intervals_said(data: ReportInput) -> str:
     if data.kind == "run":
         return "One run of one scenario: one draw of the county's randomness, so there are no intervals."
+    if POSTERIOR_DRAW in data.results.columns:
+        return "Intervals are 95 % t intervals over replications; effects' intervals are over the posterior draws' means."
     return "Intervals are 95 % t intervals over replications."
 
 
