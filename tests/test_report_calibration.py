@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
+from conftest import SMALL_SCENARIO as SMALL
 from conftest import run_cli
 
 from sim import report
@@ -202,7 +204,13 @@ def write_calibration_folder(folder: Path, manifest_changes: dict[str, Any] | No
         "finished": True,
         "runs": runs,
         "versions": {"pairsim": "0.1", "mesa": "3.5"},
-        "seconds": {"wave 1": 41.5, "wave 2": 39.0, "check": 20.2},
+        "seconds": {
+            "check": 20.2,
+            "posterior": 0.3,
+            "wave 1": 41.5,
+            "wave 10": 1.0,
+            "wave 2": 39.0,
+        },  # as JSON sorts: wave 10 before wave 2
         **(manifest_changes or {}),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
@@ -262,9 +270,9 @@ def test_overview_says_method_runs_time_versions_and_ess(data):
     assert overview["Parameters fitted"] == ", ".join(PRIORS)
     assert overview["Held-out patterns (never fitted)"] == "ratio_2008"
     assert "waves 2; design points a wave 10; seeds a point 2; implausibility cutoff 3.0" in overview["Method"]
-    assert overview["Waves done"] == "2 of 2 (finished)"
+    assert overview["Progress"] == "2 of 2 waves done, finished"
     assert overview["Runs"] == "60 finished"
-    assert overview["Time"] == "wave 1 41.5 s, wave 2 39.0 s, check 20.2 s; total 1.7 min"
+    assert overview["Time"] == "wave 1 41.5 s, wave 2 39.0 s, wave 10 1.0 s, posterior 0.3 s, check 20.2 s; total 1.7 min"
     assert overview["Posterior"] == "200 equally weighted draws; effective sample size of the weighted candidates 812"
     assert overview["Package versions"] == "pairsim 0.1, mesa 3.5"
 
@@ -416,7 +424,17 @@ def test_a_calibration_stopped_after_wave_1_gets_notes_instead_of_missing_sectio
         "1 of 2 waves done, not finished: run pairsim calibrate again to go on)"
     ) in page
     assert "posterior_check.parquet is not in this folder" in page
-    assert "Waves done</th><td>1 of 2 (not finished" in page
+    assert "Progress</th><td>1 of 2 waves done, not finished" in page
+
+
+def test_a_calibration_that_found_no_plausible_parameters_says_why_it_stopped(tmp_path):
+    why = "no parameter set reproduces the targets within cutoff: ratio_2013 is at least 4.2 sd off"
+    folder = write_calibration_folder(tmp_path / "c", {"waves_done": 1, "finished": False, "stopped": why})
+    for name in ("posterior.parquet", "identifiability.csv"):
+        (folder / name).unlink()
+    data = report.load_calibration_input(folder)
+    assert dict(data.overview)["Progress"] == f"1 of 2 waves done, stopped: {why}"
+    assert calibration_report.parameters_section(data).note.endswith(f"1 of 2 waves done, stopped: {why})")
 
 
 @pytest.mark.parametrize(
@@ -470,6 +488,75 @@ def test_only_a_calibrations_manifest_makes_a_calibration_report(tmp_path, folde
     assert not report.is_calibration_folder(experiment)  # a damaged experiment's manifest keeps the experiment's error
     code, _, err = run_cli("report", experiment)
     assert code == 2 and "pairsim compare or sweep" in err
+
+
+# --------------------------------------------------------------------------- a real calibration
+
+
+QUICK_CALIBRATION = {
+    "name": "small_quick",
+    "description": f"quick {EVIL} check of the report",
+    "scenario": str(SMALL),
+    "seed": 7,
+    "parameters": {
+        "economy.farm_productivity_growth": {"low": 0.05, "high": 0.15},
+        "pairing.effects.training_gain": {"distribution": "triangular", "low": 0.0, "high": 0.25, "mode": 0.1},
+    },
+    "targets": {
+        "rural_growth": {
+            "statistic": {"outcome": "rural_income_pc", "year": 2011, "kind": "growth", "from_year": 2009},
+            "observed": 0.25,
+            "sd": 0.05,
+            "source": f"assumption {EVIL}",
+        },
+        "ratio_2011": {
+            "statistic": {"outcome": "urban_rural_ratio", "year": 2011},
+            "observed": 2.0,
+            "interval": [1.8, 2.2],
+            "source": "assumption",
+        },
+    },
+    "held_out": {
+        "ratio_2012": {
+            "statistic": {"outcome": "urban_rural_ratio", "year": 2012},
+            "observed": 2.0,
+            "sd": 0.1,
+            "source": "assumption",
+        }
+    },
+    "method": {
+        "waves": 2,
+        "points_per_wave": 6,
+        "seeds": 1,
+        "candidates": 2000,
+        "posterior_size": 100,
+        "posterior_candidates": 2000,
+        "check_draws": 4,
+    },
+}
+"""A calibration of scenarios/small.yaml small enough for a test (16 runs of 2-3 years, about 40 s on one core)."""
+
+
+@pytest.mark.slow
+def test_report_of_a_real_calibration_of_small_yaml(tmp_path):
+    path = tmp_path / "small_quick.yaml"
+    path.write_text(yaml.safe_dump(QUICK_CALIBRATION, allow_unicode=True), encoding="utf-8")
+    code, _, err = run_cli("calibrate", path, "--workers", "1", "--out", tmp_path / "out", "--quiet")
+    assert code == 0, err
+    code, out, err = run_cli("report", tmp_path / "out")
+    assert code == 0 and out.strip() == f"Report written to {tmp_path / 'out' / 'report.html'}", err
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert section_titles(page) == SECTIONS
+    assert len(FIGURE_DIV.findall(page)) == 7
+    assert "is not in this folder" not in page  # every table was there to draw
+    assert EVIL not in page and html.escape(EVIL, quote=False) in page
+    data = report.load_calibration_input(tmp_path / "out")
+    assert dict(data.overview)["Progress"] == "2 of 2 waves done, finished"
+    assert dict(data.overview)["Runs"] == "16 finished"
+    marginals = calibration_report.parameters_section(data).figures[0][0]
+    assert [trace.name for trace in marginals.data] == ["prior", "posterior"] * 2
+    identifiability = calibration_report.identifiability_section(data).table_html
+    assert identifiability.count("<tr>") == 3  # header and one row per parameter
 
 
 # --------------------------------------------------------------------------- in a real browser

@@ -114,7 +114,7 @@ def load_calibration_input(folder: str | Path) -> CalibrationInput:
         cutoff=_setting(folder, method, "cutoff"),
         identified_contraction=_setting(folder, method, "identified_contraction"),
         tables=tables,
-        ess=_ess(folder / "posterior.parquet") if tables["posterior.parquet"].frame is not None else None,
+        ess=_ess(folder / "posterior.parquet", manifest) if tables["posterior.parquet"].frame is not None else None,
     )
     data.overview = _overview(data)
     return data
@@ -228,10 +228,16 @@ def _read_tables(folder: Path, manifest: dict, parameters: list[str], targets: l
 
 
 def _why_missing(name: str, when: str, manifest: dict) -> str:
+    return f"{name} is not in this folder (pairsim calibrate writes it once {when}; {_progress(manifest)})"
+
+
+def _progress(manifest: dict) -> str:
+    """How far the calibration got: waves done of those planned, and finished, stopped (and why) or still to go on."""
     waves, done = manifest.get("method", {}).get("waves"), manifest.get("waves_done", 0)
     progress = f"{done} of {waves} waves done" if waves is not None else f"{done} waves done"
-    state = "finished" if manifest.get("finished") else "not finished: run pairsim calibrate again to go on"
-    return f"{name} is not in this folder (pairsim calibrate writes it once {when}; {progress}, {state})"
+    if isinstance(manifest.get("stopped"), str):
+        return f"{progress}, stopped: {manifest['stopped']}"
+    return f"{progress}, {'finished' if manifest.get('finished') else 'not finished: run pairsim calibrate again to go on'}"
 
 
 def _read_csv(path: Path, expected: str, columns: list[str]) -> pd.DataFrame:
@@ -251,12 +257,14 @@ def _with_booleans(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _ess(path: Path) -> float | None:
-    """The effective sample size of the weighted candidates, from the posterior file's ``pairsim`` metadata."""
+def _ess(path: Path, manifest: dict) -> float | None:
+    """The effective sample size of the weighted candidates: the posterior file's own (its ``pairsim`` metadata),
+    else the manifest's."""
     with _reading(path, TABLES["posterior.parquet"][0], "has unreadable metadata"):
         metadata = pq.read_metadata(path).metadata or {}
         record = json.loads(metadata[b"pairsim"]) if b"pairsim" in metadata else {}
     ess = record.get("ess") if isinstance(record, dict) else None
+    ess = ess if _is_number(ess) else manifest.get("ess")
     return float(ess) if _is_number(ess) else None
 
 
@@ -268,10 +276,6 @@ def _overview(data: CalibrationInput) -> list[tuple[str, str]]:
     manifest = data.manifest
     statuses = pd.Series([run.get("status", "pending") for run in manifest.get("runs", {}).values()], dtype=object)
     method = manifest.get("method", {})
-    waves = method.get("waves")
-    done = manifest.get("waves_done", 0)
-    progress = f"{done} of {waves}" if waves is not None else str(done)
-    finished = "finished" if manifest.get("finished") else "not finished: run pairsim calibrate again to go on"
     rows = [
         ("Calibration", str(manifest.get("calibration", data.folder.name))),
         ("Description", manifest.get("description") or "—"),
@@ -281,7 +285,7 @@ def _overview(data: CalibrationInput) -> list[tuple[str, str]]:
         ("Targets", ", ".join(data.targets) or "—"),
         ("Held-out patterns (never fitted)", ", ".join(data.held_out) or "none"),
         ("Method", "history matching with Gaussian-process emulators, then an importance-sampled posterior; " + _method(method)),
-        ("Waves done", f"{progress} ({finished})"),
+        ("Progress", _progress(manifest)),
         ("Runs", ", ".join(f"{count} {status}" for status, count in statuses.value_counts().items()) or "none yet"),
         ("Time", _seconds(manifest.get("seconds", {}))),
         ("Posterior", _posterior(data)),
@@ -313,9 +317,18 @@ def _plain(value: object) -> str:
 
 
 def _seconds(seconds: dict) -> str:
-    parts = [f"{name} {float(value):,.1f} s" for name, value in seconds.items() if _is_number(value)]
+    """Time per stage in the order the calibration runs them (waves by number, the posterior, its check)."""
+    stages = sorted((name for name, value in seconds.items() if _is_number(value)), key=_stage_order)
+    parts = [f"{name} {float(seconds[name]):,.1f} s" for name in stages]
     total = sum(float(value) for value in seconds.values() if _is_number(value))
     return f"{', '.join(parts)}; total {total / 60:,.1f} min" if parts else "—"
+
+
+def _stage_order(stage: str) -> tuple[int, int, str]:
+    wave = stage.removeprefix("wave ")
+    if wave != stage and wave.isdigit():
+        return (0, int(wave), stage)
+    return ({"posterior": 1, "check": 2}.get(stage, 3), 0, stage)
 
 
 def _posterior(data: CalibrationInput) -> str:
