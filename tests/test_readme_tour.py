@@ -24,6 +24,7 @@ SKIPPED: dict[str, str] = {
     "policy_comparison": "180 runs of Shouguang, about 7 minutes on 2 cores (benchmarks/bench_experiment.py)",
     "sensitivity.yaml": "a Sobol sweep of Shouguang, tens of minutes",
     "dask": "needs a Dask cluster (tests/test_execute.py runs a LocalCluster)",
+    "pairsim calibrate": "hundreds of runs, up to an hour on 2 cores (tests/test_calibration.py calibrates small.yaml end to end)",
     "pairsim app": "serves until stopped (tests/test_app.py serves it and stops it)",
     "solara run": "serves until stopped (tests/test_app.py)",
 }

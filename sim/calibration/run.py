@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration import history_matching as hm
+import sim.calibration.history_matching as hm
 from sim.calibration.outputs import (
     CalibrationFiles,
     check_table,

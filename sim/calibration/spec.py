@@ -145,12 +145,9 @@ class Calibration(Strict):
 
     @field_validator("parameters")
     @classmethod
-    def _priors(cls, parameters: dict[str, Parameter]) -> dict[str, Parameter]:
+    def _some(cls, parameters: dict[str, Parameter]) -> dict[str, Parameter]:
         if not parameters:
             raise ValueError("name at least one parameter to fit")
-        for name, prior in parameters.items():
-            if prior.values is not None:
-                raise ValueError(f"{name}: a prior is a distribution on [low, high], not a list of values")
         return parameters
 
     @field_validator("targets", "held_out")
@@ -162,13 +159,6 @@ class Calibration(Strict):
             if not PATTERN_NAME.match(name):
                 raise ValueError(f"name {name!r} may hold only letters A-Z, digits and '_' (it names columns)")
         return patterns
-
-    @model_validator(mode="after")
-    def _distinct_names(self) -> Calibration:
-        both = sorted(set(self.targets) & set(self.held_out))
-        if both:
-            raise ValueError(f"{', '.join(both)}: a pattern is either a target or held out, not both; rename one")
-        return self
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -211,7 +201,7 @@ def load_calibration(path: str | Path) -> Calibration:
     if not scenario_path.is_file():
         raise InputError.single(source, "scenario", f"file not found: {scenario_path}")
     scenario = load_scenario(scenario_path)
-    problems = _year_problems(calibration, scenario)
+    problems = _problems(calibration, scenario)
     if problems:
         raise InputError(source, problems)
     keeps = {PAIRING: None, BASELINE: ()}
@@ -228,10 +218,20 @@ def load_calibration(path: str | Path) -> Calibration:
     return calibration.model_copy(update={"scenario": str(scenario_path)})
 
 
-def _year_problems(calibration: Calibration, scenario: Scenario) -> list[Problem]:
-    """A line for each year a run of ``scenario`` does not report (reports run from start_year to start + horizon)."""
+def _problems(calibration: Calibration, scenario: Scenario) -> list[Problem]:
+    """A line for each prior given as values, each name both a target and held out, and each year a run of
+    ``scenario`` does not report (its reports run from start_year to start_year + horizon_years)."""
+    problems = [
+        Problem(f"parameters.{name}", "a prior is a distribution on [low, high], not a list of values")
+        for name, prior in calibration.parameters.items()
+        if prior.values is not None
+    ]
+    problems += [
+        Problem(f"held_out.{name}", "is also a target; a pattern is either fitted or held out, not both: rename one")
+        for name in calibration.held_out
+        if name in calibration.targets
+    ]
     first, last = scenario.start_year, scenario.start_year + scenario.horizon_years
-    problems = []
     for section, patterns in (("targets", calibration.targets), ("held_out", calibration.held_out)):
         for name, pattern in patterns.items():
             statistic = pattern.statistic
