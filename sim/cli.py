@@ -389,8 +389,12 @@ def _calibrate(args: argparse.Namespace) -> int:
         f"{len(calibration.arms)} arm(s), then {method.check_draws} posterior-check draws, on {where} -> {out_dir}/",
         file=sys.stderr,
     )
-    with make_executor(args.workers, args.dask) as executor:
-        report = run_calibration(calibration, args.calibration, out_dir, executor, progress=not args.quiet)
+    try:
+        with make_executor(args.workers, args.dask) as executor:
+            report = run_calibration(calibration, args.calibration, out_dir, executor, progress=not args.quiet)
+    except KeyboardInterrupt:  # between runs (fitting the emulators): every saved run is kept
+        print("interrupted; the runs saved so far are kept: run the same command to resume", file=sys.stderr)
+        return 130
     if report.interrupted:
         saved = report.already_done + report.finished
         print(

@@ -379,6 +379,28 @@ def test_a_folder_of_other_settings_is_refused(quick, tmp_path):
     assert err.strip().startswith(f"{quick}: manifest.json: holds results of calibration 'small_quick' with other settings")
 
 
+@pytest.mark.slow
+def test_the_command_prints_the_summary_of_a_finished_folder_without_running_again(quick, tmp_path):
+    path = write_calibration(tmp_path, calibration_data())
+    code, out, err = run_cli("calibrate", path, "--out", quick, "--workers", 1)
+    assert code == 0, err
+    assert out.strip() == (quick / "calibration.md").read_text(encoding="utf-8").strip()
+    assert "Runs: 20 finished of 20" in out
+    assert f"Results written to {quick}/" in err
+
+
+def test_targets_no_parameter_set_reaches_stop_the_waves_and_say_so(tmp_path):
+    data = changed(calibration_data(), "targets.ratio.observed", 9.0)  # small.yaml's ratio is about 2
+    path = write_calibration(tmp_path, data)
+    code, out, err = run_cli("calibrate", path, "--points", 4, "--workers", 1, "--out", tmp_path / "out", "--quiet")
+    assert (code, out) == (1, "")
+    assert "no parameter set reproduces the targets within cutoff 3" in err
+    assert "Stopped after wave 1" in err
+    assert len(pd.read_parquet(tmp_path / "out" / "waves.parquet")) == 4
+    assert not (tmp_path / "out" / "posterior.parquet").exists()
+    assert "no parameter set" in yaml.safe_load((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))["stopped"]
+
+
 # --------------------------------------------------------------------------- parameter recovery (issue point 5)
 
 KNOWN = {FARM_GROWTH: 0.132, URBAN_WAGE_GROWTH: 0.119, LATER_FARM_GROWTH: 0.085}
