@@ -77,7 +77,8 @@ def write_calibration(folder: Path, data: dict, name: str = "calibration.yaml") 
 
 
 def changed(data: dict, dotted: str, value) -> dict:
-    """A deep copy of ``data`` with one key set (dots separate keys; ``None`` removes it)."""
+    """A deep copy of ``data`` with one key set (dots separate keys, or '|' when a key holds dots, as parameter paths
+    do; ``None`` removes the key)."""
     data = copy.deepcopy(data)
     *parents, last = dotted.split("|") if "|" in dotted else dotted.split(".")
     target = data
