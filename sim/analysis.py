@@ -499,6 +499,8 @@ def posterior_differences(
     _check_confidence(confidence)
     chosen = _outcomes(results, outcomes)
     long = _draw_effects(results, baseline, chosen)
+    if long.empty:
+        raise ValueError("no arm run has a baseline run of the same replication with the outcome to pair it with")
     rows = []
     for (scenario, point, arm, outcome), cell in long.groupby([*_CELL, "outcome"], sort=False):
         rows.append(
@@ -553,6 +555,8 @@ def ranking_robustness(
     tables = []
     for (scenario, point), cell in long.groupby(["scenario", "point"], sort=False):
         per_draw = cell.groupby(["draw", "arm"], sort=False)["d"].mean().unstack("arm").dropna()
+        if per_draw.empty:
+            raise ValueError(f"no posterior draw of scenario {scenario!r} has a usable pair of runs in every arm")
         arms = list(per_draw.columns)
         gain = sign * per_draw
         ranks = gain.rank(axis=1, ascending=False, method="min")

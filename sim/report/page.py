@@ -216,8 +216,11 @@ def uncertainty_section(data: ReportInput) -> Section | None:
     results, note = _comparable(data)
     if results is None or not outcomes:
         return Section(title, note=note if results is None else "The results hold none of the headline outcomes.")
-    split = analysis.posterior_differences(results, baseline=BASELINE, outcomes=outcomes)
-    rankings = pd.concat([analysis.ranking_robustness(results, BASELINE, outcome) for outcome in outcomes], ignore_index=True)
+    try:
+        split = analysis.posterior_differences(results, baseline=BASELINE, outcomes=outcomes)
+        rankings = pd.concat([analysis.ranking_robustness(results, BASELINE, outcome) for outcome in outcomes], ignore_index=True)
+    except ValueError as error:  # e.g. every run of one arm failed
+        return Section(title, note=f"Not computed: {error}.")
     draws, seeds = int(split["draws"].max()), split["seeds"].max()
     split_caption = (
         f"Each of the {draws} posterior draws ran with {seeds:g} seeds in every arm. The spread of the effect one draw gives "
