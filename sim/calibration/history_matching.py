@@ -372,7 +372,8 @@ def posterior_sample(
     """
     k = len(emulators.parameters)
     drawn, log_weights = [], []
-    for _ in range(max_batches):
+    weights, ess = None, 0.0
+    for _ in range(max(max_batches, 1)):
         points = rng.random((candidates, k))
         mean, var_em = emulators.predict(points)
         scores = implausibility(mean, var_em, observed, var_obs, var_stoch)
@@ -387,12 +388,10 @@ def posterior_sample(
             ess = 1.0 / np.sum(weights**2)
             if ess >= size / 10:
                 break
-        else:
-            weights, ess = None, 0.0
     if weights is None:
         raise NoPlausibleRegion(_why_none(scores, emulators.targets, cutoff))
     rows = systematic_resample(weights, size, rng)[rng.permutation(size)]
-    return PosteriorSample(np.concatenate(drawn)[rows], float(ess), len(weights), int(np.count_nonzero(weights)))
+    return PosteriorSample(np.concatenate(drawn)[rows], float(ess), len(weights), int(np.isfinite(all_log).sum()))
 
 
 def identifiability(
