@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 CUTOFF = 3.0
@@ -66,10 +66,10 @@ class NoPlausibleRegion(Exception):
 def latin_hypercube(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """Wave 1's design: ``n`` points in [0, 1]^k, each parameter's range cut into ``n`` strata hit once each, so even a
     small first wave sees every part of every parameter's prior range."""
-    return qmc.LatinHypercube(d=k, rng=rng).random(n)
+    return qmc.LatinHypercube(d=k, seed=rng).random(n)  # seed=, not rng=: scipy >= 1.11 (pyproject) knows only seed
 
 
-def _kernel(k: int) -> ConstantKernel:
+def _kernel(k: int) -> Kernel:
     """Signal variance x ARD Matern 5/2 + white noise.
 
     Matern 5/2 rather than the squared exponential: twice differentiable responses, without the squared exponential's
