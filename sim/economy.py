@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.draws import binomial_quantile, poisson_quantile
 from sim.households import INCOME_SOURCES, HouseholdArrays, power
 from sim.households import monthly_factor as monthly
 from sim.influence import NEUTRAL, PairingInfluence
@@ -173,11 +174,16 @@ def update_problems(state: VillageState, params: Economy, rng: np.random.Generat
 
     The share solved scales with leadership and the village's own effort (which
     aid dependency lowers). Returns the number solved.
+
+    Arrivals are Poisson and solutions binomial, each drawn by inverse CDF from one uniform per village a month,
+    so two arms stay in step even where pairing changes a village's leadership, effort or open problems (common
+    random numbers; numpy's samplers use a number of uniforms that depends on their parameters).
     """
     leadership = state.effective_leadership(pairing)
-    arrivals = rng.poisson(params.problem_arrival * (1.5 - leadership))
+    uniform = rng.random((2, leadership.size))
+    arrivals = poisson_quantile(uniform[0], params.problem_arrival * (1.5 - leadership))
     solving = np.clip(params.problem_solving * leadership * pairing.own_effort, 0, 1)
-    solved = rng.binomial(state.problems.astype(np.int64), solving)
+    solved = binomial_quantile(uniform[1], state.problems.astype(np.int64), solving)
     state.problems += arrivals - solved
     return int(solved.sum())
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.draws import KeyedUniforms, binomial_quantile, lognormal
 from sim.geometry import within
 from sim.households import HouseholdArrays, power
 from sim.scenario import Economy
@@ -57,22 +58,37 @@ class Catchment:
             cumulative.append(e + share)
         return cls(np.concatenate(villages), np.concatenate(cumulative))
 
-    def draw_villages(self, enterprise: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One catchment village for each entry of ``enterprise``."""
-        position = np.searchsorted(self.cumulative, enterprise + rng.random(len(enterprise)), side="right")
+    def draw_villages(self, enterprise: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """One catchment village for each entry of ``enterprise``, chosen by a uniform in [0, 1) for each entry."""
+        position = np.searchsorted(self.cumulative, enterprise + uniform, side="right")
         return self.village[np.minimum(position, len(self.village) - 1)]
+
+
+SEPARATION, CANDIDATE, PAIRED_HIRE = 1, 2, 3
+"""What a keyed uniform of the ``jobs`` stream is for: its first key part (:class:`~sim.draws.KeyedUniforms`)."""
 
 
 @dataclass
 class Jobs:
-    """Filled local jobs: job ``j`` is held by a member of ``household[j]`` at ``enterprise[j]``."""
+    """Filled local jobs: job ``j`` is held by a member of ``household[j]`` at ``enterprise[j]``.
+
+    ``key[j]`` names the job for its monthly separation draw: the candidate it was filled from (month, enterprise,
+    candidate slot), or the order of a paired enterprise's hires. A job that exists in two arms of a seed has the
+    same key in both, so it ends in the same month in both, however many other jobs either arm has.
+    """
 
     household: np.ndarray
     enterprise: np.ndarray
+    key: np.ndarray | None = None
+    paired_hires: int = 0  # jobs listed by :meth:`add` so far: the next one's key
+
+    def __post_init__(self) -> None:
+        if self.key is None:  # jobs listed by hand (tests): keys by position
+            self.key = np.arange(len(self.household), dtype=np.uint64)
 
     @classmethod
     def empty(cls) -> Jobs:
-        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64))
 
     def filled(self, n_enterprises: int) -> np.ndarray:
         return np.bincount(self.enterprise, minlength=n_enterprises)
@@ -83,13 +99,16 @@ class Jobs:
     def wages_per_household(self, monthly_wage: np.ndarray, n_households: int) -> np.ndarray:
         return np.bincount(self.household, weights=monthly_wage[self.enterprise], minlength=n_households)
 
-    def separate(self, rate: float, households: HouseholdArrays, rng: np.random.Generator) -> int:
-        """Each job ends with probability ``rate`` this month; returns how many ended."""
-        keep = rng.random(len(self.household)) >= rate
+    def separate(self, rate: float, households: HouseholdArrays, draws: KeyedUniforms, month: int) -> int:
+        """Each job ends with probability ``rate`` this month (its uniform named by its key and the month).
+
+        Returns how many ended.
+        """
+        keep = draws.uniforms(SEPARATION, month, self.key) >= rate
         ended = int((~keep).sum())
         if ended:
             np.subtract.at(households.local_jobs, self.household[~keep], 1)  # the few that ended, not a recount of all
-            self.household, self.enterprise = self.household[keep], self.enterprise[keep]
+            self.household, self.enterprise, self.key = self.household[keep], self.enterprise[keep], self.key[keep]
         return ended
 
     def hire(
@@ -97,7 +116,8 @@ class Jobs:
         openings: np.ndarray,
         catchment: Catchment,
         households: HouseholdArrays,
-        rng: np.random.Generator,
+        draws: KeyedUniforms,
+        month: int,
         candidates_per_opening: int = 3,
     ) -> int:
         """Fill up to ``openings[e]`` jobs at each enterprise ``e`` with the most skilled farm workers found.
@@ -105,30 +125,42 @@ class Jobs:
         Each enterprise looks at a few candidate households per opening, drawn
         from its catchment by village size and distance; a household hired by
         one enterprise this month is not hired by another. Returns jobs filled.
+
+        Candidate ``c`` of enterprise ``e`` in ``month`` is drawn from uniforms named (month, e, c): an enterprise
+        with more openings in one arm sees the same first candidates as in another, and then some more.
         """
         openings = np.asarray(openings, dtype=np.int64)
         if openings.sum() == 0:
             return 0
-        enterprise = np.repeat(np.arange(len(openings)), candidates_per_opening * openings)
-        village = catchment.draw_villages(enterprise, rng)
+        per_enterprise = candidates_per_opening * openings
+        enterprise = np.repeat(np.arange(len(openings)), per_enterprise)
+        slot = np.arange(len(enterprise)) - np.repeat(np.cumsum(per_enterprise) - per_enterprise, per_enterprise)
+        candidate = draws.keys(CANDIDATE, month, enterprise, slot)
+        village = catchment.draw_villages(enterprise, _field(candidate, 0))
         count = households.stop[village] - households.start[village]
-        household = households.start[village] + (rng.random(len(village)) * count).astype(np.int64)
-        score = households.skill[household] * rng.lognormal(0.0, 0.3, len(household))
+        household = households.start[village] + (_field(candidate, 1) * count).astype(np.int64)
+        score = households.skill[household] * lognormal(_field(candidate, 2), _field(candidate, 3), 0.3)
 
         # Farm workers of the candidates only (households.farm_workers would work it out for every household).
         available = households.workers[household] - households.migrants[household] - households.local_jobs[household] > 0
-        enterprise, household, score = enterprise[available], household[available], score[available]
+        enterprise, household, score, candidate = (
+            enterprise[available],
+            household[available],
+            score[available],
+            candidate[available],
+        )
         # A household is hired at most once a month: keep its best-scoring offer.
         best = best_offer_per_household(household, score, len(households))
-        enterprise, household, score = enterprise[best], household[best], score[best]
+        enterprise, household, score, candidate = enterprise[best], household[best], score[best], candidate[best]
         # Each enterprise takes its top candidates, up to its openings.
         order = lexsort_order(enterprise, -score)
-        enterprise, household = enterprise[order], household[order]
+        enterprise, household, candidate = enterprise[order], household[order], candidate[order]
         group_start = np.searchsorted(enterprise, enterprise, side="left")
         take = (np.arange(len(enterprise)) - group_start) < openings[enterprise]
 
         self.household = np.concatenate([self.household, household[take]])
         self.enterprise = np.concatenate([self.enterprise, enterprise[take]])
+        self.key = np.concatenate([self.key, candidate[take]])
         households.local_jobs[household[take]] += 1
         return int(take.sum())
 
@@ -150,9 +182,21 @@ class Jobs:
         return chosen
 
     def add(self, household: np.ndarray, enterprise: np.ndarray) -> None:
-        """List jobs whose holders :meth:`hire_in_village` chose (one concatenation for many villages)."""
+        """List jobs whose holders :meth:`hire_in_village` chose (one concatenation for many villages).
+
+        They are keyed by their order among all such hires (a domain of keys of their own), so two arms with the
+        same paired hires give them the same separation draws.
+        """
         self.household = np.concatenate([self.household, household.astype(np.int64)])
         self.enterprise = np.concatenate([self.enterprise, enterprise.astype(np.int64)])
+        order = np.arange(self.paired_hires, self.paired_hires + len(household), dtype=np.uint64)
+        self.key = np.concatenate([self.key, KeyedUniforms(PAIRED_HIRE).keys(order)])
+        self.paired_hires += len(household)
+
+
+def _field(candidate: np.ndarray, field: int) -> np.ndarray:
+    """Uniform number ``field`` of each candidate: its key (seeded by the stream already) hashed once more with ``field``."""
+    return KeyedUniforms(field).uniforms(candidate)
 
 
 def best_offer_per_household(household: np.ndarray, score: np.ndarray, n_households: int) -> np.ndarray:
@@ -258,65 +302,44 @@ def migrate(
 ) -> tuple[int, int]:
     """Farm workers leave with :func:`leaving_chance`; each migrant returns with ``return_rate``.
 
+    Every household gets two uniforms every month, one for its leavers and one for its returners, whether or not
+    anyone can leave or return: the draws stay in step between arms that differ in who can (common random numbers).
     Returns (left, returned).
     """
+    uniform = rng.random((2, len(households)))
     farm_workers = households.farm_workers
     can_leave, chance = leaving_chance(
         households, home_earnings_per_worker, migrant_monthly_wage, params, talent_drain, farm_workers
     )
-    leaving = binomial_small_p(farm_workers[can_leave], chance, rng)
-    returning = _returning_migrants(households, return_rate, rng)
+    leaving = binomial_small_p(farm_workers[can_leave], chance, uniform[0].take(can_leave))
+    away = np.flatnonzero(households.migrants > 0)
+    returning = binomial_small_p(households.migrants[away], np.full(away.size, return_rate), uniform[1].take(away))
     # Few leave or return in a month: change only their households.
     left = np.flatnonzero(leaving > 0)
     households.migrants[can_leave[left]] += leaving[left].astype(np.int32)
-    np.subtract.at(households.migrants, returning, 1)
-    return int(leaving.sum()), len(returning)
+    back = np.flatnonzero(returning > 0)
+    households.migrants[away[back]] -= returning[back].astype(np.int32)
+    return int(leaving.sum()), int(returning.sum())
 
 
 _BERNOULLI_MARGIN = 1e-9
 """How far below ``1 - n p`` a uniform must be for :func:`binomial_small_p` to skip ``(1 - p)^n`` (rounding is ~1e-16)."""
 
 
-def binomial_small_p(n: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Binomial(n, p) draws, fast when p is small (as monthly migration chances are).
+def binomial_small_p(n: np.ndarray, p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Binomial(n, p) draws by inverse CDF of the uniforms ``u`` (one per entry), fast when p is small.
 
-    Exact: a uniform decides whether anyone succeeds at all, ``P(X = 0) = (1 - p)^n``;
-    for the few that do, the first success ``J`` is drawn from its truncated
-    geometric law by inverting its CDF with the same uniform, and the remaining
-    ``n - J`` trials by ``rng.binomial``. As ``(1 - p)^n >= 1 - n p`` (Bernoulli's
-    inequality), a uniform below ``1 - n p`` means no success without taking a
-    logarithm: only the few others need ``(1 - p)^n``. Costs about a fifth of
-    ``rng.binomial`` on 100,000 households.
+    Exact: the count is the smallest k with P(X <= k) > u (:func:`sim.draws.binomial_quantile`). As
+    ``P(X = 0) = (1 - p)^n >= 1 - n p`` (Bernoulli's inequality), a uniform below ``1 - n p`` means no success
+    without taking a power: only the few others (about 3 % of households for the monthly migration chances) go
+    through the quantile function.
     """
     n = np.asarray(n, dtype=np.int64)
-    u = rng.random(n.size)
     out = np.zeros(n.size, dtype=np.int64)
     # The margin is far above the rounding of either side, so no draw is decided differently by the shortcut.
     bound = n * p  # then 1 - n p - margin, in place
     np.subtract(1.0, bound, out=bound)
     bound -= _BERNOULLI_MARGIN
     maybe = np.flatnonzero(u >= bound)
-    log_q = np.log1p(-np.minimum(p[maybe], 1.0 - 1e-12))
-    none = np.exp(n[maybe] * log_q)
-    hit = np.flatnonzero(u[maybe] >= none)
-    if hit.size:
-        some = maybe[hit]
-        # P(J <= j | X >= 1) = (1 - (1-p)^j) / (1 - (1-p)^n); invert at (u - none) / (1 - none).
-        first = np.ceil(np.log1p(-(u[some] - none[hit])) / log_q[hit])
-        first = np.clip(first, 1, n[some]).astype(np.int64)
-        out[some] = 1 + rng.binomial(n[some] - first, p[some])
+    out[maybe] = binomial_quantile(u[maybe], n[maybe], p[maybe])
     return out
-
-
-def _returning_migrants(households: HouseholdArrays, return_rate: float, rng: np.random.Generator) -> np.ndarray:
-    """The household of each migrant who comes back this month (once per migrant), each returning with ``return_rate``.
-
-    Drawn as a Binomial total and a uniformly random set of that many
-    migrants — the same distribution as one draw per migrant, at a fraction
-    of the cost (this runs every month over every household).
-    """
-    cumulative = np.cumsum(households.migrants)
-    total = int(cumulative[-1]) if len(cumulative) else 0
-    count = rng.binomial(total, return_rate) if total else 0
-    chosen = rng.choice(total, size=count, replace=False) if count else np.empty(0, dtype=np.int64)
-    return np.searchsorted(cumulative, chosen, side="right")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim import economy, labour
 from sim.agents import Community, Cooperative, Department, Enterprise, Village
+from sim.draws import KeyedUniforms
 from sim.households import build_households, trailing_year_factor
 from sim.influence import PairingInfluence
 from sim.outcome_registry import OUTCOMES
@@ -92,8 +93,10 @@ class PairingModel(mesa.Model):
 
         self.jobs = labour.Jobs.empty()
         initial_openings = labour.steady_job_fill(self.enterprise_capacity(), params)
-        for _ in range(3):  # a few rounds, as candidates may be scarce in small catchments
-            self.jobs.hire(initial_openings - self.jobs.filled(len(initial_openings)), self.catchment, self.households, self.rng)
+        setup_draws = KeyedUniforms.from_rng(self.rng)
+        for round_ in range(3):  # a few rounds, as candidates may be scarce in small catchments
+            openings = initial_openings - self.jobs.filled(len(initial_openings))
+            self.jobs.hire(openings, self.catchment, self.households, setup_draws, round_)
         economy.calibrate_productivity(
             self.households,
             self.village_state,
@@ -116,8 +119,11 @@ class PairingModel(mesa.Model):
 
         # Each random process draws from its own stream (spawned from the model's seed), so a
         # change in one (a pairing policy hiring more workers) never shifts another process's
-        # draws; within a stream, draws can still drift once its inputs differ (docs/ODD.md, 4).
+        # draws. Within a stream, the core's processes draw the same arrays every month whatever their inputs
+        # (one uniform per village or household), or uniforms keyed by what they are for (the jobs' and hiring
+        # candidates': self.job_draws), so two arms stay in step wherever pairing changes nothing (docs/ODD.md, 4).
         self.streams = dict(zip(RANDOM_STREAMS, self.rng.spawn(len(RANDOM_STREAMS)), strict=True))
+        self.job_draws = KeyedUniforms.from_rng(self.streams["jobs"])
         self.organisations = self._organisations_by_kind()
         self.county = County(
             villages=self.village_frame,
@@ -337,9 +343,10 @@ class PairingModel(mesa.Model):
         labour.migrate(h, home_earnings, self.trends.migrant_wage, self.return_rate, params, streams["migration"], talent_drain)
         month = Month(step, self.enterprise_capacity(), self.enterprise_wage_bill(), self.trends.enterprise_wage_index)
         self.influence = self.pairing.step(month)
-        self.jobs.separate(params.job_separation_rate, h, streams["jobs"])
+        self.jobs.separate(params.job_separation_rate, h, self.job_draws, step)
         vacancies = np.maximum(self.enterprise_capacity() - self.jobs.filled(len(self.enterprises)), 0)
-        self.jobs.hire(np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64), self.catchment, h, streams["jobs"])
+        openings = np.ceil(vacancies * params.vacancy_fill_rate).astype(np.int64)
+        self.jobs.hire(openings, self.catchment, h, self.job_draws, step)
 
         economy.start_collective_projects(state, params, self.spec.classification, streams["collective"], self.influence)
         economy.update_collective(state, step, params, self.influence)

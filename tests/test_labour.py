@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import labour
+from sim.draws import KeyedUniforms
 from sim.households import HouseholdArrays
 from sim.labour import Catchment, Jobs
 from sim.scenario import Economy
@@ -73,7 +74,7 @@ def test_draws_only_within_radius_and_favour_near_villages():
     catchment = Catchment.build(np.array([[0.0, 0.0]]), line_villages(distances), households, radius)
     rng = np.random.default_rng(7)
     n = 200_000
-    drawn = catchment.draw_villages(np.zeros(n, dtype=np.int64), rng)
+    drawn = catchment.draw_villages(np.zeros(n, dtype=np.int64), rng.random(n))
 
     assert (distances[drawn] <= radius).all()
     counts = np.bincount(drawn, minlength=20)
@@ -94,7 +95,7 @@ def test_bigger_villages_drawn_more_often_at_equal_distance():
     village_xy = np.array([[5.0, 0.0], [-5.0, 0.0], [0.0, 5.0]])
     households = np.array([100.0, 1000.0, 100.0])
     catchment = Catchment.build(np.array([[0.0, 0.0]]), village_xy, households, 10.0)
-    drawn = catchment.draw_villages(np.zeros(120_000, dtype=np.int64), np.random.default_rng(1))
+    drawn = catchment.draw_villages(np.zeros(120_000, dtype=np.int64), np.random.default_rng(1).random(120_000))
     share = np.bincount(drawn, minlength=3) / len(drawn)
     np.testing.assert_allclose(share, households / households.sum(), atol=0.01)
 
@@ -102,7 +103,7 @@ def test_bigger_villages_drawn_more_often_at_equal_distance():
 def test_remote_enterprise_hires_from_nearest_village():
     village_xy = line_villages([30.0, 12.0, 50.0])
     catchment = Catchment.build(np.array([[0.0, 0.0]]), village_xy, np.array([500.0, 5.0, 500.0]), 5.0)
-    drawn = catchment.draw_villages(np.zeros(1000, dtype=np.int64), np.random.default_rng(0))
+    drawn = catchment.draw_villages(np.zeros(1000, dtype=np.int64), np.random.default_rng(0).random(1000))
     assert (drawn == 1).all()
 
 
@@ -113,7 +114,7 @@ def test_each_enterprise_draws_from_its_own_catchment():
     own = {0: {0, 1}, 1: {2, 3}, 2: {4}, 3: {0, 1}}
     rng = np.random.default_rng(3)
     enterprise = rng.integers(0, 4, 50_000)
-    drawn = catchment.draw_villages(enterprise, rng)
+    drawn = catchment.draw_villages(enterprise, rng.random(len(enterprise)))
     for e, villages in own.items():
         got = set(drawn[enterprise == e].tolist())
         assert got == villages, (e, got)
@@ -140,11 +141,11 @@ def _check_hire_invariants(jobs_before: int, jobs: Jobs, filled: int, openings, 
 
 
 def test_hire_respects_workers_openings_and_households(county):
-    h, catchment, rng = county
+    h, catchment, _rng = county
     jobs = Jobs.empty()
     openings = np.array([40, 0, 150, 5000])  # the last is more than its catchment can supply
     farm_before = h.farm_workers.copy()
-    filled = jobs.hire(openings, catchment, h, rng)
+    filled = jobs.hire(openings, catchment, h, KeyedUniforms(1), 1)
     assert filled > 0
     _check_hire_invariants(0, jobs, filled, openings, h, farm_before)
     assert jobs.filled(4)[1] == 0
@@ -154,11 +155,11 @@ def test_hire_respects_workers_openings_and_households(county):
 def test_repeated_hiring_never_overfills_households(county):
     h, catchment, rng = county
     jobs = Jobs.empty()
-    for _ in range(25):
+    for month in range(25):
         openings = rng.integers(0, 200, 4)
         before = len(jobs.household)
         farm_before = h.farm_workers.copy()
-        filled = jobs.hire(openings, catchment, h, rng)
+        filled = jobs.hire(openings, catchment, h, KeyedUniforms(2), month)
         _check_hire_invariants(before, jobs, filled, openings, h, farm_before)
     # Eventually households run out of farm workers: no household holds more jobs than it has free workers.
     assert (h.local_jobs <= h.workers - h.migrants).all()
@@ -172,7 +173,7 @@ def test_hire_skips_households_without_farm_workers():
     )
     catchment = Catchment.build(np.array([[0.0, 0.0]]), line_villages([1.0, 2.0]), np.array([200.0, 200.0]), 10.0)
     jobs = Jobs.empty()
-    filled = jobs.hire(np.array([1000]), catchment, h, np.random.default_rng(0))
+    filled = jobs.hire(np.array([1000]), catchment, h, KeyedUniforms(0), 1)
     assert filled > 0
     assert (jobs.household >= 200).all()
     assert (h.local_jobs[:200] == 0).all()
@@ -185,43 +186,45 @@ def test_hire_prefers_skilled_candidates():
     h = make_households([5000], workers=1, skill=skill)
     catchment = Catchment.build(np.array([[0.0, 0.0]]), line_villages([1.0]), np.array([5000.0]), 10.0)
     jobs = Jobs.empty()
-    jobs.hire(np.array([300]), catchment, h, rng)
+    jobs.hire(np.array([300]), catchment, h, KeyedUniforms(5), 1)
     assert len(jobs.household) > 250
     assert skill[jobs.household].mean() > 1.3 * skill.mean()
 
 
 def test_hire_with_no_openings_changes_nothing(county):
-    h, catchment, rng = county
+    h, catchment, _rng = county
     jobs = Jobs.empty()
-    assert jobs.hire(np.zeros(4, dtype=np.int64), catchment, h, rng) == 0
+    assert jobs.hire(np.zeros(4, dtype=np.int64), catchment, h, KeyedUniforms(0), 1) == 0
     assert len(jobs.household) == 0
     assert (h.local_jobs == 0).all()
 
 
 def test_separate_rate_zero_and_one(county):
-    h, catchment, rng = county
+    h, catchment, _rng = county
     jobs = Jobs.empty()
-    jobs.hire(np.array([100, 100, 100, 100]), catchment, h, rng)
+    draws = KeyedUniforms(3)
+    jobs.hire(np.array([100, 100, 100, 100]), catchment, h, draws, 1)
     n_jobs = len(jobs.household)
     assert n_jobs > 0
 
-    assert jobs.separate(0.0, h, rng) == 0
+    assert jobs.separate(0.0, h, draws, 2) == 0
     assert len(jobs.household) == n_jobs
     assert np.array_equal(h.local_jobs, jobs.per_household(len(h)))
 
-    assert jobs.separate(1.0, h, rng) == n_jobs
+    assert jobs.separate(1.0, h, draws, 3) == n_jobs
     assert len(jobs.household) == len(jobs.enterprise) == 0
     assert (h.local_jobs == 0).all()
     assert jobs.filled(4).tolist() == [0, 0, 0, 0]
 
 
 def test_separate_partial_rate_keeps_books(county):
-    h, catchment, rng = county
+    h, catchment, _rng = county
     jobs = Jobs.empty()
-    for _ in range(5):
-        jobs.hire(np.array([200, 200, 200, 200]), catchment, h, rng)
+    draws = KeyedUniforms(4)
+    for month in range(5):
+        jobs.hire(np.array([200, 200, 200, 200]), catchment, h, draws, month)
     n_jobs = len(jobs.household)
-    ended = jobs.separate(0.3, h, rng)
+    ended = jobs.separate(0.3, h, draws, 5)
     assert ended == n_jobs - len(jobs.household)
     assert abs(ended - 0.3 * n_jobs) < 5 * np.sqrt(0.21 * n_jobs)
     assert np.array_equal(h.local_jobs, jobs.per_household(len(h)))
@@ -377,7 +380,7 @@ def test_catchment_without_enterprises_is_empty():
     catchment = Catchment.build(np.empty((0, 2)), line_villages([1.0, 2.0]), np.array([10.0, 10.0]), 5.0)
     assert len(catchment.village) == len(catchment.cumulative) == 0
     h = make_households([10, 10])
-    assert Jobs.empty().hire(np.zeros(0, dtype=np.int64), catchment, h, np.random.default_rng(0)) == 0
+    assert Jobs.empty().hire(np.zeros(0, dtype=np.int64), catchment, h, KeyedUniforms(0), 1) == 0
 
 
 @pytest.mark.parametrize(("trials", "chance"), [(1, 0.01), (3, 0.02), (5, 0.3), (2, 0.9), (4, 0.0)])
@@ -388,7 +391,7 @@ def test_binomial_small_p_matches_the_binomial_law(trials, chance):
     from sim.labour import binomial_small_p
 
     size = 200_000
-    draws = binomial_small_p(np.full(size, trials), np.full(size, chance), np.random.default_rng(11))
+    draws = binomial_small_p(np.full(size, trials), np.full(size, chance), np.random.default_rng(11).random(size))
     assert draws.min() >= 0 and draws.max() <= trials
     observed = np.bincount(draws, minlength=trials + 1) / size
     for k in range(trials + 1):
@@ -397,31 +400,19 @@ def test_binomial_small_p_matches_the_binomial_law(trials, chance):
         assert abs(observed[k] - expected) <= 5 * standard_error + 1e-12, (k, observed[k], expected)
 
 
-def _binomial_small_p_without_the_shortcut(n, p, rng):
-    """The draw as it was before Bernoulli's inequality let it skip the logarithms: the reference for the shortcut."""
-    n = np.asarray(n, dtype=np.int64)
-    u = rng.random(n.size)
-    log_q = np.log1p(-np.minimum(p, 1.0 - 1e-12))
-    none = np.exp(n * log_q)
-    some = np.flatnonzero(u >= none)
-    out = np.zeros(n.size, dtype=np.int64)
-    if some.size:
-        first = np.clip(np.ceil(np.log1p(-(u[some] - none[some])) / log_q[some]), 1, n[some]).astype(np.int64)
-        out[some] = 1 + rng.binomial(n[some] - first, p[some])
-    return out
-
-
 @given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([1e-6, 1e-3, 0.02, 0.3, 1.0]))
 @settings(max_examples=30, deadline=None)
 def test_binomial_small_p_shortcut_decides_every_draw_as_the_full_formula(seed, scale):
     """Skipping (1 - p)^n where u < 1 - n p changes no draw, for chances from tiny to certain (bit for bit)."""
+    from sim.draws import binomial_quantile
     from sim.labour import binomial_small_p
 
     make = np.random.default_rng(seed)
     n = make.integers(0, 7, size=5_000)
     p = np.minimum(make.random(5_000) * scale, 1.0)
-    fast = binomial_small_p(n, p, np.random.default_rng(seed))
-    reference = _binomial_small_p_without_the_shortcut(n, p, np.random.default_rng(seed))
+    u = make.random(5_000)
+    fast = binomial_small_p(n, p, u)
+    reference = binomial_quantile(u, n, p)  # the inverse CDF of every entry, without the shortcut
     np.testing.assert_array_equal(fast, reference)
 
 
