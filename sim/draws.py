@@ -115,7 +115,7 @@ class KeyedUniforms:
         """
         keys = np.array([self.seed], dtype=np.uint64)
         for part in parts:
-            keys = keys ^ np.asarray(part).astype(np.uint64)  # a new array, of the broadcast shape
+            keys = keys ^ np.asarray(part, dtype=np.uint64)  # a new array, of the broadcast shape
             keys += _GOLDEN
             _mix(keys)
         return keys

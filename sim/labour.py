@@ -312,13 +312,12 @@ def migrate(
         households, home_earnings_per_worker, migrant_monthly_wage, params, talent_drain, farm_workers
     )
     leaving = binomial_small_p(farm_workers[can_leave], chance, uniform[0].take(can_leave))
-    away = np.flatnonzero(households.migrants > 0)
-    returning = binomial_small_p(households.migrants[away], np.full(away.size, return_rate), uniform[1].take(away))
+    returning = binomial_small_p(households.migrants, return_rate, uniform[1])  # none where no one is away
     # Few leave or return in a month: change only their households.
     left = np.flatnonzero(leaving > 0)
-    households.migrants[can_leave[left]] += leaving[left].astype(np.int32)
     back = np.flatnonzero(returning > 0)
-    households.migrants[away[back]] -= returning[back].astype(np.int32)
+    households.migrants[can_leave[left]] += leaving[left].astype(np.int32)
+    households.migrants[back] -= returning[back].astype(np.int32)
     return int(leaving.sum()), int(returning.sum())
 
 
@@ -326,7 +325,7 @@ _BERNOULLI_MARGIN = 1e-9
 """How far below ``1 - n p`` a uniform must be for :func:`binomial_small_p` to skip ``(1 - p)^n`` (rounding is ~1e-16)."""
 
 
-def binomial_small_p(n: np.ndarray, p: np.ndarray, u: np.ndarray) -> np.ndarray:
+def binomial_small_p(n: np.ndarray, p: np.ndarray | float, u: np.ndarray) -> np.ndarray:
     """Binomial(n, p) draws by inverse CDF of the uniforms ``u`` (one per entry), fast when p is small.
 
     Exact: the count is the smallest k with P(X <= k) > u (:func:`sim.draws.binomial_quantile`). As
@@ -341,5 +340,5 @@ def binomial_small_p(n: np.ndarray, p: np.ndarray, u: np.ndarray) -> np.ndarray:
     np.subtract(1.0, bound, out=bound)
     bound -= _BERNOULLI_MARGIN
     maybe = np.flatnonzero(u >= bound)
-    out[maybe] = binomial_quantile(u[maybe], n[maybe], p[maybe])
+    out[maybe] = binomial_quantile(u[maybe], n[maybe], np.broadcast_to(p, n.shape)[maybe])
     return out
