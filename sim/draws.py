@@ -22,7 +22,10 @@ _GOLDEN = 0x9E3779B97F4A7C15  # 2^64 / golden ratio: the increment of SplitMix64
 
 
 def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Poisson(``mean``) counts by inverse CDF: the smallest k with P(X <= k) > u, one uniform ``u`` per entry."""
+    """Poisson(``mean``) counts by inverse CDF: the smallest k with P(X <= k) > u, one uniform ``u`` per entry.
+
+    For means below about 700 (``exp(-mean)`` must not underflow; the model's monthly arrivals are below 2).
+    """
     mean = np.broadcast_to(np.asarray(mean, dtype=float), np.shape(u))
     return _count_quantile(u, np.exp(-mean), lambda k, rows: mean[rows] / (k + 1))
 
@@ -46,7 +49,7 @@ def binomial_quantile(u: np.ndarray, n: np.ndarray, p: np.ndarray | float) -> np
     if underflow.size:
         from scipy.stats import binom  # rarely needed, and slow to import
 
-        counts[underflow] = binom.ppf(u[underflow], n[underflow], q[underflow]).astype(np.int64)
+        counts[underflow] = np.maximum(binom.ppf(u[underflow], n[underflow], q[underflow]), 0).astype(np.int64)  # ppf(0) is -1
     return counts
 
 
