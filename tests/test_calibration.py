@@ -9,6 +9,8 @@ that change nothing in the fit.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +21,12 @@ import yaml
 from conftest import SMALL_SCENARIO, run_cli
 
 from sim import execute
+from sim.calibration import history_matching as hm
 from sim.calibration import load_calibration, run_calibration
 from sim.calibration.outputs import POSTERIOR_METADATA_KEY
 from sim.calibration.spec import Statistic
 from sim.calibration.statistics import StatisticError, evaluate, horizon_years, outcomes_needed
+from sim.errors import InputError
 from sim.execute import SerialExecutor, make_executor, run_one
 from sim.experiment import Parameter, RunSpec, replication_seeds
 
@@ -354,6 +358,24 @@ def test_an_interrupted_calibration_resumes_to_the_same_results(quick, tmp_path,
     assert calls[:5] == [f"w2__p{p:04d}__pairing__r000" for p in range(3, 8)]  # only what was missing
     for name, table in tables(quick).items():
         pd.testing.assert_frame_equal(table, tables(tmp_path / "out")[name], check_exact=True, obj=name)
+
+
+@pytest.mark.slow
+def test_check_runs_of_another_posterior_are_refused_on_resume(quick, tmp_path, monkeypatch):
+    """The posterior is recomputed on resume; if it differs (another library version's fit), the check runs on disk
+    were made at other parameter values and must not be scored against the new rows."""
+    out = tmp_path / "out"
+    shutil.copytree(quick, out)
+    path = write_calibration(tmp_path, calibration_data())
+    original = hm.posterior_sample
+
+    def another_posterior(*args, **kwargs):
+        sample = original(*args, **kwargs)
+        return dataclasses.replace(sample, u=sample.u[::-1].copy())
+
+    monkeypatch.setattr(hm, "posterior_sample", another_posterior)
+    with pytest.raises(InputError, match="the posterior check's design differs from the one its saved runs were made with"):
+        run_calibration(load_calibration(path), path, out, SerialExecutor(), progress=False)
 
 
 @pytest.mark.slow

@@ -134,7 +134,7 @@ def run_calibration(
     u = hm.latin_hypercube(method.points_per_wave, len(problem.parameters), rng_for(calibration, DESIGN, 1))
     emulators = None
     for wave in range(1, method.waves + 1):
-        _check_design(store, manifest, wave, u)
+        _check_design(store, manifest, str(wave), u, f"wave {wave}", "waves.parquet")
         values = problem.values(u)
         specs = [
             RunSpec(
@@ -317,25 +317,27 @@ def _posterior_check(
         )
         for arm in calibration.check_arms
     ]
+    _check_design(store, manifest, "check", rows[parameters].to_numpy(float), "the posterior check", "posterior.parquet")
     if not _run(specs, store, manifest, executor, f"{calibration.name} posterior check", progress, report, "check"):
         return None
     simulated = evaluate(statistics, _read_runs(store, specs), RUN_KEYS).droplevel("replication")
     return check_table(rows, parameters, simulated)
 
 
-def _check_design(store: ResultsStore, manifest: dict[str, Any], wave: int, u: np.ndarray) -> None:
-    """Record the hash of wave ``wave``'s design before its runs start; refuse a folder whose runs were made with
-    another (a design is recomputed on resume, so a change of code or library that changes it must not mix runs)."""
-    digest = hashlib.sha256(np.ascontiguousarray(u, dtype=float).tobytes()).hexdigest()
-    recorded = manifest["designs"].get(str(wave))
+def _check_design(store: ResultsStore, manifest: dict[str, Any], stage: str, points: np.ndarray, what: str, table: str) -> None:
+    """Record the hash of a stage's design (a wave's unit-cube points, or the posterior check's parameter values)
+    before its runs start; refuse a folder whose runs were made with another. Designs and the posterior are recomputed
+    on resume, so a change of code or library that changes them must not mix runs made at other parameter values."""
+    digest = hashlib.sha256(np.ascontiguousarray(points, dtype=float).tobytes()).hexdigest()
+    recorded = manifest["designs"].get(stage)
     if recorded is not None and recorded != digest:
         raise InputError.single(
             str(store.folder),
-            "waves.parquet",
-            f"wave {wave}'s design differs from the one its saved runs were made with (a different pairsim or library "
+            table,
+            f"{what}'s design differs from the one its saved runs were made with (a different pairsim or library "
             "version?); use another --out folder or delete this one",
         )
-    manifest["designs"][str(wave)] = digest
+    manifest["designs"][stage] = digest
     store.folder.mkdir(parents=True, exist_ok=True)
     store.write_manifest(manifest)
 
