@@ -8,15 +8,12 @@ Split by job like the experiment report: :mod:`~sim.report.calibration_inputs` r
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import pandas as pd
-from plotly.offline import get_plotlyjs
 
-from sim.outputs import REPORT_TITLE_END
 from sim.report.calibration_figures import (
     acceptance_figure,
     contraction_figure,
@@ -29,9 +26,8 @@ from sim.report.calibration_figures import (
     target_figure,
 )
 from sim.report.calibration_inputs import CalibrationInput, is_calibration_folder, load_calibration_input
-from sim.report.page import STYLE, Section, overview_section
+from sim.report.page import Section, overview_section, render_page, write_page
 from sim.report.styles import _text
-from sim.results import write_atomically
 
 NOT_PINNED = "not pinned down by the targets"
 
@@ -199,11 +195,17 @@ def _emulator_table(emulators: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- parameters
 
 
+def _table_or_note(data: CalibrationInput, name: str, section: Section) -> pd.DataFrame | None:
+    """The folder's table ``name``, or None with the section's note saying it is missing (a calibration stopped early)."""
+    table = data.table(name)
+    if table is None:
+        section.note = data.missing(name)
+    return table
+
+
 def parameters_section(data: CalibrationInput) -> Section:
     section = Section("Parameters")
-    posterior = data.table("posterior.parquet")
-    if posterior is None:
-        section.note = data.missing("posterior.parquet")
+    if (posterior := _table_or_note(data, "posterior.parquet", section)) is None:
         return section
     caption = (
         f"Grey: each parameter's prior, the range the calibration file allows ({len(posterior):,} posterior draws against "
@@ -224,9 +226,7 @@ def parameters_section(data: CalibrationInput) -> Section:
 
 def identifiability_section(data: CalibrationInput) -> Section:
     section = Section("Identifiability")
-    table = data.table("identifiability.csv")
-    if table is None:
-        section.note = data.missing("identifiability.csv")
+    if (table := _table_or_note(data, "identifiability.csv", section)) is None:
         return section
     caption = (
         "Posterior contraction: how much the targets narrowed each parameter, from 0 (the posterior is as wide as the prior) "
@@ -270,38 +270,16 @@ CALIBRATION_SECTIONS: list[Callable[[CalibrationInput], Section]] = [
 # --------------------------------------------------------------------------- HTML
 
 
+RANGES_SAID = (
+    "Ranges are central 90 % ranges (5th to 95th percentile) of posterior draws or of the posterior check's runs; "
+    "observed values carry 95 % intervals."
+)
+"""How to read the calibration report's ranges (the experiment report's intervals are t intervals instead)."""
+
+
 def render_calibration_html(data: CalibrationInput, sections: list[Section]) -> str:
-    """The calibration report as one HTML document, plotly.js embedded once in the head (as the experiment report)."""
-    body = []
-    figure_number = 0
-    for section in sections:
-        body.append(f"<section><h2>{html.escape(section.title)}</h2>")
-        if section.table_html and section.title == "Overview":
-            body.append(section.table_html)
-        for figure, caption in section.figures:
-            figure_number += 1
-            div = figure.to_html(
-                full_html=False,
-                include_plotlyjs=False,
-                div_id=f"figure-{figure_number}",
-                config={"displaylogo": False, "responsive": True},
-            )
-            body.append(f'<div class="figure">{div}</div><p class="caption">Figure {figure_number}. {caption}</p>')
-        if section.table_html and section.title != "Overview":
-            body.append(section.table_html)
-        if section.note:
-            body.append(f'<p class="note">{html.escape(section.note)}</p>')
-        body.append("</section>")
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_text(data.title)} {REPORT_TITLE_END}</title>\n<style>{STYLE}</style>\n"
-        f'<script type="text/javascript">{get_plotlyjs()}</script>\n</head>\n<body>\n'
-        f"<h1>{_text(data.title)}</h1>\n"
-        f"<p>Made by <code>pairsim report</code> from <code>{_text(data.folder)}</code>. Ranges are central 90 % ranges (5th to "
-        "95th percentile) of posterior draws or of the posterior check's runs; observed values carry 95 % intervals. Every "
-        "figure is interactive (hover, zoom, click legend entries to hide them).</p>\n" + "\n".join(body) + "\n</body>\n</html>\n"
-    )
+    """The calibration report as one HTML document, on the experiment report's page."""
+    return render_page(data.title, data.folder, RANGES_SAID, sections)
 
 
 def build_calibration_report(folder: str | Path) -> str:
@@ -312,10 +290,7 @@ def build_calibration_report(folder: str | Path) -> str:
 
 def write_calibration_report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Build the report of a calibration folder and write it atomically (default: ``folder/report.html``)."""
-    target = Path(out) if out is not None else Path(folder) / "report.html"
-    text = build_calibration_report(folder)
-    write_atomically(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-    return target
+    return write_page(folder, out, build_calibration_report)
 
 
 __all__ = [

@@ -244,41 +244,57 @@ def uncertainty_section(data: ReportInput) -> Section | None:
     )
 
 
+SPLIT_CELLS = ["mean", "95% CI", "one draw, 95% range", "± parameters", "± noise", "from parameters"]
+RANKING_CELLS = ["rank", "keeps rank", "ranked best", "better than baseline", "holds"]
+
+
 def _split_table(data: ReportInput, split: pd.DataFrame) -> str:
     """One row per arm and outcome: the posterior-mean effect with its interval and the one-draw range with its split."""
-    several = len(data.scenarios) > 1
-    cells = ["mean", "95% CI", "one draw, 95% range", "± parameters", "± noise", "from parameters"]
-    rows = "".join(
-        "<tr>"
-        + (f"<td>{_text(row['scenario'])}</td>" if several else "")
-        + f"<td>{_text(row['arm'])}</td><td>{_text(outcome_label(row['outcome']))}</td>"
-        + "".join(f'<td class="number">{_text(posterior_cells(row)[cell])}</td>' for cell in cells)
-        + "</tr>"
-        for _, row in split.iterrows()
-    )
-    head = "".join(f"<th>{_text(cell)}</th>" for cell in ["effect (mean over the posterior)", *cells[1:]])
-    return (
-        f'<table class="data"><tr>{"<th>scenario</th>" if several else ""}<th>arm</th><th>outcome</th>{head}</tr>{rows}</table>'
+    return _arm_table(
+        data,
+        split,
+        {"arm": lambda row: row["arm"], "outcome": lambda row: outcome_label(row["outcome"])},
+        ["effect (mean over the posterior)", *SPLIT_CELLS[1:]],
+        lambda row: _in_order(posterior_cells(row), SPLIT_CELLS),
     )
 
 
 def _ranking_table(data: ReportInput, rankings: pd.DataFrame) -> str:
     """One row per outcome and arm: its rank, the shares of draws keeping that rank and ranking it best, and whether the
     ranking holds."""
-    several = len(data.scenarios) > 1
-    cells = ["rank", "keeps rank", "ranked best", "better than baseline", "holds"]
+    return _arm_table(
+        data,
+        rankings,
+        {"outcome": lambda row: outcome_label(row["outcome"]), "arm": lambda row: row["arm"]},
+        RANKING_CELLS,
+        lambda row: _in_order(ranking_cells(row), RANKING_CELLS),
+    )
+
+
+def _in_order(cells: dict[str, str], keys: list[str]) -> list[str]:
+    return [cells[key] for key in keys]
+
+
+def _arm_table(
+    data: ReportInput,
+    frame: pd.DataFrame,
+    labels: dict[str, Callable[[pd.Series], object]],
+    numbers: list[str],
+    cells: Callable[[pd.Series], list[str]],
+) -> str:
+    """An HTML table with one row per row of ``frame``: a scenario column when the experiment has several scenarios, the
+    text columns ``labels`` (heading -> the row's text), then right-aligned columns headed ``numbers`` holding ``cells``."""
+    if len(data.scenarios) > 1:
+        labels = {"scenario": lambda row: row["scenario"], **labels}
+    head = "".join(f"<th>{_text(heading)}</th>" for heading in [*labels, *numbers])
     rows = "".join(
         "<tr>"
-        + (f"<td>{_text(row['scenario'])}</td>" if several else "")
-        + f"<td>{_text(outcome_label(row['outcome']))}</td><td>{_text(row['arm'])}</td>"
-        + "".join(f'<td class="number">{_text(ranking_cells(row)[cell])}</td>' for cell in cells)
+        + "".join(f"<td>{_text(label(row))}</td>" for label in labels.values())
+        + "".join(f'<td class="number">{_text(cell)}</td>' for cell in cells(row))
         + "</tr>"
-        for _, row in rankings.iterrows()
+        for _, row in frame.iterrows()
     )
-    head = "".join(f"<th>{_text(cell)}</th>" for cell in cells)
-    return (
-        f'<table class="data"><tr>{"<th>scenario</th>" if several else ""}<th>outcome</th><th>arm</th>{head}</tr>{rows}</table>'
-    )
+    return f'<table class="data"><tr>{head}</tr>{rows}</table>'
 
 
 def _one_figure_section(
@@ -384,21 +400,8 @@ def cost_section(data: ReportInput) -> Section:
 
 def _cost_table(data: ReportInput, costs: pd.DataFrame, cost_name: str) -> str:
     """One row per arm (per scenario and arm when there are several scenarios), its cost headed by ``cost_name``."""
-    several = len(data.scenarios) > 1
-    rows = "".join(
-        "<tr>"
-        + (f"<td>{_text(row['scenario'])}</td>" if several else "")
-        + f"<td>{_text(row['arm'])}</td>"
-        + "".join(f'<td class="number">{_text(cell)}</td>' for cell in _cost_cells(row))
-        + "</tr>"
-        for _, row in costs.iterrows()
-    )
-    return (
-        '<table class="data"><tr>'
-        + ("<th>scenario</th>" if several else "")
-        + f"<th>arm</th><th>{_text(cost_name)} (yuan per run)</th>"
-        f"<th>Gini reduction, 0–1 scale [95% CI]</th><th>yuan per 0.001 Gini</th></tr>{rows}</table>"
-    )
+    numbers = [f"{cost_name} (yuan per run)", "Gini reduction, 0–1 scale [95% CI]", "yuan per 0.001 Gini"]
+    return _arm_table(data, costs, {"arm": lambda row: row["arm"]}, numbers, _cost_cells)
 
 
 def _cost_cells(row: pd.Series) -> list[str]:
@@ -493,6 +496,13 @@ td.number { text-align: right; white-space: nowrap; }
 
 def render_html(data: ReportInput, sections: list[Section]) -> str:
     """The whole report as one HTML document, plotly.js embedded once in the head."""
+    return render_page(data.title, data.folder, _intervals_said(data), sections)
+
+
+def render_page(title: str, folder: object, how_to_read: str, sections: list[Section]) -> str:
+    """A report page of any results folder: the sections under one heading, figures numbered in order, plotly.js
+    embedded once in the head. ``how_to_read`` (HTML) says what the page's intervals are; the rest is shared so the
+    experiment and calibration reports look and read alike."""
     body = []
     figure_number = 0
     for section in sections:
@@ -516,11 +526,11 @@ def render_html(data: ReportInput, sections: list[Section]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_text(data.title)} {REPORT_TITLE_END}</title>\n<style>{STYLE}</style>\n"
+        f"<title>{_text(title)} {REPORT_TITLE_END}</title>\n<style>{STYLE}</style>\n"
         f'<script type="text/javascript">{get_plotlyjs()}</script>\n</head>\n<body>\n'
-        f"<h1>{_text(data.title)}</h1>\n"
+        f"<h1>{_text(title)}</h1>\n"
         "<p>Made by <code>pairsim report</code> from <code>"
-        f"{_text(data.folder)}</code>. {_intervals_said(data)} Every figure is interactive "
+        f"{_text(folder)}</code>. {how_to_read} Every figure is interactive "
         "(hover, zoom, click legend entries to hide them).</p>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
 
@@ -542,7 +552,13 @@ def build_report(folder: str | Path) -> str:
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Build the report of ``folder`` and write it atomically (default: ``folder/report.html``); returns its path."""
+    return write_page(folder, out, build_report)
+
+
+def write_page(folder: str | Path, out: str | Path | None, build: Callable[[str | Path], str]) -> Path:
+    """Write the page ``build`` makes of ``folder`` atomically (built first, so a failure leaves any old report whole);
+    the default place is ``folder/report.html``. Returns its path."""
     target = Path(out) if out is not None else Path(folder) / "report.html"
-    text = build_report(folder)
+    text = build(folder)
     write_atomically(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     return target
