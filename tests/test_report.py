@@ -961,7 +961,7 @@ def test_a_file_given_as_the_results_folder_is_said_to_be_a_file(single_run, tmp
     assert code == 2
     assert (
         err.strip()
-        == f"{single_run / 'run.json'}: is a file, not a folder; expected a results folder written by pairsim compare, sweep or run"
+        == f"{single_run / 'run.json'}: is a file, not a folder; expected a results folder written by pairsim compare, sweep, run or calibrate"
     )
 
 

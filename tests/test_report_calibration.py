@@ -490,6 +490,14 @@ def test_only_a_calibrations_manifest_makes_a_calibration_report(tmp_path, folde
     assert code == 2 and "pairsim compare or sweep" in err
 
 
+@pytest.mark.parametrize("make", [lambda tmp: tmp / "missing", lambda tmp: tmp], ids=["missing", "empty"])
+def test_a_folder_of_no_kind_is_refused_naming_calibrate_among_the_commands_that_write_one(tmp_path, make):
+    code, out, err = run_cli("report", make(tmp_path))
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert "calibrate" in line and "compare" in line, line
+
+
 # --------------------------------------------------------------------------- a real calibration
 
 
@@ -543,7 +551,8 @@ def test_report_of_a_real_calibration_of_small_yaml(tmp_path):
     path.write_text(yaml.safe_dump(QUICK_CALIBRATION, allow_unicode=True), encoding="utf-8")
     code, _, err = run_cli("calibrate", path, "--workers", "1", "--out", tmp_path / "out", "--quiet")
     assert code == 0, err
-    code, out, err = run_cli("report", tmp_path / "out")
+    assert "pairsim report" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8"), "calibrate writes its report"
+    code, out, err = run_cli("report", tmp_path / "out")  # and pairsim report writes it again, the same way
     assert code == 0 and out.strip() == f"Report written to {tmp_path / 'out' / 'report.html'}", err
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert section_titles(page) == SECTIONS

@@ -94,7 +94,7 @@ JSON_NAMES = {list: "an array", str: "a string", int: "a number", float: "a numb
 def load_report_input(folder: str | Path) -> ReportInput:
     """Read an experiment folder or a ``pairsim run`` folder; anything else is bad input (one line, no traceback)."""
     folder = Path(folder)
-    expected = "expected a results folder written by pairsim compare, sweep or run"
+    expected = "expected a results folder written by pairsim compare, sweep, run or calibrate"
     if not folder.exists():
         raise InputError.single(str(folder), "", f"no such folder; {expected}")
     if not folder.is_dir():
@@ -106,7 +106,8 @@ def load_report_input(folder: str | Path) -> ReportInput:
     raise InputError.single(
         str(folder),
         "",
-        "not a results folder; expected manifest.json and runs/ (pairsim compare or sweep) or monthly.parquet and run.json (pairsim run)",
+        "not a results folder; expected manifest.json and runs/ (pairsim compare, sweep or calibrate) or monthly.parquet and "
+        "run.json (pairsim run)",
     )
 
 
