@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit a scenario's uncertain parameters to observed targets (history matching) and score held-out patterns",
         description="Run a calibration file's waves of history matching with Gaussian-process emulators, draw the "
         "posterior sample of parameter sets, run the model at posterior draws to score each target and held-out pattern, "
-        "and say which parameters the targets do not identify (docs/CALIBRATION.md). Every run is saved as it ends: "
+        "say which parameters the targets do not identify (docs/CALIBRATION.md), and write the report (report.html, as "
+        "pairsim report does). Every run is saved as it ends: "
         "re-running resumes. The quick-trial options change the method and so need their own --out folder.",
     )
     calibrate.add_argument(
@@ -316,13 +317,14 @@ def _experiment(args: argparse.Namespace) -> int:
     if args.out is not None:
         prepare_experiment_folder(args.out)  # at once, before seconds of imports; the default needs the file's name
     from sim.execute import make_executor, run_experiment
-    from sim.experiment import load_experiment, run_specs
+    from sim.experiment import check_posterior_replications, load_experiment, run_specs
     from sim.results import ResultsStore
     from sim.summary import summarize_folder
 
     experiment = load_experiment(args.experiment)
     if args.replications:
         experiment = experiment.model_copy(update={"replications": args.replications})
+        check_posterior_replications(experiment, str(args.experiment))  # as the file's own value is checked
     if args.sweep and experiment.design is None:
         raise InputError.single(str(args.experiment), "design", "pairsim sweep needs a 'design' section (method and parameters)")
     out_dir = args.out or DEFAULT_RESULTS / experiment.name
@@ -381,6 +383,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     out_dir = args.out or DEFAULT_RESULTS / f"calibrate-{calibration.name}"
     if args.out is None:
         prepare_experiment_folder(out_dir)
+    report_file = out_dir / "report.html"
+    prepare_report_file(report_file)  # written after the runs: refused now, not then
     say = _printer(args.quiet)
     method = calibration.method
     where = f"Dask ({args.dask})" if args.dask else f"{args.workers or os.cpu_count()} worker(s)"
@@ -410,11 +414,16 @@ def _calibrate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    from sim.report import write_calibration_report  # plotly: imported only when a report is written
+
+    report_written = write_calibration_report(out_dir, report_file)  # a stopped calibration's report says why it stopped
     if report.stopped:
         print(f"{report.stopped}. Stopped after wave {report.waves_done}; the waves so far are in {out_dir}/", file=sys.stderr)
+        say(f"Report written to {report_written}", file=sys.stderr)
         return 1
     say(report.summary)
     say(f"Results written to {out_dir}/ (calibration.md, posterior.parquet, targets.csv, validation.csv, ...)", file=sys.stderr)
+    say(f"Report written to {report_written}", file=sys.stderr)
     return 0
 
 

@@ -565,3 +565,61 @@ def test_report_output_below_a_file_is_bad_input(tmp_path, cli):
     code, out, err = cli("report", tmp_path, "-o", tmp_path / "afile" / "report.html")
     assert code == 2 and out == ""
     assert err.strip() == f"{tmp_path / 'afile' / 'report.html'}: --out: {tmp_path / 'afile'} is a file; expected a folder path"
+
+
+# --------------------------------------------------------------------------- compare and calibrate: checked before any run
+
+
+def posterior_experiment_file(folder: Path) -> Path:
+    """A comparison of small.yaml over 3 draws of a hand-made posterior, 2 seeds each (the file's replications: 6)."""
+    draws = pd.DataFrame({"economy.farm_productivity_growth": [0.10, 0.13, 0.16], "weight": [1 / 3] * 3})
+    draws.to_parquet(folder / "posterior.parquet")
+    experiment = {
+        "name": "posterior_cli",
+        "scenarios": [str(SMALL)],
+        "replications": 6,
+        "horizon_years": 1,
+        "arms": {"city_village": {"policies": ["部门+村"]}},
+        "parameters": {"posterior": "posterior.parquet", "draws": 3},
+    }
+    path = folder / "experiment.yaml"
+    path.write_text(yaml.safe_dump(experiment, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("replications", [4, 3], ids=["not-a-multiple", "one-seed-a-draw"])
+def test_replications_on_the_command_line_are_checked_against_the_posterior_draws(tmp_path, cli, replications):
+    path = posterior_experiment_file(tmp_path)
+    out_dir = tmp_path / "out"
+    code, out, err = cli("compare", path, "--replications", replications, "--workers", 1, "--out", out_dir, "--quiet")
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"{path}: replications: must be a multiple of parameters.draws (3) and at least 6")
+    assert line.endswith(f"got {replications}")
+    assert not (out_dir / "runs").exists()
+
+
+def test_calibrate_refuses_a_report_file_it_did_not_write_before_running(tmp_path, cli):
+    calibration = {
+        "name": "refused",
+        "scenario": str(SMALL),
+        "parameters": {"economy.farm_productivity_growth": {"low": 0.06, "high": 0.2}},
+        "targets": {
+            "ratio": {
+                "statistic": {"outcome": "urban_rural_ratio", "year": 2010},
+                "observed": 2.0,
+                "sd": 0.1,
+                "source": "assumption",
+            }
+        },
+    }
+    path = tmp_path / "calibration.yaml"
+    path.write_text(yaml.safe_dump(calibration), encoding="utf-8")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "manifest.json").write_text(json.dumps({"identity": "an earlier calibration", "runs": {}}), encoding="utf-8")
+    (out_dir / "report.html").write_text("<html>my own page</html>", encoding="utf-8")
+    code, out, err = cli("calibrate", path, "--workers", 1, "--out", out_dir, "--quiet")
+    assert code == 2 and out == ""
+    assert err.strip().startswith(f"{out_dir / 'report.html'}: --out: exists and is not a pairsim report")
+    assert sorted(p.name for p in out_dir.iterdir()) == ["manifest.json", "report.html"]
