@@ -3,7 +3,8 @@
 Figures are cited by keys such as ``[Shouguang 2010] "975个行政村"``. A key that docs/SOURCES.md
 does not define leaves the reader unable to find the document, an entry nobody cites is dead
 weight, and the old form (numbered "seed" documents, paths into a folder outside the
-repository) points at files users do not have.
+repository) points at files users do not have. Every observed value a calibration file fits to or
+holds out names its document the same way, or says it is an assumption.
 """
 
 import json
@@ -11,6 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from sim.calibration import load_calibration
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "docs" / "SOURCES.md"
@@ -82,3 +85,22 @@ def test_no_citation_points_outside_the_repository(texts: dict[str, str]) -> Non
         if pattern.search(line)
     ]
     assert not problems, "cite docs/SOURCES.md keys instead:\n" + "\n".join(problems)
+
+
+CALIBRATIONS = sorted((ROOT / "calibrations").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CALIBRATIONS, ids=[path.stem for path in CALIBRATIONS])
+def test_every_calibration_figure_names_its_source_or_says_assumption(path: Path, defined: list[str]) -> None:
+    """An observed value a calibration fits to (or holds out) is only as good as the document it comes from: each
+    target's and held-out pattern's ``source`` must cite a docs/SOURCES.md key in brackets, or say it is an assumption."""
+    calibration = load_calibration(path)
+    figures = {f"targets.{name}": target for name, target in calibration.targets.items()}
+    figures |= {f"held_out.{name}": pattern for name, pattern in calibration.held_out.items()}
+    assert figures, f"{path.name} has no targets"
+    unsourced = [
+        f"{path.name}: {field}.source: {figure.source!r}"
+        for field, figure in figures.items()
+        if not any(key in defined for key in CITATION.findall(figure.source)) and "assumption" not in figure.source.lower()
+    ]
+    assert not unsourced, "name a docs/SOURCES.md key in brackets, or say 'assumption':\n" + "\n".join(unsourced)
