@@ -424,6 +424,19 @@ def test_targets_no_parameter_set_reaches_stop_the_waves_and_say_so(tmp_path):
     assert "no parameter set" in yaml.safe_load((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))["stopped"]
 
 
+def test_a_target_the_runs_leave_undefined_is_one_line_naming_it(tmp_path):
+    """Paired villages' income exists only where there are pairs: its effect against the baseline is undefined."""
+    paired_effect = {"outcome": "rural_income_pc_paired", "year": 2010, "effect": "absolute"}
+    data = changed(calibration_data(), "targets.ratio.statistic", paired_effect)
+    path = write_calibration(tmp_path, data)
+    code, out, err = run_cli("calibrate", path, "--waves", 1, "--points", 4, "--workers", 1, "--out", tmp_path / "out", "--quiet")
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        f"{path}: targets.ratio: needs rural_income_pc_paired in 2010, which 4 of the 4 baseline runs leave undefined "
+        "(NaN); choose an outcome every run gives"
+    )
+
+
 # --------------------------------------------------------------------------- parameter recovery (issue point 5)
 
 KNOWN = {FARM_GROWTH: 0.132, URBAN_WAGE_GROWTH: 0.119, LATER_FARM_GROWTH: 0.085}

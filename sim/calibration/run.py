@@ -29,8 +29,8 @@ from sim.calibration.outputs import (
     summary_text,
     wave_rows,
 )
-from sim.calibration.spec import PAIRING, Calibration, Target, identity
-from sim.calibration.statistics import evaluate, horizon_years, outcomes_needed
+from sim.calibration.spec import PAIRING, Calibration, Statistic, Target, identity
+from sim.calibration.statistics import StatisticError, evaluate, horizon_years, outcomes_needed
 from sim.errors import InputError
 from sim.execute import run_safely, stream_runs
 from sim.experiment import BASELINE, RunSpec, file_hash, replication_seeds
@@ -155,7 +155,7 @@ def run_calibration(
         ]
         if not _run(specs, store, manifest, executor, f"{calibration.name} wave {wave}", progress, report, f"wave {wave}"):
             return report
-        per_run = evaluate(statistics, _read_runs(store, specs), RUN_KEYS).reindex(columns=problem.targets)
+        per_run = _evaluate(calibration, calibration_path, statistics, _read_runs(store, specs)).reindex(columns=problem.targets)
         grouped = per_run.groupby(level="point")
         mean, var = grouped.mean().to_numpy(), grouped.var(ddof=1).to_numpy()
         u_all, mean_all, var_all = np.vstack([u_all, u]), np.vstack([mean_all, mean]), np.vstack([var_all, var])
@@ -223,7 +223,7 @@ def run_calibration(
     files.write_identifiability(identifiability_table(identified, calibration))
     manifest["seconds"]["posterior"] = round(time.perf_counter() - started, 3)
 
-    check = _posterior_check(calibration, posterior, start_year, store, manifest, executor, progress, report)
+    check = _posterior_check(calibration, calibration_path, posterior, start_year, store, manifest, executor, progress, report)
     if check is None:
         return report
     files.write_check(check)
@@ -281,8 +281,21 @@ def _read_runs(store: ResultsStore, specs: list[RunSpec]) -> pd.DataFrame:
     )
 
 
+def _evaluate(
+    calibration: Calibration, calibration_path: str | Path, statistics: dict[str, Statistic], runs: pd.DataFrame
+) -> pd.DataFrame:
+    """Each statistic of each run (:func:`~sim.calibration.statistics.evaluate`); a statistic the runs cannot give
+    (an outcome they leave undefined) is a fault of the calibration file: one line naming its entry, exit 2."""
+    try:
+        return evaluate(statistics, runs, RUN_KEYS)
+    except StatisticError as error:
+        section = "targets" if error.pattern in calibration.targets else "held_out"
+        raise InputError.single(str(calibration_path), f"{section}.{error.pattern}", error.message) from None
+
+
 def _posterior_check(
     calibration: Calibration,
+    calibration_path: str | Path,
     posterior: pd.DataFrame,
     start_year: int,
     store: ResultsStore,
@@ -320,7 +333,7 @@ def _posterior_check(
     _check_design(store, manifest, "check", rows[parameters].to_numpy(float), "the posterior check", "posterior.parquet")
     if not _run(specs, store, manifest, executor, f"{calibration.name} posterior check", progress, report, "check"):
         return None
-    simulated = evaluate(statistics, _read_runs(store, specs), RUN_KEYS).droplevel("replication")
+    simulated = _evaluate(calibration, calibration_path, statistics, _read_runs(store, specs)).droplevel("replication")
     return check_table(rows, parameters, simulated)
 
 

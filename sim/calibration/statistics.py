@@ -16,7 +16,15 @@ from sim.experiment import BASELINE
 
 
 class StatisticError(ValueError):
-    """Runs that cannot give a statistic: a year, an outcome or the baseline run it reads is missing."""
+    """Runs that cannot give a statistic: a year, an outcome or the baseline run it reads is missing or undefined.
+
+    ``pattern`` names the target or held-out pattern, so the caller can point at its entry in the calibration file.
+    """
+
+    def __init__(self, pattern: str, message: str) -> None:
+        super().__init__(f"{pattern}: {message}")
+        self.pattern = pattern
+        self.message = message
 
 
 def horizon_years(statistics: Iterable[Statistic], start_year: int) -> int:
@@ -48,7 +56,7 @@ def _statistic(name: str, statistic: Statistic, runs: pd.DataFrame, keys: list[s
     without = _quantity(name, statistic, runs[runs["arm"] == BASELINE], keys, BASELINE)
     unpaired = with_pairing.index.difference(without.index)
     if len(unpaired):
-        raise StatisticError(f"{name}: an effect needs the {BASELINE} run of every pairing run; missing for {unpaired[0]}")
+        raise StatisticError(name, f"an effect needs the {BASELINE} run of every pairing run; missing for {unpaired[0]}")
     without = without.reindex(with_pairing.index)
     return with_pairing - without if statistic.effect == "absolute" else with_pairing / without - 1.0
 
@@ -56,17 +64,22 @@ def _statistic(name: str, statistic: Statistic, runs: pd.DataFrame, keys: list[s
 def _quantity(name: str, statistic: Statistic, runs: pd.DataFrame, keys: list[str], arm: str) -> pd.Series:
     """The level, change or growth of the statistic's outcome in each run of one arm."""
     if statistic.outcome not in runs.columns:
-        raise StatisticError(f"{name}: the runs do not report {statistic.outcome!r}")
+        raise StatisticError(name, f"the runs do not report {statistic.outcome!r}")
     if runs.empty:
-        raise StatisticError(f"{name}: no {arm} runs to compute it from")
+        raise StatisticError(name, f"no {arm} runs to compute it from")
     by_year = runs.pivot(index=keys, columns="year", values=statistic.outcome)
     for year in statistic.years:
-        if year not in by_year.columns or by_year[year].isna().any():
+        if year not in by_year.columns:
             reported = sorted(by_year.columns)
             raise StatisticError(
-                f"{name}: needs {statistic.outcome} in {year}, but the {arm} runs report only {reported[0]}-{reported[-1]}"
-                if year not in by_year.columns
-                else f"{name}: needs {statistic.outcome} in {year}, missing from run {by_year.index[by_year[year].isna()][0]}"
+                name, f"needs {statistic.outcome} in {year}, but the {arm} runs report only {reported[0]}-{reported[-1]}"
+            )
+        undefined = int(by_year[year].isna().sum())
+        if undefined:  # e.g. paired villages' income in a run without pairs
+            raise StatisticError(
+                name,
+                f"needs {statistic.outcome} in {year}, which {undefined} of the {len(by_year)} {arm} runs leave undefined "
+                "(NaN); choose an outcome every run gives",
             )
     value = by_year[statistic.year]
     if statistic.kind == "change":
