@@ -5,10 +5,12 @@ seed) writes its posterior sample and its report; an experiment of two of small.
 posterior.parquet with ``parameters: {posterior, draws: 3}`` and 6 replications. ``pairsim compare``, ``summarize`` and
 ``report`` of that experiment must carry each draw's values into the runs, pair the arms by draw and seed, split the
 effects' intervals into parameters and noise, and say whether the ranking holds. Each command is the one a user types.
+A calibration whose targets no parameter set reaches still writes its report, which says why it stopped.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +146,16 @@ def test_report_of_the_posterior_comparison_is_written(chain):
     page = chain["report_file"].read_text(encoding="utf-8")
     assert "Parameter uncertainty and the ranking of arms" in page
     assert f"{DRAWS} posterior draws from posterior.parquet" in page
+
+
+@pytest.mark.slow
+def test_a_calibration_that_stops_still_writes_its_report_saying_why(tmp_path):
+    unreachable = copy.deepcopy(CALIBRATION)
+    unreachable["targets"]["ratio"]["observed"] = 9.0  # small.yaml's ratio is about 2
+    path = write_yaml(tmp_path / "calibration.yaml", unreachable)
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli("calibrate", path, "--workers", 1, "--waves", 2, "--points", 4, "--seeds", 1, "--out", out_dir)
+    assert code == 1 and out == "", err
+    assert f"Report written to {out_dir / 'report.html'}" in err
+    page = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert "1 of 2 waves done, stopped: no parameter set reproduces the targets within cutoff 3" in page
