@@ -437,6 +437,18 @@ def test_a_target_the_runs_leave_undefined_is_one_line_naming_it(tmp_path):
     )
 
 
+def test_a_target_no_run_gives_a_finite_value_is_one_line_naming_it(tmp_path):
+    """Funds sent are 0 without pairing, so a relative effect on them divides by zero in every run."""
+    relative_to_zero = {"outcome": "funds_sent", "year": 2010, "effect": "relative"}
+    path = write_calibration(tmp_path, changed(calibration_data(), "targets.ratio.statistic", relative_to_zero))
+    code, out, err = run_cli("calibrate", path, "--waves", 1, "--points", 4, "--workers", 1, "--out", tmp_path / "out", "--quiet")
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        f"{path}: targets.ratio: only 0 of 4 design points gave a finite value (a relative effect over a baseline of 0?); "
+        "its emulator needs 3"
+    )
+
+
 # --------------------------------------------------------------------------- parameter recovery (issue point 5)
 
 KNOWN = {FARM_GROWTH: 0.132, URBAN_WAGE_GROWTH: 0.119, LATER_FARM_GROWTH: 0.085}

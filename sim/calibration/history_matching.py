@@ -63,6 +63,17 @@ class NoPlausibleRegion(Exception):
     """
 
 
+class TooFewFiniteRuns(ValueError):
+    """A target whose statistic is finite in fewer than :data:`MIN_POINTS` runs (e.g. a relative effect over a
+    baseline of 0): no emulator can be fitted to it. ``target`` names it, so the caller can point at its entry."""
+
+    def __init__(self, target: str, finite: int, runs: int) -> None:
+        super().__init__(
+            f"target {target}: only {finite} of {runs} runs gave a finite statistic; its emulator needs {MIN_POINTS}"
+        )
+        self.target, self.finite, self.runs = target, finite, runs
+
+
 def latin_hypercube(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """Wave 1's design: ``n`` points in [0, 1]^k, each parameter's range cut into ``n`` strata hit once each, so even a
     small first wave sees every part of every parameter's prior range."""
@@ -192,9 +203,7 @@ def fit_emulators(
         if dropped[target]:
             notes.append(f"target {target}: {dropped[target]} of {len(u)} runs gave no finite statistic and were left out")
         if points[target] < MIN_POINTS:
-            raise ValueError(
-                f"target {target}: only {points[target]} of {len(u)} runs gave a finite statistic; its emulator needs {MIN_POINTS}"
-            )
+            raise TooFewFiniteRuns(target, points[target], len(u))
         values = y[finite, j]
         if np.ptp(values) <= 1e-12 * max(1.0, abs(values[0])):
             models.append(float(values[0]))

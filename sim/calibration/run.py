@@ -159,7 +159,15 @@ def run_calibration(
         grouped = per_run.groupby(level="point")
         mean, var = grouped.mean().to_numpy(), grouped.var(ddof=1).to_numpy()
         u_all, mean_all, var_all = np.vstack([u_all, u]), np.vstack([mean_all, mean]), np.vstack([var_all, var])
-        emulators = hm.fit_emulators(u_all, mean_all, problem.targets, problem.parameters, seed=calibration.seed)
+        try:
+            emulators = hm.fit_emulators(u_all, mean_all, problem.targets, problem.parameters, seed=calibration.seed)
+        except hm.TooFewFiniteRuns as few:  # a fault of the file's target, not of the runs: one line, exit 2
+            raise InputError.single(
+                str(calibration_path),
+                f"targets.{few.target}",
+                f"only {few.finite} of {few.runs} design points gave a finite value (a relative effect over a baseline of "
+                f"0?); its emulator needs {hm.MIN_POINTS}",
+            ) from None
         var_stoch = hm.stochastic_variance(var_all, emulators)
         scores = hm.implausibility(mean, np.zeros_like(mean), problem.observed, problem.var_obs, var_stoch)
         wave_frames.append(wave_rows(wave, values, u, problem, mean, var, scores, method.cutoff))
