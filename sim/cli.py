@@ -176,9 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     summarize = commands.add_parser(
         "summarize",
         help="print the comparisons of a results folder",
-        description="Print paired differences from the baseline with 95% intervals, cost-effectiveness and, for sweeps, sensitivity indices.",
+        description="Print paired differences from the baseline with 95% intervals, cost-effectiveness and, for sweeps, "
+        "sensitivity indices; of a calibration folder, its saved summary (calibration.md).",
     )
-    summarize.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a folder written by compare or sweep")
+    summarize.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a folder written by compare, sweep or calibrate")
     summarize.set_defaults(handler=_summarize)
 
     report = commands.add_parser(
@@ -504,8 +505,21 @@ def _summarize(args: argparse.Namespace) -> int:
         raise InputError.single(
             str(args.results),
             "",
-            "not a results folder (no manifest.json); expected a folder written by pairsim compare or sweep",
+            "not a results folder (no manifest.json); expected a folder written by pairsim compare, sweep or calibrate",
         )
+    from sim.report.calibration_inputs import is_calibration_folder
+
+    if is_calibration_folder(args.results):  # its summary needs the posterior check: saved when the calibration finished
+        summary = args.results / "calibration.md"
+        if not summary.is_file():
+            raise InputError.single(
+                str(summary),
+                "",
+                "missing; a calibration saves its summary when it finishes: run pairsim calibrate again to finish it "
+                "(or to write the summary again), or pairsim report for what the folder holds",
+            )
+        print(summary.read_text(encoding="utf-8").rstrip("\n"))
+        return 0
     print(summarize_folder(args.results))
     return 0
 

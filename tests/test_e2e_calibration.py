@@ -110,6 +110,14 @@ def test_calibrate_writes_its_report_and_says_where(chain):
 
 
 @pytest.mark.slow
+def test_summarize_of_the_calibration_prints_its_summary(chain):
+    code, out, err = run_cli("summarize", chain["calibration"])
+    assert code == 0, err
+    assert out == (chain["calibration"] / "calibration.md").read_text(encoding="utf-8")
+    assert "rural_growth" in out and "ratio" in out
+
+
+@pytest.mark.slow
 def test_the_runs_carry_each_posterior_draw_and_its_values(chain):
     posterior = pd.read_parquet(chain["calibration"] / "posterior.parquet").set_index("draw")
     results = load_results(chain["compared"])

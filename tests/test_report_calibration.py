@@ -490,6 +490,17 @@ def test_only_a_calibrations_manifest_makes_a_calibration_report(tmp_path, folde
     assert code == 2 and "pairsim compare or sweep" in err
 
 
+def test_summarize_of_a_calibration_folder_prints_its_saved_summary_or_says_it_is_missing(tmp_path):
+    calibration = write_calibration_folder(tmp_path / "c")
+    code, out, err = run_cli("summarize", calibration)
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"{calibration / 'calibration.md'}: missing; a calibration saves its summary when it finishes")
+    (calibration / "calibration.md").write_text("# Calibration tiny\n\nTargets: ...\n", encoding="utf-8")
+    code, out, err = run_cli("summarize", calibration)
+    assert (code, out, err) == (0, "# Calibration tiny\n\nTargets: ...\n", "")
+
+
 @pytest.mark.parametrize("make", [lambda tmp: tmp / "missing", lambda tmp: tmp], ids=["missing", "empty"])
 def test_a_folder_of_no_kind_is_refused_naming_calibrate_among_the_commands_that_write_one(tmp_path, make):
     code, out, err = run_cli("report", make(tmp_path))
