@@ -330,11 +330,13 @@ def _start_manifest(
     previous = store.read_manifest()
     key = identity(experiment)
     if previous and previous.get("identity") != key:
+        what = (
+            f"calibration {previous.get('calibration')!r} (pairsim calibrate)"
+            if previous.get("kind") == "calibration"
+            else f"a different version of experiment {previous.get('experiment')!r}"
+        )
         raise InputError.single(
-            str(store.folder),
-            "manifest.json",
-            f"holds results of a different version of experiment {previous.get('experiment')!r}; "
-            "use another --out folder or delete this one",
+            str(store.folder), "manifest.json", f"holds results of {what}; use another --out folder or delete this one"
         )
     runs = previous.get("runs", {})
     on_disk = store.finished()

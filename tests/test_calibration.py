@@ -402,6 +402,21 @@ def test_a_folder_of_other_settings_is_refused(quick, tmp_path):
     assert err.strip().startswith(f"{quick}: manifest.json: holds results of calibration 'small_quick' with other settings")
 
 
+def test_an_experiment_into_a_calibration_folder_is_refused_naming_the_calibration(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text(
+        '{"kind": "calibration", "calibration": "small_quick", "identity": "x", "runs": {}}', encoding="utf-8"
+    )
+    experiment = SMALL_SCENARIO.parents[1] / "experiments" / "small_comparison.yaml"
+    code, _, err = run_cli("compare", experiment, "--out", out, "--workers", 1, "--quiet")
+    assert code == 2
+    assert err.strip() == (
+        f"{out}: manifest.json: holds results of calibration 'small_quick' (pairsim calibrate); use another --out folder "
+        "or delete this one"
+    )
+
+
 @pytest.mark.slow
 def test_the_command_prints_the_summary_of_a_finished_folder_without_running_again(quick, tmp_path):
     path = write_calibration(tmp_path, calibration_data())
