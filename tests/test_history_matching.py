@@ -170,6 +170,19 @@ def test_systematic_resampling_gives_each_candidate_its_share():
     assert np.all(np.abs(counts - 100 * weights) < 1)
 
 
+class LastUniform:
+    """A generator whose one uniform is the largest below 1, to put the last resampling position at the very end."""
+
+    def random(self) -> float:
+        return float(np.nextafter(1.0, 0.0))
+
+
+def test_systematic_resampling_never_picks_a_zero_weight_candidate_at_the_end():
+    weights = np.array([0.1] * 10 + [0.0])  # ruled out last; the weights' sum rounds to a hair below 1
+    assert np.cumsum(weights)[-1] < 1.0
+    assert systematic_resample(weights, 1, LastUniform())[0] == 9
+
+
 def test_more_candidates_are_drawn_while_the_ess_is_low():
     rng = np.random.default_rng(5)
     u = latin_hypercube(30, 2, rng)

@@ -319,7 +319,9 @@ def systematic_resample(weights: np.ndarray, size: int, rng: np.random.Generator
     floor or ceil of size x weight times, with less added noise than multinomial draws.
     """
     cumulative = np.cumsum(weights)
-    cumulative[-1] = 1.0  # rounding must not leave the last position past the end
+    # Rounding must leave no position past the end, nor give the slack to ruled-out candidates at the end: dividing
+    # by the total makes the last positive weight's cumulative sum exactly 1 (x / x), and those after it add nothing.
+    cumulative /= cumulative[-1]
     positions = (rng.random() + np.arange(size)) / size
     return np.searchsorted(cumulative, positions, side="right")
 
