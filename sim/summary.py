@@ -71,7 +71,7 @@ def differences_text(results: pd.DataFrame) -> str:
                 ),
             }
         )
-    return "Final-year difference from the baseline (arm - baseline, paired by replication):\n" + _table(pd.DataFrame(rows))
+    return "Final-year difference from the baseline (arm - baseline, paired by replication):\n" + text_table(pd.DataFrame(rows))
 
 
 POSTERIOR_DRAW = "draw"
@@ -93,7 +93,7 @@ def posterior_text(results: pd.DataFrame) -> str:
         "the effect one parameter set gives, its half-width split into parameter uncertainty and noise (they add in "
         "quadrature); 'from parameters': that share of its variance:"
     )
-    return f"{heading}\n{_table(shown)}\n\n{ranking_text(results, outcomes)}"
+    return f"{heading}\n{text_table(shown)}\n\n{ranking_text(results, outcomes)}"
 
 
 def posterior_cells(row: pd.Series) -> dict[str, str]:
@@ -123,7 +123,7 @@ def ranking_text(results: pd.DataFrame, outcomes: list[str]) -> str:
     )
     return (
         "Ranking of the arms in each posterior draw (1 = best: narrows the gap, or raises rural incomes, most); it holds "
-        f"when the arm keeps its rank in at least {analysis.RANK_HOLDS:.0%} of the draws:\n{_table(shown)}"
+        f"when the arm keeps its rank in at least {analysis.RANK_HOLDS:.0%} of the draws:\n{text_table(shown)}"
     )
 
 
@@ -179,8 +179,8 @@ def cost_text(results: pd.DataFrame) -> str:
         [{"arm": row["arm"], **cost_cells(row)} for _, row in table.iterrows()], columns=["arm", "cost", *COST_COLUMNS]
     ).rename(columns={"cost": f"{COST_NAMES[cost]} (yuan)"})
     if cost == DONOR_COST:
-        return f"Cost-effectiveness of the donor cost (every flow, at each month's prices; final year):\n{_table(shown)}"
-    return f"Cost-effectiveness of the funds sent (final year). {note[0].upper()}{note[1:]}.\n{_table(shown)}"
+        return f"Cost-effectiveness of the donor cost (every flow, at each month's prices; final year):\n{text_table(shown)}"
+    return f"Cost-effectiveness of the funds sent (final year). {note[0].upper()}{note[1:]}.\n{text_table(shown)}"
 
 
 def cost_cells(row: pd.Series) -> dict[str, str]:
@@ -216,7 +216,7 @@ def sensitivity_text(results: pd.DataFrame, design: Design) -> str:
                     results, problem["names"], problem["bounds"], outcome, num_levels=design.levels, arm=arm, seed=0
                 )
                 shown = morris_table(table, outcome)
-            blocks.append(f"Sensitivity of final-year {outcome_label(outcome)}, arm {arm} ({design.method})\n{_table(shown)}")
+            blocks.append(f"Sensitivity of final-year {outcome_label(outcome)}, arm {arm} ({design.method})\n{text_table(shown)}")
     return "\n\n".join(blocks)
 
 
@@ -254,7 +254,7 @@ def manifest_design(manifest: dict) -> Design | None:
     return Design.model_validate(stored) if stored else None
 
 
-def _table(frame: pd.DataFrame, left: tuple[str, ...] = ("arm", "outcome", "unit", "parameter")) -> str:
+def text_table(frame: pd.DataFrame, left: tuple[str, ...] = ("arm", "outcome", "unit", "parameter")) -> str:
     """An aligned text table: names (the ``left`` columns) flush left, numbers flush right; Chinese characters count as
     two columns, as a terminal draws them."""
     columns = list(frame.columns)

@@ -17,7 +17,7 @@ import pandas as pd
 from sim import package_version
 from sim.experiment import file_hash
 from sim.outputs import write_atomically
-from sim.summary import _table as text_table
+from sim.summary import text_table
 
 if TYPE_CHECKING:
     from sim.calibration.history_matching import Emulators

@@ -17,7 +17,14 @@ from pydantic import ValidationError
 from sim import package_version
 from sim.errors import InputError
 from sim.experiment import Parameter
-from sim.report.inputs import _modified, _now, _read_json, _read_parquet, _reading, _versions
+from sim.report.inputs import (
+    modified_time,
+    read_failures_as_input,
+    read_json_object,
+    read_parquet_table,
+    utc_now_text,
+    versions_text,
+)
 
 KIND = "calibration"
 """The manifest's ``kind`` that marks a calibration's folder (an experiment's manifest has none)."""
@@ -126,7 +133,7 @@ def load_calibration_input(folder: str | Path) -> CalibrationInput:
 def _read_manifest(path: Path) -> dict:
     if not path.is_file():
         raise InputError.single(str(path), "", f"no such file; expected {MANIFEST}")
-    manifest = _read_json(
+    manifest = read_json_object(
         path,
         MANIFEST,
         {
@@ -222,7 +229,7 @@ def _read_tables(folder: Path, manifest: dict, parameters: list[str], targets: l
             tables[name] = Table(None, _why_missing(name, when, manifest))
             continue
         columns = _columns(name, parameters, targets, held_out)
-        frame = _read_parquet(path, expected, columns) if name.endswith(".parquet") else _read_csv(path, expected, columns)
+        frame = read_parquet_table(path, expected, columns) if name.endswith(".parquet") else _read_csv(path, expected, columns)
         tables[name] = Table(_with_booleans(frame))
     return tables
 
@@ -241,7 +248,7 @@ def _progress(manifest: dict) -> str:
 
 
 def _read_csv(path: Path, expected: str, columns: list[str]) -> pd.DataFrame:
-    with _reading(path, expected, "not a readable CSV table"):
+    with read_failures_as_input(path, expected, "not a readable CSV table"):
         table = pd.read_csv(path, keep_default_na=True)
     missing = [column for column in columns if column not in table.columns]
     if missing:
@@ -260,7 +267,7 @@ def _with_booleans(table: pd.DataFrame) -> pd.DataFrame:
 def _ess(path: Path, manifest: dict) -> float | None:
     """The effective sample size of the weighted candidates: the posterior file's own (its ``pairsim`` metadata),
     else the manifest's."""
-    with _reading(path, TABLES["posterior.parquet"][0], "has unreadable metadata"):
+    with read_failures_as_input(path, TABLES["posterior.parquet"][0], "has unreadable metadata"):
         metadata = pq.read_metadata(path).metadata or {}
         record = json.loads(metadata[b"pairsim"]) if b"pairsim" in metadata else {}
     ess = record.get("ess") if isinstance(record, dict) else None
@@ -290,9 +297,9 @@ def _overview(data: CalibrationInput) -> list[tuple[str, str]]:
         ("Time", _seconds(manifest.get("seconds", {}))),
         ("Posterior", _posterior(data)),
         ("Seed", str(manifest.get("seed", "—"))),
-        ("Package versions", _versions(manifest.get("versions", {}))),
-        ("Results written", _modified(data.folder / "manifest.json")),
-        ("Report built", f"{_now()} with pairsim {package_version('pairsim')}"),
+        ("Package versions", versions_text(manifest.get("versions", {}))),
+        ("Results written", modified_time(data.folder / "manifest.json")),
+        ("Report built", f"{utc_now_text()} with pairsim {package_version('pairsim')}"),
     ]
     unreadable = [name for name, prior in data.priors.items() if prior is None]
     if unreadable:

@@ -112,7 +112,7 @@ def load_report_input(folder: str | Path) -> ReportInput:
 
 
 @contextmanager
-def _reading(path: Path, expected: str, failure: str = "cannot be read") -> Iterator[None]:
+def read_failures_as_input(path: Path, expected: str, failure: str = "cannot be read") -> Iterator[None]:
     """Turn a failure to read or parse ``path`` into one line of bad input naming the file, instead of a traceback."""
     try:
         yield
@@ -121,9 +121,9 @@ def _reading(path: Path, expected: str, failure: str = "cannot be read") -> Iter
         raise InputError.single(str(path), "", f"{failure} ({reason}); expected {expected}") from None
 
 
-def _read_json(path: Path, expected: str, types: dict[str, type]) -> dict:
+def read_json_object(path: Path, expected: str, types: dict[str, type]) -> dict:
     """The JSON object in ``path``, each key of ``types`` (where present) checked to be of that type."""
-    with _reading(path, expected, "not valid JSON"):
+    with read_failures_as_input(path, expected, "not valid JSON"):
         data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise InputError.single(str(path), "", f"holds {JSON_NAMES[type(data)]}, not a JSON object; expected {expected}")
@@ -133,9 +133,9 @@ def _read_json(path: Path, expected: str, types: dict[str, type]) -> dict:
     return data
 
 
-def _read_parquet(path: Path, expected: str, columns: list[str]) -> pd.DataFrame:
+def read_parquet_table(path: Path, expected: str, columns: list[str]) -> pd.DataFrame:
     """The Parquet table in ``path``, checked to have ``columns``."""
-    with _reading(path, expected, "not a readable Parquet table"):
+    with read_failures_as_input(path, expected, "not a readable Parquet table"):
         table = pd.read_parquet(path)
     missing = [column for column in columns if column not in table.columns]
     if missing:
@@ -144,7 +144,7 @@ def _read_parquet(path: Path, expected: str, columns: list[str]) -> pd.DataFrame
 
 
 def _read_manifest(path: Path) -> dict:
-    manifest = _read_json(
+    manifest = read_json_object(
         path,
         MANIFEST,
         {
@@ -181,7 +181,7 @@ def _read_runs(store: ResultsStore) -> pd.DataFrame:
     """Every finished run's yearly rows, read file by file so that a damaged one is named."""
     expected = "a run's yearly results written by pairsim compare or sweep"
     return pd.concat(
-        [_read_parquet(store.runs / f"{run_id}.parquet", expected, RUN_COLUMNS) for run_id in sorted(store.finished())],
+        [read_parquet_table(store.runs / f"{run_id}.parquet", expected, RUN_COLUMNS) for run_id in sorted(store.finished())],
         ignore_index=True,
     )
 
@@ -192,7 +192,7 @@ def _experiment_input(folder: Path) -> ReportInput:
     if not store.finished():
         raise InputError.single(str(folder), "runs", "no finished runs yet; run pairsim compare or sweep (again) to make some")
     results = _baseline_first(_read_runs(store))
-    with _reading(store.manifest_path, MANIFEST, "holds a design that is not valid"):
+    with read_failures_as_input(store.manifest_path, MANIFEST, "holds a design that is not valid"):
         design = manifest_design(manifest)
     funds, funds_note = _experiment_funds(results)
     network, network_note = _experiment_network(store, manifest)
@@ -236,9 +236,9 @@ def _experiment_overview(store: ResultsStore, manifest: dict, results: pd.DataFr
         ("Horizon", f"{first}–{last} ({last - first} years)"),
         ("Runs", ", ".join(f"{count} {status}" for status, count in statuses.value_counts().items())),
         ("Seed", str(manifest.get("seed", "—"))),
-        ("Package versions", _versions(manifest.get("versions", {}))),
-        ("Results written", _modified(store.manifest_path)),
-        ("Report built", f"{_now()} with pairsim {package_version('pairsim')}"),
+        ("Package versions", versions_text(manifest.get("versions", {}))),
+        ("Results written", modified_time(store.manifest_path)),
+        ("Report built", f"{utc_now_text()} with pairsim {package_version('pairsim')}"),
     ]
     if description is None:
         return [*overview, ("Note", OLD_MANIFEST)]
@@ -297,9 +297,9 @@ def _experiment_network(store: ResultsStore, manifest: dict):
             return None, NO_SAVED_GRAPH
         return None, f"the run {run_id} has not finished, so arm {arm} has no saved pairing graph yet"
     graph_path, links_path = store.graph_files(entry["scenario"], arm)
-    with _reading(graph_path, SAVED_GRAPH, "not a node-link graph in JSON"):
+    with read_failures_as_input(graph_path, SAVED_GRAPH, "not a node-link graph in JSON"):
         graph = nx.node_link_graph(json.loads(graph_path.read_text(encoding="utf-8")), edges="links")
-    links = _read_parquet(links_path, SAVED_GRAPH, ["branch", "donor_kind", "donor", "village", "planned_funds"])
+    links = read_parquet_table(links_path, SAVED_GRAPH, ["branch", "donor_kind", "donor", "village", "planned_funds"])
     if not len(links):
         return None, f"arm {arm} forms no joint branches"
     where = f"scenario {entry['scenario']}, " if len({e["scenario"] for e in manifest["graphs"]}) > 1 else ""
@@ -308,8 +308,8 @@ def _experiment_network(store: ResultsStore, manifest: dict):
 
 
 def _run_input(folder: Path) -> ReportInput:
-    meta = _read_json(folder / "run.json", RUN_META, {"start_year": int, "horizon_years": int, "versions": dict})
-    monthly = _read_parquet(folder / "monthly.parquet", "the monthly table that pairsim run writes", ["step", "year"])
+    meta = read_json_object(folder / "run.json", RUN_META, {"start_year": int, "horizon_years": int, "versions": dict})
+    monthly = read_parquet_table(folder / "monthly.parquet", "the monthly table that pairsim run writes", ["step", "year"])
     start_year = int(meta.get("start_year", monthly["year"].min()))
     scenario = str(meta.get("scenario", folder.name))
     results = monthly.assign(run_id=folder.name, scenario=scenario, arm=RUN_ARM, point=0, replication=0, seed=meta.get("seed", 0))
@@ -324,9 +324,9 @@ def _run_input(folder: Path) -> ReportInput:
         ("Seed", str(meta.get("seed", "—"))),
         ("Horizon", f"{start_year}–{start_year + (horizon or 0)} ({horizon if horizon is not None else '—'} years, monthly)"),
         ("Arms, replications", "one run (one draw of the county's randomness: no intervals)"),
-        ("Package versions", _versions(meta.get("versions", {}))),
-        ("Results written", _modified(folder / "run.json")),
-        ("Report built", f"{_now()} with pairsim {package_version('pairsim')}"),
+        ("Package versions", versions_text(meta.get("versions", {}))),
+        ("Results written", modified_time(folder / "run.json")),
+        ("Report built", f"{utc_now_text()} with pairsim {package_version('pairsim')}"),
     ]
     funds, funds_note, network, network_note = _run_pairing(folder, scenario)
     return ReportInput(
@@ -348,8 +348,8 @@ def _run_pairing(folder: Path, scenario: str):
     if not (ledger_path.is_file() and links_path.is_file()):
         note = "the folder has no ledger/links tables"
         return _no_funds(), note, None, note
-    ledger = _read_parquet(ledger_path, "the ledger table that pairsim run writes", ["step", "flow", "link", "sent"])
-    links = _read_parquet(
+    ledger = read_parquet_table(ledger_path, "the ledger table that pairsim run writes", ["step", "flow", "link", "sent"])
+    links = read_parquet_table(
         links_path, "the links table that pairsim run writes", ["link", "branch", "donor_kind", "donor", "village"]
     )
     if "weak_at_start" not in links.columns:
@@ -360,7 +360,7 @@ def _run_pairing(folder: Path, scenario: str):
         funds_note = "" if len(funds) else "the run sent no pairing funds"
     if not (graph_path.is_file() and len(links)):
         return funds, funds_note, None, "the run has no pairing (or no pairing_graph.json)"
-    with _reading(graph_path, "the pairing_graph.json that pairsim run writes", "not a node-link graph in JSON"):
+    with read_failures_as_input(graph_path, "the pairing_graph.json that pairsim run writes", "not a node-link graph in JSON"):
         graph = nx.node_link_graph(json.loads(graph_path.read_text(encoding="utf-8")), edges="links")
     sent = ledger[ledger["flow"] == "funds"].groupby("link")["sent"].sum().reindex(links["link"], fill_value=0.0)
     network = (
@@ -394,13 +394,16 @@ def _no_funds() -> pd.DataFrame:
     )
 
 
-def _versions(versions: dict) -> str:
+def versions_text(versions: dict) -> str:
+    """A manifest's package versions as one line for a report's overview ("—" when it recorded none)."""
     return ", ".join(f"{name} {version}" for name, version in versions.items()) or "—"
 
 
-def _modified(path: Path) -> str:
+def modified_time(path: Path) -> str:
+    """When ``path`` was last written, in UTC to the minute: when the results a report shows were made."""
     return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _now() -> str:
+def utc_now_text() -> str:
+    """Now, in UTC to the minute: when a report was built."""
     return datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
