@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.outcome_registry import analysed_outcomes
+from sim.outcome_registry import OUTCOMES, analysed_outcomes
 
 __all__ = [
     "COST_COLUMNS",
@@ -159,6 +159,21 @@ def _pairs(final: pd.DataFrame, baseline: str, columns: Sequence[str]) -> pd.Dat
     return arm.merge(base, on=[*_PAIR_KEYS, "year"], how="inner", suffixes=("", "__base"))
 
 
+def _long_differences(pairs: pd.DataFrame, outcomes: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:
+    """The :func:`_pairs` table in long form, one row per pair and outcome: ``keys``, outcome, arm_value, base_value and
+    d = arm − baseline; a pair whose outcome is NaN in either run is dropped."""
+    pieces = []
+    for outcome in outcomes:
+        piece = pairs[list(keys)].copy()
+        piece["outcome"] = outcome
+        piece["arm_value"] = pairs[outcome].astype(float)
+        piece["base_value"] = pairs[f"{outcome}__base"].astype(float)
+        pieces.append(piece.dropna(subset=["arm_value", "base_value"]))
+    long = pd.concat(pieces, ignore_index=True)
+    long["d"] = long["arm_value"] - long["base_value"]
+    return long
+
+
 def _cells(final: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return final.loc[final["arm"] != baseline, _CELL].drop_duplicates()
 
@@ -211,17 +226,7 @@ def paired_differences(
     chosen = _outcomes(results, outcomes)
     final = _final(results)
     _check_baselines(final, baseline)
-    pairs = _pairs(final, baseline, chosen)
-
-    pieces = []
-    for outcome in chosen:
-        piece = pairs[_CELL].copy()
-        piece["outcome"] = outcome
-        piece["arm_value"] = pairs[outcome].astype(float)
-        piece["base_value"] = pairs[f"{outcome}__base"].astype(float)
-        pieces.append(piece.dropna(subset=["arm_value", "base_value"]))
-    long = pd.concat(pieces, ignore_index=True)
-    long["d"] = long["arm_value"] - long["base_value"]
+    long = _long_differences(_pairs(final, baseline, chosen), chosen, _CELL)
     grouped = long.groupby([*_CELL, "outcome"], sort=False)
     table = pd.DataFrame(
         {
@@ -384,40 +389,18 @@ def cost_effectiveness(
 # Experiments driven by a posterior sample: parameter uncertainty versus noise
 # --------------------------------------------------------------------------- #
 
-LOWER_IS_BETTER = frozenset(
-    {
-        "gini",
-        "gini_rural",
-        "theil_t",
-        "theil_t_between",
-        "theil_t_within",
-        "theil_between_share",
-        "urban_rural_ratio",
-        "income_gap",
-        "rural_quintile_ratio",
-        "poverty_headcount",
-        "weak_villages",
-        "hollow_villages",
-    }
-)
-HIGHER_IS_BETTER = frozenset(
-    {"rural_income_pc", "rural_median_income_pc", "rural_median_to_mean", "mean_collective_income", "local_jobs"}
-)
-"""Which way an outcome moves when the urban-rural gap narrows, for ranking arms; the registry has no such field, so it
-lives here. Outcomes in neither set (urban incomes, migration, leadership) have no agreed better direction."""
-
 RANK_HOLDS = 0.9
 """An arm's ranking "holds" when it keeps its overall rank in at least this share of the posterior draws (issue 13)."""
 
 
 def better_direction(outcome: str) -> int:
     """-1 when lower values of ``outcome`` are better (inequality, gaps, poverty, weak villages), +1 when higher are
-    (rural incomes); ValueError for an outcome without an agreed direction."""
-    if outcome in LOWER_IS_BETTER:
-        return -1
-    if outcome in HIGHER_IS_BETTER or outcome.startswith("lorenz_p"):
-        return 1
-    raise ValueError(f"outcome {outcome!r} has no agreed better direction; pass higher_is_better=")
+    (rural incomes), as the outcome registry's ``better`` says (one place, so a new outcome states it once);
+    ValueError for an outcome without an agreed direction (urban incomes, migration, leadership, costs)."""
+    better = OUTCOMES[outcome].better if outcome in OUTCOMES else None
+    if better is None:
+        raise ValueError(f"outcome {outcome!r} has no agreed better direction; pass higher_is_better=")
+    return 1 if better == "higher" else -1
 
 
 def _draw_effects(results: pd.DataFrame, baseline: str, outcomes: Sequence[str]) -> pd.DataFrame:
@@ -433,16 +416,7 @@ def _draw_effects(results: pd.DataFrame, baseline: str, outcomes: Sequence[str])
         raise ValueError(
             f"replication {row['replication']} ran draw {row['draw']} in arm {row['arm']!r} but another in the baseline"
         )
-    pieces = []
-    for outcome in outcomes:
-        piece = pairs[[*_CELL, "draw", "replication"]].copy()
-        piece["outcome"] = outcome
-        piece["arm_value"] = pairs[outcome].astype(float)
-        piece["base_value"] = pairs[f"{outcome}__base"].astype(float)
-        pieces.append(piece.dropna(subset=["arm_value", "base_value"]))
-    long = pd.concat(pieces, ignore_index=True)
-    long["d"] = long["arm_value"] - long["base_value"]
-    return long
+    return _long_differences(pairs, outcomes, [*_CELL, "draw", "replication"])
 
 
 def _one_way_anova(d: pd.Series, draw: pd.Series) -> dict[str, float]:
@@ -535,14 +509,43 @@ def posterior_differences(
     return _ordered(table[columns], _final(results), chosen)
 
 
+def _shrunk_draw_effects(cell: pd.DataFrame) -> pd.Series:
+    """One arm's effect on one outcome in each posterior draw (index: draw), with the run-to-run noise shrunk out.
+
+    The empirical-Bayes prediction (BLUP) of the draw's own effect a_i in the one-way random-effects model of
+    :func:`posterior_differences`, with the variance components it estimates (:func:`_one_way_anova`):
+    mu + lambda_i (mean_i − mu), lambda_i = var_parameter / (var_parameter + var_noise / n_i), n_i the draw's seeds
+    (Searle, Casella & McCulloch, Variance Components, 1992, ch. 7; Robinson 1991, "That BLUP is a good thing",
+    Statistical Science 6(1): 15-32, doi:10.1214/ss/1177011926). Without parameter variance every draw gets mu; without noise, its own mean. When
+    the noise cannot be estimated (one seed in every draw) or nothing varies at all, the draw's mean is kept as it is.
+    """
+    components = _one_way_anova(cell["d"], cell["draw"])
+    by_draw = cell.groupby("draw", sort=False)["d"]
+    means, seeds = by_draw.mean(), by_draw.size()
+    mu, var_parameter = components["difference"], components["var_parameter"]
+    reliability = var_parameter / (var_parameter + components["var_noise"] / seeds)
+    reliability = reliability.where(np.isfinite(reliability), 1.0)
+    return mu + reliability * (means - mu)
+
+
 def ranking_robustness(
     results: pd.DataFrame, baseline: str = "baseline", outcome: str = "gini", higher_is_better: bool | None = None
 ) -> pd.DataFrame:
     """Does each arm's place in the ranking of arms survive parameter uncertainty?
 
-    For each posterior draw, each arm's effect on ``outcome`` is the mean paired difference (arm − baseline) over that
-    draw's seeds; the arms (the baseline left out) are ranked best first in :func:`better_direction` (or as
-    ``higher_is_better`` says; ties share the better rank). ``rank`` is the arm's place by its posterior-mean effect.
+    The question is whether the ranking changes from one posterior draw (one set of parameter values) to another, not
+    whether a few noisy runs can reorder it: the mean of a draw's S seeds still carries var_noise / S of run-to-run
+    noise, which alone would break a close ranking in many draws. So each arm's effect in a draw is its paired
+    difference (arm − baseline) shrunk towards the arm's posterior-mean effect by the share of that spread that is
+    parameter variance (the empirical-Bayes predictor of :func:`_shrunk_draw_effects`, from the same variance split as
+    :func:`posterior_differences`): with no parameter variance every draw ranks the arms alike; when the parameters
+    dominate, the draws' means are used almost as they are. The shares below therefore measure parameter uncertainty.
+    With few seeds a draw, the estimate of var_parameter is rough and shrinkage can hide a parameter-driven reversal
+    that noise masks: a conservative reading needs more seeds per draw.
+
+    The arms (the baseline left out) are ranked best first in :func:`better_direction` (or as ``higher_is_better``
+    says; ties share the better rank). ``effect`` is the mean of the arm's per-draw effects over the ranked draws (its
+    posterior-mean effect when every draw has as many seeds) and ``rank`` its place by that effect.
     ``share_keeps_rank`` = share of draws in which the arm has that rank, ``share_best`` = share in which it ranks
     first, ``share_improves`` = share in which its effect is on the better side of zero; ``holds`` = share_keeps_rank
     >= :data:`RANK_HOLDS`. A draw in which some arm has no usable pair is left out (``draws`` counts those ranked).
@@ -554,7 +557,7 @@ def ranking_robustness(
     long = _draw_effects(results, baseline, [outcome])
     tables = []
     for (scenario, point), cell in long.groupby(["scenario", "point"], sort=False):
-        per_draw = cell.groupby(["draw", "arm"], sort=False)["d"].mean().unstack("arm").dropna()
+        per_draw = pd.DataFrame({arm: _shrunk_draw_effects(rows) for arm, rows in cell.groupby("arm", sort=False)}).dropna()
         if per_draw.empty:
             raise ValueError(f"no posterior draw of scenario {scenario!r} has a usable pair of runs in every arm")
         arms = list(per_draw.columns)

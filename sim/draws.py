@@ -12,6 +12,9 @@ its stream once one input differs, so one extra hire reshuffles a whole county's
   every arm where they exist, however many others there are.
 
 Every count keeps its distribution exactly (only which uniform decides it changes); tests/test_crn.py checks it.
+
+:func:`systematic_resample` turns weighted draws into equal-weight ones (calibration's posterior, experiments reading an
+importance-weighted posterior), in one place so both pick rows the same way.
 """
 
 from __future__ import annotations
@@ -126,3 +129,18 @@ class KeyedUniforms:
     def uniforms(self, *parts: int | np.ndarray) -> np.ndarray:
         """Uniforms in [0, 1) named by the given parts (see :meth:`keys`)."""
         return to_unit(self.keys(*parts))
+
+
+def systematic_resample(weights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``size`` equal-weight draws from ``weights`` (0 or more, with a positive sum; normalised here), sorted.
+
+    Systematic resampling (Kitagawa 1996): one uniform offset and ``size`` evenly spaced positions, so each index appears
+    floor or ceil of size x weight times, with less added noise than multinomial draws.
+    """
+    cumulative = np.cumsum(weights, dtype=float)
+    # Rounding must leave no position past the end, nor give the slack to ruled-out candidates at the end: dividing
+    # by the total makes the last positive weight's cumulative sum exactly 1 (x / x), and those after it add nothing.
+    cumulative /= cumulative[-1]
+    # (u + size - 1) / size can round up to 1.0 itself for u just below 1, which would pass every cumulative sum.
+    positions = np.minimum((rng.random() + np.arange(size)) / size, np.nextafter(1.0, 0.0))
+    return np.searchsorted(cumulative, positions, side="right")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from sim.draws import systematic_resample
 from sim.errors import InputError, Problem, did_you_mean, require_file
 from sim.outcome_registry import OUTCOMES, default_outcomes
 from sim.scenario import Scenario, load_scenario, read_yaml_mapping, resolve_scenario, validate_model
@@ -354,7 +355,8 @@ def posterior_draws(experiment: Experiment, source: str = "experiment") -> pd.Da
 
     An equal-weight posterior (what pairsim calibrate writes) is already a random sample in random order, so its first
     ``draws`` rows are taken. Unequal importance weights are resampled systematically (Kitagawa 1996; Douc, Cappé &
-    Moulines 2005), seeded by the experiment's seed, and the draws shuffled, so that each gets an equal share of runs.
+    Moulines 2005) as calibration resamples its own (:func:`sim.draws.systematic_resample`, so a zero weight is never
+    drawn), seeded by the experiment's seed, and the draws shuffled, so that each gets an equal share of runs.
     """
     table = posterior_table(experiment, source)
     draws = experiment.parameters.draws
@@ -363,9 +365,7 @@ def posterior_draws(experiment: Experiment, source: str = "experiment") -> pd.Da
         chosen = np.arange(draws)
     else:
         rng = np.random.default_rng(np.random.SeedSequence([experiment.seed, 2]))
-        positions = (rng.random() + np.arange(draws)) / draws
-        chosen = np.searchsorted(np.cumsum(weights / weights.sum()), positions, side="right")
-        chosen = rng.permutation(np.minimum(chosen, len(table) - 1))  # a cumulative sum a rounding short of 1
+        chosen = rng.permutation(systematic_resample(weights, draws, rng))
     frame = table.iloc[chosen][posterior_columns(table)].reset_index(drop=True)
     frame.index.name = "draw"
     return frame

@@ -1,7 +1,7 @@
 """Every model-level outcome in one place: its meaning, its label, axis and unit, and the lists it belongs to.
 
 The monthly table's columns, the experiments' default outcomes, the outcomes
-:mod:`sim.analysis` studies when none are named, the headline outcomes of the
+:mod:`sim.analysis` studies when none are named (and which way it ranks arms on them), the headline outcomes of the
 summary and the report, and the rows of ``pairsim run``'s start/end summary are
 all read from :data:`OUTCOMES` (through the views below), so they cannot drift
 apart. A new outcome (say, of a new pairing flow) is one :func:`register_outcome`
@@ -13,6 +13,7 @@ This module imports nothing from pairsim, so any module may read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Outcome:
     headline: int | None = None  # place among the headline outcomes of the summary and the report (None: not one)
     summary: str | None = None  # its row label in `pairsim run`'s start/end summary (None: not in it)
     pairing: bool = False  # reported by the pairing programme (all zero when there is no pairing)
+    better: Literal["lower", "higher"] | None = None  # which way it moves when the urban-rural gap narrows (ranks arms)
 
 
 OUTCOMES: dict[str, Outcome] = {}
@@ -68,6 +70,8 @@ def register_outcome(outcome: Outcome) -> Outcome:
         raise ValueError(f"outcome {outcome.key!r} is already registered")
     if outcome.unit not in UNITS:
         raise ValueError(f"outcome {outcome.key!r}: unit {outcome.unit!r} is not one of {list(UNITS)}")
+    if outcome.better not in (None, "lower", "higher"):
+        raise ValueError(f"outcome {outcome.key!r}: better must be 'lower', 'higher' or None, got {outcome.better!r}")
     OUTCOMES[outcome.key] = outcome
     return outcome
 
@@ -130,6 +134,7 @@ for _outcome in (
         analysed=True,
         headline=5,
         summary="Rural income per capita (yuan/yr)",
+        better="higher",
     ),
     Outcome(
         "rural_median_income_pc",
@@ -138,6 +143,7 @@ for _outcome in (
         PER_PERSON_YEAR,
         "yuan",
         analysed=True,
+        better="higher",
     ),
     Outcome(
         "rural_median_to_mean",
@@ -146,6 +152,7 @@ for _outcome in (
         "ratio (median ÷ mean)",
         "ratio",
         analysed=True,
+        better="higher",
     ),
     Outcome(
         "rural_quintile_ratio",
@@ -154,6 +161,7 @@ for _outcome in (
         "ratio (top fifth ÷ bottom fifth)",
         "ratio",
         analysed=True,
+        better="lower",
     ),
     Outcome(
         "urban_income_pc",
@@ -175,6 +183,7 @@ for _outcome in (
         analysed=True,
         headline=4,
         summary="Urban/rural income ratio",
+        better="lower",
     ),
     Outcome(
         "income_gap",
@@ -183,6 +192,7 @@ for _outcome in (
         PER_PERSON_YEAR,
         "yuan",
         analysed=True,
+        better="lower",
     ),
     Outcome(
         "gini",
@@ -194,6 +204,7 @@ for _outcome in (
         analysed=True,
         headline=1,
         summary="Gini (all residents)",
+        better="lower",
     ),
     Outcome(
         "gini_rural",
@@ -203,6 +214,7 @@ for _outcome in (
         "index",
         default=True,
         analysed=True,
+        better="lower",
     ),
     Outcome(
         "theil_t",
@@ -214,6 +226,7 @@ for _outcome in (
         analysed=True,
         headline=2,
         summary="Theil T (all residents)",
+        better="lower",
     ),
     Outcome(
         "theil_t_between",
@@ -224,6 +237,7 @@ for _outcome in (
         default=True,
         analysed=True,
         summary="  between urban and rural",
+        better="lower",
     ),
     Outcome(
         "theil_t_within",
@@ -233,6 +247,7 @@ for _outcome in (
         "index",
         analysed=True,
         summary="  within urban and rural",
+        better="lower",
     ),
     Outcome(
         "theil_between_share",
@@ -244,6 +259,7 @@ for _outcome in (
         analysed=True,
         headline=3,
         summary="  urban/rural share of Theil T",
+        better="lower",
     ),
     *(
         Outcome(
@@ -254,6 +270,7 @@ for _outcome in (
             "share of all residents' income (%)",
             "share",
             default=True,  # for the report's Lorenz curves
+            better="higher",  # the poorest hold more
         )
         for key, share in zip(LORENZ_KEYS, LORENZ_SHARES, strict=True)
     ),
@@ -267,6 +284,7 @@ for _outcome in (
         analysed=True,
         headline=8,
         summary="Rural poverty headcount ratio",
+        better="lower",
     ),
     Outcome(
         "weak_villages",
@@ -278,6 +296,7 @@ for _outcome in (
         analysed=True,
         headline=6,
         summary="Weak villages (薄弱村)",
+        better="lower",
     ),
     Outcome(
         "hollow_villages",
@@ -289,6 +308,7 @@ for _outcome in (
         analysed=True,
         headline=7,
         summary="Hollow villages (空壳村)",
+        better="lower",
     ),
     Outcome(
         "migrant_share",
@@ -299,7 +319,13 @@ for _outcome in (
         analysed=True,
     ),
     Outcome(
-        "local_jobs", "rural workers employed by local enterprises", "Local jobs", "count (rural workers)", "count", analysed=True
+        "local_jobs",
+        "rural workers employed by local enterprises",
+        "Local jobs",
+        "count (rural workers)",
+        "count",
+        analysed=True,
+        better="higher",
     ),
     Outcome(
         "mean_leadership",
@@ -316,6 +342,7 @@ for _outcome in (
         "yuan per village (12 months)",
         "yuan",
         analysed=True,
+        better="higher",
     ),
     *(
         Outcome(

@@ -29,6 +29,8 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
+from sim.draws import systematic_resample
+
 CUTOFF = 3.0
 """Pukelsheim's (1994) three-sigma rule: any unimodal distribution keeps at least 95 % of its mass within 3 sd."""
 
@@ -310,20 +312,6 @@ def next_wave_points(
         ruled_out_order = np.argsort(np.where(keep, np.inf, np.max(scores, axis=1)), kind="stable")
         chosen = np.concatenate([kept, ruled_out_order[: n - len(kept)]])
     return points[chosen], len(kept) / candidates
-
-
-def systematic_resample(weights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of ``size`` equal-weight draws from normalised ``weights`` (sorted).
-
-    Systematic resampling (Kitagawa 1996): one uniform offset and ``size`` evenly spaced positions, so each index appears
-    floor or ceil of size x weight times, with less added noise than multinomial draws.
-    """
-    cumulative = np.cumsum(weights)
-    # Rounding must leave no position past the end, nor give the slack to ruled-out candidates at the end: dividing
-    # by the total makes the last positive weight's cumulative sum exactly 1 (x / x), and those after it add nothing.
-    cumulative /= cumulative[-1]
-    positions = (rng.random() + np.arange(size)) / size
-    return np.searchsorted(cumulative, positions, side="right")
 
 
 @dataclass(frozen=True)

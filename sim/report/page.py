@@ -229,9 +229,11 @@ def uncertainty_section(data: ReportInput) -> Section | None:
         "of that variance; pale: the noise's. Hover for the 95 % half-width from each."
     )
     ranking_caption = (
-        "In each draw the arms are ranked by their mean effect over its seeds (best: narrows the gap, or raises rural "
-        f"incomes, most). Left: share of draws in which an arm keeps the rank of its posterior-mean effect; its ranking "
-        f"holds right of the dashed line ({analysis.RANK_HOLDS:.0%}). Right: share of draws in which it ranks best."
+        "In each draw the arms are ranked by their effect (best: narrows the gap, or raises rural incomes, most), the "
+        "run-to-run noise of the draw's few seeds shrunk out by an empirical-Bayes estimate, so what is left is how the "
+        "calibrated parameters move the ranking; with few seeds a draw this can also hide a reversal. Left: share of "
+        "draws in which an arm keeps the rank of its posterior-mean effect; its ranking holds right of the dashed line "
+        f"({analysis.RANK_HOLDS:.0%}). Right: share of draws in which it ranks best."
     )
     return Section(
         title,
