@@ -140,12 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("--out", type=Path, help="results folder (default: results/calibrate-<calibration name>)")
     calibrate.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    for option, key, what in (
-        ("--waves", "waves", "waves of history matching"),
-        ("--points", "points_per_wave", "design points a wave"),
-        ("--seeds", "seeds", "seeds a design point"),
-        ("--check-draws", "check_draws", "posterior draws the posterior check runs"),
-    ):
+    for key, (option, what) in METHOD_OPTIONS.items():
         calibrate.add_argument(option, type=_positive_int, dest=key, help=f"{what} (default: the file's method section)")
     calibrate.set_defaults(handler=_calibrate)
 
@@ -362,8 +357,13 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
-METHOD_OPTIONS = ("waves", "points_per_wave", "seeds", "check_draws")
-"""The method settings ``pairsim calibrate`` can change for a quick trial."""
+METHOD_OPTIONS = {
+    "waves": ("--waves", "waves of history matching"),
+    "points_per_wave": ("--points", "design points a wave"),
+    "seeds": ("--seeds", "seeds a design point"),
+    "check_draws": ("--check-draws", "posterior draws the posterior check runs"),
+}
+"""The method settings ``pairsim calibrate`` can change for a quick trial: each one's option and what it sets."""
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -380,7 +380,11 @@ def _calibrate(args: argparse.Namespace) -> int:
         try:
             calibration = calibration.with_method(**changes)
         except ValidationError as error:
-            raise InputError.single("--check-draws", "", error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+            first = error.errors()[0]
+            field = first["loc"][0] if first["loc"] else None
+            given = [METHOD_OPTIONS[key][0] for key in changes]
+            option = METHOD_OPTIONS[field][0] if field in changes else " ".join(given)  # a rule on settings not given
+            raise InputError.single(option, "", first["msg"].removeprefix("Value error, ")) from None
     out_dir = args.out or DEFAULT_RESULTS / f"calibrate-{calibration.name}"
     if args.out is None:
         prepare_experiment_folder(out_dir)

@@ -23,8 +23,8 @@ from conftest import SMALL_SCENARIO, run_cli
 from sim import execute
 from sim.calibration import history_matching as hm
 from sim.calibration import load_calibration, run_calibration
-from sim.calibration.outputs import POSTERIOR_METADATA_KEY
-from sim.calibration.spec import Statistic
+from sim.calibration.outputs import POSTERIOR_METADATA_KEY, pattern_table
+from sim.calibration.spec import Statistic, Target, identity
 from sim.calibration.statistics import StatisticError, evaluate, horizon_years, outcomes_needed
 from sim.errors import InputError
 from sim.execute import SerialExecutor, make_executor, run_one
@@ -128,7 +128,8 @@ BAD_FILES = [
     ),
     (f"parameters|{URBAN_WAGE_GROWTH}", {"low": 0.1, "high": 5.0}, f"parameters.{URBAN_WAGE_GROWTH}", "less than or equal to 1"),
     ("held_out.ratio", {"statistic": dict(RATIO_2010), "observed": 2.0, "sd": 0.1, "source": "x"}, "held_out.ratio", "not both"),
-    ("method.check_draws", 500, "method", "check_draws (500) cannot exceed posterior_size (100)"),
+    ("method.check_draws", 500, "method.check_draws", "check_draws (500) cannot exceed posterior_size (100)"),
+    ("method.points_per_wave", 2, "method.points_per_wave", "a wave needs at least 3 points to fit each target's emulator"),
     ("method.wavs", 2, "method.wavs", "did you mean 'waves'"),
     ("scenario", "no_such_scenario.yaml", "scenario", "file not found"),
 ]
@@ -178,11 +179,23 @@ def test_an_effect_target_adds_the_baseline_arm(tmp_path):
     assert (calibration.arms, calibration.check_arms) == (("pairing",), ("pairing", "baseline"))
 
 
-def test_quick_trial_settings_are_validated_again(tmp_path):
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--check-draws", 101), "--check-draws: check_draws (101) cannot exceed posterior_size (100)"),
+        (("--points", 2), "--points: a wave needs at least 3 points to fit each target's emulator on, got 2"),
+        (
+            ("--waves", 1, "--points", 2, "--seeds", 1),
+            "--points: a wave needs at least 3 points to fit each target's emulator on, got 2",
+        ),
+    ],
+)
+def test_quick_trial_settings_are_validated_again_naming_the_option(tmp_path, options, message):
     path = write_calibration(tmp_path, calibration_data())
-    code, _, err = run_cli("calibrate", path, "--check-draws", 101, "--out", tmp_path / "out")
+    code, _, err = run_cli("calibrate", path, *options, "--out", tmp_path / "out")
     assert code == 2
-    assert err.strip() == "--check-draws: check_draws (101) cannot exceed posterior_size (100)"
+    assert err.strip() == message
+    assert not (tmp_path / "out" / "runs").exists()
 
 
 # --------------------------------------------------------------------------- priors
@@ -376,6 +389,80 @@ def test_check_runs_of_another_posterior_are_refused_on_resume(quick, tmp_path, 
     monkeypatch.setattr(hm, "posterior_sample", another_posterior)
     with pytest.raises(InputError, match="the posterior check's design differs from the one its saved runs were made with"):
         run_calibration(load_calibration(path), path, out, SerialExecutor(), progress=False)
+
+
+SAME_RUNS = [
+    ("description", "described again"),
+    ("targets.ratio.source", "assumption: a corrected source"),
+    ("held_out.gini.observed", 0.9),
+    ("held_out.gini.sd", 0.05),
+    ("held_out.gini.source", "[Xiuzhou 2009] a figure"),
+]
+OTHER_RUNS_OR_FIT = [
+    ("seed", 8),
+    ("targets.ratio.observed", 2.1),
+    ("targets.ratio.sd", 0.03),
+    ("targets.ratio.statistic.year", 2011),
+    ("held_out.gini.statistic.year", 2011),
+    (f"parameters|{FARM_GROWTH}", {"low": 0.06, "high": 0.21}),
+    ("method.cutoff", 2.5),
+]
+
+
+def test_the_identity_changes_with_what_changes_runs_or_fit_and_nothing_else(tmp_path):
+    """A folder is reused exactly when its runs and fit still answer the file: words and held-out observations do not
+    change them (a rerun rewrites the tables that show them); statistics, observations fitted, priors, seed and
+    method do."""
+    reference = identity(load_calibration(write_calibration(tmp_path, calibration_data())))
+    for key, value in SAME_RUNS:
+        assert identity(load_calibration(write_calibration(tmp_path, changed(calibration_data(), key, value)))) == reference, key
+    for key, value in OTHER_RUNS_OR_FIT:
+        assert identity(load_calibration(write_calibration(tmp_path, changed(calibration_data(), key, value)))) != reference, key
+    reordered = calibration_data()
+    reordered["parameters"] = dict(reversed(reordered["parameters"].items()))  # the cube's axes map to other parameters
+    assert identity(load_calibration(write_calibration(tmp_path, reordered))) != reference
+
+
+@pytest.mark.slow
+def test_a_finished_folder_reruns_nothing_and_rewrites_its_tables_when_only_words_or_held_out_values_change(
+    quick, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    shutil.copytree(quick, out)
+    data = calibration_data()
+    for key, value in SAME_RUNS:
+        data = changed(data, key, value)
+    path = write_calibration(tmp_path, data)
+    calls = []
+    original = execute.run_one
+    monkeypatch.setattr(execute, "run_one", lambda spec: calls.append(spec.run_id) or original(spec))
+    report = run_calibration(load_calibration(path), path, out, SerialExecutor(), progress=False)
+    assert report.complete and calls == [] and report.already_done == 20
+    for name, table in tables(quick).items():
+        pd.testing.assert_frame_equal(table, tables(out)[name], check_exact=True, obj=name)
+    assert pd.read_csv(out / "targets.csv")["source"].tolist() == ["assumption: a test", "assumption: a corrected source"]
+    validation, before = pd.read_csv(out / "validation.csv"), pd.read_csv(quick / "validation.csv")
+    assert (validation["observed"].item(), validation["sd"].item()) == (0.9, 0.05)
+    assert validation["median"].item() == before["median"].item() and validation["z"].item() != before["z"].item()
+    assert "0.9 ± 0.05" in (out / "calibration.md").read_text(encoding="utf-8")
+    assert yaml.safe_load((out / "manifest.json").read_text(encoding="utf-8"))["description"] == "described again"
+
+
+def test_pattern_scores_leave_out_values_that_are_not_finite_and_say_how_many():
+    """One infinite check value (a ratio over a zero) would make the interval infinite and z zero: a perfect fit in
+    appearance."""
+    ratio = Target(statistic=Statistic(**RATIO_2010), observed=2.0, sd=0.1, source="assumption")
+    check = pd.DataFrame({"sim:ratio": [1.9, 2.0, 2.1, np.inf, np.nan, -np.inf]})
+    table, notes = pattern_table({"ratio": ratio}, check, "target")
+    row = table.iloc[0]
+    assert row["median"] == pytest.approx(2.0) and 1.9 < row["low"] < row["high"] < 2.1
+    assert row["z"] == pytest.approx(0.0) and bool(row["inside"])
+    assert notes == ["target ratio: 3 of 6 posterior-check runs gave no finite value (left out of its median, interval and z)"]
+    skewed = pd.DataFrame({"sim:ratio": [2.2, 2.3, 2.4, np.inf]})
+    table, notes = pattern_table({"ratio": ratio}, skewed, "pattern")
+    assert np.isfinite(table.iloc[0][["median", "low", "high", "z"]].astype(float)).all() and table.iloc[0]["z"] > 2
+    assert notes == ["pattern ratio: 1 of 4 posterior-check runs gave no finite value (left out of its median, interval and z)"]
+    assert pattern_table({"ratio": ratio}, pd.DataFrame({"sim:ratio": [1.9, 2.1]}), "target")[1] == []
 
 
 @pytest.mark.slow

@@ -156,13 +156,22 @@ def check_table(rows: pd.DataFrame, parameters: list[str], simulated: pd.DataFra
     return table
 
 
-def pattern_table(patterns: Mapping[str, Target], check: pd.DataFrame, key: str) -> pd.DataFrame:
+def pattern_table(patterns: Mapping[str, Target], check: pd.DataFrame, key: str) -> tuple[pd.DataFrame, list[str]]:
     """targets.csv or validation.csv (``key``: 'target' or 'pattern'): each pattern's observation next to its simulated
     median and central 90 % under the posterior, whether the observation is inside, and z = (median - observed) /
-    sqrt(sd^2 + simulated variance)."""
-    rows = []
+    sqrt(sd^2 + simulated variance); and a note for each pattern some check runs gave no finite value for.
+
+    Only finite values count: one infinite value (a ratio over a zero) would make the interval infinite and z zero,
+    a perfect fit in appearance."""
+    rows, notes = [], []
     for name, pattern in patterns.items():
-        simulated = check[f"sim:{name}"].dropna().to_numpy(float)
+        values = check[f"sim:{name}"].to_numpy(float)
+        simulated = values[np.isfinite(values)]
+        if len(simulated) < len(values):
+            notes.append(
+                f"{key} {name}: {len(values) - len(simulated)} of {len(values)} posterior-check runs gave no finite value "
+                "(left out of its median, interval and z)"
+            )
         median, low, high = np.quantile(simulated, [0.5, *INTERVAL]) if len(simulated) else (np.nan,) * 3
         spread = np.var(simulated, ddof=1) if len(simulated) > 1 else 0.0
         sd = pattern.observation_sd
@@ -181,7 +190,7 @@ def pattern_table(patterns: Mapping[str, Target], check: pd.DataFrame, key: str)
             }
         )
     columns = [key, "observed", "sd", "year", "source", "median", "low", "high", "inside", "z"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=columns), notes
 
 
 def summary_text(calibration: Calibration, manifest: dict, files: CalibrationFiles, notes: list[str]) -> str:

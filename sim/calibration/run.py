@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -112,173 +113,301 @@ def run_calibration(
 ) -> CalibrationReport:
     """Run every wave, the posterior and its check, writing the results folder (docs/CALIBRATION.md lists its files).
 
-    Resumes a folder of the same calibration (same file, settings and scenario); refuses one of another. Stops early,
-    writing what exists, when runs fail or are interrupted (the same call retries them) or when the emulators rule
-    out every parameter set.
+    Resumes a folder of the same calibration (same runs and fit: :func:`~sim.calibration.spec.identity`); refuses one
+    of another. Stops early, writing what exists, when runs fail or are interrupted (the same call retries them) or
+    when the emulators rule out every parameter set.
     """
-    store = ResultsStore(out_dir)
-    files = CalibrationFiles(store.folder)
-    manifest = _start_manifest(store, calibration, calibration_path)
-    problem = Arrays.of(calibration)
-    method = calibration.method
-    report = CalibrationReport(store.folder)
-    start_year = load_scenario(calibration.scenario).start_year
-    statistics = {name: target.statistic for name, target in calibration.targets.items()}
-    horizon = horizon_years(statistics.values(), start_year)
-    seeds = replication_seeds(calibration.seed, method.seeds)
+    stages = Stages(calibration, calibration_path, ResultsStore(out_dir), executor, progress)
+    fit = stages.waves()
+    posterior = stages.posterior(fit) if fit is not None else None
+    check = stages.posterior_check(posterior.table) if posterior is not None else None
+    if check is not None:
+        stages.finish(check, posterior.ess)
+    return stages.report
 
-    u_all = np.empty((0, len(problem.parameters)))
-    mean_all = np.empty((0, len(problem.targets)))
-    var_all = np.empty((0, len(problem.targets)))
-    wave_frames, summaries = [], []
-    u = hm.latin_hypercube(method.points_per_wave, len(problem.parameters), rng_for(calibration, DESIGN, 1))
-    emulators = None
-    for wave in range(1, method.waves + 1):
-        _check_design(store, manifest, str(wave), u, f"wave {wave}", "waves.parquet")
-        values = problem.values(u)
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What every run of one stage shares: the scenario, the horizon its statistics need, the outcomes they read."""
+
+    scenario: str
+    horizon: int
+    outcomes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, calibration: Calibration, statistics: Mapping[str, Statistic], start_year: int) -> RunPlan:
+        return cls(calibration.scenario, horizon_years(statistics.values(), start_year), outcomes_needed(statistics.values()))
+
+    def spec(self, run_id: str, arm: str, point: int, replication: int, seed: int, values: dict[str, Any]) -> RunSpec:
+        """One run at parameter ``values``: they override the scenario and are recorded as the run's parameters."""
+        return RunSpec(
+            run_id=run_id,
+            scenario=self.scenario,
+            arm=arm,
+            point=point,
+            replication=replication,
+            seed=seed,
+            overrides={"horizon_years": self.horizon, **values},
+            keep_policies=KEEP_POLICIES[arm],
+            parameters=values,
+            outcomes=self.outcomes,
+        )
+
+
+@dataclass
+class Fit:
+    """What the waves leave for the posterior: the last wave's emulators and each target's run-to-run variance."""
+
+    emulators: hm.Emulators
+    var_stoch: np.ndarray
+
+
+@dataclass
+class Posterior:
+    """posterior.parquet's rows and the effective sample size of the importance sample they were drawn from."""
+
+    table: pd.DataFrame
+    ess: float
+
+
+@dataclass
+class History:
+    """Every design point run so far (unit-cube point, per-target mean and within-point variance) and the rows of
+    waves.parquet and wave_summary.csv: each wave's emulators are fitted on all of it."""
+
+    u: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    wave_rows: list[pd.DataFrame] = field(default_factory=list)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, parameters: int, targets: int) -> History:
+        return cls(np.empty((0, parameters)), np.empty((0, targets)), np.empty((0, targets)))
+
+    def add(self, u: np.ndarray, mean: np.ndarray, var: np.ndarray) -> None:
+        self.u, self.mean, self.var = np.vstack([self.u, u]), np.vstack([self.mean, mean]), np.vstack([self.var, var])
+
+
+class Stages:
+    """One ``run_calibration`` call, stage by stage: the waves, the posterior, the posterior check, the summary.
+
+    Holds what every stage reads and updates (the calibration as arrays, the folder, its manifest, the executor and
+    the report), so each stage is a short method and the manifest is written in one place.
+    """
+
+    def __init__(self, calibration: Calibration, calibration_path: str | Path, store: ResultsStore, executor, progress: bool):
+        self.calibration = calibration
+        self.calibration_path = calibration_path
+        self.store = store
+        self.files = CalibrationFiles(store.folder)
+        self.manifest = _start_manifest(store, calibration, calibration_path)
+        self.problem = Arrays.of(calibration)
+        self.executor = executor
+        self.progress = progress
+        self.report = CalibrationReport(store.folder)
+        self.start_year = load_scenario(calibration.scenario).start_year
+
+    def waves(self) -> Fit | None:
+        """Run the waves, each at the points the previous wave's emulators keep; the last wave's fit, or None when
+        runs failed or were interrupted, or every parameter set was ruled out (``report.stopped`` says why)."""
+        calibration, problem, method = self.calibration, self.problem, self.calibration.method
+        history = History.empty(len(problem.parameters), len(problem.targets))
+        u = hm.latin_hypercube(method.points_per_wave, len(problem.parameters), rng_for(calibration, DESIGN, 1))
+        fit = None
+        for wave in range(1, method.waves + 1):
+            simulated = self._run_wave(wave, u)
+            if simulated is None:
+                return None
+            mean, var = simulated
+            history.add(u, mean, var)
+            fit = self._fit(history)
+            scores = hm.implausibility(mean, np.zeros_like(mean), problem.observed, problem.var_obs, fit.var_stoch)
+            history.wave_rows.append(wave_rows(wave, problem.values(u), u, problem, mean, var, scores, method.cutoff))
+            stopped = None
+            try:
+                next_u, nroy = hm.next_wave_points(
+                    fit.emulators,
+                    problem.observed,
+                    problem.var_obs,
+                    fit.var_stoch,
+                    method.cutoff,
+                    method.points_per_wave,
+                    method.candidates,
+                    rng_for(calibration, DESIGN, wave + 1),
+                )
+            except hm.NoPlausibleRegion as none:
+                stopped, nroy = str(none), 0.0
+            self._record_wave(wave, len(u), history, fit, nroy)
+            if stopped is not None:
+                self._stop(stopped)
+                return None
+            u = next_u
+        return fit
+
+    def _run_wave(self, wave: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Run one wave's design, every point with the same seeds; each target's mean and within-point variance per
+        point (None when runs failed or were interrupted)."""
+        calibration = self.calibration
+        _check_design(self.store, self.manifest, str(wave), u, f"wave {wave}", "waves.parquet")
+        statistics = {name: target.statistic for name, target in calibration.targets.items()}
+        plan = RunPlan.of(calibration, statistics, self.start_year)
+        seeds = replication_seeds(calibration.seed, calibration.method.seeds)
         specs = [
-            RunSpec(
-                run_id=f"w{wave}__p{point:04d}__{arm}__r{replication:03d}",
-                scenario=calibration.scenario,
-                arm=arm,
-                point=point,
-                replication=replication,
-                seed=seed,
-                overrides={"horizon_years": horizon, **row},
-                keep_policies=KEEP_POLICIES[arm],
-                parameters=row,
-                outcomes=outcomes_needed(statistics.values()),
-            )
-            for point, row in enumerate(values.to_dict("records"))
+            plan.spec(f"w{wave}__p{point:04d}__{arm}__r{replication:03d}", arm, point, replication, seed, row)
+            for point, row in enumerate(self.problem.values(u).to_dict("records"))
             for arm in calibration.arms
             for replication, seed in enumerate(seeds)
         ]
-        if not _run(specs, store, manifest, executor, f"{calibration.name} wave {wave}", progress, report, f"wave {wave}"):
-            return report
-        per_run = _evaluate(calibration, calibration_path, statistics, _read_runs(store, specs)).reindex(columns=problem.targets)
-        grouped = per_run.groupby(level="point")
-        mean, var = grouped.mean().to_numpy(), grouped.var(ddof=1).to_numpy()
-        u_all, mean_all, var_all = np.vstack([u_all, u]), np.vstack([mean_all, mean]), np.vstack([var_all, var])
+        if not self._run(specs, f"{calibration.name} wave {wave}", f"wave {wave}"):
+            return None
+        grouped = self._evaluate(statistics, specs).reindex(columns=self.problem.targets).groupby(level="point")
+        return grouped.mean().to_numpy(), grouped.var(ddof=1).to_numpy()
+
+    def _fit(self, history: History) -> Fit:
+        """Emulators fitted on every point so far, and the run-to-run variance they are judged with."""
         try:
-            emulators = hm.fit_emulators(u_all, mean_all, problem.targets, problem.parameters, seed=calibration.seed)
+            emulators = hm.fit_emulators(
+                history.u, history.mean, self.problem.targets, self.problem.parameters, seed=self.calibration.seed
+            )
         except hm.TooFewFiniteRuns as few:  # a fault of the file's target, not of the runs: one line, exit 2
             raise InputError.single(
-                str(calibration_path),
+                str(self.calibration_path),
                 f"targets.{few.target}",
                 f"only {few.finite} of {few.runs} design points gave a finite value (a relative effect over a baseline of "
                 f"0?); its emulator needs {hm.MIN_POINTS}",
             ) from None
-        var_stoch = hm.stochastic_variance(var_all, emulators)
-        scores = hm.implausibility(mean, np.zeros_like(mean), problem.observed, problem.var_obs, var_stoch)
-        wave_frames.append(wave_rows(wave, values, u, problem, mean, var, scores, method.cutoff))
-        stopped = None
-        try:
-            u, nroy = hm.next_wave_points(
-                emulators,
-                problem.observed,
-                problem.var_obs,
-                var_stoch,
-                method.cutoff,
-                method.points_per_wave,
-                method.candidates,
-                rng_for(calibration, DESIGN, wave + 1),
-            )
-        except hm.NoPlausibleRegion as none:
-            stopped, nroy = str(none), 0.0
-        summaries.append(
+        return Fit(emulators, hm.stochastic_variance(history.var, emulators))
+
+    def _record_wave(self, wave: int, points: int, history: History, fit: Fit, nroy: float) -> None:
+        """Write the waves so far and the emulators' diagnostics, and mark the wave done (a resumed call redoes its fit
+        from the saved runs, so nothing of the fit itself needs keeping)."""
+        method = self.calibration.method
+        history.summaries.append(
             {
                 "wave": wave,
-                "points": len(values),
-                "runs": len(specs),
-                "plausible_points": int(wave_frames[-1]["plausible"].sum()),
+                "points": points,
+                "runs": points * len(self.calibration.arms) * method.seeds,
+                "plausible_points": int(history.wave_rows[-1]["plausible"].sum()),
                 "nroy_fraction": nroy,
                 "cutoff": method.cutoff,
-                "seconds": manifest["seconds"].get(f"wave {wave}", 0.0),
+                "seconds": self.manifest["seconds"].get(f"wave {wave}", 0.0),
             }
         )
-        files.write_waves(pd.concat(wave_frames, ignore_index=True), pd.DataFrame(summaries))
-        files.write_emulator_diagnostics(emulators)
-        manifest["waves_done"] = report.waves_done = wave
-        report.notes = list(emulators.notes)
-        store.write_manifest(manifest)
-        if stopped is not None:
-            report.stopped = stopped
-            manifest["stopped"] = stopped
-            store.write_manifest(manifest)
-            return report
+        self.files.write_waves(pd.concat(history.wave_rows, ignore_index=True), pd.DataFrame(history.summaries))
+        self.files.write_emulator_diagnostics(fit.emulators)
+        self.manifest["waves_done"] = self.report.waves_done = wave
+        self.report.notes = list(fit.emulators.notes)
+        self.store.write_manifest(self.manifest)
 
-    started = time.perf_counter()
-    try:
-        sample = hm.posterior_sample(
-            emulators,
-            problem.observed,
-            problem.var_obs,
-            var_stoch,
-            method.cutoff,
-            method.posterior_size,
-            method.posterior_candidates,
-            rng_for(calibration, POSTERIOR),
+    def posterior(self, fit: Fit) -> Posterior | None:
+        """Importance-sample the last emulators into posterior.parquet and judge each parameter's identifiability;
+        None when no candidate is plausible (``report.stopped`` says so)."""
+        problem, method = self.problem, self.calibration.method
+        started = time.perf_counter()
+        try:
+            sample = hm.posterior_sample(
+                fit.emulators,
+                problem.observed,
+                problem.var_obs,
+                fit.var_stoch,
+                method.cutoff,
+                method.posterior_size,
+                method.posterior_candidates,
+                rng_for(self.calibration, POSTERIOR),
+            )
+        except hm.NoPlausibleRegion as none:
+            self._stop(str(none))
+            return None
+        self.report.notes.append(sample.note())
+        table = posterior_table(problem.values(sample.u))
+        self.files.write_posterior(table, self.calibration, sample.ess)
+        identified = hm.identifiability(sample.u, problem.parameters, fit.emulators.length_scales, method.identified_contraction)
+        self.files.write_identifiability(identifiability_table(identified, self.calibration))
+        self.manifest["seconds"]["posterior"] = round(time.perf_counter() - started, 3)
+        return Posterior(table, sample.ess)
+
+    def posterior_check(self, posterior: pd.DataFrame) -> pd.DataFrame | None:
+        """Run the first ``check_draws`` posterior rows once each, on seeds never used in fitting, and compute every
+        target and held-out pattern from them: the simulator's own answer, not the emulators' (None when runs failed
+        or were interrupted)."""
+        calibration = self.calibration
+        patterns: dict[str, Target] = {**calibration.targets, **calibration.held_out}
+        statistics = {name: pattern.statistic for name, pattern in patterns.items()}
+        plan = RunPlan.of(calibration, statistics, self.start_year)
+        draws = calibration.method.check_draws
+        parameters = list(calibration.parameters)
+        rows = posterior.head(draws)
+        seeds = replication_seeds(calibration.seed + 1, draws)
+        specs = [
+            plan.spec(f"check__d{draw:04d}__{arm}", arm, draw, 0, seed, values)
+            for draw, seed, values in zip(rows["draw"], seeds, rows[parameters].to_dict("records"), strict=True)
+            for arm in calibration.check_arms
+        ]
+        _check_design(
+            self.store, self.manifest, "check", rows[parameters].to_numpy(float), "the posterior check", "posterior.parquet"
         )
-    except hm.NoPlausibleRegion as none:
-        report.stopped = manifest["stopped"] = str(none)
-        store.write_manifest(manifest)
-        return report
-    report.notes.append(sample.note())
-    posterior = posterior_table(problem.values(sample.u))
-    files.write_posterior(posterior, calibration, sample.ess)
-    scales = emulators.length_scales
-    identified = hm.identifiability(sample.u, problem.parameters, scales, method.identified_contraction)
-    files.write_identifiability(identifiability_table(identified, calibration))
-    manifest["seconds"]["posterior"] = round(time.perf_counter() - started, 3)
+        if not self._run(specs, f"{calibration.name} posterior check", "check"):
+            return None
+        return check_table(rows, parameters, self._evaluate(statistics, specs).droplevel("replication"))
 
-    check = _posterior_check(calibration, calibration_path, posterior, start_year, store, manifest, executor, progress, report)
-    if check is None:
-        return report
-    files.write_check(check)
-    targets = pattern_table(calibration.targets, check, "target")
-    validation = pattern_table(calibration.held_out, check, "pattern")
-    files.write_patterns(targets, validation)
-    manifest["finished"] = True
-    manifest["ess"] = sample.ess
-    store.write_manifest(manifest)
-    report.summary = summary_text(calibration, manifest, files, report.notes)
-    files.write_summary(report.summary)
-    return report
+    def finish(self, check: pd.DataFrame, ess: float) -> None:
+        """Score the targets and held-out patterns from the check runs, and write the summary. Done on every call that
+        gets this far, a rerun of a finished folder included, so edited held-out values or sources show at once."""
+        calibration = self.calibration
+        self.files.write_check(check)
+        targets, target_notes = pattern_table(calibration.targets, check, "target")
+        validation, validation_notes = pattern_table(calibration.held_out, check, "pattern")
+        self.report.notes += target_notes + validation_notes
+        self.files.write_patterns(targets, validation)
+        self.manifest["finished"] = True
+        self.manifest["ess"] = ess
+        self.store.write_manifest(self.manifest)
+        self.report.summary = summary_text(calibration, self.manifest, self.files, self.report.notes)
+        self.files.write_summary(self.report.summary)
 
+    def _stop(self, reason: str) -> None:
+        """End without a posterior: no parameter set reproduces the targets. What the waves wrote stays."""
+        self.report.stopped = self.manifest["stopped"] = reason
+        self.store.write_manifest(self.manifest)
 
-def _run(
-    specs: list[RunSpec],
-    store: ResultsStore,
-    manifest: dict[str, Any],
-    executor,
-    desc: str,
-    progress: bool,
-    report: CalibrationReport,
-    stage: str,
-) -> bool:
-    """Run the unfinished ones of ``specs``; whether all of them are now saved (False: failed or interrupted).
+    def _run(self, specs: list[RunSpec], desc: str, stage: str) -> bool:
+        """Run the unfinished ones of ``specs``; whether all of them are now saved (False: failed or interrupted).
 
-    The time spent running is added to ``manifest["seconds"][stage]`` (a resumed stage adds its remaining runs' time).
-    """
-    done = store.finished()
-    for spec in specs:
-        record = manifest["runs"].setdefault(spec.run_id, {"status": "pending"})
-        record.update(arm=spec.arm, seed=spec.seed)
-        if spec.run_id in done:
-            record.pop("error", None)
-            record["status"] = "finished"
-    todo = [spec for spec in specs if spec.run_id not in done]
-    started = time.perf_counter()
-    outcome = stream_runs(todo, len(specs), store, manifest, executor, desc=desc, progress=progress, worker=without_graph)
-    if todo:
-        manifest["seconds"][stage] = round(manifest["seconds"].get(stage, 0.0) + time.perf_counter() - started, 3)
-    report.total += outcome.total
-    report.already_done += outcome.already_done
-    report.finished += outcome.finished
-    report.failed.update(outcome.failed)
-    report.interrupted = outcome.interrupted
-    store.write_manifest(manifest)
-    return not (outcome.interrupted or outcome.failed)
+        The time spent running is added to ``manifest["seconds"][stage]`` (a resumed stage adds its remaining runs' time).
+        """
+        manifest, report = self.manifest, self.report
+        done = self.store.finished()
+        for spec in specs:
+            record = manifest["runs"].setdefault(spec.run_id, {"status": "pending"})
+            record.update(arm=spec.arm, seed=spec.seed)
+            if spec.run_id in done:
+                record.pop("error", None)
+                record["status"] = "finished"
+        todo = [spec for spec in specs if spec.run_id not in done]
+        started = time.perf_counter()
+        outcome = stream_runs(
+            todo, len(specs), self.store, manifest, self.executor, desc=desc, progress=self.progress, worker=without_graph
+        )
+        if todo:
+            manifest["seconds"][stage] = round(manifest["seconds"].get(stage, 0.0) + time.perf_counter() - started, 3)
+        report.total += outcome.total
+        report.already_done += outcome.already_done
+        report.finished += outcome.finished
+        report.failed.update(outcome.failed)
+        report.interrupted = outcome.interrupted
+        self.store.write_manifest(manifest)
+        return not (outcome.interrupted or outcome.failed)
+
+    def _evaluate(self, statistics: dict[str, Statistic], specs: list[RunSpec]) -> pd.DataFrame:
+        """Each statistic of each of ``specs``' saved runs (:func:`~sim.calibration.statistics.evaluate`); a statistic
+        the runs cannot give (an outcome they leave undefined) is a fault of the calibration file: one line naming its
+        entry, exit 2."""
+        try:
+            return evaluate(statistics, _read_runs(self.store, specs), RUN_KEYS)
+        except StatisticError as error:
+            section = "targets" if error.pattern in self.calibration.targets else "held_out"
+            raise InputError.single(str(self.calibration_path), f"{section}.{error.pattern}", error.message) from None
 
 
 def _read_runs(store: ResultsStore, specs: list[RunSpec]) -> pd.DataFrame:
@@ -287,62 +416,6 @@ def _read_runs(store: ResultsStore, specs: list[RunSpec]) -> pd.DataFrame:
     return pd.concat(
         [pd.read_parquet(store.runs / f"{spec.run_id}.parquet", columns=columns) for spec in specs], ignore_index=True
     )
-
-
-def _evaluate(
-    calibration: Calibration, calibration_path: str | Path, statistics: dict[str, Statistic], runs: pd.DataFrame
-) -> pd.DataFrame:
-    """Each statistic of each run (:func:`~sim.calibration.statistics.evaluate`); a statistic the runs cannot give
-    (an outcome they leave undefined) is a fault of the calibration file: one line naming its entry, exit 2."""
-    try:
-        return evaluate(statistics, runs, RUN_KEYS)
-    except StatisticError as error:
-        section = "targets" if error.pattern in calibration.targets else "held_out"
-        raise InputError.single(str(calibration_path), f"{section}.{error.pattern}", error.message) from None
-
-
-def _posterior_check(
-    calibration: Calibration,
-    calibration_path: str | Path,
-    posterior: pd.DataFrame,
-    start_year: int,
-    store: ResultsStore,
-    manifest: dict[str, Any],
-    executor,
-    progress: bool,
-    report: CalibrationReport,
-) -> pd.DataFrame | None:
-    """Run the first ``check_draws`` posterior rows once each, on seeds never used in fitting, and compute every target
-    and held-out pattern from them (None when runs failed or were interrupted)."""
-    patterns: dict[str, Target] = {**calibration.targets, **calibration.held_out}
-    statistics = {name: pattern.statistic for name, pattern in patterns.items()}
-    draws = calibration.method.check_draws
-    horizon = horizon_years(statistics.values(), start_year)
-    parameters = list(calibration.parameters)
-    rows = posterior.head(draws)
-    specs = [
-        RunSpec(
-            run_id=f"check__d{draw:04d}__{arm}",
-            scenario=calibration.scenario,
-            arm=arm,
-            point=draw,
-            replication=0,
-            seed=seed,
-            overrides={"horizon_years": horizon, **values},
-            keep_policies=KEEP_POLICIES[arm],
-            parameters=values,
-            outcomes=outcomes_needed(statistics.values()),
-        )
-        for draw, seed, values in zip(
-            rows["draw"], replication_seeds(calibration.seed + 1, draws), rows[parameters].to_dict("records"), strict=True
-        )
-        for arm in calibration.check_arms
-    ]
-    _check_design(store, manifest, "check", rows[parameters].to_numpy(float), "the posterior check", "posterior.parquet")
-    if not _run(specs, store, manifest, executor, f"{calibration.name} posterior check", progress, report, "check"):
-        return None
-    simulated = _evaluate(calibration, calibration_path, statistics, _read_runs(store, specs)).droplevel("replication")
-    return check_table(rows, parameters, simulated)
 
 
 def _check_design(store: ResultsStore, manifest: dict[str, Any], stage: str, points: np.ndarray, what: str, table: str) -> None:

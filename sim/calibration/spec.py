@@ -124,11 +124,22 @@ class Method(Strict):
         0.2, gt=0, lt=1, description="posterior contraction below which a parameter is 'not identified by the targets'"
     )
 
-    @model_validator(mode="after")
-    def _draws_within_posterior(self) -> Method:
-        if self.check_draws > self.posterior_size:
-            raise ValueError(f"check_draws ({self.check_draws}) cannot exceed posterior_size ({self.posterior_size})")
-        return self
+    @field_validator("points_per_wave")
+    @classmethod
+    def _enough_to_fit(cls, points: int) -> int:
+        from sim.calibration.history_matching import MIN_POINTS  # scikit-learn: loaded only for a calibration's method
+
+        if points < MIN_POINTS:
+            raise ValueError(f"a wave needs at least {MIN_POINTS} points to fit each target's emulator on, got {points}")
+        return points
+
+    @field_validator("check_draws")
+    @classmethod
+    def _draws_within_posterior(cls, draws: int, info: ValidationInfo) -> int:
+        size = info.data.get("posterior_size")  # absent when it was itself invalid (that error is reported)
+        if size is not None and draws > size:
+            raise ValueError(f"check_draws ({draws}) cannot exceed posterior_size ({size})")
+        return draws
 
 
 class Calibration(Strict):
@@ -182,10 +193,23 @@ def arms_needed(patterns) -> tuple[str, ...]:
 
 
 def identity(calibration: Calibration) -> str:
-    """Hash of everything that makes a calibration's runs reusable: the whole file as validated (method included, so
-    quick-trial overrides never mix into a full run's folder) and the scenario file's bytes."""
-    data = calibration.model_dump(mode="json")
-    data["scenario"] = file_hash(calibration.scenario)
+    """Hash of what changes a calibration's runs or its fit, so that a folder is reused exactly when its runs still
+    answer the file: the scenario file's bytes, the seed, the priors in their order (the order maps unit-cube axes to
+    parameters), each target's statistic, observed value and sd, each held-out pattern's statistic (it sets the
+    posterior check's outcomes, arms and years), and the method (so quick-trial overrides never mix into a full run's
+    folder). The description, the sources and the held-out observed values and sd change no run: a rerun of the
+    folder recomputes the tables and summary that show them."""
+    data = {
+        "scenario": file_hash(calibration.scenario),
+        "seed": calibration.seed,
+        "parameters": [[name, prior.model_dump(mode="json")] for name, prior in calibration.parameters.items()],
+        "targets": [
+            [name, target.statistic.model_dump(mode="json"), target.observed, target.observation_sd]
+            for name, target in calibration.targets.items()
+        ],
+        "held_out": [[name, pattern.statistic.model_dump(mode="json")] for name, pattern in calibration.held_out.items()],
+        "method": calibration.method.model_dump(mode="json"),
+    }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
