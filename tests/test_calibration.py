@@ -562,7 +562,7 @@ OBSERVATION_SHARE = 0.01
 
 @pytest.mark.slow
 def test_a_calibration_recovers_known_values_and_says_what_it_cannot_identify(tmp_path):
-    seeds = replication_seeds(99, 4)  # not the calibration's seeds
+    seeds = replication_seeds(99, 12)  # not the calibration's seeds; enough that the observation is the expected value
     statistics = {"rural_growth": Statistic.model_validate(GROWTH_2010), "ratio": Statistic.model_validate(RATIO_2010)}
     runs = pd.concat(
         [
@@ -582,7 +582,9 @@ def test_a_calibration_recovers_known_values_and_says_what_it_cannot_identify(tm
         ]
     )
     truth = evaluate(statistics, runs, ["point", "replication"])
-    data = calibration_data(waves=3, points_per_wave=16, posterior_size=400, posterior_candidates=5000, check_draws=4)
+    # Two seeds a point: the run-to-run variance is then measured across seeds. With one seed every design point shares
+    # that seed's draws (common random numbers), so its noise is a smooth offset the emulator's white noise cannot see.
+    data = calibration_data(waves=3, points_per_wave=16, seeds=2, posterior_size=400, posterior_candidates=5000, check_draws=4)
     for name in statistics:
         mean, run_sd = truth[name].mean(), truth[name].std(ddof=1)
         data["targets"][name].update(observed=float(mean), sd=float(np.hypot(OBSERVATION_SHARE * abs(mean), run_sd)))
