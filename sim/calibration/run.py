@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 import sim.calibration.history_matching as hm
+from sim import package_version
 from sim.calibration.outputs import (
     CalibrationFiles,
     check_table,
@@ -30,16 +31,13 @@ from sim.calibration.outputs import (
     summary_text,
     wave_rows,
 )
-from sim.calibration.spec import PAIRING, Calibration, Statistic, Target, identity
+from sim.calibration.spec import KEEP_POLICIES, Calibration, Statistic, Target, identity
 from sim.calibration.statistics import StatisticError, evaluate, horizon_years, outcomes_needed
 from sim.errors import InputError
 from sim.execute import run_safely, stream_runs
-from sim.experiment import BASELINE, RunSpec, file_hash, replication_seeds
+from sim.experiment import RunSpec, file_hash, replication_seeds
 from sim.results import ResultsStore
 from sim.scenario import load_scenario
-
-KEEP_POLICIES: dict[str, tuple[str, ...] | None] = {PAIRING: None, BASELINE: ()}
-"""What each arm keeps of the scenario's policies: all of them, or none."""
 
 RUN_KEYS = ["point", "replication"]
 """What tells a wave's runs apart (an arm's run and its baseline share both)."""
@@ -438,8 +436,6 @@ def _check_design(store: ResultsStore, manifest: dict[str, Any], stage: str, poi
 
 def _start_manifest(store: ResultsStore, calibration: Calibration, calibration_path: str | Path) -> dict[str, Any]:
     """The manifest to keep up to date: refuses a folder of another calibration (or other settings or scenario)."""
-    from sim import package_version
-
     previous = store.read_manifest()
     key = identity(calibration)
     if previous and previous.get("identity") != key:

@@ -24,6 +24,9 @@ from sim.schema import NonNegativeInt, PositiveFloat, PositiveInt, Strict
 PAIRING = "pairing"
 """The arm that runs the scenario as written (all its policies); :data:`~sim.experiment.BASELINE` runs none."""
 
+KEEP_POLICIES: dict[str, tuple[str, ...] | None] = {PAIRING: None, BASELINE: ()}
+"""What each arm keeps of the scenario's policies: all of them, or none."""
+
 PATTERN_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 """Target and held-out names become column names (``sim:<name>``)."""
 
@@ -228,11 +231,10 @@ def load_calibration(path: str | Path) -> Calibration:
     problems = _problems(calibration, scenario)
     if problems:
         raise InputError(source, problems)
-    keeps = {PAIRING: None, BASELINE: ()}
     check_changes(
         scenario,
         [
-            (f"parameters.{name}", keeps[arm], {name: value})
+            (f"parameters.{name}", KEEP_POLICIES[arm], {name: value})
             for name, prior in calibration.parameters.items()
             for value in (prior.low, prior.high)
             for arm in calibration.check_arms
@@ -271,4 +273,14 @@ def _problems(calibration: Calibration, scenario: Scenario) -> list[Problem]:
     return problems
 
 
-__all__ = ["PAIRING", "Calibration", "Method", "Statistic", "Target", "arms_needed", "identity", "load_calibration"]
+__all__ = [
+    "KEEP_POLICIES",
+    "PAIRING",
+    "Calibration",
+    "Method",
+    "Statistic",
+    "Target",
+    "arms_needed",
+    "identity",
+    "load_calibration",
+]
