@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from sim.audit import documented_ranges
 from sim.pairing import config as pairing_schema
+from sim.pairing.registry import policy_types
 from sim.scenario import schema
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
@@ -114,6 +115,30 @@ def test_parameter_table_lists_every_schema_field_with_default_and_source():
                 if number is None or not math.isclose(float(number.group().replace(",", "")), field.default):
                     problems.append(f"`{path}`: default is {field.default!r} in the schema, table says {default_cell!r}")
     assert not problems, "docs/ODD.md parameter table is out of date:\n" + "\n".join(problems)
+
+
+def settings_prefixes() -> dict[type[BaseModel], str]:
+    """Each registered policy type's own settings model, with its rows' prefix ``<type>.settings.`` in section 9."""
+    return {entry.settings: f"{name}.settings." for name, entry in policy_types().items() if entry.settings is not None}
+
+
+def test_parameter_table_lists_every_policy_types_own_setting_with_its_default_and_range():
+    """A policy type's settings (issue 14) are parameters like the schema's: a row each, default, source and range."""
+    rows, ranges = _parameter_rows(), documented_ranges(ODD.read_text(encoding="utf-8"))
+    problems = []
+    for cls, prefix in settings_prefixes().items():
+        for name, field in _own_fields(cls).items():
+            path, default = prefix + name, field.default
+            cells = rows.get(path)
+            if cells is None or len(cells) < 5 or not cells[4]:
+                problems.append(f"`{path}`: needs a row name | default | unit | meaning | source")
+            elif isinstance(default, (int, float)) and not isinstance(default, bool):
+                number = NUMBER.search(cells[1])
+                if number is None or not math.isclose(float(number.group().replace(",", "")), default):
+                    problems.append(f"`{path}`: default is {default!r} in the settings, table says {cells[1]!r}")
+                elif path not in ranges or not ranges[path][0] <= default <= ranges[path][1]:
+                    problems.append(f"`{path}`: default {default} needs a 'range LOW–HIGH' in its row that contains it")
+    assert not problems, "docs/ODD.md section 9 needs rows for policy types' settings:\n" + "\n".join(problems)
 
 
 # Schema classes whose numeric defaults are behavioural or economic numbers, each needing a prior range in its row.

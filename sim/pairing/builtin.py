@@ -162,3 +162,10 @@ for policy_type in (
     ),
 ):
     register_policy_type(policy_type)
+
+
+# The source documents' further forms (issue 14), each one module with its own register_* calls, loaded after the
+# built-ins so their donor kinds' codes and their flows' turns come after them.
+# One line each, "from sim.pairing import <module>", marked "noqa: F401" (imported for its registrations).
+from sim.pairing import learning  # noqa: E402, F401  (on-site learning, 现场跟学)
+from sim.pairing import merging  # noqa: E402, F401  (merged branches, 合建)

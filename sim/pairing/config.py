@@ -8,9 +8,10 @@ of every default.
 
 from __future__ import annotations
 
-from typing import Literal
+from functools import cached_property
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.errors import did_you_mean
 from sim.pairing.registry import flows, policy_types
@@ -58,6 +59,31 @@ class Flows(Strict):
         return float(getattr(self, flow, 0.0))
 
 
+class Rounds(Strict):
+    """Forming a policy's pairs again over time, and what forming costs (docs/ODD.md 7.26; sim/pairing/rounds.py).
+
+    A round runs the policy's candidate rule on the county as it is then, so villages that became weak since are
+    targeted, and tops the policy up to ``pairs`` active branches. Villages that left weak status keep their pairs
+    until governance graduates them (不脱钩, then the taper); their places are filled at the next round.
+    """
+
+    every_months: PositiveInt | None = Field(
+        12, description="months between rounds (12: yearly); null: formed once, at the start, still paying its set-up"
+    )
+    replace_ended: bool = Field(
+        True, description="a round fills the places of pairs ended for poor performance (false: those places are lost)"
+    )
+    dissolve_each_round: bool = Field(
+        False, description="each round dissolves every active pair of the policy and forms new ones (建了散、散了建)"
+    )
+    setup_cost: NonNegativeFloat = Field(
+        5_000, description="donors' cost of forming one joint branch (agreement, first meetings, needs survey), yuan"
+    )
+    ramp_up_months: NonNegativeInt = Field(
+        3, description="months a new link takes to deliver its whole plan (it delivers age / (ramp_up_months + 1) before)"
+    )
+
+
 class ExplicitPair(Strict):
     """A pair named in the scenario instead of matched: a donor organisation and a village, by name."""
 
@@ -81,6 +107,34 @@ class Policy(Strict):
     donor_counties: list[str] | None = Field(None, description="counties whose organisations may give; None: all")
     recipient_counties: list[str] | None = Field(None, description="counties whose villages may receive; None: all")
     flows: Flows = Flows()
+    rounds: Rounds | None = Field(None, description="forming pairs again over time (None: formed once, at the start)")
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="the policy type's own parameters (its registry entry's settings model)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _type_settings(cls, data: Any) -> Any:
+        """Check ``settings`` against the policy type's own model and keep its full dump, defaults filled in.
+
+        The dump (not just what the file wrote) is what ``settings`` holds, so dotted overrides and calibration priors
+        can name any setting. An unknown ``type`` is left to the type's own check.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str) or data["type"] not in policy_types():
+            return data
+        model = policy_types()[data["type"]].settings
+        given = data.get("settings", {})
+        if model is None:
+            if given:
+                raise ValueError(f"settings: policy type {data['type']!r} takes no settings, got {given!r}")
+            return data
+        if not isinstance(given, dict):
+            raise ValueError(f"settings: must be a mapping of {data['type']}'s settings, got {given!r}")  # noqa: TRY004 (pydantic reports only ValueError)
+        try:
+            options = model.model_validate(given)
+        except ValidationError as exc:
+            raise ValueError(_one_line(exc, data["type"], model)) from None
+        return {**data, "settings": options.model_dump()}
 
     @field_validator("donor_counties", "recipient_counties")
     @classmethod
@@ -103,6 +157,8 @@ class Policy(Strict):
     def _consistent(self) -> Policy:
         if (self.pairs is None) == (not self.explicit):
             raise ValueError("give exactly one of 'pairs' (matched by the model) or 'explicit' (named pairs)")
+        if self.rounds is not None and self.explicit:
+            raise ValueError("rounds: a policy of named pairs ('explicit') is formed once; rounds need 'pairs' (matched)")
         problem = policy_types()[self.type].check(self)
         if problem:
             raise ValueError(problem)
@@ -111,6 +167,29 @@ class Policy(Strict):
     @property
     def label(self) -> str:
         return self.name or self.type
+
+    @cached_property
+    def options(self) -> BaseModel | None:
+        """The validated settings of this policy's type (``None`` when the type takes none)."""
+        model = policy_types()[self.type].settings
+        return None if model is None else model.model_validate(self.settings)
+
+
+def _one_line(exc: ValidationError, policy_type: str, model: type[BaseModel]) -> str:
+    """A settings error as one message naming each bad setting (``settings.<name>``) and what it expects."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            name = str(error["loc"][-1])
+            allowed = list(model.model_fields)
+            problems.append(
+                f"settings.{where}: unknown setting of {policy_type}{did_you_mean(name, allowed)} (allowed: {', '.join(allowed)})"
+            )
+            continue
+        message = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+        problems.append(f"settings.{where}: {message}, got {error.get('input')!r}")
+    return "; ".join(problems)
 
 
 class Effects(Strict):
@@ -214,6 +293,22 @@ class Governance(Strict):
     exit_taper_years: NonNegativeInt = Field(
         3, description="years over which support then falls linearly to nothing before the pair graduates"
     )
+    satisfaction_memory_months: PositiveInt = Field(
+        12, description="months over which villagers remember what pairs delivered (their satisfaction's smoothing)"
+    )
+    satisfaction_noticeable_share: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="pairing income, as a share of a household's own income, at which the household notices it fully",
+    )
+    satisfaction_problem_weight: Share = Field(
+        0.5, description="weight of problems solved (against income noticed) in a village's satisfaction"
+    )
+    dissatisfaction_cutoff: Share = Field(
+        0.0,
+        description="satisfaction below which a village's pairs are rated poor (不满意的,一律终止); 0 switches it off",
+    )
 
 
 class Pairing(Strict):
@@ -223,3 +318,6 @@ class Pairing(Strict):
     effects: Effects = Effects()
     failure: FailureModes = FailureModes()
     governance: Governance = Governance()
+    max_policies_per_village: PositiveInt | None = Field(
+        None, description="a village served by this many policies' active pairs is not paired again (None: no limit)"
+    )

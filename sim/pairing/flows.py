@@ -14,6 +14,7 @@ not means.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,7 @@ from sim.economy import farm_inputs, village_farm_factor
 from sim.households import HouseholdArrays
 from sim.influence import NEUTRAL
 from sim.labour import lexsort_order
-from sim.pairing.config import Effects, FailureModes
+from sim.pairing.config import Effects, FailureModes, Policy
 from sim.pairing.county import County, Month
 from sim.pairing.links import Links
 from sim.pairing.registry import donor_kinds
@@ -50,6 +51,8 @@ class Moved:
     full_plan: np.ndarray | None = None
     influence: dict[str, np.ndarray | float] = field(default_factory=dict)
     aid_received: np.ndarray | None = None  # funds that reached each village (the dependency failure mode reads it)
+    ended: np.ndarray | None = None  # rows of the links this flow ended this month (their status already set)
+    captured_income: np.ndarray | None = None  # per household: the part of its household channels the better-off captured
 
 
 class HouseholdRanking:
@@ -94,6 +97,18 @@ class FlowInputs:
     rng: np.random.Generator
     ranking: HouseholdRanking
     stocks: PairingStocks
+    policies: Sequence[Policy] = ()  # the scenario's policies, by index (``links.policy``): their types' settings
+
+
+def per_link(inputs: FlowInputs, setting: str, default: float = 0.0) -> np.ndarray:
+    """Each link's value of ``setting`` in its policy's ``options`` (``default`` where the policy's type has no such setting)."""
+    values = np.array(
+        [
+            float(getattr(policy.options, setting, default)) if policy.options is not None else default
+            for policy in inputs.policies
+        ]
+    )
+    return values[inputs.links.policy] if len(values) else np.full(len(inputs.links), default)
 
 
 def full_plan_this_month(links: Links, flow: str) -> np.ndarray:
@@ -181,6 +196,7 @@ def move_funds(inputs: FlowInputs) -> Moved:
         full_plan=full_plan,
         influence={"aid_income": aid},
         aid_received=received,
+        captured_income=aid,  # every yuan of this flow's aid_income is captured funds: no broad benefit (satisfaction)
     )
 
 

@@ -13,8 +13,17 @@ import numpy as np
 
 from sim.pairing.registry import donor_kinds, flows
 
-ACTIVE, ENDED, GRADUATED, ROTATED = 0, 1, 2, 3
-STATUS_NAMES = {ACTIVE: "active", ENDED: "ended", GRADUATED: "graduated", ROTATED: "rotated"}
+ACTIVE, ENDED, GRADUATED, ROTATED, REVERTED, DISSOLVED = 0, 1, 2, 3, 4, 5
+STATUS_NAMES = {
+    ACTIVE: "active",
+    ENDED: "ended",
+    GRADUATED: "graduated",
+    ROTATED: "rotated",
+    REVERTED: "reverted",
+    DISSOLVED: "dissolved",
+}
+"""A link's status. ``REVERTED``: a merged branch that split again (不合财、不合心), set by the flow that ran it.
+``DISSOLVED``: dissolved by a pairing round that forms all its policy's pairs anew (建了散、散了建, sim/pairing/rounds.py)."""
 UNRATED, POOR, AVERAGE, GOOD = -1, 0, 1, 2
 RATING_NAMES = {UNRATED: "unrated", POOR: "poor", AVERAGE: "average", GOOD: "good"}
 

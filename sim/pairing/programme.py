@@ -21,14 +21,15 @@ import pandas as pd
 from sim.agents import JointBranch, Organisation
 from sim.influence import NEUTRAL, PairingInfluence
 from sim.outcome_registry import pairing_outcomes
-from sim.pairing import flows, governance
+from sim.pairing import flows, governance, rounds
 from sim.pairing.config import Pairing
 from sim.pairing.county import County, Month
 from sim.pairing.ledger import Ledger
-from sim.pairing.links import ACTIVE, ENDED, GRADUATED, RATING_NAMES, ROTATED, STATUS_NAMES, Links, LinkSpec
+from sim.pairing.links import ACTIVE, DISSOLVED, ENDED, GRADUATED, RATING_NAMES, ROTATED, STATUS_NAMES, Links, LinkSpec
 from sim.pairing.policies import Targeting, plan_links, targeting_priority, village_need
 from sim.pairing.registry import Prices, policy_types
 from sim.pairing.registry import flows as registered_flows
+from sim.pairing.satisfaction import Satisfaction, broad_income
 from sim.pairing.stocks import PairingStocks
 
 PAIRED_INCOMES = ("rural_income_pc_paired", "rural_income_pc_unpaired")
@@ -62,9 +63,12 @@ class PairingProgramme:
         self.ever_paired = np.zeros(n_villages, dtype=bool)
         self.aid_received_history = np.zeros((12, n_villages))
         self.stocks = PairingStocks.empty(n_villages, len(county.households))
+        self.satisfaction = Satisfaction(n_villages, len(county.households))
         registered = [key for key in pairing_outcomes() if key not in PAIRED_INCOMES]
         self._outcome_keys = [*registered, *(flow.outcome for flow in self.flows.values() if flow.outcome not in registered)]
         self.this_month: dict[str, float] = dict.fromkeys(self._outcome_keys, 0.0)
+        self.formation = rounds.Formation()
+        self._wage_index = 1.0  # this month's, for what forming a branch costs (the start year's until the first month)
 
     def outcome_keys(self) -> list[str]:
         """The monthly outcomes pairing reports (all zero without pairing), fixed when the run starts: the outcome
@@ -86,9 +90,19 @@ class PairingProgramme:
         targeting = Targeting(need, targeting_priority(county, need, strong_first), strong_first)
         weak = county.weak()  # nothing changes the county while pairs are formed
         for index, policy in enumerate(self.spec.policies):
-            candidates = None if policy.explicit else policy_types()[policy.type].candidates(county, policy, targeting)
-            self._create_branches(index, plan_links(county, index, policy, candidates, self.rng), step=0, weak=weak)
-        self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **self._status_counts()}
+            if self.spec.max_policies_per_village is not None and not policy.explicit:
+                barred = rounds.barred_villages(self.links, len(weak), self.spec, index)
+                groups = rounds.plan_round(
+                    county, self.links, index, policy, policy.pairs, barred, targeting, self.rng, at_most=False
+                )
+            else:
+                candidates = None if policy.explicit else policy_types()[policy.type].candidates(county, policy, targeting)
+                groups = plan_links(county, index, policy, candidates, self.rng)
+            self._create_branches(index, groups, step=0, weak=weak)
+        formed = self.formation.take()
+        self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **formed, **self._status_counts()}
+        if formed["setup_cost"]:
+            self.this_month["donor_cost"] = formed["setup_cost"]
         return self._influence()
 
     def _create_branches(self, policy_index: int, groups: list[list[LinkSpec]], step: int, weak: np.ndarray) -> None:
@@ -114,6 +128,7 @@ class PairingProgramme:
             planned += [{name: policy.flows.amount(name) * share[name] for name in self.flows}] * len(group)
             specs += group
             self._add_to_graph(branch)
+        self.formation.note(policy, len(groups), self._wage_index)
         rows = self.links.add(specs, planned, step)
         villages = [s.village for s in specs]
         self.targets_weak = np.concatenate([self.targets_weak, weak[villages]])
@@ -131,15 +146,23 @@ class PairingProgramme:
         Returns what the county core feels of pairing this month.
         """
         step, links, spec = month.step, self.links, self.spec
+        self._wage_index = month.wage_index
         governance.decay_effort(links, spec.failure, self.rng, step)
         if spec.policies:  # without policies the stocks stay empty: no pass over every household to wear them
             self.stocks.wear(spec.effects)
         ranking = flows.HouseholdRanking(self.county.households, links)
-        inputs = flows.FlowInputs(links, self.county, month, spec.effects, spec.failure, self.rng, ranking, self.stocks)
+        inputs = flows.FlowInputs(
+            links, self.county, month, spec.effects, spec.failure, self.rng, ranking, self.stocks, spec.policies
+        )
         totals: dict[str, float] = {}
         channels: dict[str, np.ndarray | float] = {}
         prices = Prices(month.wage_index, self.county.state.problem_fix_cost(self.county.economy)[links.village])
         cost = 0.0
+        ramping = rounds.ramp_factor(links, spec.policies, step)  # new links of policies with rounds deliver part of their plan
+        if ramping is not None:
+            young, share = ramping
+            whole_support = links.support[young].copy()
+            links.support[young] *= share
         for name, flow in self.flows.items():
             moved = flow.move(inputs)
             link_cost = np.broadcast_to(flow.cost(moved.sent, spec.effects, self.county.economy, prices), moved.sent.shape)
@@ -149,6 +172,10 @@ class PairingProgramme:
             cost += float(link_cost.sum())
             if moved.aid_received is not None:
                 self.aid_received_history[step % 12] = moved.aid_received
+            if moved.ended is not None:
+                self.close_links(moved.ended, step)
+        if ramping is not None:
+            links.support[young] = whole_support  # governance's exit taper reads and sets the whole support
         own_effort, donor_burden = self._dependency_and_burden()
         ended = governance.rate_quarterly(links, self.delivery, spec.governance, self.rng, step)
         self.close_links(ended, step)
@@ -156,9 +183,13 @@ class PairingProgramme:
         graduated = governance.graduate(links, weak_now, self.targets_weak, spec.governance, step)
         self.close_links(graduated, step)
         self._rotate_cadres(step, weak_now)
+        self._form_rounds(step, weak_now)
+        formed = self.formation.take()
         totals["donor_cost"] = cost + self._lost_output(donor_burden)
+        if formed["setup_cost"]:
+            totals["donor_cost"] += formed["setup_cost"]
         totals["funds_captured_pc"] = totals.get("funds_captured", 0.0) / max(float(self.county.population.sum()), 1.0)
-        self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **totals, **self._status_counts()}
+        self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **totals, **formed, **self._status_counts()}
         return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
 
     def _influence(self, **channels: np.ndarray | float) -> PairingInfluence:
@@ -235,6 +266,25 @@ class PairingProgramme:
                 for link, village in zip(leaving, order, strict=False)
             ]
             self._create_branches(index, successors, step, weak)
+
+    def _form_rounds(self, step: int, weak: np.ndarray) -> None:
+        """Policies with a round due this month dissolve their pairs if they churn, then top up to their ``pairs``
+        (sim/pairing/rounds.py); ``weak`` is each village's weak status this month (the new links' ``targets_weak``)."""
+        targeting = None
+        for index, policy in enumerate(self.spec.policies):
+            if not rounds.due(policy, step):
+                continue
+            links = self.links
+            if policy.rounds.dissolve_each_round:
+                dissolving = np.flatnonzero(links.active & (links.policy == index))
+                links.status[dissolving] = DISSOLVED
+                self.close_links(dissolving, step)
+            if targeting is None:  # the county does not change while pairs are formed
+                targeting = rounds.current_targeting(self.county, self.spec.failure.strong_first)
+            barred = rounds.barred_villages(links, len(weak), self.spec, index)
+            places = rounds.open_places(links, index, policy)
+            groups = rounds.plan_round(self.county, links, index, policy, places, barred, targeting, self.rng, at_most=True)
+            self._create_branches(index, groups, step, weak)
 
     # ------------------------------------------------------------------ bookkeeping
 
