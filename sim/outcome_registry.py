@@ -422,9 +422,49 @@ for _outcome in (
         pairing=True,
     ),
     Outcome(
+        "study_days",
+        "learner-days weak villages' cadres spent on site in advanced host villages this month (现场跟学)",
+        "Learner-days on site",
+        "count (learner-days a month)",
+        "count",
+        pairing=True,
+    ),
+    Outcome(
+        "job_referrals",
+        "home-village workers who left this month for jobs their migrant branch found (流动型)",
+        "Job referrals by migrant branches",
+        "count (workers a month)",
+        "count",
+        pairing=True,
+    ),
+    Outcome(
+        "returnee_ventures",
+        "migrants who came home this month to start a business with their branch's support (返乡创业)",
+        "Returnee ventures",
+        "count (ventures a month)",
+        "count",
+        pairing=True,
+    ),
+    Outcome(
         "donor_cost",
         "donors' cost this month (every flow's cost and strong villages' lost own output), yuan",
         "Donors' cost",
+        MONTHLY_YUAN,
+        "yuan",
+        pairing=True,
+    ),
+    Outcome(
+        "branches_formed",
+        "joint branches formed this month (at the start, at pairing rounds, cadres' successors)",
+        "Joint branches formed",
+        "count (branches a month)",
+        "count",
+        pairing=True,
+    ),
+    Outcome(
+        "setup_cost",
+        "donors' cost of forming joint branches this month (policies with rounds; part of donor_cost), yuan",
+        "Cost of forming branches",
         MONTHLY_YUAN,
         "yuan",
         pairing=True,
@@ -456,6 +496,16 @@ for _outcome in (
             pairing=True,
         )
         for rating in ("good", "average", "poor")
+    ),
+    Outcome(
+        "villager_satisfaction",
+        "villagers' satisfaction with their pairs (0-1: pairing income households noticed and problems pairs solved), "
+        "person-weighted over villages with an active pair (NaN if none)",
+        "Villagers' satisfaction with pairs (群众满意度)",
+        "satisfaction (0–1)",
+        "index",
+        pairing=True,
+        better="higher",
     ),
     Outcome(
         "rural_income_pc_paired",
