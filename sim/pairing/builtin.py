@@ -167,5 +167,7 @@ for policy_type in (
 # The source documents' further forms (issue 14), each one module with its own register_* calls, loaded after the
 # built-ins so their donor kinds' codes and their flows' turns come after them.
 # One line each, "from sim.pairing import <module>", marked "noqa: F401" (imported for its registrations).
+from sim.pairing import cadre_households  # noqa: F401  (cadres paired with poor households, 干部结对帮扶户)
 from sim.pairing import learning  # noqa: E402, F401  (on-site learning, 现场跟学)
 from sim.pairing import merging  # noqa: E402, F401  (merged branches, 合建)
+from sim.pairing import migrants  # noqa: E402, F401  (migrant-member pairing, 流动型)
