@@ -55,7 +55,7 @@ class LearningSettings(Strict):
         0.003, description="share of the leadership gap to the host closed per learner-day (a day's share, compounding)"
     )
     techniques_per_day: NonNegativeFloat = Field(
-        0.05, description="techniques a learner village adopts per learner-day in a host of its own industry"
+        0.02, description="techniques a learner village adopts per learner-day in a host of its own industry"
     )
     cross_industry_adoption: Share = Field(
         0.0, description="share of that adoption when the host's main industry differs (its techniques rarely fit)"
