@@ -29,6 +29,7 @@ import yaml
 from sim.errors import InputError
 from sim.model import PairingModel
 from sim.pairing import registry
+from sim.pairing.policies import distances
 from sim.runner import run_model
 from sim.scenario import load_scenario
 
@@ -137,6 +138,7 @@ def test_the_guide_registers_a_donor_kind_a_flow_and_a_policy_type(guide_module)
     assert list(registry.donor_kinds())[-1] == "university"  # after the built-in kinds: their codes do not move
     assert list(registry.flows())[-1] == "technician_days"  # moves after the built-in flows
     assert registry.policy_types()["university_village"].donor_pool == ("university",)
+    assert registry.policy_types()["university_village"].settings is guide_module.UniversitySettings
 
 
 def test_the_guide_scenario_runs_the_new_policy_through_ledger_and_tables(guide_module, guide_run):
@@ -145,8 +147,10 @@ def test_the_guide_scenario_runs_the_new_policy_through_ledger_and_tables(guide_
 
     links = result.links[result.links["policy"] == "高校+村"]
     assert len(links) == 4 and set(links["donor_kind"]) == {"university"}
+    settings = model.spec.pairing.policies[-1].options
+    assert isinstance(settings, guide_module.UniversitySettings) and settings.universities == 2
     per_university = links["donor"].value_counts()
-    assert (per_university <= guide_module.TECHNICIANS_PER_UNIVERSITY).all()  # one technician a village
+    assert (per_university <= settings.technicians_per_university).all()  # one technician a village
 
     days = result.ledger[result.ledger["flow"] == "technician_days"]
     assert len(days) > 0 and set(days["policy"]) == {"高校+村"}  # only this policy plans technician-days
@@ -160,7 +164,7 @@ def test_the_guide_scenario_runs_the_new_policy_through_ledger_and_tables(guide_
 
     funds = result.ledger[(result.ledger["flow"] == "funds") & result.ledger["link"].isin(links["link"])]
     per_month = funds.merge(result.links[["link", "donor"]], on="link").groupby(["donor", "step"])["sent"].sum()
-    assert (per_month <= guide_module.ANNUAL_BUDGET / 12.0 + 1e-9).all()  # the fund-capacity rule binds
+    assert (per_month <= settings.annual_budget / 12.0 + 1e-9).all()  # the fund-capacity rule binds
     assert funds["sent"].sum() > 0
 
 
@@ -188,11 +192,6 @@ def test_the_guide_shows_what_its_script_prints(guide_run):
     ]
 
 
-def test_the_guide_schema_sketch_is_a_valid_scenario_section(guide_run):
-    group = guide_run.namespaces["sim/scenario/schema.py"]["UniversityGroup"](count=2)
-    assert (group.technicians, group.annual_budget) == (5, 60_000)
-
-
 def test_the_guide_yaml_passes_the_scenario_loader_only_while_registered(guide_module, tmp_path):
     path = scenario_with_guide_policies(tmp_path)
     policy = load_scenario(path).pairing.policies[-1]
@@ -211,6 +210,76 @@ def test_the_guide_yaml_passes_the_scenario_loader_only_while_registered(guide_m
             load_scenario(path)
     finally:
         registry.register_policy_type(entry)
+
+
+def test_a_bad_setting_is_the_one_line_the_guide_shows(guide_module, tmp_path):
+    """A misspelt setting stops the file with the line section 4.2 shows; a value its type refuses names its setting."""
+    path = scenario_with_guide_policies(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    (shown,) = [line for _, block in guide_blocks("text") for line in block.splitlines() if "unknown setting of" in line]
+    path.write_text(text.replace("technicians_per_university:", "technicians_per_universty:"), encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        load_scenario(path)
+    assert str(error.value) == shown.replace(SCENARIO_FILE, str(path))
+
+    path.write_text(text.replace("universities: 2", "universities: 0"), encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        load_scenario(path)
+    assert str(error.value) == f"{path}: pairing.policies[5]: settings.universities: must be greater than 0, got 0"
+
+
+def run_guide_scenario(path: Path, settings: dict[str, Any]) -> tuple[PairingModel, Any]:
+    """One year of the guide's scenario, seed 1, with some of its university_village policy's settings overridden."""
+    overrides = {f"pairing.policies.5.settings.{name}": value for name, value in settings.items()}
+    model = PairingModel(path, rng=1, overrides={"horizon_years": 1, **overrides})
+    return model, run_model(model)
+
+
+def test_the_settings_reach_the_builder_and_the_candidate_rule(guide_module, tmp_path):
+    """Overrides of settings the file left out or gave change the universities built and whom they pair with."""
+    path = scenario_with_guide_policies(tmp_path)
+    model, result = run_guide_scenario(path, {"universities": 1})
+    assert [university.name for university in model.organisations["university"]] == ["university 1"]
+    assert set(result.links.loc[result.links["policy"] == "高校+村", "donor"]) == {"university 1"}
+
+    # A travel penalty that outweighs any need sends each village the university nearest to it.
+    model, result = run_guide_scenario(path, {"travel_penalty_per_km": 1_000.0})
+    universities = model.organisations["university"]
+    km = distances(model.county, np.array([university.xy for university in universities]))
+    rows = {name: row for row, name in enumerate(model.village_frame["name"])}
+    links = result.links[result.links["policy"] == "高校+村"]
+    nearest = [universities[int(np.argmin(km[:, rows[village]]))].name for village in links["village"]]
+    assert list(links["donor"]) == nearest and len(set(nearest)) == 2
+
+    with pytest.raises(InputError, match=r"4 pairs requested but only 2 can be formed"):
+        run_guide_scenario(path, {"technicians_per_university": 1})
+
+
+def test_more_gain_per_day_raises_the_paired_villages_productivity(guide_module, tmp_path):
+    """The flow reads each link's gain per day: with none, technician-days leave the paired villages' farms as they were."""
+    path = scenario_with_guide_policies(tmp_path)
+    productivity = {}
+    for gain in (0.0, 0.001):
+        model, result = run_guide_scenario(path, {"productivity_gain_per_day": gain})
+        rows = {name: row for row, name in enumerate(model.village_frame["name"])}
+        paired = [rows[village] for village in result.links.loc[result.links["policy"] == "高校+村", "village"]]
+        productivity[gain] = model.county.state.productivity[paired]
+    assert (productivity[0.001] > productivity[0.0]).all()
+
+
+def test_policies_of_the_type_must_describe_the_same_universities(guide_module, tmp_path):
+    """Two university_village policies share the county's universities: a second that describes others is refused."""
+    path = scenario_with_guide_policies(tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    second = {**data["pairing"]["policies"][5], "name": "高校+村 2", "pairs": 2}
+    data["pairing"]["policies"].append({**second, "settings": {**second["settings"], "universities": 3}})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        PairingModel(path, rng=1)
+    assert str(error.value) == (
+        f"{path}: pairing.policies[6].settings.universities: must equal pairing.policies[5]'s 2 "
+        "(university_village policies share the county's universities), got 3"
+    )
 
 
 def test_the_guide_module_is_clean_project_code():
