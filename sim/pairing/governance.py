@@ -5,7 +5,8 @@ Effort fades each month unless a pair is monitored (formalism, "进与不进、�
 noisy view of what it delivered against its plan (Guangyuan's
 "每季度按好、一般、较差三个类别开展评估"). A monitored poor rating orders
 rectification — effort restored until a deadline — and repeated poor ratings end
-the pair ("一律终止合建共建"). Support continues a set time after a village
+the pair ("一律终止合建共建"); so, when the scenario sets a cutoff, does villagers'
+dissatisfaction (:mod:`sim.pairing.satisfaction`). Support continues a set time after a village
 leaves weak status (Xunwu's "不脱钩"), then tapers off before the pair graduates.
 """
 
@@ -63,13 +64,27 @@ def decay_effort(links: Links, failure: FailureModes, rng: np.random.Generator, 
     links.effort[leaving] *= 0.5
 
 
-def rate_quarterly(links: Links, delivery: Delivery, rules: Governance, rng: np.random.Generator, step: int) -> np.ndarray:
-    """Rate pairs whose quarter ends this month; act on monitored ratings. Returns the rows of the links ended."""
+def rate_quarterly(
+    links: Links,
+    delivery: Delivery,
+    rules: Governance,
+    rng: np.random.Generator,
+    step: int,
+    satisfaction: np.ndarray | None = None,
+) -> np.ndarray:
+    """Rate pairs whose quarter ends this month; act on monitored ratings. Returns the rows of the links ended.
+
+    ``satisfaction`` is each village's satisfaction with its pairs (:mod:`sim.pairing.satisfaction`): with a
+    ``dissatisfaction_cutoff`` above 0, a pair whose village is below it is rated poor whatever it delivered
+    ("党员群众不满意的,一律终止合建共建"), so a monitored one is ordered to rectify and, still dissatisfied, ended.
+    """
     due = np.flatnonzero(links.active & (step > links.start_step) & ((step - links.start_step) % 3 == 0))
     if due.size == 0:
         return due
     observed = delivery.share(due) + rules.rating_noise * (GOOD_CUTOFF - POOR_CUTOFF) * rng.standard_normal(due.size)
     rating = np.where(observed >= GOOD_CUTOFF, GOOD, np.where(observed < POOR_CUTOFF, POOR, AVERAGE))
+    if satisfaction is not None and rules.dissatisfaction_cutoff > 0:
+        rating[satisfaction[links.village[due]] < rules.dissatisfaction_cutoff] = POOR
     links.rating[due] = rating
     delivery.reset(due)
 

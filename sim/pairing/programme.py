@@ -30,6 +30,7 @@ from sim.pairing.policies import Targeting, plan_links, targeting_priority, vill
 from sim.pairing.registry import Prices, policy_types
 from sim.pairing.registry import flows as registered_flows
 from sim.pairing.satisfaction import Satisfaction, broad_income
+from sim.pairing.satisfaction import Satisfaction, broad_income
 from sim.pairing.stocks import PairingStocks
 
 PAIRED_INCOMES = ("rural_income_pc_paired", "rural_income_pc_unpaired")
@@ -63,6 +64,7 @@ class PairingProgramme:
         self.ever_paired = np.zeros(n_villages, dtype=bool)
         self.aid_received_history = np.zeros((12, n_villages))
         self.stocks = PairingStocks.empty(n_villages, len(county.households))
+        self.satisfaction = Satisfaction(n_villages, len(county.households))
         self.satisfaction = Satisfaction(n_villages, len(county.households))
         registered = [key for key in pairing_outcomes() if key not in PAIRED_INCOMES]
         self._outcome_keys = [*registered, *(flow.outcome for flow in self.flows.values() if flow.outcome not in registered)]
@@ -100,7 +102,12 @@ class PairingProgramme:
                 groups = plan_links(county, index, policy, candidates, self.rng)
             self._create_branches(index, groups, step=0, weak=weak)
         formed = self.formation.take()
-        self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **formed, **self._status_counts()}
+        self.this_month = {
+            **dict.fromkeys(self._outcome_keys, 0.0),
+            **formed,
+            **self._status_counts(),
+            "villager_satisfaction": float("nan"),  # no month delivered yet
+        }
         if formed["setup_cost"]:
             self.this_month["donor_cost"] = formed["setup_cost"]
         return self._influence()
@@ -163,8 +170,12 @@ class PairingProgramme:
             young, share = ramping
             whole_support = links.support[young].copy()
             links.support[young] *= share
+        problems_before = self.county.state.problems.copy()  # what the flows solve (villagers' satisfaction)
+        jobs_before = len(self.county.jobs.key)  # jobs listed after these are pairs' hires
+        moved_this_month: list[flows.Moved] = []
         for name, flow in self.flows.items():
             moved = flow.move(inputs)
+            moved_this_month.append(moved)
             link_cost = np.broadcast_to(flow.cost(moved.sent, spec.effects, self.county.economy, prices), moved.sent.shape)
             self._record(step, name, moved, link_cost)
             totals.update(moved.totals)
@@ -177,7 +188,8 @@ class PairingProgramme:
         if ramping is not None:
             links.support[young] = whole_support  # governance's exit taper reads and sets the whole support
         own_effort, donor_burden = self._dependency_and_burden()
-        ended = governance.rate_quarterly(links, self.delivery, spec.governance, self.rng, step)
+        satisfaction = self._update_satisfaction(moved_this_month, problems_before, jobs_before)
+        ended = governance.rate_quarterly(links, self.delivery, spec.governance, self.rng, step, satisfaction)
         self.close_links(ended, step)
         weak_now = self.county.weak()
         graduated = governance.graduate(links, weak_now, self.targets_weak, spec.governance, step)
@@ -189,8 +201,35 @@ class PairingProgramme:
         if formed["setup_cost"]:
             totals["donor_cost"] += formed["setup_cost"]
         totals["funds_captured_pc"] = totals.get("funds_captured", 0.0) / max(float(self.county.population.sum()), 1.0)
-        self.this_month = {**dict.fromkeys(self._outcome_keys, 0.0), **totals, **formed, **self._status_counts()}
+        self.this_month = {
+            **dict.fromkeys(self._outcome_keys, 0.0),
+            **totals,
+            **formed,
+            **self._status_counts(),
+            "villager_satisfaction": self._satisfaction_with_active_pairs(),
+        }
         return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
+
+    def _update_satisfaction(self, moved: list[flows.Moved], problems_before: np.ndarray, jobs_before: int) -> np.ndarray | None:
+        """Villagers' satisfaction with their pairs this month, per village (``None`` without policies: nothing to judge).
+
+        What the flows solved is the fall in open problems during them (problem solving and public works alike); the
+        jobs listed during them are the paired enterprises' hires.
+        """
+        if not self.spec.policies:
+            return None
+        county = self.county
+        income = broad_income(moved, self.stocks.support_income(self.spec.effects))
+        solved = np.maximum(problems_before - county.state.problems, 0.0)
+        return self.satisfaction.update(
+            county, self.spec.governance, self.ever_paired, income, solved, county.jobs.key[jobs_before:]
+        )
+
+    def _satisfaction_with_active_pairs(self) -> float:
+        """Person-weighted mean satisfaction of the villages with an active link now (NaN when there are none)."""
+        paired_now = np.zeros(len(self.ever_paired), dtype=bool)
+        paired_now[self.links.village[self.links.active]] = True
+        return self.satisfaction.mean_over(paired_now, self.county.population)
 
     def _influence(self, **channels: np.ndarray | float) -> PairingInfluence:
         """What the county core feels of pairing: ``NEUTRAL`` for a scenario without policies (no one is ever trained,
