@@ -30,7 +30,6 @@ from sim.pairing.policies import Targeting, plan_links, targeting_priority, vill
 from sim.pairing.registry import Prices, policy_types
 from sim.pairing.registry import flows as registered_flows
 from sim.pairing.satisfaction import Satisfaction, broad_income
-from sim.pairing.satisfaction import Satisfaction, broad_income
 from sim.pairing.stocks import PairingStocks
 
 PAIRED_INCOMES = ("rural_income_pc_paired", "rural_income_pc_unpaired")
@@ -64,7 +63,6 @@ class PairingProgramme:
         self.ever_paired = np.zeros(n_villages, dtype=bool)
         self.aid_received_history = np.zeros((12, n_villages))
         self.stocks = PairingStocks.empty(n_villages, len(county.households))
-        self.satisfaction = Satisfaction(n_villages, len(county.households))
         self.satisfaction = Satisfaction(n_villages, len(county.households))
         registered = [key for key in pairing_outcomes() if key not in PAIRED_INCOMES]
         self._outcome_keys = [*registered, *(flow.outcome for flow in self.flows.values() if flow.outcome not in registered)]
