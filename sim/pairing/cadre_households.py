@@ -159,7 +159,7 @@ class Cadre(Organisation):
         self.households = np.empty(0, np.int64)  # rows of the poor households paired with this cadre, set at first move
 
     def node_attributes(self) -> dict[str, str | int | float]:
-        return {**super().node_attributes(), "rank": self.rank, "households": int(self.households.size)}
+        return {**super().node_attributes(), "rank": self.rank}
 
 
 def build_cadres(model: Any, scenario: Any, rng: np.random.Generator) -> list[Cadre]:
@@ -472,7 +472,7 @@ register_policy_type(
     PolicyType(
         POLICY_TYPE,
         "Cadre-household (干部结对帮扶户)",
-        "#ff9896",
+        "#e377c2",
         (DONOR_KIND,),
         cadre_household,
         candidate_cells=cadre_household_cells,
