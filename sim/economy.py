@@ -313,7 +313,10 @@ def compute_incomes(
     farm *= households.spread(farm_per_input)
     income["farm"] = _plus(_plus(farm, pairing.market_income), pairing.support_income)
     income["wage"] = local_wages + collective_wages(households, state.wage_pool)
-    income["remittance"] = households.migrants * (trends.migrant_wage * params.remittance_share)
+    remitted_per_migrant = trends.migrant_wage * params.remittance_share
+    income["remittance"] = households.migrants * remitted_per_migrant
+    if np.any(pairing.remittance_premium):  # referred migrants' jobs pay more (or less) than the migrant wage
+        income["remittance"] += pairing.remittance_premium * remitted_per_migrant
     dividend = households.spread(state.dividend_pool / village_population)
     dividend *= size
     income["dividend"] = dividend

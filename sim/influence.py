@@ -28,7 +28,9 @@ class PairingInfluence:
     technology_lift: np.ndarray | float = 0.0  # per village: share added to farm output by techniques pairs brought (a stock)
     support_income: np.ndarray | float = 0.0  # per household: yuan this month from production assets pairing funds gave it
     talent_drain: float = 0.0  # extra migration propensity of trained workers, per unit of skill gained
+    remittance_premium: np.ndarray | float = 0.0  # per household: migrant wages' worth its referred migrants earn above the wage
 
 
 NEUTRAL = PairingInfluence()
-"""No pairing: no cadres, full own effort, no burden, no aid, no market savings, no techniques, no assets, no talent drain."""
+"""No pairing: no cadres, full own effort, no burden, no aid, no market savings, no techniques, no assets, no talent drain,
+no referred migrants' premium."""

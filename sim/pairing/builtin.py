@@ -170,4 +170,4 @@ for policy_type in (
 from sim.pairing import cadre_households  # noqa: F401  (cadres paired with poor households, 干部结对帮扶户)
 from sim.pairing import learning  # noqa: E402, F401  (on-site learning, 现场跟学)
 from sim.pairing import merging  # noqa: E402, F401  (merged branches, 合建)
-from sim.pairing import migrants  # noqa: E402, F401  (migrant-member pairing, 流动型)
+from sim.pairing import migrants  # noqa: F401  (migrant-member pairing, 流动型)
