@@ -43,7 +43,7 @@ OTHER_INDUSTRY = 0.5
 
 
 class MergeSettings(Strict):
-    """A merge policy's own numbers (docs/ODD.md 7.25 and section 9 give each one's source and range)."""
+    """A merge policy's own numbers (docs/ODD.md 7.29 and section 9 give each one's source and range)."""
 
     radius_km: PositiveFloat = Field(
         5.0, description="farthest a strong village may be from the weak one it absorbs, km (地域相邻)"
