@@ -1,4 +1,4 @@
-"""A policy type's own settings (``PolicyType.settings``), flows that read them and flows that end links.
+"""A policy type's own settings (``PolicyType.settings``), flows and cost rules that read them, flows that end links.
 
 These are the registry hooks the source documents' further forms are built on (issue 14): a form keeps its numbers
 in its own settings model, not in the shared ``effects``/``failure``/``governance`` blocks; a flow reads its policy's
@@ -55,7 +55,7 @@ def toy_type() -> Iterator[None]:
             "months",
             "toy_months",
             run_toy,
-            lambda sent, _effects, _economy, _prices: sent * 100.0,
+            lambda sent, _effects, _economy, prices: sent * prices.setting("cost_per_month", 0.0),
         )
     )
     registry.register_policy_type(
@@ -132,6 +132,7 @@ def test_a_flow_reads_its_policys_settings_and_ends_links(toy_type):
     assert not (others["status"] == "reverted").any()  # other policies' links have no such setting (default: never)
     toy_ledger = result.ledger[(result.ledger["flow"] == "toy_months") & result.ledger["link"].isin(toy_links["link"])]
     assert toy_ledger["step"].max() == 4  # moved in months 1-4, split at the fourth month's end
+    np.testing.assert_allclose(toy_ledger["cost"], toy_ledger["sent"] * 100.0)  # the cost rule read the setting per link
     assert result.policies.set_index("policy").loc["toy", "links_reverted"] == 2
     toy_branches = {branch.index for branch in model.pairing.branches if branch.policy == "toy"}
     assert all(model.pairing.branches[index].closed_step == 4 for index in toy_branches)

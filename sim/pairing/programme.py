@@ -13,6 +13,8 @@ donor kind and flow means comes from :mod:`~sim.pairing.registry`.
 
 from __future__ import annotations
 
+import functools
+
 import mesa
 import networkx as nx
 import numpy as np
@@ -161,7 +163,11 @@ class PairingProgramme:
         )
         totals: dict[str, float] = {}
         channels: dict[str, np.ndarray | float] = {}
-        prices = Prices(month.wage_index, self.county.state.problem_fix_cost(self.county.economy)[links.village])
+        prices = Prices(
+            month.wage_index,
+            self.county.state.problem_fix_cost(self.county.economy)[links.village],
+            functools.partial(flows.per_link, inputs),
+        )
         cost = 0.0
         ramping = rounds.ramp_factor(links, spec.policies, step)  # new links of policies with rounds deliver part of their plan
         if ramping is not None:
@@ -295,6 +301,8 @@ class PairingProgramme:
             links.status[leaving] = ROTATED
             self.close_links(leaving, step)
             unavailable = set(links.village[ours & links.active].tolist()) | set(links.village[leaving].tolist())
+            if self.spec.max_policies_per_village is not None:  # a successor is a formation too: it respects the limit
+                unavailable |= set(np.flatnonzero(rounds.barred_villages(links, len(weak), self.spec, index)).tolist())
             priority = rotation(self.county, self.spec.failure.strong_first)
             order = [int(v) for v in np.argsort(-priority, kind="stable") if int(v) not in unavailable]
             kinds = links.donor_kind_names()

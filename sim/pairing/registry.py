@@ -78,11 +78,18 @@ class Prices:
     ``wage_index`` is the county's wage level against the start year (the enterprise wage index of the trends):
     what a course, a cadre-month, a recruitment or an expert's days cost rises with wages. ``problem_fix_cost`` is
     what fixing one open problem costs this month in each link's village, the price public works pay
-    (``VillageState.problem_fix_cost``), per link or one number for all.
+    (``VillageState.problem_fix_cost``), per link or one number for all. ``setting`` reads a unit cost from the
+    settings of each link's policy (``PolicyType.settings``).
     """
 
     wage_index: float
     problem_fix_cost: np.ndarray | float
+    link_settings: Callable[[str, float], np.ndarray | float] | None = None
+
+    def setting(self, name: str, default: float) -> np.ndarray | float:
+        """Each link's value of its policy type's setting ``name`` (``default`` where its type has none, or everywhere
+        when no links are known), so a cost rule can charge a unit cost the scenario chose."""
+        return default if self.link_settings is None else self.link_settings(name, default)
 
     @classmethod
     def start_year(cls, economy: Any) -> Prices:
