@@ -430,6 +430,14 @@ for _outcome in (
         pairing=True,
     ),
     Outcome(
+        "merger_cost",
+        "merged branches' upkeep (joint secretary's allowance, joint meetings) and failed mergers' splits this month, yuan (合建)",
+        "Merged branches' cost",
+        MONTHLY_YUAN,
+        "yuan",
+        pairing=True,
+    ),
+    Outcome(
         "job_referrals",
         "home-village workers who left this month for jobs their migrant branch found (流动型)",
         "Job referrals by migrant branches",
