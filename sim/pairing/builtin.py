@@ -168,6 +168,6 @@ for policy_type in (
 # built-ins so their donor kinds' codes and their flows' turns come after them.
 # One line each, "from sim.pairing import <module>", marked "noqa: F401" (imported for its registrations).
 from sim.pairing import cadre_households  # noqa: F401  (cadres paired with poor households, 干部结对帮扶户)
-from sim.pairing import learning  # noqa: E402, F401  (on-site learning, 现场跟学)
+from sim.pairing import learning  # noqa: F401  (on-site learning, 现场跟学)
 from sim.pairing import merging  # noqa: E402, F401  (merged branches, 合建)
 from sim.pairing import migrants  # noqa: F401  (migrant-member pairing, 流动型)
