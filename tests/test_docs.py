@@ -47,6 +47,7 @@ PREFIXES: dict[type[BaseModel], str] = {
     pairing_schema.Pairing: "pairing.",
     pairing_schema.Policy: "pairing.policies[].",
     pairing_schema.Flows: "pairing.policies[].flows.",
+    pairing_schema.Rounds: "pairing.policies[].rounds.",
     pairing_schema.ExplicitPair: "pairing.policies[].explicit[].",
     pairing_schema.Effects: "pairing.effects.",
     pairing_schema.FailureModes: "pairing.failure.",
@@ -150,6 +151,7 @@ RANGED_CLASSES = (
     pairing_schema.Effects,
     pairing_schema.FailureModes,
     pairing_schema.Governance,
+    pairing_schema.Rounds,
 )
 # Numeric defaults of those classes that honestly have no prior range, with the reason.
 NO_RANGE = {
@@ -161,6 +163,8 @@ NO_RANGE = {
     "pairing.governance.poor_ratings_to_end",
     # A numerical setting (how many urban households are simulated), not a property of the economy.
     "urban.sample_households",
+    # A scenario's choice of programme design (how often pairs are formed again), not an uncertain quantity.
+    "pairing.policies[].rounds.every_months",
 }
 
 

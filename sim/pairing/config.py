@@ -60,7 +60,7 @@ class Flows(Strict):
 
 
 class Rounds(Strict):
-    """Forming a policy's pairs again over time, and what forming costs (docs/ODD.md 7.26; sim/pairing/rounds.py).
+    """Forming a policy's pairs again over time, and what forming costs (docs/ODD.md 7.28; sim/pairing/rounds.py).
 
     A round runs the policy's candidate rule on the county as it is then, so villages that became weak since are
     targeted, and tops the policy up to ``pairs`` active branches. Villages that left weak status keep their pairs

@@ -258,11 +258,18 @@ def mountain_sea(county: County, policy: Policy, targeting: Targeting) -> Candid
 
 
 def plan_links(
-    county: County, policy_index: int, policy: Policy, candidates: Candidates | None, rng: np.random.Generator
+    county: County,
+    policy_index: int,
+    policy: Policy,
+    candidates: Candidates | None,
+    rng: np.random.Generator,
+    *,
+    at_most: bool = False,
 ) -> list[list[LinkSpec]]:
     """Match a policy's candidates and group the links into branches (one list of links per branch).
 
-    ``candidates`` is ``None`` for a policy that names its pairs (``explicit``).
+    ``candidates`` is ``None`` for a policy that names its pairs (``explicit``). ``at_most``: form up to ``pairs``
+    branches (a pairing round mid-run, sim/pairing/rounds.py) instead of refusing fewer.
     """
     where = f"pairing.policies[{policy_index}]"
     if policy.explicit or candidates is None:
@@ -290,7 +297,7 @@ def plan_links(
     if len(groups) > policy.pairs:  # more could be paired than asked: serve the neediest
         keep = sorted(groups, key=lambda key: (-claim[key], key))[: policy.pairs]
         groups = {key: groups[key] for key in keep}
-    if len(groups) < policy.pairs:
+    if len(groups) < policy.pairs and not at_most:
         raise InputError.single(
             county.source,
             f"{where}.pairs",

@@ -55,6 +55,9 @@ class PairingProgramme:
         self.spec = spec
         self.rng = rng
         self.flows = dict(registered_flows())  # this run's flows, fixed at the start
+        self._burdens_donor_villages = np.array(
+            [policy_types()[policy.type].burdens_donor_villages for policy in spec.policies], dtype=bool
+        )  # per policy: does helping cost a donor village its own farm output (the donor_cost failure mode)?
         self.links = Links()
         self.ledger = Ledger(list(self.flows))
         self.delivery = governance.Delivery()
@@ -271,7 +274,7 @@ class PairingProgramme:
         own_means = np.maximum(state.collective_annual, 0.0) + np.maximum(h.village_sum(h.annual), 0.0)
         reliance = aid / (aid + own_means + 1.0)
         own_effort = np.clip(1.0 - failure.dependency * reliance, 0.0, 1.0)
-        helping = links.of_kind("village") & links.active
+        helping = links.of_kind("village") & links.active & self._burdens_donor_villages[links.policy]
         burden = np.bincount(links.donor_index[helping], weights=links.effort[helping], minlength=len(state.leadership))
         return own_effort, np.minimum(failure.donor_cost * burden, 1.0)
 
