@@ -14,7 +14,7 @@ policy type matches them to the villages with the highest poverty incidence, a c
 ``villages_per_county_leader`` of them. When a cadre's link first moves, the cadre takes its share of its quota of the
 village's poor households (below the poverty line), poorest first, none already taken by another cadre (一户一档: the
 county's :class:`Roster`). Four flows go to those households, never to the village collective. Cadres give time, not
-money: the assets are the county's poverty funds they broker, booked to the programme yuan for yuan. docs/ODD.md 7.26
+money: the assets are the county's poverty funds they broker, booked to the programme yuan for yuan. docs/ODD.md 7.30
 gives the equations, section 9 the sources of every number.
 
 Settings (``pairing.policies[i].settings``; rows ``cadre_household.settings.<name>`` in docs/ODD.md section 9):
