@@ -23,9 +23,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from sim.households import HouseholdArrays
 from sim.pairing.config import Governance
 from sim.pairing.county import County
-from sim.pairing.flows import Moved
+from sim.pairing.flows import Moved, village_rows
 
 HOUSEHOLD_INCOME_CHANNELS = ("aid_income", "market_income")
 """The per-household channels of :class:`sim.influence.PairingInfluence` that flows set each month (yuan a household);
@@ -47,6 +48,7 @@ class Satisfaction:
         self.months = np.zeros(villages, dtype=np.int64)  # months since each village was first paired
         self.pair_jobs = np.empty(0, dtype=np.uint64)  # keys of the local jobs pairs found that are still held
         self.level = np.full(villages, np.nan)  # this month's satisfaction per village
+        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # paired villages, their households' rows, group
 
     def update(
         self,
@@ -69,42 +71,52 @@ class Satisfaction:
         """
         h, state = county.households, county.state
         memory = rules.satisfaction_memory_months
-        fading = 1.0 - 1.0 / memory
-        self.income += (income - self.income) / memory
-        self.solved += (solved - self.solved) / memory
         self.months[paired] += 1
-        weight = 1.0 - fading**self.months  # 0 for a village never paired
-        judged = weight > 0
-        spread = np.where(judged, weight, 1.0)
+        villages = np.flatnonzero(paired)
+        rows, group = self._rows_of(h, villages)  # only paired villages' households ever receive pairing income
+        self.income[rows] += (income[rows] - self.income[rows]) / memory
+        self.solved += (solved - self.solved) / memory
+        weight = 1.0 - (1.0 - 1.0 / memory) ** self.months[villages]  # the memory's weight on the months since pairing
 
-        recent_income = self.income / spread[h.village]
-        own_income = np.maximum(h.annual / 12.0, 1.0)
+        recent_income = self.income[rows] / weight[group]
+        own_income = np.maximum(h.annual[rows] / 12.0, 1.0)
         noticed = np.minimum(recent_income / (rules.satisfaction_noticeable_share * own_income), 1.0)
-        noticed[self._pair_job_holders(county, new_pair_jobs)] = 1.0
-        noticed_share = h.village_sum(noticed * h.size) / np.maximum(h.village_sum(h.size), 1.0)
+        noticed[self._holds_pair_job(county, new_pair_jobs)[rows]] = 1.0
+        people = h.size[rows]
+        noticed_share = np.bincount(group, weights=noticed * people, minlength=villages.size) / np.maximum(
+            np.bincount(group, weights=people, minlength=villages.size), 1.0
+        )
 
-        remembered = memory * self.solved / spread
-        asked = remembered + state.problems
+        remembered = memory * self.solved[villages] / weight
+        asked = remembered + state.problems[villages]
         solved_share = np.where(asked > 0, remembered / np.where(asked > 0, asked, 1.0), 0.0)
 
         problem_weight = rules.satisfaction_problem_weight
-        level = (1.0 - problem_weight) * noticed_share + problem_weight * solved_share
-        self.level = np.where(judged, level, np.nan)
+        self.level = np.full(len(self.level), np.nan)
+        self.level[villages] = (1.0 - problem_weight) * noticed_share + problem_weight * solved_share
         return self.level
 
-    def _pair_job_holders(self, county: County, new_pair_jobs: np.ndarray) -> np.ndarray:
-        """Households holding a local job a pair found (a job's wage is far above any noticeable share of a farm income).
+    def _rows_of(self, h: HouseholdArrays, villages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The household rows of ``villages`` and their village's position (:func:`~sim.pairing.flows.village_rows`),
+        kept until another village is paired."""
+        if self._rows is None or not np.array_equal(self._rows[0], villages):
+            self._rows = (villages, *village_rows(h, villages))
+        return self._rows[1], self._rows[2]
 
-        Jobs that ended since last month are no longer listed, so only held ones are kept.
-        """
+    def _holds_pair_job(self, county: County, new_pair_jobs: np.ndarray) -> np.ndarray:
+        """Which households hold a local job a pair found (a job's wage is far above any noticeable share of a farm
+        income). Jobs that ended since last month are no longer listed, so only held ones are kept."""
         jobs = county.jobs
+        holds = np.zeros(len(county.households), dtype=bool)
         if new_pair_jobs.size:
-            self.pair_jobs = np.concatenate([self.pair_jobs, new_pair_jobs.astype(np.uint64)])
-        if self.pair_jobs.size == 0:
-            return np.empty(0, dtype=np.int64)
-        held = np.isin(jobs.key, self.pair_jobs)
-        self.pair_jobs = jobs.key[held]
-        return jobs.household[held]
+            self.pair_jobs = np.sort(np.concatenate([self.pair_jobs, new_pair_jobs.astype(np.uint64)]))
+        if self.pair_jobs.size:
+            # Membership by binary search in the few pair jobs, not a sort of every job in the county (np.isin).
+            place = np.minimum(np.searchsorted(self.pair_jobs, jobs.key), self.pair_jobs.size - 1)
+            held = self.pair_jobs[place] == jobs.key
+            self.pair_jobs = np.sort(jobs.key[held])
+            holds[jobs.household[held]] = True
+        return holds
 
     def mean_over(self, villages: np.ndarray, population: np.ndarray) -> float:
         """Person-weighted mean satisfaction of ``villages`` (a boolean mask); NaN when none has people or a level."""
