@@ -17,6 +17,7 @@ from sim.pairing.county import Month
 from sim.pairing.flows import FlowInputs, HouseholdRanking
 from sim.pairing.links import ACTIVE, REVERTED
 from sim.pairing.registry import policy_types
+from sim.results import load_results
 from sim.scenario import DEFAULT_SCENARIO
 from sim.scenario.loading import load_scenario, resolve_scenario
 
@@ -197,5 +198,5 @@ def test_the_merge_vs_cobuild_experiment_runs(tmp_path, capsys):
     path = REPO / "experiments" / "merge_vs_cobuild.yaml"
     code = main(["compare", str(path), "--replications", "2", "--workers", "1", "--out", str(tmp_path / "out")])
     assert code == 0, capsys.readouterr().err
-    runs = pd.read_parquet(next((tmp_path / "out").rglob("runs.parquet")))
-    assert set(runs["arm"]) == {"baseline", "cobuild", "merge"}
+    runs = load_results(tmp_path / "out")
+    assert set(runs["arm"]) == {"baseline", "cobuild", "merge"} and runs["run_id"].nunique() == 6
