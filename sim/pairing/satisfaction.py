@@ -8,7 +8,7 @@ village's infrastructure and public services improved ([Ma 2019]). So a village'
 two parts, both read from what pairing actually delivered, never from what it planned:
 
 * **noticed income**: each household's broad pairing income (production assets' yield, market
-  savings, aid paid to it, but not what the better-off captured) remembered over
+  savings, aid paid to it, referred migrants' premium, but not what the better-off captured) remembered over
   ``satisfaction_memory_months``, against ``satisfaction_noticeable_share`` of its own income; a
   household holding a local job a pair found counts fully;
 * **problems solved**: the problems pairs solved in the remembered months against those still open.
@@ -28,9 +28,10 @@ from sim.pairing.config import Governance
 from sim.pairing.county import County
 from sim.pairing.flows import Moved, village_rows
 
-HOUSEHOLD_INCOME_CHANNELS = ("aid_income", "market_income")
-"""The per-household channels of :class:`sim.influence.PairingInfluence` that flows set each month (yuan a household);
-the production assets' yield (``support_income``) comes from the pairing stocks instead."""
+HOUSEHOLD_INCOME_CHANNELS = ("aid_income", "market_income", "remittance_premium")
+"""The per-household channels of :class:`sim.influence.PairingInfluence` that flows set each month (yuan a household:
+aid paid to it, farm costs saved, what a migrant branch's referred workers earn above the migrant wage); the production
+assets' yield (``support_income``) comes from the pairing stocks instead. A flow that sets none of them is skipped."""
 
 
 class Satisfaction:
