@@ -196,13 +196,13 @@ def refer_jobs(inputs: FlowInputs) -> Moved:
     for index in np.unique(booked[booked >= 0]):
         np.add.at(branches[index].placed, rows[booked == index], 1.0)
     away = still_away(h, branches)
-    premium = _premium_per_household(inputs, h, branches)
+    premium = _premium_per_household(inputs, branches)
     influence = {"remittance_premium": away * premium} if np.any(premium) else {}
     return Moved(sent, {"job_referrals": float(got.sum())}, influence=influence)
 
 
-def _premium_per_household(inputs: FlowInputs, h: HouseholdArrays, branches: list[MigrantBranch]) -> np.ndarray:
-    """The wage premium of each household's referred jobs: that of the policy whose branch its village's links use."""
+def _premium_per_household(inputs: FlowInputs, branches: list[MigrantBranch]) -> np.ndarray:
+    """Each household's referred jobs' wage premium: its placing branches' policies' settings, weighted by the workers each placed."""
     premium = {policy.label: policy.options.referral_wage_premium for policy in inputs.policies if policy.type == POLICY_TYPE}
     values = np.array([premium.get(branch.policy, 0.0) for branch in branches])
     if not values.any():
