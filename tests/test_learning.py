@@ -186,6 +186,16 @@ def test_the_ledger_balances_and_every_learner_day_is_paid_for():
     assert set(links["donor_kind"]) == {"village"} and len(links) == 4
 
 
+def test_hosts_lose_no_farm_output_the_study_day_cost_already_prices_their_time():
+    """The donor-burden failure mode (种了别人的田) is for running a weak village's projects, not hosting visits."""
+    data = small_with_learning(30.0, only=True)
+    data["pairing"]["failure"] = {**data["pairing"].get("failure", {}), "donor_cost": 0.05}
+    _, result = run(data)
+    monthly = result.monthly.set_index("step")["donor_cost"].iloc[1:]
+    ledger_cost = result.ledger.groupby("step")["cost"].sum().reindex(monthly.index, fill_value=0.0)
+    np.testing.assert_allclose(monthly, ledger_cost, rtol=1e-12)  # donor cost is the ledger's: no lost output on top
+
+
 def test_the_same_seed_gives_the_same_monthly_table():
     data = small_with_learning(40.0)
     pd.testing.assert_frame_equal(run(data, seed=5)[1].monthly, run(data, seed=5)[1].monthly)

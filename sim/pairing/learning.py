@@ -190,6 +190,7 @@ register_policy_type(
         on_site_learning,
         candidate_cells=on_site_learning_cells,
         check=plans_study_days,
+        burdens_donor_villages=False,  # the study-day cost already charges the host's time (docs/ODD.md 7.26)
         settings=LearningSettings,
     )
 )

@@ -142,6 +142,8 @@ class PolicyType:
     - ``compatible(donor, village)``: for named (explicit) pairs, why a donor cannot serve that village (else ``None``).
     - ``candidate_cells(policy, pairs, counts)``: the size of the donor-by-village score matrix ``candidates`` builds,
       for the memory estimate before a run (``None``: every organisation against every village, an upper bound).
+    - ``burdens_donor_villages``: whether helping under this type costs a donor village part of its own farm output (the
+      ``donor_cost`` failure mode, 种了别人的田); ``False`` for a type whose cost rule already charges the donors' time.
     - ``settings``: the type's own parameters, a pydantic model (every field with a default) that a scenario's policy
       fills under ``settings:`` (``policy.options``); ``None``: the type takes none. A new form keeps its numbers here,
       so adding it never touches the shared ``effects``/``failure``/``governance`` blocks.
@@ -159,6 +161,7 @@ class PolicyType:
     check: Callable[[Any], str | None] = lambda policy: None
     compatible: Callable[[Any, Any], str | None] = lambda donor, village: None
     candidate_cells: Callable[[PolicyOptions, int, CountyCounts], int] | None = None
+    burdens_donor_villages: bool = True
     settings: type[Any] | None = None
 
 
