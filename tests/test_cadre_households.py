@@ -22,6 +22,7 @@ from sim.outcome_registry import OUTCOMES
 from sim.pairing import cadre_households as ch
 from sim.pairing import flows, registry
 from sim.pairing.county import Month
+from sim.report.styles import node_kinds
 from sim.runner import run_model
 from sim.scenario import load_scenario, parse_scenario
 from tests.conftest import SMALL_SCENARIO
@@ -376,5 +377,6 @@ def test_labels_and_colours_come_from_the_registries_to_the_app_and_report():
     model.step()
     legend = {text.get_text() for text in app.draw_pairing_network(model).axes[0].get_legend().get_texts()}
     assert "branches: Cadre-household" in legend and "cadres" in legend  # glosses matplotlib cannot draw are dropped
+    assert node_kinds()[ch.DONOR_KIND].label == kind.label  # the report's and the app's node legend
     for flow in OUR_FLOWS:
         assert OUTCOMES[flow].pairing and OUTCOMES[flow].label
