@@ -200,4 +200,4 @@ def test_the_app_and_the_report_name_the_type_and_the_donor_kind_from_the_regist
     spec = load_scenario(scenario(tmp_path, referrals=5))
     assert build_model_params(spec)["migrant_members"]["label"] == "Migrant-member pairing (流动型)"
     looks = node_kinds()["migrant_branch"]
-    assert (looks.label, looks.colour) == ("migrant branches (流动党组织)", "#bcbd22")
+    assert (looks.label, looks.colour) == ("migrant branches (流动党组织)", "#7f7f7f")

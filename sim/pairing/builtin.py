@@ -165,9 +165,10 @@ for policy_type in (
 
 
 # The source documents' further forms (issue 14), each one module with its own register_* calls, loaded after the
-# built-ins so their donor kinds' codes and their flows' turns come after them.
-# One line each, "from sim.pairing import <module>", marked "noqa: F401" (imported for its registrations).
-from sim.pairing import cadre_households  # noqa: F401  (cadres paired with poor households, 干部结对帮扶户)
-from sim.pairing import learning  # noqa: F401  (on-site learning, 现场跟学)
-from sim.pairing import merging  # noqa: E402, F401  (merged branches, 合建)
-from sim.pairing import migrants  # noqa: F401  (migrant-member pairing, 流动型)
+# built-ins so their donor kinds' codes and their flows' turns come after them (in this, alphabetical, order).
+from sim.pairing import (  # noqa: F401  (imported for their registrations)
+    cadre_households,  # cadres paired with poor households (干部结对帮扶户)
+    learning,  # on-site learning (现场跟学)
+    merging,  # merged branches (合建)
+    migrants,  # migrant-member pairing (流动型)
+)

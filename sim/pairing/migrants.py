@@ -247,14 +247,14 @@ def venture_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: P
     return sent * VENTURE_SUPPORT_COST * prices.wage_index
 
 
-register_donor_kind(DonorKind("migrant_branch", "migrant branches (流动党组织)", "#bcbd22", build=build_migrant_branches))
+register_donor_kind(DonorKind("migrant_branch", "migrant branches (流动党组织)", "#7f7f7f", build=build_migrant_branches))
 register_flow(Flow("job_referrals", "job referrals", "referrals", "job_referrals", refer_jobs, referral_cost))
 register_flow(Flow("returnee_ventures", "returnee ventures", "ventures", "returnee_ventures", start_ventures, venture_cost))
 register_policy_type(
     PolicyType(
         POLICY_TYPE,
         "Migrant-member pairing (流动型)",
-        "#bcbd22",
+        "#7f7f7f",
         ("migrant_branch",),
         home_villages,
         check=plans_a_flow,
