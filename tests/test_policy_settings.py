@@ -136,3 +136,13 @@ def test_a_flow_reads_its_policys_settings_and_ends_links(toy_type):
     assert result.policies.set_index("policy").loc["toy", "links_reverted"] == 2
     toy_branches = {branch.index for branch in model.pairing.branches if branch.policy == "toy"}
     assert all(model.pairing.branches[index].closed_step == 4 for index in toy_branches)
+
+
+def test_a_flow_carried_by_one_type_is_refused_on_another_not_silently_ignored():
+    data = copy.deepcopy(yaml.safe_load(SMALL.read_text(encoding="utf-8")))
+    data["pairing"]["policies"][0]["flows"]["household_assets"] = 3000  # a cadre-household flow on city_village
+    with pytest.raises(InputError) as error:
+        parse_scenario(data, source="toy.yaml")
+    message = str(error.value)
+    assert "pairing.policies[0]" in message and "flows.household_assets: moves only along cadre_household pairs" in message
+    assert len(message.strip().splitlines()) == 1

@@ -462,10 +462,46 @@ def relocation_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices
 
 register_donor_kind(DonorKind(DONOR_KIND, "cadres (干部)", "#c5b0d5", None, build_cadres))
 for _flow in (
-    Flow(ASSETS, "assets to paired households (yuan)", "yuan", ASSETS, give_assets, assets_cost, per_household=True),
-    Flow(JOBS, "job placements", "households placed", JOBS, place_in_jobs, placement_cost, per_household=True),
-    Flow(DIBAO, "低保 enrolments", "households enrolled", DIBAO, enrol_in_dibao, enrolment_cost, per_household=True),
-    Flow(RELOCATIONS, "relocations", "households relocated", RELOCATIONS, relocate, relocation_cost, per_household=True),
+    Flow(
+        ASSETS,
+        "assets to paired households (yuan)",
+        "yuan",
+        ASSETS,
+        give_assets,
+        assets_cost,
+        per_household=True,
+        carried_by=(POLICY_TYPE,),
+    ),
+    Flow(
+        JOBS,
+        "job placements",
+        "households placed",
+        JOBS,
+        place_in_jobs,
+        placement_cost,
+        per_household=True,
+        carried_by=(POLICY_TYPE,),
+    ),
+    Flow(
+        DIBAO,
+        "低保 enrolments",
+        "households enrolled",
+        DIBAO,
+        enrol_in_dibao,
+        enrolment_cost,
+        per_household=True,
+        carried_by=(POLICY_TYPE,),
+    ),
+    Flow(
+        RELOCATIONS,
+        "relocations",
+        "households relocated",
+        RELOCATIONS,
+        relocate,
+        relocation_cost,
+        per_household=True,
+        carried_by=(POLICY_TYPE,),
+    ),
 ):
     register_flow(_flow)
 register_policy_type(

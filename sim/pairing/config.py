@@ -162,6 +162,10 @@ class Policy(Strict):
         problem = policy_types()[self.type].check(self)
         if problem:
             raise ValueError(problem)
+        for name, flow in flows().items():
+            if flow.carried_by and self.type not in flow.carried_by and self.flows.amount(name) > 0:
+                carriers = " or ".join(flow.carried_by)
+                raise ValueError(f"flows.{name}: moves only along {carriers} pairs, not {self.type}; plan it on such a policy")
         return self
 
     @property

@@ -180,7 +180,7 @@ def study_day_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices:
     return sent * (HOST_DAYS_PER_LEARNER_DAY * SECRETARY_DAY_PAY + LEARNER_DAY_COST) * prices.wage_index
 
 
-register_flow(Flow(FLOW, "learner-days on site", "learner-days", FLOW, study_on_site, study_day_cost))
+register_flow(Flow(FLOW, "learner-days on site", "learner-days", FLOW, study_on_site, study_day_cost, carried_by=(POLICY_TYPE,)))
 register_policy_type(
     PolicyType(
         POLICY_TYPE,

@@ -248,8 +248,20 @@ def venture_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: P
 
 
 register_donor_kind(DonorKind("migrant_branch", "migrant branches (流动党组织)", "#7f7f7f", build=build_migrant_branches))
-register_flow(Flow("job_referrals", "job referrals", "referrals", "job_referrals", refer_jobs, referral_cost))
-register_flow(Flow("returnee_ventures", "returnee ventures", "ventures", "returnee_ventures", start_ventures, venture_cost))
+register_flow(
+    Flow("job_referrals", "job referrals", "referrals", "job_referrals", refer_jobs, referral_cost, carried_by=(POLICY_TYPE,))
+)
+register_flow(
+    Flow(
+        "returnee_ventures",
+        "returnee ventures",
+        "ventures",
+        "returnee_ventures",
+        start_ventures,
+        venture_cost,
+        carried_by=(POLICY_TYPE,),
+    )
+)
 register_policy_type(
     PolicyType(
         POLICY_TYPE,

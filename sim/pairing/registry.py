@@ -109,7 +109,9 @@ class Flow:
     records it per link and the ``donor_cost`` outcome adds it up. Every flow must
     say what it costs (nothing moves for free), so it has no default.
     ``per_household`` flows are planned per household of the village, so a
-    branch's links do not share them.
+    branch's links do not share them. ``carried_by`` names the policy types whose
+    links move it (empty: every type), so a plan on any other type is refused, not
+    silently ignored.
     """
 
     name: str
@@ -119,6 +121,7 @@ class Flow:
     move: Callable[[Any], Any]
     cost: Callable[[np.ndarray, Any, Any, Prices], np.ndarray]
     per_household: bool = False
+    carried_by: tuple[str, ...] = ()
 
     @property
     def ledger_column(self) -> str:
