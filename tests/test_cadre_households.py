@@ -275,8 +275,8 @@ def test_the_ledger_balances_and_every_flow_that_moves_costs_something():
     per_unit = {
         ch.ASSETS: 1.0,
         ch.JOBS: 1_000.0,  # the default hiring_cost
-        ch.DIBAO: ch.ENROLMENT_CASEWORK_DAYS * 3_000.0 / ch.WORKING_DAYS_PER_MONTH,
-        ch.RELOCATIONS: ch.RELOCATION_COST_PER_HOUSEHOLD,
+        ch.DIBAO: ch.DEFAULTS.enrolment_casework_days * 3_000.0 / ch.WORKING_DAYS_PER_MONTH,
+        ch.RELOCATIONS: ch.DEFAULTS.relocation_cost_per_household,
     }
     for flow in OUR_FLOWS:
         moved = ledger[(ledger["flow"] == flow) & (ledger["sent"] > 0)]
@@ -288,6 +288,28 @@ def test_the_ledger_balances_and_every_flow_that_moves_costs_something():
     assets = ledger[ledger["flow"] == ch.ASSETS]
     assert assets["lost"].sum() == pytest.approx(0.1 * assets["sent"].sum())  # the default leakage
     assert set(result.links.loc[result.links["policy"] == CADRES, "donor_kind"]) == {"cadre"}
+
+
+def test_a_policy_s_unit_costs_change_its_ledger_cost_in_proportion_and_nothing_else():
+    """Casework days and the relocation cost are the policy's settings: other values scale those flows' costs by their
+    ratio to the defaults and change no other number (the monthly table apart from ``donor_cost``, the other flows)."""
+    planned = {ch.ASSETS: 2000, ch.JOBS: 1.0, ch.DIBAO: 1.0, ch.RELOCATIONS: 0.5}
+    _, plain = run(small_with_cadres(flows_planned=planned))
+    _, dear = run(small_with_cadres(flows_planned=planned, enrolment_casework_days=3.0, relocation_cost_per_household=300_000.0))
+    ratios = {
+        ch.DIBAO: 3.0 / ch.DEFAULTS.enrolment_casework_days,
+        ch.RELOCATIONS: 300_000.0 / ch.DEFAULTS.relocation_cost_per_household,
+    }
+    for flow, ratio in ratios.items():
+        rows = plain.ledger["flow"] == flow
+        assert plain.ledger.loc[rows, "cost"].sum() > 0, flow
+        np.testing.assert_allclose(dear.ledger.loc[rows, "cost"], ratio * plain.ledger.loc[rows, "cost"], rtol=1e-12)
+    others = ~plain.ledger["flow"].isin(list(ratios))
+    pd.testing.assert_frame_equal(dear.ledger[others], plain.ledger[others])
+    pd.testing.assert_frame_equal(dear.ledger.drop(columns="cost"), plain.ledger.drop(columns="cost"))
+    pd.testing.assert_frame_equal(dear.monthly.drop(columns="donor_cost"), plain.monthly.drop(columns="donor_cost"))
+    extra = dear.ledger["cost"].sum() - plain.ledger["cost"].sum()
+    assert dear.monthly["donor_cost"].sum() - plain.monthly["donor_cost"].sum() == pytest.approx(extra, rel=1e-9)
 
 
 def test_the_same_seed_gives_the_same_monthly_table():
@@ -344,6 +366,7 @@ def test_a_flow_planned_at_zero_draws_no_random_number(flow):
         ({"settings": {"section_chiefs": -1}}, "settings.section_chiefs: must be greater than or equal to 0"),
         ({"settings": {"ordinary_cadre": 3}}, "settings.ordinary_cadre: unknown setting of cadre_household; did you mean"),
         ({"settings": {"remote_km": 0}}, "settings.remote_km: must be greater than 0"),
+        ({"settings": {"enrolment_casework_days": -1}}, "settings.enrolment_casework_days: must be greater than 0"),
         ({"settings": {"partly_able_worker_share": 1.5}}, "settings.partly_able_worker_share: must be less than or equal to 1"),
         (
             {"settings": {"county_leaders": 0, "section_chiefs": 0, "deputy_section_chiefs": 0, "ordinary_cadres": 0}},

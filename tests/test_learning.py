@@ -176,7 +176,7 @@ def test_the_ledger_balances_and_every_learner_day_is_paid_for():
     moved = ledger[ledger["sent"] > 0]
     assert (moved["cost"] > 0).all()
     # Every day priced at the host's time plus the learner's travel, at the month's wage index (>= 1 as wages grow).
-    per_day = learning.HOST_DAYS_PER_LEARNER_DAY * learning.SECRETARY_DAY_PAY + learning.LEARNER_DAY_COST
+    per_day = unit_cost(learning.DEFAULTS)
     assert (moved["cost"] / moved["sent"] >= per_day * (1 - 1e-12)).all()
     assert set(ledger.loc[ledger["sent"] > 0, "policy"]) == {LEARNING}  # only the learning policy plans days
     monthly = result.monthly.set_index("step")["study_days"]
@@ -184,6 +184,29 @@ def test_the_ledger_balances_and_every_learner_day_is_paid_for():
     assert result.policies.set_index("policy").loc[LEARNING, "study_days_sent"] == pytest.approx(ledger["sent"].sum())
     links = result.links[result.links["policy"] == LEARNING]
     assert set(links["donor_kind"]) == {"village"} and len(links) == 4
+
+
+def unit_cost(settings: learning.LearningSettings) -> float:
+    """Start-year yuan of one learner-day under ``settings``: the host's time at its secretary's day pay, plus travel."""
+    day_pay = settings.secretary_monthly_pay / learning.WORKING_DAYS_PER_MONTH
+    return settings.host_days_per_learner_day * day_pay + settings.learner_day_cost
+
+
+def test_a_policy_s_unit_costs_change_its_ledger_cost_in_proportion_and_nothing_else():
+    """The study-day cost's unit costs are the policy's settings: other values scale every day's cost by the ratio of the
+    unit costs and change no other number of the run (the monthly table apart from ``donor_cost``, the ledger's flows)."""
+    costly = {"secretary_monthly_pay": 4_000.0, "host_days_per_learner_day": 1.0, "learner_day_cost": 350.0}
+    _, plain = run(small_with_learning(30.0))
+    _, dear = run(small_with_learning(30.0, **costly))
+    ratio = unit_cost(learning.LearningSettings(**costly)) / unit_cost(learning.DEFAULTS)
+    days = plain.ledger["flow"] == "study_days"
+    assert plain.ledger.loc[days, "cost"].sum() > 0
+    np.testing.assert_allclose(dear.ledger.loc[days, "cost"], ratio * plain.ledger.loc[days, "cost"], rtol=1e-12)
+    pd.testing.assert_frame_equal(dear.ledger[~days], plain.ledger[~days])
+    pd.testing.assert_frame_equal(dear.ledger.drop(columns="cost"), plain.ledger.drop(columns="cost"))
+    pd.testing.assert_frame_equal(dear.monthly.drop(columns="donor_cost"), plain.monthly.drop(columns="donor_cost"))
+    extra = (dear.ledger.loc[days].groupby("step")["cost"].sum() - plain.ledger.loc[days].groupby("step")["cost"].sum()).sum()
+    assert dear.monthly["donor_cost"].sum() - plain.monthly["donor_cost"].sum() == pytest.approx(extra, rel=1e-9)
 
 
 def test_hosts_lose_no_farm_output_the_study_day_cost_already_prices_their_time():
@@ -246,6 +269,7 @@ def test_learning_that_teaches_nothing_leaves_the_county_as_without_it():
         ({"settings": {"host_shar": 0.3}}, "settings.host_shar: unknown setting of on_site_learning; did you mean 'host_share'"),
         ({"settings": {"industry_weight": 0, "size_weight": 0, "distance_weight": 0}}, "cannot all be 0"),
         ({"settings": {"learners_per_host": 0}}, "settings.learners_per_host: must be greater than 0"),
+        ({"settings": {"learner_day_cost": 0}}, "settings.learner_day_cost: must be greater than 0"),
         ({"flows": {"study_days": 0}}, "on_site_learning needs flows.study_days > 0"),
         ({"typed": True}, "'typed' matching applies to city_village policies only"),
     ],

@@ -116,11 +116,32 @@ def test_ledger_balances_and_every_referral_and_venture_costs_its_donors(tmp_pat
     referral_rows = ledger[ledger["flow"] == "job_referrals"]
     first_month = referral_rows[referral_rows["step"] == referral_rows["step"].min()]
     # Wages index the unit cost: the first month's cost is a little above the start-year price.
-    ratio = first_month["cost"] / (first_month["sent"] * migrants.REFERRAL_COST)
+    ratio = first_month["cost"] / (first_month["sent"] * migrants.DEFAULTS.referral_cost)
     assert ((ratio >= 1.0) & (ratio < 1.05)).all()
     policies = result.policies.set_index("policy")
     assert policies.loc[POLICY, "job_referrals_sent"] > 0 and policies.loc[POLICY, "returnee_ventures_sent"] > 0
     assert (result.links.loc[result.links["policy"] == POLICY, "donor_kind"] == "migrant_branch").all()
+
+
+def test_a_policy_s_unit_costs_change_its_ledger_cost_in_proportion_and_nothing_else(tmp_path):
+    """Referral and venture costs are the policy's settings: other values scale each flow's cost by their ratio to the
+    defaults and change no other number (the monthly table apart from ``donor_cost``, the other flows' ledger)."""
+    _, plain = run(scenario(tmp_path, referrals=20, ventures=3))
+    _, dear = run(scenario(tmp_path, referrals=20, ventures=3, referral_cost=500.0, venture_support_cost=25_000.0))
+    ratios = {
+        "job_referrals": 500.0 / migrants.DEFAULTS.referral_cost,
+        "returnee_ventures": 25_000.0 / migrants.DEFAULTS.venture_support_cost,
+    }
+    for flow, ratio in ratios.items():
+        rows = plain.ledger["flow"] == flow
+        assert plain.ledger.loc[rows, "cost"].sum() > 0, flow
+        np.testing.assert_allclose(dear.ledger.loc[rows, "cost"], ratio * plain.ledger.loc[rows, "cost"], rtol=1e-12)
+    others = ~plain.ledger["flow"].isin(list(ratios))
+    pd.testing.assert_frame_equal(dear.ledger[others], plain.ledger[others])
+    pd.testing.assert_frame_equal(dear.ledger.drop(columns="cost"), plain.ledger.drop(columns="cost"))
+    pd.testing.assert_frame_equal(dear.monthly.drop(columns="donor_cost"), plain.monthly.drop(columns="donor_cost"))
+    extra = dear.ledger["cost"].sum() - plain.ledger["cost"].sum()
+    assert dear.monthly["donor_cost"].sum() - plain.monthly["donor_cost"].sum() == pytest.approx(extra, rel=1e-9)
 
 
 def test_the_same_seed_gives_the_same_monthly_table(tmp_path):
@@ -167,6 +188,7 @@ def test_branches_pair_with_the_villages_that_have_most_workers_away(tmp_path):
         ({"referral_wage_premium": 2.0}, {"job_referrals": 5}, "settings.referral_wage_premium: must be less than or equal to 1"),
         ({"branchs": 2}, {"job_referrals": 5}, "settings.branchs: unknown setting of migrant_members; did you mean 'branches'?"),
         ({"venture_business_gain": -0.1}, {"returnee_ventures": 1}, "settings.venture_business_gain"),
+        ({"referral_cost": 0}, {"job_referrals": 5}, "settings.referral_cost: must be greater than 0"),
         ({}, {}, "migrant_members needs flows.job_referrals > 0"),
     ],
 )

@@ -20,7 +20,8 @@ gives the equations, section 9 the sources of every number.
 Settings (``pairing.policies[i].settings``; rows ``cadre_household.settings.<name>`` in docs/ODD.md section 9):
 ``county_leaders``, ``section_chiefs``, ``deputy_section_chiefs``, ``ordinary_cadres``, ``households_per_county_leader``,
 ``households_per_section_chief``, ``households_per_deputy_section_chief``, ``households_per_ordinary_cadre``,
-``villages_per_county_leader``, ``partly_able_worker_share``, ``partly_able_skill``, ``remote_km``.
+``villages_per_county_leader``, ``partly_able_worker_share``, ``partly_able_skill``, ``remote_km``, and the unit costs
+``relocation_cost_per_household`` and ``enrolment_casework_days``.
 
 Flows (``pairing.policies[i].flows``, each a year per paired household): ``household_assets`` (yuan),
 ``job_placements``, ``dibao_enrolments``, ``relocations``.
@@ -71,14 +72,6 @@ ABLE, PARTLY_ABLE, UNABLE = 0, 1, 2
 GROUP_NAMES = {ABLE: "able", PARTLY_ABLE: "partly able", UNABLE: "unable"}
 """The documents' groups by ability to work (有劳动能力, 部分劳动能力, 基本丧失劳动能力)."""
 
-RELOCATION_COST_PER_HOUSEHOLD = 600e9 / 2_660_000
-"""Yuan one household's relocation costs: the 13th Five-Year Plan's about 600 billion yuan of every kind of fund for more
-than 2.66 million resettlement houses (9.6 million people), NDRC briefing of 3 December 2020 (docs/SOURCES.md
-[NDRC 2020]); about 225,600 yuan. Range 150,000–350,000 (the 2016 plan's 950 billion for about 10 million people is the
-high end)."""
-ENROLMENT_CASEWORK_DAYS = 2.0
-"""Days of a cadre's time one 低保 enrolment takes (the application, the household check, the village review and public
-notice). Assumption, range 1–5. The transfer itself is the county's 低保, paid by the government in the county core."""
 WORKING_DAYS_PER_MONTH = 21.75
 """Paid working days in a month (the labour law's monthly average): turns ``cadre_monthly_cost`` into a day's pay."""
 
@@ -106,6 +99,14 @@ class CadreHouseholdSettings(Strict):
     remote_km: PositiveFloat = Field(
         10.0, description="km from its town seat beyond which a village is a harsh location whose households relocate"
     )
+    relocation_cost_per_household: PositiveFloat = Field(
+        600e9 / 2_660_000,
+        description="start-year yuan one household's relocation costs (house, infrastructure, services): "
+        "the 13th Five-Year Plan's 600 billion yuan over 2.66 million resettlement houses [NDRC 2020]",
+    )
+    enrolment_casework_days: PositiveFloat = Field(
+        2.0, description="days of a cadre's time one 低保 enrolment takes (application, household check, review, notice)"
+    )
 
     def cadres(self) -> list[tuple[str, int, int]]:
         """(rank, how many, households each), highest rank first."""
@@ -115,6 +116,9 @@ class CadreHouseholdSettings(Strict):
             ("deputy_section_chief", self.deputy_section_chiefs, self.households_per_deputy_section_chief),
             ("ordinary_cadre", self.ordinary_cadres, self.households_per_ordinary_cadre),
         ]
+
+
+DEFAULTS = CadreHouseholdSettings()
 
 
 @dataclass
@@ -451,13 +455,16 @@ def placement_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices:
 
 
 def enrolment_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
-    """An enrolment costs the cadre's casework days at a seconded cadre's pay; the 低保 itself is the government's."""
-    return sent * ENROLMENT_CASEWORK_DAYS * effects.cadre_monthly_cost / WORKING_DAYS_PER_MONTH * prices.wage_index
+    """An enrolment costs the cadre's casework days (its policy's ``enrolment_casework_days``) at a seconded cadre's pay;
+    the 低保 itself is the government's."""
+    days = prices.setting("enrolment_casework_days", DEFAULTS.enrolment_casework_days)
+    return sent * days * effects.cadre_monthly_cost / WORKING_DAYS_PER_MONTH * prices.wage_index
 
 
 def relocation_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
-    """A relocation costs the national average per household (house, infrastructure, services), indexed by wages."""
-    return sent * RELOCATION_COST_PER_HOUSEHOLD * prices.wage_index
+    """A relocation costs its policy's ``relocation_cost_per_household`` (by default the national average: house,
+    infrastructure, services), indexed by wages."""
+    return sent * prices.setting("relocation_cost_per_household", DEFAULTS.relocation_cost_per_household) * prices.wage_index
 
 
 register_donor_kind(DonorKind(DONOR_KIND, "cadres (干部)", "#c5b0d5", None, build_cadres))

@@ -27,19 +27,12 @@ from sim.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Share, Stri
 FLOW = "study_days"
 POLICY_TYPE = "on_site_learning"
 
-SECRETARY_DAY_PAY = 3_000.0 / 21.75
-"""Start-year yuan a day of a village party secretary's time: Cangxi's "村党组织书记月报酬近3000元" ([China 2022]) over
-21.75 paid working days a month (the labour law's monthly average). Range 70–200 (half to twice a rural day wage)."""
-HOST_DAYS_PER_LEARNER_DAY = 0.5
-"""Days of the host secretary's (or a host cadre's) time one learner-day takes: showing, explaining, answering.
-Assumption, range 0.25–1."""
-LEARNER_DAY_COST = 200.0
-"""Start-year yuan of the learner's travel, board and lodging a day on site. Assumption (no travel standard for village
-cadres was found), range 100–400."""
+WORKING_DAYS_PER_MONTH = 21.75
+"""Paid working days in a month (the labour law's monthly average): turns a secretary's monthly pay into a day's."""
 
 
 class LearningSettings(Strict):
-    """An on-site learning policy's own numbers: who may host, how hosts are matched by likeness, what a day teaches."""
+    """An on-site learning policy's own numbers: who may host, how hosts are matched by likeness, what a day teaches and costs."""
 
     host_share: Share = Field(
         0.2, description="the most advanced share of the other villages (by strength, 1 - need) that may host learners"
@@ -59,6 +52,15 @@ class LearningSettings(Strict):
     )
     cross_industry_adoption: Share = Field(
         0.0, description="share of that adoption when the host's main industry differs (its techniques rarely fit)"
+    )
+    secretary_monthly_pay: PositiveFloat = Field(
+        3_000.0, description="start-year yuan a month of the host village secretary's pay, whose time a learner-day takes"
+    )
+    host_days_per_learner_day: PositiveFloat = Field(
+        0.5, description="days of the host secretary's (or a host cadre's) time one learner-day takes: showing, explaining"
+    )
+    learner_day_cost: PositiveFloat = Field(
+        200.0, description="start-year yuan of the learner's travel, board and lodging a day on site"
     )
 
     @model_validator(mode="after")
@@ -175,9 +177,13 @@ def study_on_site(inputs: FlowInputs) -> Moved:
 def study_day_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
     """Each learner-day costs the host's secretary's time and the learner's travel and board, at this month's wages.
 
-    Both are indexed by wages: the host's time is paid work, and travel and board standards are revised with pay.
+    Both are indexed by wages: the host's time is paid work, and travel and board standards are revised with pay. The
+    unit costs are each link's policy's settings.
     """
-    return sent * (HOST_DAYS_PER_LEARNER_DAY * SECRETARY_DAY_PAY + LEARNER_DAY_COST) * prices.wage_index
+    secretary_day_pay = prices.setting("secretary_monthly_pay", DEFAULTS.secretary_monthly_pay) / WORKING_DAYS_PER_MONTH
+    host_days = prices.setting("host_days_per_learner_day", DEFAULTS.host_days_per_learner_day)
+    learner_day_cost = prices.setting("learner_day_cost", DEFAULTS.learner_day_cost)
+    return sent * (host_days * secretary_day_pay + learner_day_cost) * prices.wage_index
 
 
 register_flow(Flow(FLOW, "learner-days on site", "learner-days", FLOW, study_on_site, study_day_cost, carried_by=(POLICY_TYPE,)))

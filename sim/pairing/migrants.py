@@ -33,15 +33,9 @@ from sim.pairing.registry import (
     register_policy_type,
 )
 from sim.scenario import Economy
-from sim.schema import NonNegativeFloat, PositiveInt, Strict
+from sim.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
 
 POLICY_TYPE = "migrant_members"
-REFERRAL_COST = 200.0
-"""Start-year yuan a referral costs its branch: a day or two of a member's time to find, vet and arrange the job.
-Assumption, range 100-1,000 (docs/ODD.md §9)."""
-VENTURE_SUPPORT_COST = 10_000.0
-"""Start-year yuan of start-up support per returnee venture (training, advice, a loan's interest subsidy).
-Assumption, range 5,000-30,000 (docs/ODD.md §9)."""
 
 
 class MigrantMembersSettings(Strict):
@@ -59,6 +53,15 @@ class MigrantMembersSettings(Strict):
     venture_business_gain: NonNegativeFloat = Field(
         0.5, description="share a returnee's venture adds to its household's own operating (farm and business) income"
     )
+    referral_cost: PositiveFloat = Field(
+        200.0, description="start-year yuan a referral costs its branch: a member's time to find, vet and arrange the job"
+    )
+    venture_support_cost: PositiveFloat = Field(
+        10_000.0, description="start-year yuan of start-up support per returnee venture (training, advice, loan subsidy)"
+    )
+
+
+DEFAULTS = MigrantMembersSettings()
 
 
 class MigrantBranch(Organisation):
@@ -238,13 +241,14 @@ def start_ventures(inputs: FlowInputs) -> Moved:
 
 
 def referral_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
-    """Each referral costs its branch's members' time: labour, so wages index it."""
-    return sent * REFERRAL_COST * prices.wage_index
+    """Each referral costs its branch's members' time (its policy's ``referral_cost``): labour, so wages index it."""
+    return sent * prices.setting("referral_cost", DEFAULTS.referral_cost) * prices.wage_index
 
 
 def venture_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
-    """Each venture costs its start-up support (training, advice, loan subsidy), indexed by wages like other unit costs."""
-    return sent * VENTURE_SUPPORT_COST * prices.wage_index
+    """Each venture costs its start-up support (its policy's ``venture_support_cost``: training, advice, loan subsidy),
+    indexed by wages like other unit costs."""
+    return sent * prices.setting("venture_support_cost", DEFAULTS.venture_support_cost) * prices.wage_index
 
 
 register_donor_kind(DonorKind("migrant_branch", "migrant branches (流动党组织)", "#7f7f7f", build=build_migrant_branches))
