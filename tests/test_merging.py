@@ -158,6 +158,8 @@ def write_small(tmp_path, policy: dict):
         (merge_policy(radius_km=0.0), "settings.radius_km: must be greater than 0, got 0.0"),
         (merge_policy(failure_rate=-0.1), "settings.failure_rate: must be greater than or equal to 0"),
         ({**merge_policy(), "donors_per_pair": 2}, "donors_per_pair must be 1, got 2"),
+        ({**merge_policy(), "flows": {"merger": 12000}}, "flows.merger is not planned"),
+        ({"type": "strong_weak", "pairs": 2, "flows": {"merger": 12000}}, "flows.merger: moves only along merge pairs"),
     ],
 )
 def test_bad_settings_are_one_line_naming_file_and_field(tmp_path, policy, expected):

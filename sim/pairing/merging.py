@@ -112,11 +112,14 @@ def merge_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
 
 
 def one_strong_village(policy: Policy) -> str | None:
-    """A merged branch has one secretary, from one strong village: one donor per weak village, no typed matching."""
+    """A merged branch has one secretary, from one strong village: one donor per weak village, no typed matching; the
+    merger flow follows from the type and its settings, so it takes no plan."""
     if problem := untyped(policy):
         return problem
     if policy.donors_per_pair != 1:
         return f"merge joins one weak village to one strong one: donors_per_pair must be 1, got {policy.donors_per_pair}"
+    if policy.flows.amount(FLOW) > 0:
+        return f"flows.{FLOW} is not planned: a merger's upkeep and splits are its settings (monthly_cost, reversion_cost)"
     return None
 
 
@@ -164,7 +167,9 @@ def costs_what_it_pays(sent: np.ndarray, effects: object, economy: object, price
     return sent
 
 
-register_flow(Flow(FLOW, "merged branches' upkeep and splits (yuan)", "yuan", OUTCOME, run_mergers, costs_what_it_pays))
+register_flow(
+    Flow(FLOW, "merged branches' upkeep and splits (yuan)", "yuan", OUTCOME, run_mergers, costs_what_it_pays, carried_by=(MERGE,))
+)
 register_policy_type(
     PolicyType(
         MERGE,
