@@ -146,3 +146,20 @@ def test_a_flow_carried_by_one_type_is_refused_on_another_not_silently_ignored()
     message = str(error.value)
     assert "pairing.policies[0]" in message and "flows.household_assets: moves only along cadre_household pairs" in message
     assert len(message.strip().splitlines()) == 1
+
+
+def test_two_flows_feeding_one_channel_add_up(toy_type):
+    """A new flow that lifts leadership while present adds to the first secretaries' lift; neither overwrites the other."""
+
+    def lift(inputs: FlowInputs) -> Moved:
+        return Moved(np.zeros(len(inputs.links)), {"toy_lift": 0.0}, influence={"leadership_bonus": 0.25})
+
+    registry.register_flow(registry.Flow("toy_lift", "toy lift", "lifts", "toy_lift", lift, lambda sent, *_: sent))
+    try:
+        model = PairingModel(parse_scenario(scenario_data(), source="toy.yaml"), rng=1)
+        model.step()
+        # small.yaml's first secretaries (cadre_months) feed the same channel: their lift comes on top of the toy's.
+        assert np.max(model.influence.leadership_bonus) > 0.25
+        assert np.min(model.influence.leadership_bonus) == pytest.approx(0.25)  # villages without a cadre: the toy's alone
+    finally:
+        registry.unregister("toy_lift")

@@ -186,7 +186,8 @@ class PairingProgramme:
             link_cost = np.broadcast_to(flow.cost(moved.sent, spec.effects, self.county.economy, prices), moved.sent.shape)
             self._record(step, name, moved, link_cost)
             totals.update(moved.totals)
-            channels.update(moved.influence)
+            for channel, value in moved.influence.items():  # two flows feeding one channel add up, neither overwrites
+                channels[channel] = channels[channel] + value if channel in channels else value
             cost += float(link_cost.sum())
             if moved.aid_received is not None:
                 self.aid_received_history[step % 12] = moved.aid_received
