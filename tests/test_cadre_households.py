@@ -21,6 +21,7 @@ from sim.model import PairingModel
 from sim.outcome_registry import OUTCOMES
 from sim.pairing import cadre_households as ch
 from sim.pairing import flows, registry
+from sim.pairing import links as links_module
 from sim.pairing.county import Month
 from sim.report.styles import node_kinds
 from sim.runner import run_model
@@ -403,3 +404,42 @@ def test_labels_and_colours_come_from_the_registries_to_the_app_and_report():
     assert node_kinds()[ch.DONOR_KIND].label == kind.label  # the report's and the app's node legend
     for flow in OUR_FLOWS:
         assert OUTCOMES[flow].pairing and OUTCOMES[flow].label
+
+
+# --------------------------------------------------------------------------- with rounds and the over-serving limit
+
+
+def test_the_over_serving_limit_leaves_a_lone_cadre_policy_s_pairs_as_they_were():
+    """A limit that no village reaches changes nothing: the cadres are found although a formation under the limit asks
+    the candidate rule with a copy of the policy (rounds.plan_round), not the scenario's own object."""
+    data = small_with_cadres(years=1)
+    limited = copy.deepcopy(data)
+    limited["pairing"]["max_policies_per_village"] = 2
+    free_model = PairingModel(parse_scenario(data, source="test scenario"), rng=1)
+    limited_model = PairingModel(parse_scenario(limited, source="test scenario"), rng=1)
+    pd.testing.assert_frame_equal(free_model.pairing.link_table(), limited_model.pairing.link_table())
+
+
+def test_cadres_formed_again_by_a_churning_round_take_poor_households_as_the_first_did():
+    """建了散、散了建 with cadres: the households of dissolved links are free again, and a cadre's new link takes its whole
+    quota (split over its links in hand, not over every link it ever had)."""
+    data = small_with_cadres(years=2, flows_planned={ch.ASSETS: 2000})
+    data["pairing"]["policies"][-1]["rounds"] = {"every_months": 12, "dissolve_each_round": True}
+    model, result = run(data)
+    links, roster = model.pairing.links, cadres_of(model)[0].roster
+    households = np.bincount(roster.link, minlength=len(links))
+    first, again = links.start_step == 0, links.start_step == 12
+    assert again.any() and (links.status[first] == links_module.DISSOLVED).all()
+    assert households[again].sum() >= 0.8 * households[first].sum() > 0
+    assert result.monthly["household_assets"].iloc[13:].gt(0).all()
+
+
+def test_a_household_is_relocated_once_whichever_cadres_it_has():
+    """A household re-paired after a churning round is not relocated a second time (its business would rise twice)."""
+    data = small_with_cadres(years=3, flows_planned={ch.RELOCATIONS: 6.0})
+    data["pairing"]["policies"][-1]["rounds"] = {"every_months": 12, "dissolve_each_round": True}
+    model, _ = run(data)
+    roster = cadres_of(model)[0].roster
+    relocated_rows = roster.rows[roster.relocated]
+    assert relocated_rows.size > 0
+    assert np.unique(relocated_rows).size == relocated_rows.size

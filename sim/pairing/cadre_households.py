@@ -123,10 +123,12 @@ DEFAULTS = CadreHouseholdSettings()
 
 @dataclass
 class Roster:
-    """The county's register of paired poor households (一户一档), one entry per household, shared by its cadres.
+    """The county's register of paired poor households (一户一档), one entry per household and cadre link, shared by
+    its cadres.
 
     Each entry: the household's row, the link of its cadre, its ability group, whether its village is a harsh location,
-    whether it has been relocated. A household appears at most once: it has at most one cadre.
+    whether it was relocated under that link. A household has at most one active cadre; once its cadre's link has ended
+    (a churning round, rectification) a new cadre may take it again, in a new entry.
     """
 
     hire_radius_km: float  # how far a local enterprise hires from: beyond it a placement is a job away
@@ -205,7 +207,9 @@ def cadre_household(county: County, policy: Policy, targeting: Targeting) -> Can
     cadres one. The cadres' links are shared out among the villages in proportion to their poor households (at least
     one each, and no more than would pair every poor household at the cadres' average households per link).
     """
-    cadres = [c for c in donor_pool(county, POLICY_TYPE, policy.donor_counties) if c.policy is policy]
+    pool = donor_pool(county, POLICY_TYPE, policy.donor_counties)
+    made_here = {id(p) for p in {id(c.policy): c.policy for c in pool}.values() if same_policy_but_pairs(p, policy)}
+    cadres = [c for c in pool if id(c.policy) in made_here]
     eligible = eligible_villages(county, policy.recipient_counties)
     if not cadres:
         return Candidates([], eligible[:0], np.zeros((0, 0)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
@@ -224,6 +228,12 @@ def cadre_household(county: County, policy: Policy, targeting: Targeting) -> Can
     wanted = np.maximum(np.minimum(need, share), 1).astype(np.int64)
     scores = np.tile(incidence[recipients], (len(cadres), 1))
     return Candidates(cadres, recipients, scores, capacity, wanted, incidence[recipients])
+
+
+def same_policy_but_pairs(made_by: Policy, policy: Policy) -> bool:
+    """Whether cadres made by ``made_by`` serve ``policy``: the same policy, or a copy that asks for another number of
+    pairs (a formation under rounds or the over-serving limit asks the rule with one, sim/pairing/rounds.py)."""
+    return made_by is policy or made_by.model_dump(exclude={"pairs"}) == policy.model_dump(exclude={"pairs"})
 
 
 def cadre_household_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
@@ -265,15 +275,15 @@ def paired_households(inputs: FlowInputs) -> Roster | None:
     h = county.households
     per_capita = h.annual / h.size
     poor = poor_households(county, poverty_line(cadres))
-    taken = np.zeros(len(h), bool)
-    taken[roster.rows] = True
+    taken = np.zeros(len(h), bool)  # households of active cadres' links: those of ended links may be paired again
+    taken[roster.rows[links.active[roster.link]]] = True
     seats = region_town_centres(county.region)[county.villages["town_index"].to_numpy()]
     from_seat = np.hypot(*(county.village_xy() - seats).T)
     for link in new:
         cadre = cadres[int(links.donor_index[link])]
         settings: CadreHouseholdSettings = inputs.policies[int(links.policy[link])].options
         village = int(links.village[link])
-        its_links = np.flatnonzero(ours & (links.donor_index == cadre.index))
+        its_links = np.flatnonzero(ours & links.active & (links.donor_index == cadre.index))  # its villages in hand
         position = int(np.searchsorted(its_links, link))
         share = cadre.quota // its_links.size + (1 if position < cadre.quota % its_links.size else 0)
         rows = np.arange(h.start[village], h.stop[village])
@@ -423,7 +433,9 @@ def relocate(inputs: FlowInputs) -> Moved:
         return _nothing(inputs, RELOCATIONS)
     h, productivity = county.households, county.state.productivity
     wanted = inputs.rng.poisson(_expected(inputs, RELOCATIONS, roster))
-    eligible = roster.remote & ~roster.relocated
+    moved = np.zeros(len(h), bool)  # a household re-paired after its cadre's link ended moves once only
+    moved[roster.rows[roster.relocated]] = True
+    eligible = roster.remote & ~moved[roster.rows]
     chosen = _poorest_first(inputs, roster, eligible, wanted)
     if chosen.size:
         remote_villages = np.zeros(len(h.start), bool)
