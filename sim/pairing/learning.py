@@ -6,7 +6,7 @@ for strength alone, since what works there must fit at home (farmers are most pe
 comparable conditions, [BenYishay 2018]). Each learner-day closes part of the gap between the learner's leadership and
 the host's, a gain that saturates at the host's level and leaves with the secretary who learned it; a host of the same
 industry also hands on its techniques (the pairing technology stock). Days cost the host its secretary's time and the
-learner travel and board. docs/ODD.md 7.25 gives the equations, section 9 the sources of every number.
+learner travel and board. docs/ODD.md 7.26 gives the equations, section 9 the sources of every number.
 """
 
 from __future__ import annotations
