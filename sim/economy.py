@@ -329,6 +329,7 @@ def compute_incomes(
     shortfall -= market
     np.maximum(shortfall, 0.0, out=shortfall)
     shortfall *= households.dibao_covered
+    households.dibao_topup = shortfall  # kept for who pays it (cadre-household enrolments' cost, docs/ODD.md 7.30)
     income["transfer"] = _plus(np.add(base_transfer, shortfall, out=base_transfer), pairing.aid_income)
 
 

@@ -39,11 +39,14 @@ class HouseholdArrays:
     history: np.ndarray = field(default=None)  # (12, n) total income of the last 12 months
     annual: np.ndarray = field(default=None)  # trailing 12-month total income
     business: np.ndarray = field(default=None)  # float64, multiplier of the household's own operating (farm) income
+    dibao_topup: np.ndarray = field(default=None)  # float64, this month's 低保 top-up (yuan, part of ``income["transfer"]``)
     _land_powers: dict[float, np.ndarray] = field(default_factory=dict, repr=False)  # land ** exponent, by exponent
 
     def __post_init__(self) -> None:
         if self.business is None:  # no household business: every household farms at its skill alone
             self.business = np.ones(len(self.village))
+        if self.dibao_topup is None:  # no month computed yet: nobody has been topped up
+            self.dibao_topup = np.zeros(len(self.village))
 
     def __len__(self) -> int:
         return len(self.village)

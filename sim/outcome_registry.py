@@ -478,6 +478,14 @@ for _outcome in (
         pairing=True,
     ),
     Outcome(
+        "dibao_topups",
+        "低保 top-ups the government paid last month to the households cadres enrolled, yuan (in donor_cost; 干部结对帮扶户)",
+        "低保 top-ups to enrolled households",
+        MONTHLY_YUAN,
+        "yuan",
+        pairing=True,
+    ),
+    Outcome(
         "relocations",
         "cadres' paired poor households moved out of harsh locations this month (易地搬迁)",
         "Relocations by cadres",

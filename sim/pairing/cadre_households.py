@@ -24,7 +24,8 @@ Settings (``pairing.policies[i].settings``; rows ``cadre_household.settings.<nam
 ``relocation_cost_per_household`` and ``enrolment_casework_days``.
 
 Flows (``pairing.policies[i].flows``, each a year per paired household): ``household_assets`` (yuan),
-``job_placements``, ``dibao_enrolments``, ``relocations``.
+``job_placements``, ``dibao_enrolments``, ``relocations``. A fifth, ``dibao_topups`` (yuan), is planned by nobody: it
+books the 低保 top-ups the government pays the households the cadres enrolled, so the programme's cost includes them.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from sim.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat, Positive
 POLICY_TYPE = "cadre_household"
 DONOR_KIND = "cadre"
 ASSETS, JOBS, DIBAO, RELOCATIONS = "household_assets", "job_placements", "dibao_enrolments", "relocations"
+TOPUPS = "dibao_topups"
 
 RANKS = ("county_leader", "section_chief", "deputy_section_chief", "ordinary_cadre")
 """The four ranks of "2+10864", highest first: 县级领导, 正科级, 副科级, 一般干部."""
@@ -128,7 +130,9 @@ class Roster:
 
     Each entry: the household's row, the link of its cadre, its ability group, whether its village is a harsh location,
     whether it was relocated under that link. A household has at most one active cadre; once its cadre's link has ended
-    (a churning round, rectification) a new cadre may take it again, in a new entry.
+    (a churning round, rectification) a new cadre may take it again, in a new entry. ``enrolled`` marks the entry under
+    which its cadre enrolled it in 低保 (one entry at most: a covered household is not enrolled again; households covered
+    before pairing never are, as their top-ups are not the programme's doing).
     """
 
     hire_radius_km: float  # how far a local enterprise hires from: beyond it a placement is a job away
@@ -137,6 +141,7 @@ class Roster:
     group: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
     remote: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
     relocated: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+    enrolled: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
     assigned_links: set[int] = field(default_factory=set)
 
     def add(self, rows: np.ndarray, link: int, group: np.ndarray, remote: bool) -> None:
@@ -145,6 +150,7 @@ class Roster:
         self.group = np.concatenate([self.group, group.astype(np.int8)])
         self.remote = np.concatenate([self.remote, np.full(rows.size, remote)])
         self.relocated = np.concatenate([self.relocated, np.zeros(rows.size, bool)])
+        self.enrolled = np.concatenate([self.enrolled, np.zeros(rows.size, bool)])
         self.assigned_links.add(link)
 
 
@@ -242,7 +248,8 @@ def cadre_household_cells(policy: Policy, pairs: int, counts: CountyCounts) -> i
 
 
 def has_cadres(policy: Policy) -> str | None:
-    """A cadre–household policy needs cadres, and sets each village's cadres itself (from its poor households)."""
+    """A cadre–household policy needs cadres, and sets each village's cadres itself (from its poor households); its 低保
+    top-ups follow from its enrolments, so they take no plan."""
     if problem := untyped(policy):
         return problem
     if policy.donors_per_pair != 1:
@@ -251,6 +258,8 @@ def has_cadres(policy: Policy) -> str | None:
         return (
             "cadre_household needs cadres: settings county_leaders, section_chiefs, deputy_section_chiefs or ordinary_cadres > 0"
         )
+    if policy.flows.amount(TOPUPS) > 0:
+        return f"flows.{TOPUPS} is not planned: the 低保 top-ups follow from dibao_enrolments and the 低保 line"
     return None
 
 
@@ -407,7 +416,8 @@ def enrol_in_dibao(inputs: FlowInputs) -> Moved:
     """低保/五保 enrolment of partly able and unable households not yet covered, poorest first (a Poisson number a link).
 
     An enrolled household gets the county's 低保: its income is topped up to the 低保 line whenever it falls below
-    (``compute_incomes``), paid by the government; the programme pays the cadre's casework.
+    (``compute_incomes``), paid by the government; the programme pays the cadre's casework here, and the top-ups are
+    booked to it by :func:`pay_topups`.
     """
     links, h = inputs.links, inputs.county.households
     if not links.planned[DIBAO].any() or (roster := paired_households(inputs)) is None:
@@ -416,6 +426,7 @@ def enrol_in_dibao(inputs: FlowInputs) -> Moved:
     eligible = (roster.group != ABLE) & ~h.dibao_covered[roster.rows]
     chosen = _poorest_first(inputs, roster, eligible, wanted)
     h.dibao_covered[roster.rows[chosen]] = True
+    roster.enrolled[chosen] = True
     sent = _households_per_link(roster, len(links), chosen)
     return Moved(sent, {DIBAO: float(sent.sum())}, full_plan=_rated(links, sent))
 
@@ -453,6 +464,25 @@ def relocate(inputs: FlowInputs) -> Moved:
     return Moved(sent, {RELOCATIONS: float(sent.sum())}, full_plan=_rated(links, sent))
 
 
+def pay_topups(inputs: FlowInputs) -> Moved:
+    """The 低保 top-ups paid last month to the households the cadres enrolled, per link of the enrolling cadre (yuan).
+
+    ``compute_incomes`` runs after pairing each month, so the top-up it last computed (``dibao_topup``) is last month's:
+    each is booked one month after it is paid, and the run's last month's is not booked. An enrolment lasts (the model
+    has no exit from 低保), so its top-ups keep being booked to its link after the link ends. Households covered before
+    pairing are never counted. Nothing is planned and nothing is drawn: the flow moves whenever those households were
+    topped up.
+    """
+    cadres = inputs.county.organisations.get(DONOR_KIND, [])
+    roster: Roster | None = cadres[0].roster if cadres else None
+    if roster is None or not roster.enrolled.any():
+        return _nothing(inputs, TOPUPS)
+    entries = np.flatnonzero(roster.enrolled)
+    paid = inputs.county.households.dibao_topup[roster.rows[entries]]
+    sent = np.bincount(roster.link[entries], weights=paid, minlength=len(inputs.links))
+    return Moved(sent, {TOPUPS: float(sent.sum())})
+
+
 # --------------------------------------------------------------------------- costs
 
 
@@ -471,6 +501,12 @@ def enrolment_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices:
     the 低保 itself is the government's."""
     days = prices.setting("enrolment_casework_days", DEFAULTS.enrolment_casework_days)
     return sent * days * effects.cadre_monthly_cost / WORKING_DAYS_PER_MONTH * prices.wage_index
+
+
+def topup_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
+    """A top-up costs what it pays, yuan for yuan: ``sent`` is already the yuan paid (the government's, counted here so
+    that the programme's cost includes the public transfers its enrolments bring)."""
+    return sent
 
 
 def relocation_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: Prices) -> np.ndarray:
@@ -521,6 +557,7 @@ for _flow in (
         per_household=True,
         carried_by=(POLICY_TYPE,),
     ),
+    Flow(TOPUPS, "低保 top-ups to enrolled households (yuan)", "yuan", TOPUPS, pay_topups, topup_cost, carried_by=(POLICY_TYPE,)),
 ):
     register_flow(_flow)
 register_policy_type(
