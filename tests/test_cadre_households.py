@@ -324,16 +324,16 @@ def test_a_scenario_without_cadre_pairing_runs_as_if_the_form_did_not_exist():
     data = copy.deepcopy(yaml.safe_load(SMALL_SCENARIO.read_text(encoding="utf-8")))
     data["horizon_years"] = 2
     with_form = run(data)[1].monthly
-    saved = [registry.flows()[name] for name in OUR_FLOWS], registry.policy_types()[ch.POLICY_TYPE]
+    saved = [registry.flows()[name] for name in (*OUR_FLOWS, ch.TOPUPS)], registry.policy_types()[ch.POLICY_TYPE]
     try:
-        for name in (*OUR_FLOWS, ch.POLICY_TYPE):
+        for name in (*OUR_FLOWS, ch.TOPUPS, ch.POLICY_TYPE):
             registry.unregister(name)
         without = run(data)[1].monthly
     finally:
         for flow in saved[0]:
             registry.register_flow(flow)
         registry.register_policy_type(saved[1])
-    assert (with_form[list(OUR_FLOWS)] == 0).all().all()
+    assert (with_form[[*OUR_FLOWS, ch.TOPUPS]] == 0).all().all()
     pd.testing.assert_frame_equal(with_form[without.columns], without)
 
 
@@ -358,6 +358,89 @@ def test_a_flow_planned_at_zero_draws_no_random_number(flow):
     assert moved.sent.sum() == 0 and not cadres_of(model)[0].roster.rows.size  # and pairs no household
 
 
+# --------------------------------------------------------------------------- the 低保 top-ups enrolment brings
+
+
+def run_recording_topups(data: dict, seed: int = 1) -> tuple[PairingModel, Any, dict[int, np.ndarray], np.ndarray]:
+    """A run, with each household's 低保 top-up as it stood before each step (the one the step books) and who was covered
+    before any pairing: (model, result, top-ups by step, covered at the start)."""
+    model = PairingModel(parse_scenario(data, source="test scenario"), rng=seed)
+    h = model.households
+    covered_at_start = h.dibao_covered.copy()
+    before_step: dict[int, np.ndarray] = {}
+    while model.running:
+        before_step[model.months_elapsed + 1] = h.dibao_topup.copy()
+        model.step()
+    return model, run_model(model), before_step, covered_at_start
+
+
+def test_the_top_up_cost_is_what_the_enrolled_households_were_topped_up_the_month_before():
+    """Constructed from the household arrays: each month, per link, the top-ups of the households its cadre enrolled."""
+    model, result, before_step, _ = run_recording_topups(small_with_cadres(flows_planned={ch.DIBAO: 1.0}))
+    roster = cadres_of(model)[0].roster
+    enrolled = np.flatnonzero(roster.enrolled)
+    assert enrolled.size > 0
+    topups = result.ledger[result.ledger["flow"] == ch.TOPUPS]
+    assert topups["sent"].sum() > 0
+    for step, paid in before_step.items():
+        expected = np.bincount(roster.link[enrolled], weights=paid[roster.rows[enrolled]], minlength=len(model.pairing.links))
+        booked = np.zeros(len(model.pairing.links))
+        month = topups[topups["step"] == step]
+        np.add.at(booked, month["link"].to_numpy(), month["sent"].to_numpy())
+        np.testing.assert_allclose(booked, expected, rtol=1e-12, err_msg=f"step {step}")
+    np.testing.assert_array_equal(topups["cost"], topups["sent"])  # what it pays, yuan for yuan
+    monthly = result.monthly.set_index("step")
+    np.testing.assert_allclose(monthly.loc[topups["step"].unique(), ch.TOPUPS], topups.groupby("step")["sent"].sum())
+
+
+def test_households_covered_before_pairing_are_not_charged_to_the_programme():
+    model, result, before_step, covered_at_start = run_recording_topups(small_with_cadres(flows_planned={ch.DIBAO: 1.0}))
+    roster = cadres_of(model)[0].roster
+    already = covered_at_start[roster.rows]
+    assert not (roster.enrolled & already).any()
+    topped_up_anyway = sum(float(paid[roster.rows[already]].sum()) for paid in before_step.values())
+    assert topped_up_anyway > 0  # paired, covered from the start and topped up: the government's, not the programme's
+    booked = result.ledger.loc[result.ledger["flow"] == ch.TOPUPS, "sent"].sum()
+    enrolled_rows = roster.rows[roster.enrolled]
+    assert booked == pytest.approx(sum(float(paid[enrolled_rows].sum()) for paid in before_step.values()), rel=1e-12)
+
+
+def test_no_enrolment_no_top_up_cost_even_where_paired_households_are_topped_up():
+    model, result, before_step, _ = run_recording_topups(small_with_cadres(flows_planned={ch.ASSETS: 2000.0}))
+    roster = cadres_of(model)[0].roster
+    assert roster.rows.size > 0 and not roster.enrolled.any()
+    assert sum(float(paid[roster.rows].sum()) for paid in before_step.values()) > 0
+    assert (result.monthly[ch.TOPUPS] == 0).all()
+    assert not (result.ledger["flow"] == ch.TOPUPS).any()
+
+
+def test_top_ups_balance_in_the_ledger_and_are_part_of_the_donor_cost():
+    """sent = lost + received; with only cadres pairing (no donor village loses output) donor_cost is the ledger's cost,
+    top-ups included; more enrolments book more top-ups."""
+    _, result = run(small_with_cadres(flows_planned={ch.DIBAO: 1.0}, years=3))
+    ledger = result.ledger
+    np.testing.assert_allclose(ledger["sent"], ledger["lost"] + ledger["received"])
+    topups = ledger[ledger["flow"] == ch.TOPUPS]
+    assert (topups["cost"] > 0).all() and (topups["lost"] == 0).all()
+    cost = ledger.groupby("step")["cost"].sum().reindex(result.monthly["step"], fill_value=0.0).to_numpy()
+    np.testing.assert_allclose(result.monthly["donor_cost"].to_numpy(), cost, rtol=1e-12)
+    assert result.policies.set_index("policy").loc[CADRES, f"{ch.TOPUPS}_sent"] == pytest.approx(topups["sent"].sum())
+    _, more = run(small_with_cadres(flows_planned={ch.DIBAO: 4.0}, years=3))
+    assert more.monthly[ch.TOPUPS].sum() > result.monthly[ch.TOPUPS].sum()
+
+
+def test_the_top_up_flow_draws_no_random_number_and_moves_nothing_in_the_county():
+    model, inputs = first_move(small_with_cadres(flows_planned={ch.DIBAO: 1200.0}))
+    ch.enrol_in_dibao(inputs)
+    h = model.households
+    h.dibao_topup[:] = 10.0  # as if every covered household had been topped up 10 yuan last month
+    covered, state = h.dibao_covered.copy(), inputs.rng.bit_generator.state
+    moved = ch.pay_topups(inputs)
+    roster = cadres_of(model)[0].roster
+    assert roster.enrolled.any() and moved.sent.sum() == pytest.approx(10.0 * roster.enrolled.sum())
+    assert inputs.rng.bit_generator.state == state and (h.dibao_covered == covered).all()
+
+
 # --------------------------------------------------------------------------- bad input and labels
 
 
@@ -376,6 +459,7 @@ def test_a_flow_planned_at_zero_draws_no_random_number(flow):
         ({"donors_per_pair": 2}, "leave donors_per_pair out"),
         ({"typed": True}, "'typed' matching applies to city_village policies only"),
         ({"flows": {"relocations": -1}}, "flows.relocations"),
+        ({"flows": {"dibao_topups": 100}}, "flows.dibao_topups is not planned: the 低保 top-ups follow from dibao_enrolments"),
     ],
 )
 def test_bad_settings_are_one_line_naming_the_file_policy_and_field(tmp_path, write_scenario, policy, expected):
@@ -402,7 +486,7 @@ def test_labels_and_colours_come_from_the_registries_to_the_app_and_report():
     legend = {text.get_text() for text in app.draw_pairing_network(model).axes[0].get_legend().get_texts()}
     assert "branches: Cadre-household" in legend and "cadres" in legend  # glosses matplotlib cannot draw are dropped
     assert node_kinds()[ch.DONOR_KIND].label == kind.label  # the report's and the app's node legend
-    for flow in OUR_FLOWS:
+    for flow in (*OUR_FLOWS, ch.TOPUPS):
         assert OUTCOMES[flow].pairing and OUTCOMES[flow].label
 
 
