@@ -267,7 +267,10 @@ def test_learning_that_teaches_nothing_leaves_the_county_as_without_it():
             "settings.leadership_learning_rate: must be greater than or equal to 0",
         ),
         ({"settings": {"host_shar": 0.3}}, "settings.host_shar: unknown setting of on_site_learning; did you mean 'host_share'"),
-        ({"settings": {"industry_weight": 0, "size_weight": 0, "distance_weight": 0}}, "cannot all be 0"),
+        (
+            {"settings": {"industry_weight": 0, "size_weight": 0, "distance_weight": 0}},
+            "pairing.policies[5]: settings: industry_weight, size_weight and distance_weight cannot all be 0",
+        ),
         ({"settings": {"learners_per_host": 0}}, "settings.learners_per_host: must be greater than 0"),
         ({"settings": {"learner_day_cost": 0}}, "settings.learner_day_cost: must be greater than 0"),
         ({"flows": {"study_days": 0}}, "on_site_learning needs flows.study_days > 0"),

@@ -183,16 +183,16 @@ def _one_line(exc: ValidationError, policy_type: str, model: type[BaseModel]) ->
     """A settings error as one message naming each bad setting (``settings.<name>``) and what it expects."""
     problems = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
+        where = ".".join(["settings", *(str(part) for part in error["loc"])])  # a check of the whole model has no loc
         if error["type"] == "extra_forbidden":
             name = str(error["loc"][-1])
             allowed = list(model.model_fields)
             problems.append(
-                f"settings.{where}: unknown setting of {policy_type}{did_you_mean(name, allowed)} (allowed: {', '.join(allowed)})"
+                f"{where}: unknown setting of {policy_type}{did_you_mean(name, allowed)} (allowed: {', '.join(allowed)})"
             )
             continue
         message = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
-        problems.append(f"settings.{where}: {message}, got {error.get('input')!r}")
+        problems.append(f"{where}: {message}, got {error.get('input')!r}")
     return "; ".join(problems)
 
 
