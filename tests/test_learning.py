@@ -219,6 +219,19 @@ def test_hosts_lose_no_farm_output_the_study_day_cost_already_prices_their_time(
     np.testing.assert_allclose(monthly, ledger_cost, rtol=1e-12)  # donor cost is the ledger's: no lost output on top
 
 
+def test_learning_runs_beside_donors_numbered_beyond_the_villages():
+    """Links of other donor kinds (here 60 cadres, more than the 40 villages) are no hosts: their donor numbers are not
+    village rows and must not be read as such."""
+    data = small_with_learning(years=1)
+    cadres = {"county_leaders": 0, "section_chiefs": 0, "deputy_section_chiefs": 0, "ordinary_cadres": 60}
+    data["pairing"]["policies"].append(
+        {"type": "cadre_household", "name": "干部", "pairs": 4, "settings": cadres, "flows": {"household_assets": 2000}}
+    )
+    model, result = run(data)
+    assert result.monthly["study_days"].sum() > 0
+    assert model.pairing.links.donor_index.max() >= len(model.pairing.county.villages)
+
+
 def test_the_same_seed_gives_the_same_monthly_table():
     data = small_with_learning(40.0)
     pd.testing.assert_frame_equal(run(data, seed=5)[1].monthly, run(data, seed=5)[1].monthly)

@@ -150,17 +150,18 @@ def study_on_site(inputs: FlowInputs) -> Moved:
     if not links.planned[FLOW].any():
         return Moved(np.zeros(len(links)), {FLOW: 0.0})
     days = planned_this_month(links, FLOW) * links.of_kind("village")
-    host, learner = links.donor_index, links.village
+    rows = np.flatnonzero(days > 0)  # only these links' donors are villages: other kinds' numbers are no village rows
+    host, learner, days_on_site = links.donor_index[rows], links.village[rows], days[rows]
 
     def setting(name: str) -> np.ndarray:
-        return per_link(inputs, name, getattr(DEFAULTS, name))
+        return per_link(inputs, name, getattr(DEFAULTS, name))[rows]
 
     # Leadership: each link closes a share of the gap to its host; with several hosts the gains add, up to the best host.
-    gap = np.maximum(state.leadership[host] - state.leadership[learner], 0.0) * (days > 0)
-    gain = -np.expm1(-setting("leadership_learning_rate") * days) * gap
+    gap = np.maximum(state.leadership[host] - state.leadership[learner], 0.0)
+    gain = -np.expm1(-setting("leadership_learning_rate") * days_on_site) * gap
     villages = len(state.leadership)
     ceiling = np.zeros(villages)
-    np.maximum.at(ceiling, learner[days > 0], state.leadership[host[days > 0]])
+    np.maximum.at(ceiling, learner, state.leadership[host])
     gained = np.bincount(learner, weights=gain, minlength=villages)
     state.leadership = np.where(
         gained > 0, np.minimum(state.leadership + gained, np.maximum(ceiling, state.leadership)), state.leadership
@@ -169,7 +170,7 @@ def study_on_site(inputs: FlowInputs) -> Moved:
     # Techniques: a host of the learner's industry hands on its own; another industry's rarely fit.
     industry = county.villages["industry"].to_numpy()
     fit = np.where(industry[host] == industry[learner], 1.0, setting("cross_industry_adoption"))
-    techniques = days * setting("techniques_per_day") * fit
+    techniques = days_on_site * setting("techniques_per_day") * fit
     inputs.stocks.add_techniques(np.bincount(learner, weights=techniques, minlength=villages), effects)
     return Moved(days, {FLOW: float(days.sum())})
 
