@@ -341,7 +341,13 @@ class PairingModel(mesa.Model):
         home_earnings = economy.home_earnings_per_worker(h)
         talent_drain = self.influence.talent_drain
         labour.migrate(h, home_earnings, self.trends.migrant_wage, self.return_rate, params, streams["migration"], talent_drain)
-        month = Month(step, self.enterprise_capacity(), self.enterprise_wage_bill(), self.trends.enterprise_wage_index)
+        month = Month(
+            step,
+            self.enterprise_capacity(),
+            self.enterprise_wage_bill(),
+            self.trends.enterprise_wage_index,
+            self.trends.migrant_wage * params.remittance_share,
+        )
         self.influence = self.pairing.step(month)
         self.jobs.separate(params.job_separation_rate, h, self.job_draws, step)
         vacancies = np.maximum(self.enterprise_capacity() - self.jobs.filled(len(self.enterprises)), 0)

@@ -114,8 +114,16 @@ def test_captured_funds_are_no_benefit_to_anyone():
     support = np.array([10.0, 20.0, 0.0, 0.0])
     captured_funds = Moved(np.zeros(1), {}, influence={"aid_income": aid}, captured_income=aid)
     broad_aid = Moved(np.zeros(1), {}, influence={"aid_income": aid, "market_income": 5.0})
-    np.testing.assert_array_equal(broad_income([captured_funds], support), support)
-    np.testing.assert_array_equal(broad_income([broad_aid], support), support + aid + 5.0)
+    np.testing.assert_array_equal(broad_income([captured_funds], support, remitted_per_migrant=900.0), support)
+    np.testing.assert_array_equal(broad_income([broad_aid], support, remitted_per_migrant=900.0), support + aid + 5.0)
+
+
+def test_referred_migrants_premium_counts_as_the_yuan_it_remits_not_as_a_count_of_wages():
+    """``remittance_premium`` is in migrant wages' worth (sim/economy.py remits it times a migrant's remittance), so
+    satisfaction turns it into yuan the same way before comparing it with a household's income."""
+    premium = Moved(np.zeros(1), {}, influence={"remittance_premium": np.array([0.0, 0.5, 2.0])})
+    income = broad_income([premium], np.zeros(3), remitted_per_migrant=1_000.0)
+    np.testing.assert_array_equal(income, [0.0, 500.0, 2_000.0])
 
 
 @pytest.mark.slow

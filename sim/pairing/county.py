@@ -68,3 +68,4 @@ class Month:
     enterprise_capacity: np.ndarray  # jobs each enterprise may fill this month
     enterprise_wage_bill: np.ndarray  # what each enterprise pays its rural workers this month, yuan
     wage_index: float  # the county's wage level against the start year: labour-type unit costs rise with it
+    remitted_per_migrant: float = 0.0  # yuan a migrant sends home this month (a referral premium's worth in yuan)

@@ -196,7 +196,7 @@ class PairingProgramme:
         if ramping is not None:
             links.support[young] = whole_support  # governance's exit taper reads and sets the whole support
         own_effort, donor_burden = self._dependency_and_burden()
-        satisfaction = self._update_satisfaction(moved_this_month, problems_before, jobs_before)
+        satisfaction = self._update_satisfaction(moved_this_month, problems_before, jobs_before, month.remitted_per_migrant)
         ended = governance.rate_quarterly(links, self.delivery, spec.governance, self.rng, step, satisfaction)
         self.close_links(ended, step)
         weak_now = self.county.weak()
@@ -218,16 +218,19 @@ class PairingProgramme:
         }
         return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
 
-    def _update_satisfaction(self, moved: list[flows.Moved], problems_before: np.ndarray, jobs_before: int) -> np.ndarray | None:
+    def _update_satisfaction(
+        self, moved: list[flows.Moved], problems_before: np.ndarray, jobs_before: int, remitted_per_migrant: float
+    ) -> np.ndarray | None:
         """Villagers' satisfaction with their pairs this month, per village (``None`` without policies: nothing to judge).
 
         What the flows solved is the fall in open problems during them (problem solving and public works alike); the
-        jobs listed during them are the paired enterprises' hires.
+        jobs listed during them are the paired enterprises' hires. ``remitted_per_migrant`` turns referred migrants'
+        premium (in migrant wages' worth) into yuan.
         """
         if not self.spec.policies:
             return None
         county = self.county
-        income = broad_income(moved, self.stocks.support_income(self.spec.effects))
+        income = broad_income(moved, self.stocks.support_income(self.spec.effects), remitted_per_migrant=remitted_per_migrant)
         solved = np.maximum(problems_before - county.state.problems, 0.0)
         return self.satisfaction.update(
             county, self.spec.governance, self.ever_paired, income, solved, county.jobs.key[jobs_before:]

@@ -28,10 +28,11 @@ from sim.pairing.config import Governance
 from sim.pairing.county import County
 from sim.pairing.flows import Moved, village_rows
 
-HOUSEHOLD_INCOME_CHANNELS = ("aid_income", "market_income", "remittance_premium")
-"""The per-household channels of :class:`sim.influence.PairingInfluence` that flows set each month (yuan a household:
-aid paid to it, farm costs saved, what a migrant branch's referred workers earn above the migrant wage); the production
-assets' yield (``support_income``) comes from the pairing stocks instead. A flow that sets none of them is skipped."""
+HOUSEHOLD_INCOME_CHANNELS = ("aid_income", "market_income")
+"""The per-household channels of :class:`sim.influence.PairingInfluence` that flows set each month in yuan a household
+(aid paid to it, farm costs saved); ``remittance_premium`` (what a migrant branch's referred workers earn above the migrant
+wage) is in migrant wages' worth and is turned into yuan apart; the production assets' yield (``support_income``) comes
+from the pairing stocks instead. A flow that sets none of them is skipped."""
 
 
 class Satisfaction:
@@ -126,8 +127,9 @@ class Satisfaction:
         return float((self.level[chosen] * population[chosen]).sum() / people) if people > 0 else float("nan")
 
 
-def broad_income(moved: Iterable[Moved], support_income: np.ndarray) -> np.ndarray:
-    """Each household's pairing income this month that reached it broadly, yuan: the flows' household channels and the
+def broad_income(moved: Iterable[Moved], support_income: np.ndarray, *, remitted_per_migrant: float) -> np.ndarray:
+    """Each household's pairing income this month that reached it broadly, yuan: the flows' household channels, the
+    referred migrants' premium at ``remitted_per_migrant`` yuan a migrant wage (as sim/economy.py remits it) and the
     production assets' yield (``support_income``), less what the better-off captured (``Moved.captured_income``).
 
     Capture is not a benefit villagers credit a pair with ("村里的变家里的"), so funds the better-off take raise
@@ -136,6 +138,8 @@ def broad_income(moved: Iterable[Moved], support_income: np.ndarray) -> np.ndarr
     total = np.array(support_income, dtype=float)  # a copy: the stocks' own array is not changed
     for flow in moved:
         parts = [flow.influence[channel] for channel in HOUSEHOLD_INCOME_CHANNELS if channel in flow.influence]
+        if "remittance_premium" in flow.influence:
+            parts.append(flow.influence["remittance_premium"] * remitted_per_migrant)
         if flow.captured_income is not None:
             parts.append(-flow.captured_income)
         for part in parts:
