@@ -527,3 +527,30 @@ def test_a_household_is_relocated_once_whichever_cadres_it_has():
     relocated_rows = roster.rows[roster.relocated]
     assert relocated_rows.size > 0
     assert np.unique(relocated_rows).size == relocated_rows.size
+
+
+def test_cadres_of_a_named_donor_county_sit_there_and_pair_in_the_recipient_county():
+    """In a region of counties, ``donor_counties`` says whose cadres pair (the candidate rule keeps only those): the
+    cadres are built at that county's seat, not the recipient county's, so they are found."""
+    from tests.test_province import THREE_COUNTIES
+
+    data = copy.deepcopy(THREE_COUNTIES)
+    data["horizon_years"] = 1
+    cadres = {"county_leaders": 1, "section_chiefs": 3, "deputy_section_chiefs": 3, "ordinary_cadres": 10}
+    data["pairing"]["policies"].append(
+        {
+            "type": "cadre_household",
+            "name": CADRES,
+            "pairs": 3,
+            "donor_counties": ["海城市"],
+            "recipient_counties": ["山县"],
+            "settings": cadres,
+            "flows": {ch.ASSETS: 1000},
+        }
+    )
+    model = PairingModel(parse_scenario(data, source="p.yaml"), rng=5)
+    county = model.pairing.county
+    assert set(county.counties_of(cadres_of(model))) == {"海城市"}
+    links = model.pairing.links
+    ours = links.of_kind(ch.DONOR_KIND)
+    assert ours.any() and set(county.village_counties()[links.village[ours]]) == {"山县"}

@@ -175,13 +175,14 @@ class Cadre(Organisation):
 
 
 def build_cadres(model: Any, scenario: Any, rng: np.random.Generator) -> list[Cadre]:
-    """Every cadre_household policy's cadres by rank, at the county seat (of the first recipient county, if named)."""
+    """Every cadre_household policy's cadres by rank, at the seat of the county whose cadres they are: the first donor
+    county if named (the candidate rule keeps only cadres there), else the first recipient county, else the region's."""
     roster = Roster(hire_radius_km=float(scenario.enterprises.hire_radius_km))
     ours = [policy for policy in scenario.pairing.policies if policy.type == POLICY_TYPE]
     cadres: list[Cadre] = []
     for policy in ours:
         settings: CadreHouseholdSettings = policy.options
-        county = policy.recipient_counties[0] if policy.recipient_counties else None
+        county = (policy.donor_counties or policy.recipient_counties or [None])[0]
         seat = scenario.region.seat_of(county)
         prefix = f"{policy.label} " if len(ours) > 1 else ""
         for rank, count, quota in settings.cadres():
