@@ -368,7 +368,8 @@ def give_assets(inputs: FlowInputs) -> Moved:
     households = _households_per_link(roster, len(links))
     sent = per_household * households
     lost = sent * inputs.failure.leakage
-    inputs.stocks.support_assets[roster.rows] += per_household[roster.link] * (1.0 - inputs.failure.leakage)
+    # add.at: a household re-paired after a round has an entry of its ended link too (which gives nothing)
+    np.add.at(inputs.stocks.support_assets, roster.rows, per_household[roster.link] * (1.0 - inputs.failure.leakage))
     full_plan = full_plan_this_month(links, ASSETS) * ours * households
     return Moved(sent, {ASSETS: float(sent.sum())}, lost=lost, full_plan=full_plan)
 
