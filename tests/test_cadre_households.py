@@ -554,3 +554,19 @@ def test_cadres_of_a_named_donor_county_sit_there_and_pair_in_the_recipient_coun
     links = model.pairing.links
     ours = links.of_kind(ch.DONOR_KIND)
     assert ours.any() and set(county.village_counties()[links.village[ours]]) == {"山县"}
+
+
+def test_the_over_serving_limit_does_not_thin_the_cadres_links():
+    """Under ``max_policies_per_village`` the rule shares the cadres' links over the villages it may pair, not over
+    villages that are then dropped: as many links as without the limit, but for each village's rounding down."""
+    cadre_links = {}
+    for limit in (None, 2, 1):
+        data = small_with_cadres(years=1, only=False)
+        if limit is not None:
+            data["pairing"]["max_policies_per_village"] = limit
+        model = PairingModel(parse_scenario(data, source="test scenario"), rng=1)
+        table = model.pairing.link_table()
+        cadre_links[limit] = len(table[table.policy == CADRES])
+    villages = small_with_cadres()["pairing"]["policies"][-1]["pairs"]
+    assert cadre_links[2] >= cadre_links[None] - villages
+    assert cadre_links[1] >= cadre_links[None] - villages

@@ -19,7 +19,7 @@ from sim import app
 from sim.errors import InputError
 from sim.model import PairingModel
 from sim.outcome_registry import OUTCOMES
-from sim.pairing import flows, learning, registry
+from sim.pairing import cadre_households, flows, learning, registry
 from sim.pairing.config import Policy
 from sim.pairing.matching import match
 from sim.pairing.policies import Targeting
@@ -313,3 +313,9 @@ def test_the_label_and_colour_come_from_the_registry_to_the_app_and_report():
     legend = {text.get_text() for text in app.draw_pairing_network(model).axes[0].get_legend().get_texts()}
     assert "branches: On-site learning" in legend  # the network's legend, without the gloss matplotlib cannot draw
     assert OUTCOMES["study_days"].label == "Learner-days on site" and OUTCOMES["study_days"].pairing
+
+
+def test_a_working_month_has_one_length_for_every_form():
+    """Learners' and cadres' days are priced from monthly pay by the same paid days a month (one figure, in the registry)."""
+    assert learning.WORKING_DAYS_PER_MONTH is registry.WORKING_DAYS_PER_MONTH
+    assert cadre_households.WORKING_DAYS_PER_MONTH is registry.WORKING_DAYS_PER_MONTH

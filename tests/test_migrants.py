@@ -7,6 +7,7 @@ import copy
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from sim.model import PairingModel
 from sim.pairing import migrants
 from sim.report import node_kinds
 from sim.runner import run_model
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = yaml.safe_load((ROOT / "scenarios" / "small.yaml").read_text(encoding="utf-8"))
@@ -223,3 +224,30 @@ def test_the_app_and_the_report_name_the_type_and_the_donor_kind_from_the_regist
     assert build_model_params(spec)["migrant_members"]["label"] == "Migrant-member pairing (流动型)"
     looks = node_kinds()["migrant_branch"]
     assert (looks.label, looks.colour) == ("migrant branches (流动党组织)", "#7f7f7f")
+
+
+def two_unnamed_policies(premiums: tuple[float, float]) -> PairingModel:
+    """small.yaml with two unnamed migrant-member policies (both labelled 'migrant_members'), one branch each."""
+    spec = copy.deepcopy(SMALL)
+    for premium in premiums:
+        settings = {"branches": 1, "referral_wage_premium": premium}
+        spec["pairing"]["policies"].append(
+            {"type": "migrant_members", "pairs": 3, "flows": {"job_referrals": 5}, "settings": settings}
+        )
+    return PairingModel(parse_scenario(spec, source="test"), rng=1, overrides={"horizon_years": 1})
+
+
+def test_two_unnamed_policies_keep_their_own_branches_and_premiums():
+    """Branches belong to their policy, not its label: two policies of the same label neither share branches nor
+    mix premiums."""
+    model = two_unnamed_policies((0.5, 0.0))
+    first, second = len(SMALL["pairing"]["policies"]), len(SMALL["pairing"]["policies"]) + 1
+    links = model.pairing.links
+    assert set(links.donor_index[links.policy == first].tolist()) == {0}  # the first policy's one branch
+    assert set(links.donor_index[links.policy == second].tolist()) == {1}
+    branches = model.organisations["migrant_branch"]
+    branches[0].placed[0] = 1.0  # one worker placed by each policy's branch, in different households
+    branches[1].placed[1] = 1.0
+    inputs = SimpleNamespace(policies=model.spec.pairing.policies)
+    premium = migrants._premium_per_household(inputs, branches)
+    assert premium[0] == 0.5 and premium[1] == 0.0

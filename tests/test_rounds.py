@@ -7,6 +7,7 @@ Everything runs small.yaml (40 villages, 5 policies) for one to three years.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ from sim.experiment import load_experiment
 from sim.model import PairingModel
 from sim.outcome_registry import OUTCOMES
 from sim.pairing.links import ACTIVE, DISSOLVED, ENDED
+from sim.pairing.registry import policy_types
 from sim.pairing.rounds import served_by_policies
 from sim.results import load_results
 from sim.runner import run_model
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "scenarios" / "small.yaml"
@@ -195,6 +197,48 @@ def test_the_same_seed_gives_the_same_rounds() -> None:
     rounds = {"every_months": 6, "dissolve_each_round": True}
     overrides = with_rounds(rounds, **{"pairing.max_policies_per_village": 2})
     pd.testing.assert_frame_equal(monthly(overrides, seed=5), monthly(overrides, seed=5), check_exact=True)
+
+
+EVERY_FORM = [  # one policy of each form issue 14 added, after small.yaml's five
+    {"type": "merge", "name": "合建", "pairs": 2, "flows": {"funds": 83000, "trainees": 37}},
+    {"type": "on_site_learning", "name": "跟学", "pairs": 2, "flows": {"study_days": 20}},
+    {"type": "migrant_members", "name": "流动型", "pairs": 2, "flows": {"job_referrals": 5}},
+    {
+        "type": "cadre_household",
+        "name": "干部结对",
+        "pairs": 3,
+        "settings": {"county_leaders": 2, "section_chiefs": 4, "deputy_section_chiefs": 6, "ordinary_cadres": 10},
+        "flows": {"household_assets": 2000},
+    },
+]
+
+
+def test_every_candidate_rule_is_asked_for_its_open_places_and_never_offers_a_barred_village(monkeypatch) -> None:
+    """Under the limit and rounds a rule is handed the barred villages (``Targeting.barred``) and asked for exactly the
+    places it may fill, so a rule that shares its donors over its villages (cadres by poor households) puts none of
+    them on a village that would then be dropped."""
+    asked: list[tuple[str, int, int]] = []
+    for name, entry in list(policy_types().items()):
+
+        def spy(county, policy, targeting, rule=entry.candidates):
+            candidates = rule(county, policy, targeting)
+            assert targeting.barred is not None
+            assert not targeting.barred[candidates.recipients].any(), policy.type
+            asked.append((policy.type, policy.pairs, int(targeting.barred.sum())))
+            return candidates
+
+        monkeypatch.setitem(policy_types(), name, replace(entry, candidates=spy))
+    data = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
+    data["pairing"]["policies"] += copy.deepcopy(EVERY_FORM)
+    rounds = {"every_months": 6, "dissolve_each_round": True, "ramp_up_months": 0}
+    overrides = {**with_rounds(rounds, years=1), "pairing.max_policies_per_village": 2}
+    model = PairingModel(parse_scenario(data, source="test"), rng=1, overrides=overrides)
+    for _ in range(12):
+        model.step()
+    pairs = {policy.type: policy.pairs for policy in model.spec.pairing.policies}
+    assert {kind for kind, _, _ in asked} == set(pairs)  # every form was asked, at the start and at rounds
+    assert any(barred for _, _, barred in asked)  # some were asked with villages barred
+    assert all(places <= pairs[kind] for kind, places, _ in asked)  # never widened past the policy's pairs
 
 
 def test_churn_outcomes_are_registered_pairing_outcomes() -> None:

@@ -41,8 +41,9 @@ from sim.labour import lexsort_order
 from sim.pairing.config import Effects, Policy
 from sim.pairing.county import County
 from sim.pairing.flows import FlowInputs, Moved, full_plan_this_month, planned_this_month
-from sim.pairing.policies import Candidates, Targeting, donor_pool, eligible_villages, untyped
+from sim.pairing.policies import Candidates, Targeting, donor_pool, recipient_villages, untyped
 from sim.pairing.registry import (
+    WORKING_DAYS_PER_MONTH,
     CountyCounts,
     DonorKind,
     Flow,
@@ -73,9 +74,6 @@ RANK_LABELS = {
 ABLE, PARTLY_ABLE, UNABLE = 0, 1, 2
 GROUP_NAMES = {ABLE: "able", PARTLY_ABLE: "partly able", UNABLE: "unable"}
 """The documents' groups by ability to work (有劳动能力, 部分劳动能力, 基本丧失劳动能力)."""
-
-WORKING_DAYS_PER_MONTH = 21.75
-"""Paid working days in a month (the labour law's monthly average): turns ``cadre_monthly_cost`` into a day's pay."""
 
 
 class CadreHouseholdSettings(Strict):
@@ -217,7 +215,7 @@ def cadre_household(county: County, policy: Policy, targeting: Targeting) -> Can
     pool = donor_pool(county, POLICY_TYPE, policy.donor_counties)
     made_here = {id(p) for p in {id(c.policy): c.policy for c in pool}.values() if same_policy_but_pairs(p, policy)}
     cadres = [c for c in pool if id(c.policy) in made_here]
-    eligible = eligible_villages(county, policy.recipient_counties)
+    eligible = recipient_villages(county, policy, targeting)
     if not cadres:
         return Candidates([], eligible[:0], np.zeros((0, 0)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     h = county.households

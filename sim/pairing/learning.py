@@ -19,16 +19,21 @@ from pydantic import Field, model_validator
 from sim.pairing.config import Effects, Policy
 from sim.pairing.county import County
 from sim.pairing.flows import FlowInputs, Moved, per_link, planned_this_month
-from sim.pairing.policies import Candidates, Targeting, eligible_villages, top, untyped
-from sim.pairing.registry import CountyCounts, Flow, PolicyType, Prices, register_flow, register_policy_type
+from sim.pairing.policies import Candidates, Targeting, eligible_villages, recipient_villages, top, untyped
+from sim.pairing.registry import (
+    WORKING_DAYS_PER_MONTH,
+    CountyCounts,
+    Flow,
+    PolicyType,
+    Prices,
+    register_flow,
+    register_policy_type,
+)
 from sim.scenario import Economy
 from sim.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Share, Strict
 
 FLOW = "study_days"
 POLICY_TYPE = "on_site_learning"
-
-WORKING_DAYS_PER_MONTH = 21.75
-"""Paid working days in a month (the labour law's monthly average): turns a secretary's monthly pay into a day's."""
 
 
 class LearningSettings(Strict):
@@ -106,7 +111,7 @@ def on_site_learning(county: County, policy: Policy, targeting: Targeting) -> Ca
     """
     settings = policy.options
     need, priority = targeting.need, targeting.priority
-    learners = top(priority, eligible_villages(county, policy.recipient_counties), policy.pairs)
+    learners = top(priority, recipient_villages(county, policy, targeting), policy.pairs)
     others = np.setdiff1d(eligible_villages(county, policy.donor_counties), learners)
     hosts = top(1.0 - need, others, host_count(len(others), policy.pairs * policy.donors_per_pair, settings))
     xy = county.village_xy()

@@ -31,7 +31,7 @@ from sim.pairing.config import Policy
 from sim.pairing.county import County
 from sim.pairing.flows import FlowInputs, Moved, per_link
 from sim.pairing.links import REVERTED
-from sim.pairing.policies import HOST_CLUSTERING, Candidates, Targeting, eligible_villages, top, untyped
+from sim.pairing.policies import HOST_CLUSTERING, Candidates, Targeting, eligible_villages, recipient_villages, top, untyped
 from sim.pairing.registry import CountyCounts, Flow, PolicyType, Prices, register_flow, register_policy_type
 from sim.schema import NonNegativeFloat, PositiveFloat, Share, Strict
 
@@ -80,7 +80,7 @@ def merge_candidates(county: County, policy: Policy, targeting: Targeting) -> Ca
     donor, village, distance = near.point, near.target, near.distance
     strong = donor_rows[donor]
     allowed = (
-        np.isin(village, eligible_villages(county, policy.recipient_counties))
+        np.isin(village, recipient_villages(county, policy, targeting))
         & (strong != village)
         & (need[strong] < need[village])
         & (np.abs(leadership[strong] - leadership[village]) <= settings.max_leadership_gap)

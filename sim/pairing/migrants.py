@@ -21,7 +21,7 @@ from sim.labour import lexsort_order
 from sim.pairing.config import Effects, Policy
 from sim.pairing.county import County
 from sim.pairing.flows import FlowInputs, Moved, per_link, planned_this_month, village_rows
-from sim.pairing.policies import Candidates, Targeting, eligible_villages, untyped
+from sim.pairing.policies import Candidates, Targeting, recipient_villages, untyped
 from sim.pairing.registry import (
     DonorKind,
     Flow,
@@ -67,24 +67,26 @@ DEFAULTS = MigrantMembersSettings()
 class MigrantBranch(Organisation):
     """A branch of members working away (流动党组织), e.g. 灌南县驻杭流动党委; it sits away, shown at its county's seat.
 
-    ``placed`` counts, per household, the referred workers still away in the jobs this branch found them.
+    ``policy_index`` is the scenario's policy (its position) that built the branch and alone pairs through it: two
+    policies may share a label. ``placed`` counts, per household, the referred workers still away in the jobs this
+    branch found them.
     """
 
     kind = "migrant_branch"
 
     def __init__(
-        self, model: Any, index: int, name: str, town: str, xy: tuple[float, float], policy: str, households: int
+        self, model: Any, index: int, name: str, town: str, xy: tuple[float, float], policy_index: int, households: int
     ) -> None:
         super().__init__(model, index, name, town)
         self.xy = xy
-        self.policy = policy
+        self.policy_index = policy_index
         self.placed = np.zeros(households)
 
 
 def build_migrant_branches(model: Any, scenario: Any, rng: np.random.Generator) -> list[MigrantBranch]:
     """Each migrant-member policy's branches (its ``settings.branches``), shown at the seat of its donors' county."""
     region, branches = scenario.region, []
-    for policy in scenario.pairing.policies:
+    for policy_index, policy in enumerate(scenario.pairing.policies):
         if policy.type != POLICY_TYPE:
             continue
         seat = region.seat_of(policy.donor_counties[0] if policy.donor_counties else None)
@@ -93,7 +95,8 @@ def build_migrant_branches(model: Any, scenario: Any, rng: np.random.Generator) 
         for number in range(policy.options.branches):
             index = len(branches)
             name = f"{policy.label} migrant branch {number + 1}"
-            branches.append(MigrantBranch(model, index, name, seat, (float(x), float(y)), policy.label, len(model.households)))
+            xy = (float(x), float(y))
+            branches.append(MigrantBranch(model, index, name, seat, xy, policy_index, len(model.households)))
     return branches
 
 
@@ -102,9 +105,9 @@ def home_villages(county: County, policy: Policy, targeting: Targeting) -> Candi
     natural partners (a branch organises the members from there). Any of the policy's branches may take any of them;
     each takes an even share of the pairs."""
     h = county.households
-    branches = [b for b in county.organisations["migrant_branch"] if b.policy == policy.label]
+    branches = [b for b in county.organisations["migrant_branch"] if b.policy_index == targeting.policy_index]
     away = h.village_sum(h.migrants.astype(float))
-    eligible = eligible_villages(county, policy.recipient_counties)
+    eligible = recipient_villages(county, policy, targeting)
     # Most migrants first; the programme's targeting priority breaks ties.
     recipients = eligible[np.lexsort((-targeting.priority[eligible], -away[eligible]))[: policy.pairs]]
     scores = np.tile(away[recipients], (len(branches), 1))
@@ -206,8 +209,8 @@ def refer_jobs(inputs: FlowInputs) -> Moved:
 
 def _premium_per_household(inputs: FlowInputs, branches: list[MigrantBranch]) -> np.ndarray:
     """Each household's referred jobs' wage premium: its placing branches' policies' settings, weighted by the workers each placed."""
-    premium = {policy.label: policy.options.referral_wage_premium for policy in inputs.policies if policy.type == POLICY_TYPE}
-    values = np.array([premium.get(branch.policy, 0.0) for branch in branches])
+    policies = inputs.policies
+    values = np.array([policies[b.policy_index].options.referral_wage_premium if policies else 0.0 for b in branches])
     if not values.any():
         return np.zeros(1)
     placed = np.array([branch.placed for branch in branches])

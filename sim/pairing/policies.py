@@ -63,11 +63,18 @@ def percentile_rank(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Targeting:
-    """Whom the programme serves first, computed once when pairs are formed."""
+    """Whom a formation serves first, computed once when pairs are formed, and whom it may not serve."""
 
     need: np.ndarray  # each village's need for help, in [0, 1] (village_need)
     priority: np.ndarray  # each village's claim to be served first (targeting_priority)
     strong_first: float  # the failure mode that bends targeting towards the strong
+    barred: np.ndarray | None = None
+    """Villages this formation may not pair (already served by the policy, or by ``max_policies_per_village``
+    policies; sim/pairing/rounds.py), as a mask over villages; ``None``: none. A rule picks its recipients from
+    :func:`recipient_villages`, so it never shares out its donors over a village that would be dropped."""
+    policy_index: int | None = None
+    """The scenario's policy that forms (its position), for a rule whose donors belong to one policy (migrant branches):
+    two policies may share a label."""
 
 
 def village_need(county: County) -> np.ndarray:
@@ -137,7 +144,7 @@ def city_village(county: County, policy: Policy, targeting: Targeting) -> Candid
     """Departments and communities (部门+村, 社区+村) with the neediest villages."""
     priority = targeting.priority
     donors = donor_pool(county, "city_village", policy.donor_counties)
-    eligible = eligible_villages(county, policy.recipient_counties)
+    eligible = recipient_villages(county, policy, targeting)
     # Untyped: the neediest villages, any donor. Typed: any village a donor type fits, neediest first.
     recipients = eligible if policy.typed else top(priority, eligible, policy.pairs)
     scores = np.tile(priority[recipients], (len(donors), 1))
@@ -163,7 +170,7 @@ def village_enterprise(county: County, policy: Policy, targeting: Targeting) -> 
     priority = targeting.priority
     donors = donor_pool(county, "village_enterprise", policy.donor_counties)
     near = within(np.array([e.xy for e in donors]).reshape(-1, 2), county.village_xy(), HOST_RADIUS_KM)
-    recipients = np.intersect1d(near.target, eligible_villages(county, policy.recipient_counties))
+    recipients = np.intersect1d(near.target, recipient_villages(county, policy, targeting))
     keep = np.isin(near.target, recipients)
     position = np.searchsorted(recipients, near.target[keep])  # each kept link's recipient, as a position in recipients
     score = priority[recipients][position] - near.distance[keep] / HOST_RADIUS_KM
@@ -186,7 +193,7 @@ def strong_weak(county: County, policy: Policy, targeting: Targeting) -> Candida
     A link's score is strength x proximity x industry similarity.
     """
     need, priority = targeting.need, targeting.priority
-    recipients = top(priority, eligible_villages(county, policy.recipient_counties), policy.pairs)
+    recipients = top(priority, recipient_villages(county, policy, targeting), policy.pairs)
     others = np.setdiff1d(eligible_villages(county, policy.donor_counties), recipients)
     strong = top(1.0 - need, others, policy.pairs * policy.donors_per_pair)
     xy = county.village_xy()
@@ -211,7 +218,7 @@ def industry_chain(county: County, policy: Policy, targeting: Targeting) -> Cand
     priority = targeting.priority
     industry = county.villages["industry"].to_numpy()
     donors = donor_pool(county, "industry_chain", policy.donor_counties)[: policy.pairs]
-    eligible = eligible_villages(county, policy.recipient_counties)
+    eligible = recipient_villages(county, policy, targeting)
     recipients = eligible[np.isin(industry[eligible], [c.industry for c in donors])]
     scores = np.array([np.where(industry[recipients] == c.industry, priority[recipients], -np.inf) for c in donors]).reshape(
         len(donors), len(recipients)
@@ -230,7 +237,7 @@ def cadre_dispatch(county: County, policy: Policy, targeting: Targeting) -> Cand
     """First secretaries (第一书记) from departments to the villages with the weakest leadership."""
     donors = [d for d in donor_pool(county, "cadre_dispatch", policy.donor_counties) if d.cadres > 0]
     weakness = leadership_weakness(county, targeting.strong_first)
-    recipients = top(weakness, eligible_villages(county, policy.recipient_counties), policy.pairs)
+    recipients = top(weakness, recipient_villages(county, policy, targeting), policy.pairs)
     scores = np.tile(weakness[recipients], (len(donors), 1))
     capacity = np.array([d.cadres for d in donors], dtype=np.int64)
     return Candidates(donors, recipients, scores, capacity, np.ones(len(recipients), np.int64), weakness[recipients])
@@ -246,7 +253,7 @@ def mountain_sea(county: County, policy: Policy, targeting: Targeting) -> Candid
     """
     priority = targeting.priority
     donors = donor_pool(county, "mountain_sea", policy.donor_counties)
-    recipients = top(priority, eligible_villages(county, policy.recipient_counties), policy.pairs)
+    recipients = top(priority, recipient_villages(county, policy, targeting), policy.pairs)
     scores = np.tile(priority[recipients], (len(donors), 1))
     capacity = spread_capacity(len(donors), policy.pairs * policy.donors_per_pair)
     return Candidates(
@@ -355,6 +362,14 @@ def eligible_villages(county: County, counties: list[str] | None = None) -> np.n
     if counties is None:
         return np.arange(len(county.villages))
     return np.flatnonzero(np.isin(county.village_counties(), counties))
+
+
+def recipient_villages(county: County, policy: Policy, targeting: Targeting) -> np.ndarray:
+    """Village rows ``policy`` may pair in this formation: those of its ``recipient_counties`` not barred, in row order."""
+    eligible = eligible_villages(county, policy.recipient_counties)
+    if targeting.barred is None:
+        return eligible
+    return eligible[~targeting.barred[eligible]]
 
 
 def within_counties(county: County, policy: Policy, candidates: Candidates) -> Candidates:

@@ -14,6 +14,7 @@ donor kind and flow means comes from :mod:`~sim.pairing.registry`.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import mesa
 import networkx as nx
@@ -101,7 +102,8 @@ class PairingProgramme:
                     county, self.links, index, policy, policy.pairs, barred, targeting, self.rng, at_most=False
                 )
             else:
-                candidates = None if policy.explicit else policy_types()[policy.type].candidates(county, policy, targeting)
+                ours = replace(targeting, policy_index=index)  # a rule whose donors belong to one policy finds them
+                candidates = None if policy.explicit else policy_types()[policy.type].candidates(county, policy, ours)
                 groups = plan_links(county, index, policy, candidates, self.rng)
             self._create_branches(index, groups, step=0, weak=weak)
         formed = self.formation.take()

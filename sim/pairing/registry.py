@@ -71,6 +71,11 @@ class DonorKind:
     code: int = -1  # position in the registry, the number stored in link arrays (set by register_donor_kind)
 
 
+WORKING_DAYS_PER_MONTH = 21.75
+"""Paid working days in a month, (365 - 104 weekend days) / 12, the monthly average China's labour rules pay by (public
+holidays are paid): turns a monthly pay in a flow's unit costs (a village secretary's, a cadre's) into a day's."""
+
+
 @dataclass(frozen=True)
 class Prices:
     """This month's prices, which a flow's cost rule applies to unit costs stated in start-year yuan.

@@ -15,10 +15,11 @@ both again at every round.
 ``Pairing.max_policies_per_village`` keeps a village served by that many policies' active pairs out of every
 formation (start and rounds), so the neediest villages are not served by every policy at once.
 
-A policy's candidate rule picks its own recipients (the neediest, the weakest-led, a chain's villages) and knows
-nothing of who is already served, so a round asks it for as many more places as there are villages it must skip,
-then forbids those villages and the donors' places already in use (:func:`plan_round`). Nothing here draws a random
-number unless a scenario asks for rounds or the limit, so other scenarios' runs are unchanged to the bit.
+A policy's candidate rule picks its own recipients (the neediest, the weakest-led, a chain's villages): a formation
+hands it the villages it may not pair (``Targeting.barred``), so the rule chooses among the open ones and shares its
+donors out over those alone, and asks it for exactly the places it fills; the donors' places already in use are then
+taken off (:func:`plan_round`). Nothing here draws a random number unless a scenario asks for rounds or the limit,
+so other scenarios' runs are unchanged to the bit.
 """
 
 from __future__ import annotations
@@ -95,21 +96,23 @@ def plan_round(
 ) -> list[list[LinkSpec]]:
     """Up to ``places`` new branches of a policy, none with a ``barred`` village and none over a donor's spare places.
 
-    The rule is asked for ``places`` plus the barred villages, so that skipping them still leaves enough; the donors'
-    places taken by the policy's active links are taken off their capacity. ``at_most``: form what can be formed (a
-    round mid-run) instead of refusing the scenario when fewer than ``places`` can (the start).
+    The rule is asked for ``places`` and handed ``barred`` (``Targeting.barred``), so it picks among the open villages
+    only; the donors' places taken by the policy's active links are taken off their capacity. ``at_most``: form what
+    can be formed (a round mid-run) instead of refusing the scenario when fewer than ``places`` can (the start).
     """
     if places <= 0:
         return []
-    widened = policy.model_copy(update={"pairs": places + int(barred.sum())})
-    candidates = policy_types()[policy.type].candidates(county, widened, targeting)
+    asked = policy.model_copy(update={"pairs": places})
+    ours = replace(targeting, barred=barred, policy_index=policy_index)
+    candidates = policy_types()[policy.type].candidates(county, asked, ours)
     candidates = _without_places_in_use(candidates, links, policy_index, barred)
-    return plan_links(county, policy_index, policy.model_copy(update={"pairs": places}), candidates, rng, at_most=at_most)
+    return plan_links(county, policy_index, asked, candidates, rng, at_most=at_most)
 
 
 def _without_places_in_use(candidates: Candidates, links: Links, policy_index: int, barred: np.ndarray) -> Candidates:
-    """The candidates with barred recipients given no room, donors' capacity less the policy's active links they hold,
-    and no village that the policy serves acting as a donor in it."""
+    """The candidates with donors' capacity less the policy's active links they hold, no village that the policy serves
+    acting as a donor in it, and barred recipients given no room (a registered rule that picks its villages without
+    ``recipient_villages`` still pairs none of them)."""
     ours = links.active & (links.policy == policy_index)
     in_use: dict[tuple[int, int], int] = {}
     for kind, index in zip(links.donor_kind[ours].tolist(), links.donor_index[ours].tolist(), strict=True):
