@@ -124,6 +124,19 @@ def test_villages_are_those_of_highest_poverty_incidence():
     assert sorted(served.tolist()) == sorted(np.argsort(-incidence, kind="stable")[:4].tolist())
 
 
+def test_two_policies_alike_but_for_pairs_keep_their_own_cadres():
+    """Cadres pair under the policy that made them, found by its index: two cadre-household policies that differ only in
+    their pairs (as a formation's copy of a policy does) never lend each other cadres."""
+    data = small_with_cadres(years=1)
+    data["pairing"]["policies"].append({**copy.deepcopy(data["pairing"]["policies"][0]), "pairs": 2})
+    model = PairingModel(parse_scenario(data, source="test scenario"), rng=1)
+    links, cadres = model.pairing.links, cadres_of(model)
+    ours = links.of_kind(ch.DONOR_KIND)
+    assert set(links.policy[ours].tolist()) == {0, 1}
+    made_by = np.array([cadres[int(i)].policy_index for i in links.donor_index[ours]])
+    np.testing.assert_array_equal(made_by, links.policy[ours])
+
+
 def test_too_few_cadres_for_the_villages_asked_is_one_clear_line():
     data = small_with_cadres(county_leaders=0, section_chiefs=0, deputy_section_chiefs=0, ordinary_cadres=2)
     with pytest.raises(InputError, match=r"pairing.policies\[0\].pairs: 4 pairs requested but only 2 can be formed"):

@@ -158,13 +158,22 @@ class Cadre(Organisation):
     kind = DONOR_KIND
 
     def __init__(
-        self, model: Any, index: int, name: str, town: str, rank: str, quota: int, villages: int, policy: Policy, roster: Roster
+        self,
+        model: Any,
+        index: int,
+        name: str,
+        town: str,
+        rank: str,
+        quota: int,
+        villages: int,
+        policy_index: int,
+        roster: Roster,
     ) -> None:
         super().__init__(model, index, name, town)
         self.rank = rank
         self.quota = quota
         self.villages = villages
-        self.policy = policy  # the scenario's policy whose settings made this cadre (it pairs under that one only)
+        self.policy_index = policy_index  # the scenario's policy whose settings made this cadre (it pairs under that one only)
         self.roster = roster
         self.households = np.empty(0, np.int64)  # rows of the poor households paired with this cadre, set at first move
 
@@ -176,9 +185,9 @@ def build_cadres(model: Any, scenario: Any, rng: np.random.Generator) -> list[Ca
     """Every cadre_household policy's cadres by rank, at the seat of the county whose cadres they are: the first donor
     county if named (the candidate rule keeps only cadres there), else the first recipient county, else the region's."""
     roster = Roster(hire_radius_km=float(scenario.enterprises.hire_radius_km))
-    ours = [policy for policy in scenario.pairing.policies if policy.type == POLICY_TYPE]
+    ours = [(index, policy) for index, policy in enumerate(scenario.pairing.policies) if policy.type == POLICY_TYPE]
     cadres: list[Cadre] = []
-    for policy in ours:
+    for policy_index, policy in ours:
         settings: CadreHouseholdSettings = policy.options
         county = (policy.donor_counties or policy.recipient_counties or [None])[0]
         seat = scenario.region.seat_of(county)
@@ -187,7 +196,7 @@ def build_cadres(model: Any, scenario: Any, rng: np.random.Generator) -> list[Ca
             villages = settings.villages_per_county_leader if rank == "county_leader" else 1
             for k in range(count):
                 name = f"{prefix}{rank.replace('_', ' ')} {k + 1}"
-                cadres.append(Cadre(model, len(cadres), name, seat, rank, quota, villages, policy, roster))
+                cadres.append(Cadre(model, len(cadres), name, seat, rank, quota, villages, policy_index, roster))
     return cadres
 
 
@@ -213,8 +222,7 @@ def cadre_household(county: County, policy: Policy, targeting: Targeting) -> Can
     one each, and no more than would pair every poor household at the cadres' average households per link).
     """
     pool = donor_pool(county, POLICY_TYPE, policy.donor_counties)
-    made_here = {id(p) for p in {id(c.policy): c.policy for c in pool}.values() if same_policy_but_pairs(p, policy)}
-    cadres = [c for c in pool if id(c.policy) in made_here]
+    cadres = [c for c in pool if c.policy_index == targeting.policy_index]
     eligible = recipient_villages(county, policy, targeting)
     if not cadres:
         return Candidates([], eligible[:0], np.zeros((0, 0)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
@@ -233,12 +241,6 @@ def cadre_household(county: County, policy: Policy, targeting: Targeting) -> Can
     wanted = np.maximum(np.minimum(need, share), 1).astype(np.int64)
     scores = np.tile(incidence[recipients], (len(cadres), 1))
     return Candidates(cadres, recipients, scores, capacity, wanted, incidence[recipients])
-
-
-def same_policy_but_pairs(made_by: Policy, policy: Policy) -> bool:
-    """Whether cadres made by ``made_by`` serve ``policy``: the same policy, or a copy that asks for another number of
-    pairs (a formation under rounds or the over-serving limit asks the rule with one, sim/pairing/rounds.py)."""
-    return made_by is policy or made_by.model_dump(exclude={"pairs"}) == policy.model_dump(exclude={"pairs"})
 
 
 def cadre_household_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
