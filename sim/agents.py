@@ -199,3 +199,56 @@ class JointBranch(Organisation):
             "effort": 1.0,
             "last_rating": "unrated",
         }
+
+
+class Cadre(Organisation):
+    """A county cadre (干部) who pairs with poor households: ``quota`` of them, in ``villages`` villages at most.
+
+    Cadre–household pairing (sim/pairing/cadre_households.py, Xunwu's "2+10864") builds and uses it; it lives here so
+    that validating a scenario, which loads the registries, imports no Mesa.
+    """
+
+    kind = "cadre"
+
+    def __init__(
+        self,
+        model: Any,
+        index: int,
+        name: str,
+        town: str,
+        rank: str,
+        quota: int,
+        villages: int,
+        policy_index: int,
+        roster: Any,
+    ) -> None:
+        super().__init__(model, index, name, town)
+        self.rank = rank
+        self.quota = quota
+        self.villages = villages
+        self.policy_index = policy_index  # the scenario's policy whose settings made this cadre (it pairs under that one only)
+        self.roster = roster  # the programme's register of paired households (cadre_households.Roster), shared by all cadres
+        self.households = np.empty(0, np.int64)  # rows of the poor households paired with this cadre, set at first move
+
+    def node_attributes(self) -> dict[str, str | int | float]:
+        return {**super().node_attributes(), "rank": self.rank}
+
+
+class MigrantBranch(Organisation):
+    """A branch of members working away (流动党组织), e.g. 灌南县驻杭流动党委; it sits away, shown at its county's seat.
+
+    ``policy_index`` is the scenario's policy (its position) that built the branch and alone pairs through it: two
+    policies may share a label. ``placed`` counts, per household, the referred workers still away in the jobs this
+    branch found them. Migrant-member pairing (sim/pairing/migrants.py) builds and uses it; it lives here so that
+    validating a scenario, which loads the registries, imports no Mesa.
+    """
+
+    kind = "migrant_branch"
+
+    def __init__(
+        self, model: Any, index: int, name: str, town: str, xy: tuple[float, float], policy_index: int, households: int
+    ) -> None:
+        super().__init__(model, index, name, town)
+        self.xy = xy
+        self.policy_index = policy_index
+        self.placed = np.zeros(households)

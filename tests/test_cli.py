@@ -337,7 +337,9 @@ def test_monthly_table(small_run):
     assert set(monthly.columns) - {"step"} == set(OUTCOMES)
     assert monthly["year"].iloc[0] == 2009 and monthly["year"].iloc[-1] == 2011
     assert list(monthly.loc[monthly["month"] == 0, "step"]) == [0, 12, 24]
-    assert monthly.drop(columns=["year", "month", "step"]).notna().all().all()
+    # Every outcome is defined every month, but villagers' satisfaction before pairs have delivered a month (step 0).
+    assert monthly.drop(columns=["year", "month", "step", "villager_satisfaction"]).notna().all().all()
+    assert monthly["villager_satisfaction"].isna().tolist() == [True] + [False] * 24
 
 
 def test_villages_table(small_run):

@@ -215,3 +215,12 @@ def test_a_registration_before_anything_is_read_comes_after_the_built_ins():
     )
     done = subprocess.run([sys.executable, "-c", first_type], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["t", str(len(registry.policy_types()) + 1)]
+
+
+@pytest.mark.parametrize("first", ["sim.pairing.learning", "sim.pairing.migrants", "sim.pairing.merging"])
+def test_the_registries_order_is_the_same_whichever_form_a_process_imports_first(first):
+    """Codes, flows' turns and the tables' columns must not depend on import order (a test importing one form first
+    once reordered the golden tables' columns)."""
+    script = f"import {first}\nfrom sim.pairing import registry\nprint(list(registry.policy_types()), list(registry.flows()))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"{list(registry.policy_types())} {list(registry.flows())}"

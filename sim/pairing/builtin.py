@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.pairing import flows, policies
+from sim.pairing import cadre_households, flows, learning, merging, migrants, policies
 from sim.pairing.config import Effects
 from sim.pairing.county import County, Month
 from sim.pairing.registry import (
@@ -164,11 +164,8 @@ for policy_type in (
     register_policy_type(policy_type)
 
 
-# The source documents' further forms (issue 14), each one module with its own register_* calls, loaded after the
-# built-ins so their donor kinds' codes and their flows' turns come after them (in this, alphabetical, order).
-from sim.pairing import (  # noqa: F401  (imported for their registrations)
-    cadre_households,  # cadres paired with poor households (干部结对帮扶户)
-    learning,  # on-site learning (现场跟学)
-    merging,  # merged branches (合建)
-    migrants,  # migrant-member pairing (流动型)
-)
+# The source documents' further forms (issue 14), each one module whose register() adds its entries. They are called
+# here, after the built-ins and in this order, so donor kinds' codes, flows' turns and the output tables' columns are
+# the same in every process, whichever module it imported first.
+for form in (cadre_households, learning, merging, migrants):
+    form.register()

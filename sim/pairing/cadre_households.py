@@ -31,12 +31,11 @@ books the 低保 top-ups the government pays the households the cadres enrolled,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field
 
-from sim.agents import Organisation
 from sim.labour import lexsort_order
 from sim.pairing.config import Effects, Policy
 from sim.pairing.county import County
@@ -56,6 +55,9 @@ from sim.pairing.registry import (
 from sim.region import region_town_centres
 from sim.scenario import Economy
 from sim.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Share, Strict
+
+if TYPE_CHECKING:
+    from sim.agents import Cadre  # built in the builder only: importing it here would import Mesa
 
 POLICY_TYPE = "cadre_household"
 DONOR_KIND = "cadre"
@@ -152,38 +154,11 @@ class Roster:
         self.assigned_links.add(link)
 
 
-class Cadre(Organisation):
-    """A county cadre (干部) who pairs with poor households: ``quota`` of them, in ``villages`` villages at most."""
-
-    kind = DONOR_KIND
-
-    def __init__(
-        self,
-        model: Any,
-        index: int,
-        name: str,
-        town: str,
-        rank: str,
-        quota: int,
-        villages: int,
-        policy_index: int,
-        roster: Roster,
-    ) -> None:
-        super().__init__(model, index, name, town)
-        self.rank = rank
-        self.quota = quota
-        self.villages = villages
-        self.policy_index = policy_index  # the scenario's policy whose settings made this cadre (it pairs under that one only)
-        self.roster = roster
-        self.households = np.empty(0, np.int64)  # rows of the poor households paired with this cadre, set at first move
-
-    def node_attributes(self) -> dict[str, str | int | float]:
-        return {**super().node_attributes(), "rank": self.rank}
-
-
 def build_cadres(model: Any, scenario: Any, rng: np.random.Generator) -> list[Cadre]:
     """Every cadre_household policy's cadres by rank, at the seat of the county whose cadres they are: the first donor
     county if named (the candidate rule keeps only cadres there), else the first recipient county, else the region's."""
+    from sim.agents import Cadre  # here, not at the top: validating a scenario must not import Mesa
+
     roster = Roster(hire_radius_km=float(scenario.enterprises.hire_radius_km))
     ours = [(index, policy) for index, policy in enumerate(scenario.pairing.policies) if policy.type == POLICY_TYPE]
     cadres: list[Cadre] = []
@@ -517,61 +492,74 @@ def relocation_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices
     return sent * prices.setting("relocation_cost_per_household", DEFAULTS.relocation_cost_per_household) * prices.wage_index
 
 
-register_donor_kind(DonorKind(DONOR_KIND, "cadres (干部)", "#c5b0d5", None, build_cadres))
-for _flow in (
-    Flow(
-        ASSETS,
-        "assets to paired households (yuan)",
-        "yuan",
-        ASSETS,
-        give_assets,
-        assets_cost,
-        per_household=True,
-        carried_by=(POLICY_TYPE,),
-    ),
-    Flow(
-        JOBS,
-        "job placements",
-        "households placed",
-        JOBS,
-        place_in_jobs,
-        placement_cost,
-        per_household=True,
-        carried_by=(POLICY_TYPE,),
-    ),
-    Flow(
-        DIBAO,
-        "低保 enrolments",
-        "households enrolled",
-        DIBAO,
-        enrol_in_dibao,
-        enrolment_cost,
-        per_household=True,
-        carried_by=(POLICY_TYPE,),
-    ),
-    Flow(
-        RELOCATIONS,
-        "relocations",
-        "households relocated",
-        RELOCATIONS,
-        relocate,
-        relocation_cost,
-        per_household=True,
-        carried_by=(POLICY_TYPE,),
-    ),
-    Flow(TOPUPS, "低保 top-ups to enrolled households (yuan)", "yuan", TOPUPS, pay_topups, topup_cost, carried_by=(POLICY_TYPE,)),
-):
-    register_flow(_flow)
-register_policy_type(
-    PolicyType(
-        POLICY_TYPE,
-        "Cadre-household (干部结对帮扶户)",
-        "#e377c2",
-        (DONOR_KIND,),
-        cadre_household,
-        candidate_cells=cadre_household_cells,
-        budget=lambda links_in_branch: 1.0,  # each cadre has its own households and plan: a branch's links do not share
-        check=has_cadres,
-        settings=CadreHouseholdSettings,
+def register() -> None:
+    """Register cadre-household pairing's entries; :mod:`sim.pairing.builtin` calls this once, in a fixed order among the forms.
+
+    Registering when this module is imported would make the order (donor kinds' codes, flows' turns, the tables'
+    columns) depend on which module a process happens to import first."""
+    register_donor_kind(DonorKind(DONOR_KIND, "cadres (干部)", "#c5b0d5", None, build_cadres))
+    for _flow in (
+        Flow(
+            ASSETS,
+            "assets to paired households (yuan)",
+            "yuan",
+            ASSETS,
+            give_assets,
+            assets_cost,
+            per_household=True,
+            carried_by=(POLICY_TYPE,),
+        ),
+        Flow(
+            JOBS,
+            "job placements",
+            "households placed",
+            JOBS,
+            place_in_jobs,
+            placement_cost,
+            per_household=True,
+            carried_by=(POLICY_TYPE,),
+        ),
+        Flow(
+            DIBAO,
+            "低保 enrolments",
+            "households enrolled",
+            DIBAO,
+            enrol_in_dibao,
+            enrolment_cost,
+            per_household=True,
+            carried_by=(POLICY_TYPE,),
+        ),
+        Flow(
+            RELOCATIONS,
+            "relocations",
+            "households relocated",
+            RELOCATIONS,
+            relocate,
+            relocation_cost,
+            per_household=True,
+            carried_by=(POLICY_TYPE,),
+        ),
+        Flow(
+            TOPUPS,
+            "低保 top-ups to enrolled households (yuan)",
+            "yuan",
+            TOPUPS,
+            pay_topups,
+            topup_cost,
+            carried_by=(POLICY_TYPE,),
+        ),
+    ):
+        register_flow(_flow)
+    register_policy_type(
+        PolicyType(
+            POLICY_TYPE,
+            "Cadre-household (干部结对帮扶户)",
+            "#e377c2",
+            (DONOR_KIND,),
+            cadre_household,
+            candidate_cells=cadre_household_cells,
+            budget=lambda links_in_branch: 1.0,  # each cadre has its own households and plan: a branch's links do not share
+            check=has_cadres,
+            settings=CadreHouseholdSettings,
+        )
     )
-)

@@ -192,17 +192,24 @@ def study_day_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices:
     return sent * (host_days * secretary_day_pay + learner_day_cost) * prices.wage_index
 
 
-register_flow(Flow(FLOW, "learner-days on site", "learner-days", FLOW, study_on_site, study_day_cost, carried_by=(POLICY_TYPE,)))
-register_policy_type(
-    PolicyType(
-        POLICY_TYPE,
-        "On-site learning (现场跟学)",
-        "#bcbd22",
-        ("village",),
-        on_site_learning,
-        candidate_cells=on_site_learning_cells,
-        check=plans_study_days,
-        burdens_donor_villages=False,  # the study-day cost already charges the host's time (docs/ODD.md 7.26)
-        settings=LearningSettings,
+def register() -> None:
+    """Register on-site learning's entries; :mod:`sim.pairing.builtin` calls this once, in a fixed order among the forms.
+
+    Registering when this module is imported would make the order (donor kinds' codes, flows' turns, the tables'
+    columns) depend on which module a process happens to import first."""
+    register_flow(
+        Flow(FLOW, "learner-days on site", "learner-days", FLOW, study_on_site, study_day_cost, carried_by=(POLICY_TYPE,))
     )
-)
+    register_policy_type(
+        PolicyType(
+            POLICY_TYPE,
+            "On-site learning (现场跟学)",
+            "#bcbd22",
+            ("village",),
+            on_site_learning,
+            candidate_cells=on_site_learning_cells,
+            check=plans_study_days,
+            burdens_donor_villages=False,  # the study-day cost already charges the host's time (docs/ODD.md 7.26)
+            settings=LearningSettings,
+        )
+    )

@@ -167,19 +167,32 @@ def costs_what_it_pays(sent: np.ndarray, effects: object, economy: object, price
     return sent
 
 
-register_flow(
-    Flow(FLOW, "merged branches' upkeep and splits (yuan)", "yuan", OUTCOME, run_mergers, costs_what_it_pays, carried_by=(MERGE,))
-)
-register_policy_type(
-    PolicyType(
-        MERGE,
-        "Merged branches (合建)",
-        "#ff9896",
-        ("village",),
-        merge_candidates,
-        secretary="donor",
-        check=one_strong_village,
-        candidate_cells=merge_cells,
-        settings=MergeSettings,
+def register() -> None:
+    """Register merged branches's entries; :mod:`sim.pairing.builtin` calls this once, in a fixed order among the forms.
+
+    Registering when this module is imported would make the order (donor kinds' codes, flows' turns, the tables'
+    columns) depend on which module a process happens to import first."""
+    register_flow(
+        Flow(
+            FLOW,
+            "merged branches' upkeep and splits (yuan)",
+            "yuan",
+            OUTCOME,
+            run_mergers,
+            costs_what_it_pays,
+            carried_by=(MERGE,),
+        )
     )
-)
+    register_policy_type(
+        PolicyType(
+            MERGE,
+            "Merged branches (合建)",
+            "#ff9896",
+            ("village",),
+            merge_candidates,
+            secretary="donor",
+            check=one_strong_village,
+            candidate_cells=merge_cells,
+            settings=MergeSettings,
+        )
+    )

@@ -10,12 +10,11 @@ migrants, a larger household operation). So this pairing pushes migration both w
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field
 
-from sim.agents import Organisation
 from sim.households import HouseholdArrays
 from sim.labour import lexsort_order
 from sim.pairing.config import Effects, Policy
@@ -34,6 +33,9 @@ from sim.pairing.registry import (
 )
 from sim.scenario import Economy
 from sim.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
+
+if TYPE_CHECKING:
+    from sim.agents import MigrantBranch  # built in the builder only: importing it here would import Mesa
 
 POLICY_TYPE = "migrant_members"
 
@@ -64,27 +66,10 @@ class MigrantMembersSettings(Strict):
 DEFAULTS = MigrantMembersSettings()
 
 
-class MigrantBranch(Organisation):
-    """A branch of members working away (流动党组织), e.g. 灌南县驻杭流动党委; it sits away, shown at its county's seat.
-
-    ``policy_index`` is the scenario's policy (its position) that built the branch and alone pairs through it: two
-    policies may share a label. ``placed`` counts, per household, the referred workers still away in the jobs this
-    branch found them.
-    """
-
-    kind = "migrant_branch"
-
-    def __init__(
-        self, model: Any, index: int, name: str, town: str, xy: tuple[float, float], policy_index: int, households: int
-    ) -> None:
-        super().__init__(model, index, name, town)
-        self.xy = xy
-        self.policy_index = policy_index
-        self.placed = np.zeros(households)
-
-
 def build_migrant_branches(model: Any, scenario: Any, rng: np.random.Generator) -> list[MigrantBranch]:
     """Each migrant-member policy's branches (its ``settings.branches``), shown at the seat of its donors' county."""
+    from sim.agents import MigrantBranch  # here, not at the top: validating a scenario must not import Mesa
+
     region, branches = scenario.region, []
     for policy_index, policy in enumerate(scenario.pairing.policies):
         if policy.type != POLICY_TYPE:
@@ -254,29 +239,34 @@ def venture_cost(sent: np.ndarray, effects: Effects, economy: Economy, prices: P
     return sent * prices.setting("venture_support_cost", DEFAULTS.venture_support_cost) * prices.wage_index
 
 
-register_donor_kind(DonorKind("migrant_branch", "migrant branches (流动党组织)", "#7f7f7f", build=build_migrant_branches))
-register_flow(
-    Flow("job_referrals", "job referrals", "referrals", "job_referrals", refer_jobs, referral_cost, carried_by=(POLICY_TYPE,))
-)
-register_flow(
-    Flow(
-        "returnee_ventures",
-        "returnee ventures",
-        "ventures",
-        "returnee_ventures",
-        start_ventures,
-        venture_cost,
-        carried_by=(POLICY_TYPE,),
+def register() -> None:
+    """Register migrant-member pairing's entries; :mod:`sim.pairing.builtin` calls this once, in a fixed order among the forms.
+
+    Registering when this module is imported would make the order (donor kinds' codes, flows' turns, the tables'
+    columns) depend on which module a process happens to import first."""
+    register_donor_kind(DonorKind("migrant_branch", "migrant branches (流动党组织)", "#7f7f7f", build=build_migrant_branches))
+    register_flow(
+        Flow("job_referrals", "job referrals", "referrals", "job_referrals", refer_jobs, referral_cost, carried_by=(POLICY_TYPE,))
     )
-)
-register_policy_type(
-    PolicyType(
-        POLICY_TYPE,
-        "Migrant-member pairing (流动型)",
-        "#7f7f7f",
-        ("migrant_branch",),
-        home_villages,
-        check=plans_a_flow,
-        settings=MigrantMembersSettings,
+    register_flow(
+        Flow(
+            "returnee_ventures",
+            "returnee ventures",
+            "ventures",
+            "returnee_ventures",
+            start_ventures,
+            venture_cost,
+            carried_by=(POLICY_TYPE,),
+        )
     )
-)
+    register_policy_type(
+        PolicyType(
+            POLICY_TYPE,
+            "Migrant-member pairing (流动型)",
+            "#7f7f7f",
+            ("migrant_branch",),
+            home_villages,
+            check=plans_a_flow,
+            settings=MigrantMembersSettings,
+        )
+    )
