@@ -25,7 +25,7 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,25 @@ _variant.DELETE = DELETE  # type: ignore[attr-defined]  # so tests can write var
 
 
 # --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(autouse=True)
+def registries_keep_their_order() -> Iterator[None]:
+    """Every test leaves the pairing registries as it found them, entries and order.
+
+    Flows move, donor kinds are coded and the output tables' columns line up in registration order, so a test that
+    removed an entry and registered it again (at the end) changed every later run in the process: the golden tables'
+    columns came out reordered in the whole suite only. Tests that remove or replace entries use
+    ``sim.pairing.registry.restored()``.
+    """
+    from sim.pairing import registry  # here: conftest itself must not load the registries before a test asks
+
+    def names() -> list[list[str]]:
+        return [list(entries()) for entries in (registry.policy_types, registry.donor_kinds, registry.flows)]
+
+    before = names()
+    yield
+    assert names() == before, "this test left the pairing registries changed or reordered (use registry.restored())"
 
 
 @pytest.fixture(scope="session")

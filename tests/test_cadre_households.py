@@ -337,15 +337,10 @@ def test_a_scenario_without_cadre_pairing_runs_as_if_the_form_did_not_exist():
     data = copy.deepcopy(yaml.safe_load(SMALL_SCENARIO.read_text(encoding="utf-8")))
     data["horizon_years"] = 2
     with_form = run(data)[1].monthly
-    saved = [registry.flows()[name] for name in (*OUR_FLOWS, ch.TOPUPS)], registry.policy_types()[ch.POLICY_TYPE]
-    try:
+    with registry.restored():  # re-registering would put the form's entries last: later runs' order would change
         for name in (*OUR_FLOWS, ch.TOPUPS, ch.POLICY_TYPE):
             registry.unregister(name)
         without = run(data)[1].monthly
-    finally:
-        for flow in saved[0]:
-            registry.register_flow(flow)
-        registry.register_policy_type(saved[1])
     assert (with_form[[*OUR_FLOWS, ch.TOPUPS]] == 0).all().all()
     pd.testing.assert_frame_equal(with_form[without.columns], without)
 

@@ -243,15 +243,10 @@ def test_a_scenario_without_on_site_learning_runs_as_if_the_form_did_not_exist()
     data = copy.deepcopy(yaml.safe_load(SMALL_SCENARIO.read_text(encoding="utf-8")))
     data["horizon_years"] = 2
     with_form = run(data)[1].monthly
-    saved = [(entries, dict(entries)) for entries in (registry.flows(), registry.policy_types())]
-    try:
+    with registry.restored():  # in their order: flows move, and columns line up, in registration order
         registry.unregister("study_days")
         registry.unregister("on_site_learning")
         without = run(data)[1].monthly
-    finally:
-        for entries, before in saved:  # in their order: flows move, and columns line up, in registration order
-            entries.clear()
-            entries.update(before)
     assert (with_form["study_days"] == 0).all()
     pd.testing.assert_frame_equal(with_form[without.columns], without)
 

@@ -16,7 +16,8 @@ importing the code behind them.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -236,3 +237,20 @@ def unregister(name: str) -> None:
         if list(_DONOR_KINDS)[-1] != name:
             raise ValueError(f"donor kind {name!r} is not the last registered; codes of later kinds would shift")
         del _DONOR_KINDS[name]
+
+
+@contextmanager
+def restored() -> Iterator[None]:
+    """Put every registry back as it was, entries and order, on leaving (for tests that remove or replace entries).
+
+    The order is part of the result: flows move, donor kinds are coded and the tables' columns line up in registration
+    order, so removing an entry and registering it again (at the end) would change later runs in the same process.
+    """
+    registries = (_loaded(_POLICY_TYPES), _DONOR_KINDS, _FLOWS)
+    saved = [dict(registry) for registry in registries]
+    try:
+        yield
+    finally:
+        for registry, entries in zip(registries, saved, strict=True):
+            registry.clear()
+            registry.update(entries)
