@@ -8,6 +8,7 @@ for those who cannot (fully), relocation from harsh places. Everything goes to t
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -58,19 +59,7 @@ def run(data: dict, seed: int = 1) -> tuple[PairingModel, Any]:
 def first_move(data: dict, seed: int = 1) -> tuple[PairingModel, flows.FlowInputs]:
     """A model after set-up and the inputs of its first month, before any flow (no step taken)."""
     model = PairingModel(parse_scenario(data, source="test scenario"), rng=seed)
-    programme = model.pairing
-    inputs = flows.FlowInputs(
-        programme.links,
-        programme.county,
-        None,
-        programme.spec.effects,
-        programme.spec.failure,
-        np.random.default_rng(0),
-        flows.HouseholdRanking(programme.county.households, programme.links),
-        programme.stocks,
-        programme.spec.policies,
-    )
-    return model, inputs
+    return model, model.pairing.flow_inputs(None, np.random.default_rng(0))
 
 
 def cadres_of(model: PairingModel) -> list[ch.Cadre]:
@@ -163,17 +152,7 @@ def one_flow(flow: str, plan: float, seed: int = 1, **settings: Any) -> tuple[Pa
         "jobs": len(model.jobs.household),
     }
     move = registry.flows()[flow].move
-    inputs = flows.FlowInputs(
-        inputs.links,
-        inputs.county,
-        model_month(model),
-        inputs.effects,
-        inputs.failure,
-        np.random.default_rng(seed),
-        inputs.ranking,
-        inputs.stocks,
-        inputs.policies,
-    )
+    inputs = dataclasses.replace(inputs, month=model_month(model), rng=np.random.default_rng(seed))
     return model, roster, move(inputs), before
 
 

@@ -18,7 +18,7 @@ from sim.economy import farm_inputs, village_farm_factor
 from sim.influence import NEUTRAL
 from sim.model import PairingModel
 from sim.pairing.config import Effects, Flows
-from sim.pairing.flows import FlowInputs, HouseholdRanking, open_markets
+from sim.pairing.flows import FlowInputs, open_markets
 from sim.pairing.links import GRADUATED
 from sim.pairing.registry import Prices, flows
 from sim.pairing.stocks import PairingStocks
@@ -190,12 +190,9 @@ def test_market_savings_go_to_farming_households_and_are_capped_by_their_farm_ou
     data["pairing"]["policies"] = [{"type": "industry_chain", "pairs": 2, "donors_per_pair": 3, "flows": {"market_savings": 1e6}}]
     model = build(data)
     model.step()
-    pairing, spec = model.pairing, model.spec.pairing
-    ranking = HouseholdRanking(model.county.households, pairing.links)
-    inputs = FlowInputs(
-        pairing.links, model.county, None, spec.effects, spec.failure, np.random.default_rng(0), ranking, pairing.stocks
-    )
-    moved = open_markets(inputs)  # on the county as it stands now, so the test sees the state the flow saw
+    moved = open_markets(
+        model.pairing.flow_inputs(None, np.random.default_rng(0))
+    )  # on the county as it stands now, so the test sees the state the flow saw
     h, state, params = model.county.households, model.county.state, model.county.economy
     saving = np.asarray(moved.influence["market_income"])
     farming = (h.workers - h.migrants - h.local_jobs) > 0

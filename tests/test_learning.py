@@ -19,7 +19,7 @@ from sim import app
 from sim.errors import InputError
 from sim.model import PairingModel
 from sim.outcome_registry import OUTCOMES
-from sim.pairing import cadre_households, flows, learning, registry
+from sim.pairing import cadre_households, learning, registry
 from sim.pairing.config import Policy
 from sim.pairing.matching import match
 from sim.pairing.policies import Targeting
@@ -132,18 +132,7 @@ def one_month_of_learning(study_days: float, **settings: Any) -> tuple[PairingMo
     model = PairingModel(parse_scenario(small_with_learning(study_days, only=True, **settings), source="t"), rng=2)
     programme = model.pairing
     before = programme.county.state.leadership.copy()
-    inputs = flows.FlowInputs(
-        programme.links,
-        programme.county,
-        None,
-        programme.spec.effects,
-        programme.spec.failure,
-        np.random.default_rng(0),
-        flows.HouseholdRanking(programme.county.households, programme.links),
-        programme.stocks,
-        programme.spec.policies,
-    )
-    learning.study_on_site(inputs)
+    learning.study_on_site(programme.flow_inputs(None, np.random.default_rng(0)))
     return model, before, programme.stocks.technology_lift
 
 

@@ -14,7 +14,6 @@ from sim.experiment import load_experiment
 from sim.model import PairingModel
 from sim.pairing import merging
 from sim.pairing.county import Month
-from sim.pairing.flows import FlowInputs, HouseholdRanking
 from sim.pairing.links import ACTIVE, REVERTED
 from sim.pairing.registry import policy_types
 from sim.results import load_results
@@ -123,17 +122,7 @@ def test_without_a_merger_the_flow_draws_nothing_and_moves_nothing():
     rng = np.random.default_rng(5)
     before = rng.bit_generator.state
     month = Month(1, model.enterprise_capacity(), model.enterprise_wage_bill(), 1.0)
-    inputs = FlowInputs(
-        programme.links,
-        programme.county,
-        month,
-        programme.spec.effects,
-        programme.spec.failure,
-        rng,
-        HouseholdRanking(programme.county.households, programme.links),
-        programme.stocks,
-        programme.spec.policies,
-    )
+    inputs = programme.flow_inputs(month, rng)
     leadership = programme.county.state.leadership.copy()
     moved = merging.run_mergers(inputs)
     assert rng.bit_generator.state == before

@@ -162,10 +162,7 @@ class PairingProgramme:
         governance.decay_effort(links, spec.failure, self.rng, step)
         if spec.policies:  # without policies the stocks stay empty: no pass over every household to wear them
             self.stocks.wear(spec.effects)
-        ranking = flows.HouseholdRanking(self.county.households, links)
-        inputs = flows.FlowInputs(
-            links, self.county, month, spec.effects, spec.failure, self.rng, ranking, self.stocks, spec.policies
-        )
+        inputs = self.flow_inputs(month)
         totals: dict[str, float] = {}
         channels: dict[str, np.ndarray | float] = {}
         prices = Prices(
@@ -219,6 +216,23 @@ class PairingProgramme:
             "villager_satisfaction": self._satisfaction_with_active_pairs(),
         }
         return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
+
+    def flow_inputs(self, month: Month | None, rng: np.random.Generator | None = None) -> flows.FlowInputs:
+        """What the flows read and change this month, with a fresh household ranking (``rng``: pairing's own stream,
+        unless a caller that runs one flow by hand hands it another)."""
+        spec = self.spec
+        ranking = flows.HouseholdRanking(self.county.households, self.links)
+        return flows.FlowInputs(
+            self.links,
+            self.county,
+            month,
+            spec.effects,
+            spec.failure,
+            self.rng if rng is None else rng,
+            ranking,
+            self.stocks,
+            spec.policies,
+        )
 
     def _update_satisfaction(
         self, moved: list[flows.Moved], problems_before: np.ndarray, jobs_before: int, remitted_per_migrant: float
