@@ -64,15 +64,6 @@ DONOR_KIND = "cadre"
 ASSETS, JOBS, DIBAO, RELOCATIONS = "household_assets", "job_placements", "dibao_enrolments", "relocations"
 TOPUPS = "dibao_topups"
 
-RANKS = ("county_leader", "section_chief", "deputy_section_chief", "ordinary_cadre")
-"""The four ranks of "2+10864", highest first: 县级领导, 正科级, 副科级, 一般干部."""
-RANK_LABELS = {
-    "county_leader": "county leader (县级领导)",
-    "section_chief": "section chief (正科)",
-    "deputy_section_chief": "deputy section chief (副科)",
-    "ordinary_cadre": "cadre (一般干部)",
-}
-
 ABLE, PARTLY_ABLE, UNABLE = 0, 1, 2
 GROUP_NAMES = {ABLE: "able", PARTLY_ABLE: "partly able", UNABLE: "unable"}
 """The documents' groups by ability to work (有劳动能力, 部分劳动能力, 基本丧失劳动能力)."""
@@ -111,7 +102,8 @@ class CadreHouseholdSettings(Strict):
     )
 
     def cadres(self) -> list[tuple[str, int, int]]:
-        """(rank, how many, households each), highest rank first."""
+        """(rank, how many, households each), highest rank first: the four ranks of "2+10864", 县级领导, 正科级, 副科级,
+        一般干部."""
         return [
             ("county_leader", self.county_leaders, self.households_per_county_leader),
             ("section_chief", self.section_chiefs, self.households_per_section_chief),

@@ -106,7 +106,7 @@ def merge_cells(policy: Policy, pairs: int, counts: CountyCounts) -> int:
     """Each village against the villages within ``radius_km`` (only those are listed), as for village–enterprise pairs."""
     reach = counts.villages
     if counts.area_km2:
-        radius = MergeSettings.model_validate(policy.settings).radius_km
+        radius = policy.options.radius_km  # the validated settings, as the candidate rule reads them
         reach = min(reach, math.ceil(HOST_CLUSTERING * counts.villages * math.pi * radius**2 / counts.area_km2))
     return counts.villages * reach
 
