@@ -11,6 +11,7 @@ Fixtures here are deliberately general so any test file can use them:
   writes a YAML file (from a dict, or raw text as is) and optionally a village CSV beside it.
 - ``village_csv(rows, header=None)``: CSV text for village rows (just the header for ``[]``).
 - ``run_cli(*args) -> (code, stdout, stderr)``: a plain function (import it from conftest).
+- ``assert_only_costs_scale(plain, dear, ratios)``: a plain function for two runs differing only in unit costs.
 - ``chromium``: headless Debian Chromium driven by Selenium (skipped where it is not installed,
   except in CI, which must run it); ``another_chromium`` is a second one, for two users of one page.
 - ``variant(data, {"dotted.path": value, ...})``: a deep copy of ``data`` with fields set
@@ -29,6 +30,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -261,3 +264,19 @@ def run_cli(*args: object) -> tuple[int, str, str]:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
     return code, out.getvalue(), err.getvalue()
+
+
+def assert_only_costs_scale(plain: Any, dear: Any, ratios: Mapping[str, float]) -> None:
+    """Two runs differing only in unit-cost settings: each flow of ``ratios`` costs that many times as much on every
+    ledger row (and cost something), and nothing else changes: the other flows' rows, what moved, the monthly table
+    apart from ``donor_cost``, which rises by exactly the ledger's extra cost (``from tests.conftest import ...``)."""
+    for flow, ratio in ratios.items():
+        rows = plain.ledger["flow"] == flow
+        assert plain.ledger.loc[rows, "cost"].sum() > 0, flow
+        np.testing.assert_allclose(dear.ledger.loc[rows, "cost"], ratio * plain.ledger.loc[rows, "cost"], rtol=1e-12)
+    others = ~plain.ledger["flow"].isin(list(ratios))
+    pd.testing.assert_frame_equal(dear.ledger[others], plain.ledger[others])
+    pd.testing.assert_frame_equal(dear.ledger.drop(columns="cost"), plain.ledger.drop(columns="cost"))
+    pd.testing.assert_frame_equal(dear.monthly.drop(columns="donor_cost"), plain.monthly.drop(columns="donor_cost"))
+    extra = dear.ledger["cost"].sum() - plain.ledger["cost"].sum()
+    assert dear.monthly["donor_cost"].sum() - plain.monthly["donor_cost"].sum() == pytest.approx(extra, rel=1e-9)

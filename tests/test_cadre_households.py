@@ -27,7 +27,7 @@ from sim.pairing.county import Month
 from sim.report.styles import node_kinds
 from sim.runner import run_model
 from sim.scenario import load_scenario, parse_scenario
-from tests.conftest import SMALL_SCENARIO
+from tests.conftest import SMALL_SCENARIO, assert_only_costs_scale
 
 CADRES = "干部结对"
 FEW_CADRES = {"county_leaders": 2, "section_chiefs": 4, "deputy_section_chiefs": 6, "ordinary_cadres": 10}
@@ -293,16 +293,7 @@ def test_a_policy_s_unit_costs_change_its_ledger_cost_in_proportion_and_nothing_
         ch.DIBAO: 3.0 / ch.DEFAULTS.enrolment_casework_days,
         ch.RELOCATIONS: 300_000.0 / ch.DEFAULTS.relocation_cost_per_household,
     }
-    for flow, ratio in ratios.items():
-        rows = plain.ledger["flow"] == flow
-        assert plain.ledger.loc[rows, "cost"].sum() > 0, flow
-        np.testing.assert_allclose(dear.ledger.loc[rows, "cost"], ratio * plain.ledger.loc[rows, "cost"], rtol=1e-12)
-    others = ~plain.ledger["flow"].isin(list(ratios))
-    pd.testing.assert_frame_equal(dear.ledger[others], plain.ledger[others])
-    pd.testing.assert_frame_equal(dear.ledger.drop(columns="cost"), plain.ledger.drop(columns="cost"))
-    pd.testing.assert_frame_equal(dear.monthly.drop(columns="donor_cost"), plain.monthly.drop(columns="donor_cost"))
-    extra = dear.ledger["cost"].sum() - plain.ledger["cost"].sum()
-    assert dear.monthly["donor_cost"].sum() - plain.monthly["donor_cost"].sum() == pytest.approx(extra, rel=1e-9)
+    assert_only_costs_scale(plain, dear, ratios)
 
 
 def test_the_same_seed_gives_the_same_monthly_table():
