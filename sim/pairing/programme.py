@@ -195,7 +195,12 @@ class PairingProgramme:
         if ramping is not None:
             links.support[young] = whole_support  # governance's exit taper reads and sets the whole support
         own_effort, donor_burden = self._dependency_and_burden()
-        satisfaction = self._update_satisfaction(moved_this_month, problems_before, jobs_before, month.remitted_per_migrant)
+        # What the production assets yield this month: read by satisfaction and handed to the core (a pass over every
+        # household, so once; nothing after the flows changes the assets).
+        support_income = self.stocks.support_income(spec.effects) if spec.policies else None
+        satisfaction = self._update_satisfaction(
+            moved_this_month, problems_before, jobs_before, month.remitted_per_migrant, support_income
+        )
         ended = governance.rate_quarterly(links, self.delivery, spec.governance, self.rng, step, satisfaction)
         self.close_links(ended, step)
         weak_now = self.county.weak()
@@ -215,7 +220,7 @@ class PairingProgramme:
             **self._status_counts(),
             "villager_satisfaction": self._satisfaction_with_active_pairs(),
         }
-        return self._influence(own_effort=own_effort, donor_burden=donor_burden, **channels)
+        return self._influence(support_income, own_effort=own_effort, donor_burden=donor_burden, **channels)
 
     def flow_inputs(self, month: Month | None, rng: np.random.Generator | None = None) -> flows.FlowInputs:
         """What the flows read and change this month, with a fresh household ranking (``rng``: pairing's own stream,
@@ -235,18 +240,23 @@ class PairingProgramme:
         )
 
     def _update_satisfaction(
-        self, moved: list[flows.Moved], problems_before: np.ndarray, jobs_before: int, remitted_per_migrant: float
+        self,
+        moved: list[flows.Moved],
+        problems_before: np.ndarray,
+        jobs_before: int,
+        remitted_per_migrant: float,
+        support_income: np.ndarray | None,
     ) -> np.ndarray | None:
         """Villagers' satisfaction with their pairs this month, per village (``None`` without policies: nothing to judge).
 
         What the flows solved is the fall in open problems during them (problem solving and public works alike); the
         jobs listed during them are the paired enterprises' hires. ``remitted_per_migrant`` turns referred migrants'
-        premium (in migrant wages' worth) into yuan.
+        premium (in migrant wages' worth) into yuan; ``support_income`` is what the production assets yield this month.
         """
-        if not self.spec.policies:
+        if support_income is None:  # no policies
             return None
         county = self.county
-        income = broad_income(moved, self.stocks.support_income(self.spec.effects), remitted_per_migrant=remitted_per_migrant)
+        income = broad_income(moved, support_income, remitted_per_migrant=remitted_per_migrant)
         solved = np.maximum(problems_before - county.state.problems, 0.0)
         return self.satisfaction.update(
             county, self.spec.governance, self.ever_paired, income, solved, county.jobs.key[jobs_before:]
@@ -258,17 +268,18 @@ class PairingProgramme:
         paired_now[self.links.village[self.links.active]] = True
         return self.satisfaction.mean_over(paired_now, self.county.population)
 
-    def _influence(self, **channels: np.ndarray | float) -> PairingInfluence:
+    def _influence(self, support_income: np.ndarray | None = None, **channels: np.ndarray | float) -> PairingInfluence:
         """What the county core feels of pairing: ``NEUTRAL`` for a scenario without policies (no one is ever trained,
         aided or posted), else this month's channels, what the stocks yield and the scenario's talent drain.
 
-        The stocks' yield is computed only when it is used: it is a pass over every household."""
+        The stocks' yield is computed only when it is used, and only if the month has not (``support_income``): it is a
+        pass over every household."""
         if not self.spec.policies:
             return NEUTRAL
         return PairingInfluence(
             talent_drain=self.spec.failure.talent_drain,
             technology_lift=self.stocks.technology_lift,
-            support_income=self.stocks.support_income(self.spec.effects),
+            support_income=self.stocks.support_income(self.spec.effects) if support_income is None else support_income,
             **channels,
         )
 
