@@ -1,0 +1,361 @@
+"""Optimisation files (experiments/optimise_*.yaml): the scenario, the budget, the levers, the objectives and how many
+simulations the search may spend.
+
+Validated like scenario, experiment and calibration files: every problem is one line ``file: field: message`` of one
+:class:`~sim.errors.InputError` (exit 2), found when the file is loaded, never in the middle of a search.
+docs/OPTIMISE.md explains the method each section feeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sim.errors import InputError, did_you_mean, require_file
+from sim.experiment import PosteriorParameters, file_hash
+from sim.outcome_registry import OUTCOMES
+from sim.scenario import Scenario, load_scenario, read_yaml_mapping, validate_model
+from sim.schema import HorizonYears, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Strict
+
+HEURISTICS = ("greedy", "typed", "random")
+"""The shipped ways of matching a plan the optimised plans are judged against: the need rank (``matching: greedy``),
+Xiuzhou's typed rule for city-village pairs (``typed: true``), and chance (``matching: random``)."""
+
+TARGETING_WEIGHTS = ("need", "strength", "proximity")
+"""What a link's benefit estimate weighs: the village's need, the donor's strength, and how close the two are."""
+
+
+class Bounds(Strict):
+    """A lever's range: the search chooses a value in [low, high]; a plain number fixes it (low = high)."""
+
+    example = "50000 or {low: 0, high: 100000}"
+
+    low: NonNegativeFloat
+    high: NonNegativeFloat
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_fixes(cls, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, (int, float, dict, Bounds)):
+            raise ValueError(f"must be a number or {{low, high}}, got {data!r}")  # noqa: TRY004 (pydantic reports only ValueError)
+        return {"low": data, "high": data} if isinstance(data, (int, float)) else data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if not self.low <= self.high:
+            raise ValueError(f"low must be at most high, got {self.low} and {self.high}")
+        return self
+
+    @property
+    def fixed(self) -> bool:
+        return self.low == self.high
+
+
+Lever = Bounds
+"""A number fixes the lever; ``{low, high}`` lets the search choose within it."""
+
+
+def bounds(lever: Lever) -> Bounds:
+    """A lever as a range (kept for readability where a lever is read as one)."""
+    return lever
+
+
+class PolicyLever(Strict):
+    """One policy type the plan may use: how many pairs, what each pair plans to move, and each donor's limit."""
+
+    example = "{type: city_village, name: 城乡联建, pairs: {low: 0, high: 110}, flows: {funds: {low: 0, high: 100000}}}"
+
+    type: str = Field(description="a policy type of the scenario's pairing (sim.pairing.registry.policy_types())")
+    name: str | None = Field(None, description="the policy's label in the plan (default: the type)")
+    pairs: Lever = Field(description="joint branches of this type: a number, or {low, high} for the search to choose")
+    flows: dict[str, Lever] = Field({}, description="each pair's planned flows a year: a number, or {low, high}")
+    donors_per_pair: PositiveInt = Field(
+        1, description="for a type with one branch per donor (industry_chain): villages per branch; else 1 (one donor a village)"
+    )
+    max_pairs_per_donor: PositiveInt | None = Field(
+        None, description="most pairs one donor takes in this policy (default: the type's own capacity rule)"
+    )
+    typed: Literal["never", "always", "search"] = Field(
+        "never",
+        description="city_village only: Xiuzhou's typed rule (donor type fits the village's problem) off, on, or searched",
+    )
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from sim.pairing.registry import policy_types
+
+        if value not in policy_types():
+            raise ValueError(f"unknown policy type {value!r}{did_you_mean(value, list(policy_types()))}")
+        return value
+
+    @field_validator("pairs")
+    @classmethod
+    def _whole_pairs(cls, pairs: Lever) -> Lever:
+        for value in (bounds(pairs).low, bounds(pairs).high):
+            if value != int(value):
+                raise ValueError(f"pairs must be whole numbers, got {value}")
+        return pairs
+
+    @field_validator("flows")
+    @classmethod
+    def _known_flows(cls, flows: dict[str, Lever]) -> dict[str, Lever]:
+        from sim.pairing.registry import flows as registered
+
+        for name in flows:
+            if name not in registered():
+                raise ValueError(f"unknown flow {name!r}{did_you_mean(name, list(registered()))}")
+        return flows
+
+    @model_validator(mode="after")
+    def _typed_city_village(self) -> PolicyLever:
+        if self.typed != "never" and self.type != "city_village":
+            raise ValueError("typed: Xiuzhou's typed rule applies to city_village policies only")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+
+class Budget(Strict):
+    """What the plan may spend and how thinly villages may be served."""
+
+    example = "{yuan_per_year: 10000000}"
+
+    yuan_per_year: PositiveFloat = Field(description="most the plan's donors may spend a year, planned, yuan (start-year prices)")
+    max_policies_per_village: PositiveInt = Field(1, description="most policies that may pair one village")
+    donor_funds_limit: bool = Field(
+        True, description="a donor's planned funds a year may not exceed what it can give (its kind's fund capacity)"
+    )
+
+
+class Levers(Strict):
+    """What the search chooses: the policies (pairs and flows) and the targeting weights of the assignment layer."""
+
+    example = "{policies: [{type: city_village, pairs: {low: 0, high: 110}}], targeting: {need: {low: 0, high: 1}}}"
+
+    policies: list[PolicyLever] = Field(min_length=1)
+    targeting: dict[str, Lever] = Field(
+        default_factory=lambda: {name: Bounds(low=0.0, high=1.0) for name in TARGETING_WEIGHTS},
+        description="weights of need, strength and proximity in a link's benefit estimate: numbers or {low, high} in [0, 1]",
+    )
+
+    @field_validator("targeting")
+    @classmethod
+    def _weights(cls, targeting: dict[str, Lever]) -> dict[str, Lever]:
+        for name, lever in targeting.items():
+            if name not in TARGETING_WEIGHTS:
+                raise ValueError(f"unknown targeting weight {name!r}{did_you_mean(name, TARGETING_WEIGHTS)}")
+            if bounds(lever).high > 1:
+                raise ValueError(f"{name}: a weight lies in [0, 1], got {bounds(lever).high}")
+        return {name: targeting.get(name, Bounds(low=0.0, high=0.0)) for name in TARGETING_WEIGHTS}
+
+    @model_validator(mode="after")
+    def _labels(self) -> Levers:
+        labels = [policy.label for policy in self.policies]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"policies: two policies share the label {repeated[0]!r}; give each a 'name'")
+        return self
+
+
+class Objectives(Strict):
+    """What a plan is judged by: the final-year fall of outcomes from the no-pairing run (seed by seed), summarised
+    across seeds and posterior draws, against its planned cost a year (always the last objective)."""
+
+    example = "{falls: [gini], statistic: mean}"
+
+    falls: list[str] = Field(
+        ["gini"],
+        min_length=1,
+        description="outcomes whose final-year fall from no pairing is maximised; the first draws the front",
+    )
+    statistic: Literal["mean", "quantile", "regret"] = Field(
+        "mean",
+        description="across seeds and draws: the mean fall, a low quantile of it, or minus the mean regret against the best "
+        "heuristic of the same seed and draw",
+    )
+    quantile: float = Field(
+        0.1, gt=0, lt=1, description="statistic quantile: which quantile of the fall (0.1: the 10th percentile)"
+    )
+
+    @field_validator("falls")
+    @classmethod
+    def _known(cls, falls: list[str]) -> list[str]:
+        for name in falls:
+            if name not in OUTCOMES:
+                raise ValueError(f"unknown outcome {name!r}{did_you_mean(name, OUTCOMES)}")
+            if OUTCOMES[name].better not in ("lower", "higher"):
+                raise ValueError(f"{name} has no better direction, so it has no fall to maximise")
+        if len(set(falls)) < len(falls):
+            raise ValueError("names an outcome twice")
+        return falls
+
+
+class Search(Strict):
+    """How the outer search spends its simulations."""
+
+    example = "{sampler: tpe, simulations: 240, seeds: 4, batch: 4}"
+
+    sampler: Literal["tpe", "random"] = Field(
+        "tpe", description="optuna's multi-objective TPE, or uniform random plans (a control for the search itself)"
+    )
+    simulations: PositiveInt = Field(
+        description="runs the search may spend, the no-pairing and heuristic runs on its seeds included"
+    )
+    seeds: PositiveInt = Field(
+        4, description="seeds (with a posterior: seed and draw pairs) every plan is run on: common random numbers"
+    )
+    batch: PositiveInt = Field(4, description="plans proposed at once and run in parallel before the sampler learns from them")
+    candidate_villages: PositiveInt = Field(
+        3, description="the assignment considers this many villages per pair asked, the highest ranked by the targeting weights"
+    )
+
+
+class Check(Strict):
+    """The out-of-sample check: the chosen plans against the heuristics on seeds (and draws) the search never saw."""
+
+    example = "{seeds: 20, plans: 3}"
+
+    seeds: PositiveInt = Field(20, description="unseen seeds (with a posterior: unseen seed and draw pairs), at least 2")
+    plans: PositiveInt = Field(3, description="plans of the front to check: the best fall within budget and the next ones")
+    heuristics: list[Literal["greedy", "typed", "random"]] = Field(list(HEURISTICS), min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _two(cls, seeds: int) -> int:
+        if seeds < 2:
+            raise ValueError(f"must be at least 2 for a paired interval, got {seeds}")
+        return seeds
+
+
+class Optimisation(Strict):
+    """An optimisation file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    scenario: str = Field(description="scenario YAML file, relative to this file; its policies are the heuristics' plan")
+    seed: NonNegativeInt = 1
+    horizon_years: HorizonYears | None = Field(None, description="overrides the scenario's horizon (at most 30 years)")
+    posterior: PosteriorParameters | None = Field(
+        None, description="calibrated posterior draws: the search runs the first 'draws', the check the ones after them"
+    )
+    budget: Budget
+    levers: Levers
+    objectives: Objectives = Objectives()
+    search: Search
+    check: Check = Check()
+
+    @model_validator(mode="after")
+    def _enough_simulations(self) -> Optimisation:
+        fixed = (1 + len(self.check.heuristics)) * self.search.seeds  # no pairing and each heuristic, on the search seeds
+        if self.search.simulations < fixed + self.search.seeds:
+            raise ValueError(
+                f"search.simulations: {self.search.simulations} leaves no plan to try: the no-pairing run and "
+                f"{len(self.check.heuristics)} heuristics on {self.search.seeds} seeds take {fixed}; give at least "
+                f"{fixed + self.search.seeds}"
+            )
+        return self
+
+    @property
+    def trials(self) -> int:
+        """Plans the search tries: its simulations less the no-pairing and heuristic runs, over the seeds each plan takes."""
+        fixed = (1 + len(self.check.heuristics)) * self.search.seeds
+        return (self.search.simulations - fixed) // self.search.seeds
+
+
+def load_optimisation(path: str | Path) -> Optimisation:
+    """Load and validate an optimisation YAML, its scenario and (if named) its posterior sample."""
+    path = Path(path)
+    source = str(path)
+    require_file(path, "optimisation", "an optimisation YAML file")
+    optimisation = validate_model(Optimisation, read_yaml_mapping(path), source)
+    scenario_path = (path.parent / optimisation.scenario).resolve()
+    if scenario_path.is_dir():
+        raise InputError.single(source, "scenario", f"is a folder, expected a scenario YAML file: {scenario_path}")
+    if not scenario_path.is_file():
+        raise InputError.single(source, "scenario", f"file not found: {scenario_path}")
+    scenario = load_scenario(scenario_path)
+    _check_levers(optimisation, scenario, source)
+    update: dict = {"scenario": str(scenario_path)}
+    if optimisation.posterior is not None:
+        update["posterior"] = _checked_posterior(optimisation, path.parent, source)
+    return optimisation.model_copy(update=update)
+
+
+def _check_levers(optimisation: Optimisation, scenario: Scenario, source: str) -> None:
+    """Levers that the scenario or the heuristics cannot honour are bad input now, not a failed search later."""
+    for i, lever in enumerate(optimisation.levers.policies):
+        where = f"levers.policies[{i}]"
+        for name in lever.flows:
+            from sim.pairing.registry import flows
+
+            carried_by = flows()[name].carried_by
+            if carried_by and lever.type not in carried_by:
+                raise InputError.single(
+                    source, f"{where}.flows.{name}", f"moves only along {' or '.join(carried_by)} pairs, not {lever.type}"
+                )
+    if "typed" in optimisation.check.heuristics and not any(p.type == "city_village" for p in scenario.pairing.policies):
+        raise InputError.single(
+            source,
+            "check.heuristics",
+            f"'typed' is Xiuzhou's rule for city_village pairs; {Path(optimisation.scenario).name} has none",
+        )
+    if not scenario.pairing.policies:
+        raise InputError.single(source, "scenario", "has no pairing policies: the heuristics run the scenario's own plan")
+
+
+def _checked_posterior(optimisation: Optimisation, folder: Path, source: str) -> PosteriorParameters:
+    """The posterior entry with its file made absolute, after checking that it holds the search's and the check's draws."""
+    from sim.experiment import Experiment, posterior_table
+
+    posterior = optimisation.posterior.model_copy(
+        update={"posterior": str((folder / optimisation.posterior.posterior).resolve())}
+    )
+    needed = posterior.draws + optimisation.check.seeds
+    as_experiment = Experiment(name="check", scenarios=["x"], parameters=posterior.model_copy(update={"draws": needed}))
+    try:
+        posterior_table(as_experiment, source)
+    except InputError as error:
+        problem = error.problems[0]
+        if problem.field == "parameters.draws":
+            raise InputError.single(
+                source,
+                "posterior.draws",
+                f"the search's {posterior.draws} draws and the check's {optimisation.check.seeds} unseen ones need "
+                f"{needed} draws; {problem.message.split(' than the ')[-1].split(' draws in ')[0]} are in the file",
+            ) from None
+        raise InputError.single(source, problem.field.replace("parameters.", ""), problem.message) from None
+    return posterior
+
+
+def identity(optimisation: Optimisation) -> str:
+    """Hash of everything that decides an optimisation's runs (the scenario's and posterior's contents, not where they
+    lie): a results folder of another optimisation is refused rather than mixed."""
+    data = optimisation.model_dump(exclude={"description"})
+    data["scenario"] = file_hash(optimisation.scenario)
+    if optimisation.posterior is not None:
+        data["posterior"]["posterior"] = file_hash(optimisation.posterior.posterior)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+__all__ = [
+    "HEURISTICS",
+    "TARGETING_WEIGHTS",
+    "Bounds",
+    "Budget",
+    "Check",
+    "Levers",
+    "Objectives",
+    "Optimisation",
+    "PolicyLever",
+    "Search",
+    "bounds",
+    "identity",
+    "load_optimisation",
+]
