@@ -6,7 +6,8 @@ the figures a policy researcher sends to colleagues: outcomes over time with
 95 % bands, effects against the baseline, Lorenz curves, the Theil split, weak
 and hollow villages, who funds whom, cost-effectiveness, the pairing network
 and sensitivity indices; or a calibration's folder (``pairsim calibrate``), whose report is
-:mod:`~sim.report.calibration`'s. plotly.js is embedded once, so the file works offline.
+:mod:`~sim.report.calibration`'s; or an optimisation's folder (``pairsim optimise``), whose report is
+:mod:`~sim.report.optimise`'s. plotly.js is embedded once, so the file works offline.
 Every piece of text that comes from a scenario or experiment file is escaped.
 
 Several scenarios are never pooled: each (scenario, arm) gets its own trace, named
@@ -38,6 +39,13 @@ from sim.report.figures import (
     time_series_figure,
 )
 from sim.report.inputs import RUN_ARM, ReportInput, load_report_input
+from sim.report.optimise import (
+    OptimisationInput,
+    build_optimisation_report,
+    is_optimisation_folder,
+    load_optimisation_input,
+    write_optimisation_report,
+)
 from sim.report.page import (
     SECTIONS,
     TIME_SERIES,
@@ -69,10 +77,12 @@ __all__ = [
     "TIME_SERIES",
     "CalibrationInput",
     "NodeKind",
+    "OptimisationInput",
     "ReportInput",
     "Section",
     "Styles",
     "build_calibration_report",
+    "build_optimisation_report",
     "build_report",
     "cost_figure",
     "cost_section",
@@ -80,7 +90,9 @@ __all__ = [
     "forest_figure",
     "forest_section",
     "is_calibration_folder",
+    "is_optimisation_folder",
     "load_calibration_input",
+    "load_optimisation_input",
     "load_report_input",
     "lorenz_figure",
     "lorenz_section",
@@ -98,5 +110,6 @@ __all__ = [
     "time_series_section",
     "villages_section",
     "write_calibration_report",
+    "write_optimisation_report",
     "write_report",
 ]
