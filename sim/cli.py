@@ -187,6 +187,22 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--quiet", action="store_true", help="print nothing but errors")
     audit.set_defaults(handler=_audit)
 
+    discover = commands.add_parser(
+        "discover",
+        help="find the parameter boxes where pairing fails (scenario discovery: PRIM and CART)",
+        description="Mark each design point of a sweep (or each posterior draw of a posterior comparison) where a "
+        "condition holds, e.g. the Gini fell by less than 0.001 or the paired effect was not significant, and find the "
+        "parameter boxes where it holds with EMA Workbench's PRIM and CART. Prints each box's coverage, density, mass and "
+        "restricted parameters and writes them into RESULTS_DIR/discovery/ (pairsim report draws them). Needs the "
+        "discover extra (pip install '.[discover]').",
+    )
+    discover.add_argument("results", metavar="RESULTS_DIR", type=Path, help="a folder written by pairsim sweep or compare")
+    discover.add_argument(
+        "--spec", type=Path, metavar="FILE", help="discovery YAML (default: the experiment's own discovery: section)"
+    )
+    discover.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    discover.set_defaults(handler=_discover)
+
     summarize = commands.add_parser(
         "summarize",
         help="print the comparisons of a results folder",
@@ -564,10 +580,35 @@ def _audit(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     out = args.out or args.results / "report.html"
     prepare_report_file(out)
-    from sim.report import is_calibration_folder, write_calibration_report, write_report
+    from sim.report import (
+        is_calibration_folder,
+        is_optimisation_folder,
+        write_calibration_report,
+        write_optimisation_report,
+        write_report,
+    )
 
-    write = write_calibration_report if is_calibration_folder(args.results) else write_report
+    if is_optimisation_folder(args.results):
+        write = write_optimisation_report
+    elif is_calibration_folder(args.results):
+        write = write_calibration_report
+    else:
+        write = write_report
     print(f"Report written to {write(args.results, out)}")
+    return 0
+
+
+def _discover(args: argparse.Namespace) -> int:
+    """Settings and results checked first (one line each), then EMA Workbench imported (seconds) and the boxes found."""
+    from sim.discovery import discovery_text, prepare_discovery, require_ema, run_discovery, write_discovery
+
+    require_ema()
+    prepared = prepare_discovery(args.results, args.spec)
+    result = run_discovery(prepared)
+    written = write_discovery(args.results, result)
+    say = _printer(args.quiet)
+    say(discovery_text(result))
+    say(f"Written to {written[0].parent}/ ({', '.join(path.name for path in written)})", file=sys.stderr)
     return 0
 
 

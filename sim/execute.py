@@ -190,12 +190,16 @@ class ExperimentReport:
 
 
 def identity(experiment: Experiment) -> str:
-    """Hash of everything that makes results comparable: the experiment without its replication count.
+    """Hash of everything that makes results comparable: the experiment without its replication count (nor its
+    discovery settings).
 
     A results folder made with fewer replications can be extended; one made
     from a different experiment cannot be mixed into.
     """
-    data = experiment.model_dump(exclude={"replications", *(["parameters"] if experiment.parameters is None else [])})
+    # discovery only reads the results, so changing it never changes which runs a folder holds
+    data = experiment.model_dump(
+        exclude={"replications", "discovery", *(["parameters"] if experiment.parameters is None else [])}
+    )
     data["scenarios"] = [file_hash(path) for path in experiment.scenarios]
     if experiment.parameters is not None:  # the posterior's contents, not where it lies
         data["parameters"]["posterior"] = file_hash(experiment.parameters.posterior)
@@ -358,6 +362,7 @@ def _start_manifest(
         "experiment": experiment.name,
         "experiment_file": str(Path(experiment_path).resolve()),
         "design": experiment.design.model_dump() if experiment.design is not None else None,
+        "discovery": experiment.discovery.model_dump() if experiment.discovery is not None else None,  # pairsim discover
         **_posterior_entry(experiment),
         "experiment_sha256": file_hash(experiment_path),
         "identity": key,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from sim.discovery_spec import Discovery, check_discovery_names
 from sim.draws import systematic_resample
 from sim.errors import InputError, Problem, did_you_mean, require_file
 from sim.outcome_registry import OUTCOMES, default_outcomes
@@ -155,6 +156,9 @@ class Experiment(Strict):
     outcomes: list[str] = Field(default_factory=default_outcomes)
     design: Design | None = None
     parameters: PosteriorParameters | None = Field(None, description="posterior draws instead of a design")
+    discovery: Discovery | None = Field(
+        None, description="pairsim discover's settings for these results (not part of the results folder's identity)"
+    )
 
     @field_validator("outcomes")
     @classmethod
@@ -237,6 +241,9 @@ def load_experiment(path: str | Path) -> Experiment:
             )
         resolved.append(str(scenario_path))
     design_points(experiment.design, experiment.seed, source)  # a design the method cannot sample fails here, not mid-run
+    if experiment.discovery is not None:
+        stems = [Path(scenario).stem for scenario in resolved]
+        check_discovery_names(experiment.discovery, list(experiment.all_arms), experiment.outcomes, stems, source, "discovery")
     return experiment.model_copy(update={"scenarios": resolved})
 
 

@@ -17,6 +17,7 @@ from sim.experiment import BASELINE, salib_problem
 from sim.formatting import outcome_label
 from sim.outcome_registry import LORENZ_KEYS, headline_outcomes
 from sim.outputs import REPORT_TITLE_END
+from sim.report.discovery import discovery_parts
 from sim.report.figures import (
     cost_figure,
     forest_figure,
@@ -464,6 +465,15 @@ def sensitivity_section(data: ReportInput) -> Section | None:
     return section
 
 
+def discovery_section(data: ReportInput) -> Section | None:
+    """What pairsim discover found in this folder (sim/report/discovery.py); None (no section) where it has not run."""
+    parts = discovery_parts(data.folder) if data.kind == "experiment" else None
+    if parts is None:
+        return None
+    figures, note, table = parts
+    return Section("Scenario discovery: where pairing fails", figures=figures, note=note, table_html=table)
+
+
 SECTIONS: list[Callable[[ReportInput], Section | None]] = [
     overview_section,
     time_series_section,
@@ -476,6 +486,7 @@ SECTIONS: list[Callable[[ReportInput], Section | None]] = [
     cost_section,
     network_section,
     sensitivity_section,
+    discovery_section,
 ]
 
 
