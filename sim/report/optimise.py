@@ -524,6 +524,8 @@ def out_of_sample_section(data: OptimisationInput) -> Section:
     table = data.table("out_of_sample.csv")
     if table is None:
         return Section(title, note=data.missing["out_of_sample.csv"])
+    if table.empty:
+        return Section(title, note="out_of_sample.csv holds no rows: no plan was checked.")
     outcomes = [name for name in data.falls if (table["outcome"] == name).any()]
     outcomes += [name for name in pd.unique(table["outcome"]) if name not in outcomes]
     seeds = data.settings.get("check", {}).get("seeds")
