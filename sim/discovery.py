@@ -86,7 +86,7 @@ class Prepared:
     unit: str  # "design point" or "posterior draw"
     parameters: list[str]  # dotted scenario paths: the columns of ``points`` PRIM and CART read
     ranges: dict[str, tuple[float, float]]  # each parameter's range in the design (its values' range without one)
-    points: pd.DataFrame  # point, parameters..., n, improvement, ci_low, ci_high, holds
+    points: pd.DataFrame  # point (draw, of a posterior), parameters..., n, improvement, ci_low, ci_high, holds
     dropped: list[str] = field(default_factory=list)  # why points were left out, one phrase each
 
 
@@ -141,6 +141,8 @@ def prepare_discovery(folder: str | Path, spec_path: str | Path | None = None) -
     points, dropped = _condition(paired[paired["arm"] == arm], spec, unit, source, prefix, str(folder))
     names = [column.removeprefix(PARAM_PREFIX) for column in parameters]
     points = points.rename(columns=dict(zip(parameters, names, strict=True)))
+    if posterior:
+        points = points.rename(columns={"point": POSTERIOR_DRAW})
     return Prepared(
         folder=folder,
         spec=spec,

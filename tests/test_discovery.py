@@ -160,7 +160,7 @@ def test_a_posterior_comparisons_condition_is_computed_per_draw_over_its_seeds(t
     )
     prepared = prepare_discovery(folder)
     assert prepared.unit == "posterior draw"
-    assert list(prepared.points["point"]) == [0, 1, 2] and list(prepared.points["n"]) == [2, 2, 2]
+    assert list(prepared.points["draw"]) == [0, 1, 2] and list(prepared.points["n"]) == [2, 2, 2]
     np.testing.assert_allclose(prepared.points["improvement"], improvements.mean(axis=1), atol=1e-12)
     np.testing.assert_allclose(prepared.points["pairing.failure.leakage"], [0.1, 0.3, 0.2])
     assert list(prepared.points["holds"]) == [False, True, False]

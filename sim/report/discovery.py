@@ -92,7 +92,7 @@ def peeling_figure(peeling: pd.DataFrame, threshold: float) -> go.Figure:
     )
     figure.add_hline(y=threshold, line={"color": "grey", "dash": "dash"}, annotation_text=f"density {threshold:g}")
     _layout(figure, "PRIM peeling trajectory: coverage against density", "coverage", "density", legend="")
-    figure.update_layout(hovermode="closest", legend={"orientation": "h", "y": -0.2})
+    figure.update_layout(hovermode="closest", legend={"x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom"})
     figure.update_xaxes(range=[-0.02, 1.02])
     figure.update_yaxes(range=[-0.02, 1.05])
     return figure
@@ -156,8 +156,8 @@ def discovery_parts(folder: str | Path) -> tuple[list[tuple[go.Figure, str]], st
     settings = record.get("settings", {}) if isinstance(record.get("settings"), dict) else {}
     points, holding, unit = record.get("points", 0), record.get("holding", 0), record.get("unit", "design point")
     said = (
-        f"Arm {_text(record.get('arm', '?'))} against {_text(record.get('reference', '?'))}: the condition "
-        f"({_text(record.get('condition', '?'))}) holds at {holding} of {points} {_text(unit)}s."
+        f"Arm {_text(record.get('arm', '?'))} against {_text(record.get('reference', '?'))}: the condition that "
+        f"{_text(record.get('condition', '?'))} holds at {holding} of {points} {_text(unit)}s."
     )
     figures = []
     prim = record.get("prim")
