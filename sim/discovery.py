@@ -105,7 +105,7 @@ def prepare_discovery(folder: str | Path, spec_path: str | Path | None = None) -
         raise InputError.single(str(store.manifest_path), "", f"cannot be read ({error}); {expected}") from None
     if not isinstance(manifest, dict) or manifest.get("kind") in ("calibration", "optimisation") or "calibration" in manifest:
         raise InputError.single(str(folder), "", f"is not an experiment's results folder; {expected}")
-    spec, source, where = _settings(manifest, store.manifest_path, spec_path)
+    spec, source = _settings(manifest, store.manifest_path, spec_path)
     if not store.finished():
         raise InputError.single(str(folder), "runs", "no finished runs yet; run pairsim sweep or compare (again) first")
     try:
@@ -123,12 +123,9 @@ def prepare_discovery(folder: str | Path, spec_path: str | Path | None = None) -
     arms = sorted(pd.unique(results["arm"]), key=lambda name: (name != REFERENCE, name))  # the baseline first
     scenarios = list(pd.unique(results["scenario"]))
     outcomes = [column for column in results.columns if column in OUTCOMES]
-    check_discovery_names(spec, arms, outcomes, scenarios, source, where)
-    prefix = f"{where}." if where else ""
-    scenario = _only(spec.scenario, scenarios, "scenario", "scenarios", source, f"{prefix}scenario")
-    arm = _only(
-        spec.arm, [name for name in arms if name != spec.reference], "arm", "arms besides the reference", source, f"{prefix}arm"
-    )
+    check_discovery_names(spec, arms, outcomes, scenarios, source)
+    scenario = _only(spec.scenario, scenarios, "scenario", "scenarios", source)
+    arm = _only(spec.arm, [name for name in arms if name != spec.reference], "arm", "arms besides the reference", source)
     results = results[(results["scenario"] == scenario) & results["arm"].isin([arm, spec.reference])]
     posterior = POSTERIOR_DRAW in results.columns
     unit = "posterior draw" if posterior else "design point"
@@ -138,7 +135,7 @@ def prepare_discovery(folder: str | Path, spec_path: str | Path | None = None) -
         paired = analysis.paired_differences(results, baseline=spec.reference, outcomes=[spec.outcome])
     except ValueError as error:
         raise InputError.single(str(folder), "", f"cannot pair arm {arm!r} with {spec.reference!r}: {error}") from None
-    points, dropped = _condition(paired[paired["arm"] == arm], spec, unit, source, prefix, str(folder))
+    points, dropped = _condition(paired[paired["arm"] == arm], spec, unit, source, str(folder))
     names = [column.removeprefix(PARAM_PREFIX) for column in parameters]
     points = points.rename(columns=dict(zip(parameters, names, strict=True)))
     if posterior:
@@ -158,10 +155,10 @@ def prepare_discovery(folder: str | Path, spec_path: str | Path | None = None) -
     )
 
 
-def _settings(manifest: dict, manifest_path: Path, spec_path: str | Path | None) -> tuple[Discovery, str, str]:
-    """The discovery settings, where they come from (for messages) and their field prefix there."""
+def _settings(manifest: dict, manifest_path: Path, spec_path: str | Path | None) -> tuple[Discovery, str]:
+    """The discovery settings, and where they come from (the file messages name)."""
     if spec_path is not None:
-        return load_discovery(spec_path), str(spec_path), ""
+        return load_discovery(spec_path), str(spec_path)
     section = manifest.get("discovery")
     if section is None:
         raise InputError.single(
@@ -170,22 +167,21 @@ def _settings(manifest: dict, manifest_path: Path, spec_path: str | Path | None)
             "the experiment has no discovery section; give the settings with --spec FILE, or add a discovery: section "
             "to the experiment file and run pairsim sweep or compare on it again (finished runs are kept)",
         )
-    return validate_model(Discovery, section, f"{manifest_path} (discovery)"), f"{manifest_path} (discovery)", ""
+    source = f"{manifest_path} (discovery)"
+    return validate_model(Discovery, section, source), source
 
 
-def _only(given: str | None, names: list[str], one: str, many: str, source: str, field_path: str) -> str:
+def _only(given: str | None, names: list[str], one: str, many: str, source: str) -> str:
     """``given``, or the only one of ``names``; one line naming them when there are several to choose from."""
     if given is not None:
         return given
     if len(names) != 1:
         listed = ", ".join(names) or "none"
-        raise InputError.single(source, field_path, f"the results hold {len(names)} {many} ({listed}); name the {one} to judge")
+        raise InputError.single(source, one, f"the results hold {len(names)} {many} ({listed}); name the {one} to judge")
     return names[0]
 
 
-def _condition(
-    paired: pd.DataFrame, spec: Discovery, unit: str, source: str, prefix: str, folder: str
-) -> tuple[pd.DataFrame, list[str]]:
+def _condition(paired: pd.DataFrame, spec: Discovery, unit: str, source: str, folder: str) -> tuple[pd.DataFrame, list[str]]:
     """One row per point: its parameters, pairs ``n``, the mean ``improvement`` (the arm's paired effect, signed so that
     positive is better: reference - arm for lower-is-better outcomes) with its 95 % t interval, and whether the
     condition ``holds``."""
@@ -200,7 +196,7 @@ def _condition(
             most = int(paired["n"].max()) if len(paired) else 0
             raise InputError.single(
                 source,
-                f"{prefix}condition.not_significant",
+                "condition.not_significant",
                 f"needs at least 2 replications per {unit} for an interval; {folder} has {most}",
             )
         single = paired["n"] < 2
