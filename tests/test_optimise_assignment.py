@@ -379,3 +379,16 @@ def test_per_household_flows_cost_per_link_by_the_village_s_households(small):
     assert cost == pytest.approx(600.0 * scenario.pairing.effects.market_access_cost * households[3] + 10.0 * 300.0)
     chain = planned_cost_per_pair("industry_chain", {"market_savings": 600.0}, county, scenario, donors_per_pair=5)
     assert chain == pytest.approx(5 * 600.0 * scenario.pairing.effects.market_access_cost * households.mean())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 7, 11])
+def test_keeping_only_each_village_s_best_donors_keeps_the_optimum(small, seed, monkeypatch):
+    """The program drops, per village, the donors beyond the best ``pairs * donors_per_pair``; without the cut the
+    optimum is the same."""
+    county, scenario = small
+    choice, budget, candidate_villages = random_choice(np.random.default_rng(seed))
+    cut = assign(county, scenario, choice, budget, candidate_villages)
+    monkeypatch.setattr(assignment, "best_donors_only", lambda group, *args: group)
+    whole = assign(county, scenario, choice, budget, candidate_villages)
+    assert len(cut) > 0
+    assert cut["benefit"].sum() == pytest.approx(whole["benefit"].sum(), rel=1e-12)

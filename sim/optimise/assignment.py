@@ -496,6 +496,35 @@ def donor_classes(part: PolicyLinks, fund_limit: np.ndarray, alone: np.ndarray) 
     )
 
 
+def best_donors_only(group: DonorClasses, alone: np.ndarray, weights: Mapping[str, float], features: Features) -> DonorClasses:
+    """A village-grouped policy's links cut, per village, to its best donors: classes by falling benefit until they hold
+    ``pairs * donors_per_pair`` members (and every donor whose funds another policy shares).
+
+    The cut keeps the optimum: if a plan served a village through a donor outside its best, the policy's other links
+    (fewer than ``pairs * donors_per_pair``) leave one of its best donors unused, and that donor serves the village at
+    no less benefit and the same cost (a link's cost depends on its village, not its donor; a donor that can pay for
+    no link has no class). It shrinks strong-weak pairing, where every strong village could serve every weak one.
+    """
+    part = group.part
+    if part.grouping != "village" or len(group.rows) == 0:
+        return group
+    enough = part.choice.pairs * part.policy.donors_per_pair
+    size = np.array([len(m) for m in group.members], dtype=np.int64)
+    lone = np.array([bool(alone[m[0]]) for m in group.members])
+    benefit = link_benefit(
+        weights, features.need[part.village[group.rows]], part.donor_strength[part.donor[group.rows]], part.proximity[group.rows]
+    )
+    village = part.village[group.rows]
+    order = np.lexsort((group.link_class, -benefit, village))  # per village, best first (ties: class order)
+    village_sorted, members = village[order], size[group.link_class[order]]
+    start = np.searchsorted(village_sorted, village_sorted, side="left")
+    before = np.cumsum(members) - members  # members of the better classes of the same village
+    before -= before[start]
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order] = (before < enough) | lone[group.link_class[order]]
+    return replace(group, rows=group.rows[keep], link_class=group.link_class[keep])
+
+
 # --------------------------------------------------------------------------- the mixed-integer program
 
 
@@ -575,7 +604,10 @@ def build_program(
 ) -> Program:
     """Variables, objective and constraints of the assignment (see the module docstring)."""
     fund_limits, alone = _fund_limits(parts, county, scenario, features, budget.donor_funds_limit)
-    groups = [donor_classes(part, limit, lone) for part, limit, lone in zip(parts, fund_limits, alone, strict=True)]
+    groups = [
+        best_donors_only(donor_classes(part, limit, lone), lone, weights, features)
+        for part, limit, lone in zip(parts, fund_limits, alone, strict=True)
+    ]
     link_start, branch_start, branch_of, branches = [], [], [], []
     offset = sum(len(group.rows) for group in groups)
     start = 0
