@@ -309,7 +309,8 @@ def _budget(budget: dict) -> str:
         return "—"
     parts = [f"{yuan(amount)} a year, planned at start-year prices"]
     if budget.get("max_policies_per_village") is not None:
-        parts.append(f"at most {budget['max_policies_per_village']} policies a village")
+        most = budget["max_policies_per_village"]
+        parts.append(f"at most {most} {'policy' if most == 1 else 'policies'} a village")
     if budget.get("donor_funds_limit"):
         parts.append("each donor's planned funds within what it can give")
     return "; ".join(parts)
