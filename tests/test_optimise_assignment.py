@@ -21,6 +21,7 @@ from sim.optimise import assignment
 from sim.optimise.assignment import PLAN_COLUMNS, Choice, PolicyChoice, assign, planned_cost_per_pair
 from sim.optimise.spec import Budget, PolicyLever
 from sim.pairing.policies import HOST_RADIUS_KM, PROBLEM_TYPES, TYPED_RULE, problem_types
+from sim.scenario import load_scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"
@@ -392,3 +393,12 @@ def test_keeping_only_each_village_s_best_donors_keeps_the_optimum(small, seed, 
     whole = assign(county, scenario, choice, budget, candidate_villages)
     assert len(cut) > 0
     assert cut["benefit"].sum() == pytest.approx(whole["benefit"].sum(), rel=1e-12)
+
+
+def test_a_pair_s_planned_cost_needs_only_its_type_flows_and_settings(small):
+    county, scenario = small
+    assert planned_cost_per_pair("cadre_dispatch", {"cadre_months": 12.0}, county, scenario) == 12 * 3_000.0
+    shipped = load_scenario(SMALL).pairing.policies[1]  # village_enterprise: a scenario's own plan, priced pair by pair
+    assert planned_cost_per_pair(shipped.type, shipped.flows, county, scenario) == branch_cost(
+        {name: amount for name, amount in shipped.flows.model_dump().items() if amount}, scenario
+    )

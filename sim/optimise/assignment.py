@@ -16,6 +16,12 @@ maximises the links' summed benefit estimate under the budget and every capacity
 A link's benefit is ``w_need * need + w_strength * strength + w_proximity * proximity`` (each in [0, 1], plus 1e-6 so a
 link of zero weight still beats no link): the village's need (weak status and need index, as the heuristics rank it),
 the donor's rank within its policy's pool in what it can give, and how near the two are.
+
+Two exact reductions keep the program small: donors alike in everything the program sees (a county's departments share
+a budget and a seat) form one class whose links it counts (:class:`DonorClasses`), and each village of a village-grouped
+policy keeps only its best ``pairs * donors_per_pair`` donors (:func:`best_donors_only`). Shouguang's four policies at
+their upper bounds (about 5,900 variables) solve to proven optimality in about half a second (median; 3 s at worst) on a
+2-core machine; one variable per donor and village (42,000) took 4 s at best.
 """
 
 from __future__ import annotations
@@ -42,8 +48,8 @@ from sim.scenario import Scenario
 TINY_BENEFIT = 1e-6
 """Added to every link's benefit, so a link whose features all weigh 0 still beats no link."""
 BUDGET_SLACK = 1e-9
-"""The budget and fund rows are solved against ``1 - BUDGET_SLACK`` of their limit, so HiGHS's feasibility tolerance
-can never round a plan over the limit."""
+"""The budget and fund rows are solved against ``1 - BUDGET_SLACK`` of their limit, a margin for HiGHS's tolerances;
+the rounded plan is then summed exactly against the limits themselves (:func:`check_plan`)."""
 SOLVE_SECONDS = 120.0
 """HiGHS stops after this long with the best plan it has (a Shouguang assignment takes about a second)."""
 TEMPLATE_FIELDS = ("donor_counties", "recipient_counties", "settings", "rotation_months")
@@ -196,9 +202,8 @@ def planned_cost_per_pair(
     ``settings``: the policy's own settings, where its type's cost rules read unit costs from them. The budget of an
     optimisation that spends what a scenario's plan spends is the sum over its policies of pairs times this.
     """
-    policy = Policy.model_validate(
-        {"type": policy_type, "pairs": 1, "donors_per_pair": donors_per_pair, "settings": dict(settings or {})}
-    )
+    # Only its type, size and settings price a pair: no check of the policy's other options (counties, cadre months).
+    policy = Policy.model_construct(type=policy_type, pairs=1, donors_per_pair=donors_per_pair, settings=dict(settings or {}))
     h = county.households
     per_village = (h.stop - h.start).astype(float)
     households = per_village[village_index] if village_index is not None else per_village.mean()
