@@ -619,21 +619,25 @@ def _summarize(args: argparse.Namespace) -> int:
         raise InputError.single(
             str(args.results),
             "",
-            "not a results folder (no manifest.json); expected a folder written by pairsim compare, sweep or calibrate",
+            "not a results folder (no manifest.json); expected a folder written by pairsim compare, sweep, calibrate or optimise",
         )
-    from sim.report.calibration_inputs import is_calibration_folder
+    from sim.report import is_calibration_folder, is_optimisation_folder
 
-    if is_calibration_folder(args.results):  # its summary needs the posterior check: saved when the calibration finished
-        summary = args.results / "calibration.md"
-        if not summary.is_file():
-            raise InputError.single(
-                str(summary),
-                "",
-                "missing; a calibration saves its summary when it finishes: run pairsim calibrate again to finish it "
-                "(or to write the summary again), or pairsim report for what the folder holds",
-            )
-        print(summary.read_text(encoding="utf-8").rstrip("\n"))
-        return 0
+    for is_kind, name, what, command in (
+        (is_calibration_folder, "calibration.md", "calibration", "calibrate"),
+        (is_optimisation_folder, "optimise.md", "optimisation", "optimise"),
+    ):
+        if is_kind(args.results):  # its summary needs the finished search or posterior check: saved then
+            summary = args.results / name
+            if not summary.is_file():
+                raise InputError.single(
+                    str(summary),
+                    "",
+                    f"missing; a {what} saves its summary when it finishes: run pairsim {command} again to finish it "
+                    "(or to write the summary again), or pairsim report for what the folder holds",
+                )
+            print(summary.read_text(encoding="utf-8").rstrip("\n"))
+            return 0
     print(summarize_folder(args.results))
     return 0
 

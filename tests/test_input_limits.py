@@ -45,7 +45,8 @@ from sim.schema import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMALL = REPO_ROOT / "scenarios" / "small.yaml"
 SHOUGUANG = REPO_ROOT / "scenarios" / "shouguang_2009.yaml"
-SHIPPED_EXPERIMENTS = sorted((REPO_ROOT / "experiments").glob("*.yaml"))
+SHIPPED_EXPERIMENTS = sorted(p for p in (REPO_ROOT / "experiments").glob("*.yaml") if not p.name.startswith("optimise_"))
+"""The experiment files (``optimise_*.yaml`` are optimisation files, checked in tests/test_optimise_experiments.py)."""
 GB = 10**9
 
 
