@@ -354,6 +354,12 @@ def _experiment(args: argparse.Namespace) -> int:
 
     experiment = load_experiment(args.experiment)
     if args.replications:
+        if experiment.seeds is not None and args.replications != len(experiment.seeds):
+            raise InputError.single(
+                "--replications",
+                "",
+                f"{args.experiment} names {len(experiment.seeds)} seeds, one a replication; got {args.replications}",
+            )
         experiment = experiment.model_copy(update={"replications": args.replications})
         check_posterior_replications(experiment, str(args.experiment))  # as the file's own value is checked
     if args.sweep and experiment.design is None:

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from sim import package_version
 from sim.analysis import RECIPIENT_CLASSES, funds_by_donor_kind
 from sim.errors import InputError
-from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, file_hash, replication_seeds, run_specs, scenario_overrides
+from sim.experiment import CUMULATIVE_FLOWS, Experiment, RunSpec, experiment_seeds, file_hash, run_specs, scenario_overrides
 from sim.model import PairingModel
 from sim.pairing.registry import donor_kinds
 from sim.results import ResultsStore, StartingGraph
@@ -198,7 +198,12 @@ def identity(experiment: Experiment) -> str:
     """
     # discovery only reads the results, so changing it never changes which runs a folder holds
     data = experiment.model_dump(
-        exclude={"replications", "discovery", *(["parameters"] if experiment.parameters is None else [])}
+        exclude={
+            "replications",
+            "discovery",
+            *(["parameters"] if experiment.parameters is None else []),
+            *(["seeds"] if experiment.seeds is None else []),
+        }
     )
     data["scenarios"] = [file_hash(path) for path in experiment.scenarios]
     if experiment.parameters is not None:  # the posterior's contents, not where it lies
@@ -372,7 +377,7 @@ def _start_manifest(
         "scenario_names": {str(path): f"{load_scenario(path).name} ({Path(path).name})" for path in experiment.scenarios},
         "seed": experiment.seed,
         "replications": experiment.replications,
-        "replication_seeds": replication_seeds(experiment.seed, experiment.replications),
+        "replication_seeds": experiment_seeds(experiment),
         "versions": {
             name: package_version(name) for name in ("pairsim", "mesa", "numpy", "pandas", "pydantic", "networkx", "SALib")
         },

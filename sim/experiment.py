@@ -150,6 +150,11 @@ class Experiment(Strict):
     scenarios: list[str] = Field(min_length=1, description="scenario YAML files, relative to the experiment file")
     seed: NonNegativeInt = 1
     replications: PositiveInt = 10
+    seeds: list[NonNegativeInt] | None = Field(
+        None,
+        description="each replication's own seed instead of seeds spawned from 'seed': re-runs a run made elsewhere on its "
+        "seed (a plan file of pairsim optimise names pairs of its seed's county); replications defaults to their number",
+    )
     horizon_years: HorizonYears | None = Field(None, description="overrides each scenario's horizon (at most 30 years)")
     baseline: bool = Field(True, description="add the no-pairing arm 'baseline'")
     arms: dict[str, Arm] = Field({}, validate_default=True)
@@ -159,6 +164,26 @@ class Experiment(Strict):
     discovery: Discovery | None = Field(
         None, description="pairsim discover's settings for these results (not part of the results folder's identity)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_replication_a_seed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("seeds") and isinstance(data["seeds"], list) and "replications" not in data:
+            return {**data, "replications": len(data["seeds"])}
+        return data
+
+    @model_validator(mode="after")
+    def _seeds_match(self) -> Experiment:
+        if self.seeds is not None:
+            if not self.seeds:
+                raise ValueError("seeds: name at least one seed (leave it out to spawn them from 'seed')")
+            if len(set(self.seeds)) < len(self.seeds):
+                raise ValueError("seeds: names a seed twice; two replications of one seed are the same run")
+            if self.replications != len(self.seeds):
+                raise ValueError(
+                    f"replications: {self.replications}, but seeds names {len(self.seeds)}; give one seed a replication"
+                )
+        return self
 
     @field_validator("outcomes")
     @classmethod
@@ -453,9 +478,14 @@ def salib_problem(design: Design) -> dict[str, Any]:
     return {"num_vars": len(names), "names": names, "bounds": [[p.low, p.high] for p in design.parameters.values()]}
 
 
+def experiment_seeds(experiment: Experiment) -> list[int]:
+    """Each replication's seed: the file's own ``seeds``, else spawned from its ``seed`` (common to every arm and point)."""
+    return list(experiment.seeds) if experiment.seeds is not None else replication_seeds(experiment.seed, experiment.replications)
+
+
 def run_specs(experiment: Experiment) -> list[RunSpec]:
     """Every run of the experiment, in a stable order (scenario, arm, point, replication)."""
-    seeds = replication_seeds(experiment.seed, experiment.replications)
+    seeds = experiment_seeds(experiment)
     points = design_points(experiment.design, experiment.seed)
     check_posterior_replications(experiment, f"experiment {experiment.name}")  # again: --replications may have changed it
     draws = [] if experiment.parameters is None else posterior_draws(experiment).to_dict("records")
@@ -509,6 +539,7 @@ __all__ = [
     "RunSpec",
     "design_points",
     "expected_rows",
+    "experiment_seeds",
     "file_hash",
     "load_experiment",
     "posterior_draws",

@@ -571,3 +571,49 @@ def test_two_scenarios_with_one_file_name_are_refused(tmp_path):
     experiment.write_text("name: twins\nscenarios: [a/county.yaml, b/county.yaml]\nreplications: 1\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"scenarios\[1\].*same file name"):
         load_experiment(experiment)
+
+
+# --------------------------------------------------------------------------- a run's own seeds
+
+
+def test_named_seeds_are_the_replications_seeds_in_every_arm(tmp_path):
+    data = small_experiment(seeds=[17, 4])
+    del data["replications"]
+    experiment = load_experiment(write_experiment(tmp_path, data))
+    assert experiment.replications == 2
+    specs = run_specs(experiment)
+    assert {(spec.replication, spec.seed) for spec in specs} == {(0, 17), (1, 4)}
+    assert len(specs) == 2 * len(experiment.all_arms)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"seeds": [1, 2], "replications": 3}, "replications: 3, but seeds names 2"),
+        ({"seeds": [1, 1]}, "names a seed twice"),
+        ({"seeds": []}, "name at least one seed"),
+    ],
+)
+def test_named_seeds_that_do_not_fit_are_one_line(cli, tmp_path, changes, message):
+    data = small_experiment(**changes)
+    if "replications" not in changes:
+        del data["replications"]
+    _, lines = expect_bad_input(cli, tmp_path, data)
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_named_seeds_refuse_another_replication_count_on_the_command_line(cli, tmp_path):
+    data = small_experiment(seeds=[3])
+    del data["replications"]
+    path = write_experiment(tmp_path, data)
+    code, _, err = cli("compare", path, "--replications", "2", "--out", tmp_path / "out", "--quiet")
+    assert code == 2 and err.strip() == f"--replications: {path} names 1 seeds, one a replication; got 2"
+
+
+def test_a_file_without_named_seeds_keeps_its_identity():
+    from sim.execute import identity
+
+    experiment = load_experiment(POLICY_COMPARISON)
+    assert "seeds" not in yaml.safe_load(POLICY_COMPARISON.read_text(encoding="utf-8"))
+    assert identity(experiment) == identity(experiment.model_copy(update={"seeds": None}))
+    assert identity(experiment) != identity(experiment.model_copy(update={"seeds": list(range(30))}))

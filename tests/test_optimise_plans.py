@@ -108,7 +108,10 @@ def test_the_plan_yaml_says_what_it_reproduces_and_how_to_run_it(planned, tmp_pa
     text = yaml_path.read_text(encoding="utf-8")
     header = [line for line in text.splitlines() if line.startswith("#")]
     assert "trial 3 of optimisation optimise_small, seed 17" in header[0]
-    assert header[-1].endswith("pairsim run t0003.yaml --seed 17")
+    assert header[2].endswith("pairsim run t0003.yaml --seed 17")
+    assert "pairsim compare t0003.compare.yaml" in header[-1]
+    compare = yaml.safe_load(yaml_path.with_name("t0003.compare.yaml").read_text(encoding="utf-8"))
+    assert compare["seeds"] == [17] and compare["scenarios"] == ["t0003.yaml"]
     data = yaml.safe_load(text)
     assert data["horizon_years"] == 2 and data["name"] == scenario.name
     assert data["pairing"]["policies"] == overrides["pairing.policies"]

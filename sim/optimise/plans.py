@@ -113,7 +113,8 @@ def write_plan(
     optimisation: str | None = None,
     trial: int | str | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``<stem>.csv`` (the plan) and ``<stem>.yaml`` (a scenario that runs it) into ``folder``, each atomically.
+    """Write ``<stem>.csv`` (the plan), ``<stem>.yaml`` (a scenario that runs it) and ``<stem>.compare.yaml`` (an
+    experiment that runs it against no pairing on its seed) into ``folder``, each atomically.
 
     ``overrides`` are the run's whole overrides (the plan's explicit policies, the horizon, a posterior draw's
     parameters); the YAML is the base scenario with all of them applied, so ``pairsim run <yaml> --seed <seed>``
@@ -126,13 +127,27 @@ def write_plan(
     data = scenario_with_overrides(scenario_path, overrides)
     which = f"trial {trial}" if trial is not None else f"plan {stem}"
     of = f" of optimisation {optimisation}" if optimisation else ""
+    compare_path = folder / f"{stem}.compare.yaml"
     header = (
         f"# {which}{of}, seed {seed}: {len(plan)} pairs named below (pairing.policies, explicit), the plan in {csv_path.name}.\n"
         f"# Written by pairsim optimise from {Path(scenario_path).resolve()} with the run's overrides applied.\n"
         f"# It reproduces that run bit for bit: pairsim run {yaml_path.name} --seed {seed}\n"
+        f"# The pairs are villages of seed {seed}'s county (a generated county differs by seed), so other seeds cannot\n"
+        f"# run it; pairsim compare {compare_path.name} runs it against no pairing on its seed.\n"
     )
     text = header + yaml.dump(data, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=130)
     write_atomically(yaml_path, lambda path: path.write_text(text, encoding="utf-8"))
+    experiment = {
+        "name": f"{optimisation or 'plan'}-{stem}",
+        "description": f"{which}{of} against no pairing, on the seed whose county it names",
+        "scenarios": [yaml_path.name],
+        "seeds": [int(seed)],
+        "arms": {"plan": {"policies": "all"}},
+    }
+    compare_text = f"# pairsim compare {compare_path.name}: {which}{of} against no pairing on seed {seed}.\n" + yaml.dump(
+        experiment, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=130
+    )
+    write_atomically(compare_path, lambda path: path.write_text(compare_text, encoding="utf-8"))
     return csv_path, yaml_path
 
 
