@@ -37,7 +37,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.stats import rankdata
 
-from sim.optimise.spec import Budget, PolicyLever
+from sim.optimise.spec import Budget, PolicyLever, lever_policy
 from sim.pairing.config import Policy
 from sim.pairing.county import County, Month
 from sim.pairing.policies import Targeting, donor_pool, targeting_priority, village_need, within_counties
@@ -52,9 +52,6 @@ BUDGET_SLACK = 1e-9
 the rounded plan is then summed exactly against the limits themselves (:func:`check_plan`)."""
 SOLVE_SECONDS = 120.0
 """HiGHS stops after this long with the best plan it has (a Shouguang assignment takes about a second)."""
-TEMPLATE_FIELDS = ("donor_counties", "recipient_counties", "settings", "rotation_months")
-"""What a chosen policy takes from the scenario's policy of the same label (or type): where its donors and villages may
-be, and the type's own settings (unit costs among them)."""
 
 
 @dataclass(frozen=True)
@@ -100,35 +97,9 @@ PLAN_COLUMNS = [
 # --------------------------------------------------------------------------- policies and costs
 
 
-def template_policy(scenario: Scenario, lever: PolicyLever) -> Policy | None:
-    """The scenario's policy a chosen policy takes its counties and settings from: the one of the same label, else the
-    first of the same type (``None``: the scenario has none)."""
-    policies = scenario.pairing.policies
-    return next((p for p in policies if p.label == lever.label and p.type == lever.type), None) or next(
-        (p for p in policies if p.type == lever.type), None
-    )
-
-
-def template_fields(scenario: Scenario | None, lever: PolicyLever) -> dict[str, Any]:
-    """The fields of :data:`TEMPLATE_FIELDS` the scenario's matching policy sets (empty without one)."""
-    template = template_policy(scenario, lever) if scenario is not None else None
-    if template is None:
-        return {}
-    return {name: getattr(template, name) for name in TEMPLATE_FIELDS if name in template.model_fields_set}
-
-
 def chosen_policy(choice: PolicyChoice, scenario: Scenario | None, pairs: int) -> Policy:
     """The scenario policy a choice stands for, asking for ``pairs`` branches (matched; the plan names them later)."""
-    data = {
-        "type": choice.lever.type,
-        "name": choice.lever.label,
-        "pairs": pairs,
-        "donors_per_pair": choice.lever.donors_per_pair,
-        "typed": choice.typed,
-        "flows": {name: float(amount) for name, amount in choice.flows.items()},
-        **template_fields(scenario, choice.lever),
-    }
-    return Policy.model_validate(data)
+    return lever_policy(choice.lever, scenario, pairs, choice.flows, choice.typed)
 
 
 def start_prices(policy: Policy, economy: Any) -> Prices:

@@ -188,19 +188,33 @@ def summary_text(
                 f"{label}; larger in {result['share_better']:.0%} of {result['n']} seeds: {result['verdict']}"
             )
         lines.append("")
-    best = check[
-        (check["plan"] == f"t{int(chosen['trial'].iloc[0]):04d}") & (check["outcome"] == first) & (check["against"] != BASELINE)
-    ]
-    beaten = best[best["verdict"] == "better"]["against"].tolist()
-    if len(beaten) == len(best):
-        lines.append(f"The best plan found narrows {label} more than every heuristic on unseen seeds.")
-    else:
-        others = [arm for arm in best["against"] if arm not in beaten]
-        lines.append(
-            f"The best plan found is NOT better out of sample than {', '.join(others)}: its advantage on the search seeds "
-            "does not hold on seeds it was not chosen on (the optimiser's curse, docs/OPTIMISE.md)."
-        )
+    lines.append(verdict_text(chosen.iloc[0], reference, check, first, label))
     return "\n".join(lines)
 
 
-__all__ = ["out_of_sample", "paired_interval", "reference_table", "summary_text", "write_tables"]
+def verdict_text(best: pd.Series, reference: pd.DataFrame, check: pd.DataFrame, outcome: str, label: str) -> str:
+    """The plain answer for the plan with the largest fall on the search seeds: does it beat each heuristic on the unseen
+    seeds, and if not, had it even beaten them on the seeds it was chosen on (then the optimiser's curse is why)?"""
+    plan = f"t{int(best['trial']):04d}"
+    rows = check[(check["plan"] == plan) & (check["outcome"] == outcome) & (check["against"] != BASELINE)]
+    beaten = rows.loc[rows["verdict"] == "better", "against"].tolist()
+    if len(beaten) == len(rows):
+        return f"The best plan found, {plan}, narrows {label} more than every heuristic on seeds it was not chosen on."
+    searched = reference.set_index("arm")[fall_column(outcome)]
+    lost = [arm for arm in rows["against"] if arm not in beaten]
+    ahead = [arm for arm in lost if best[fall_column(outcome)] > searched[arm]]
+    behind = [arm for arm in lost if arm not in ahead]
+    parts = [f"The best plan found, {plan}, is NOT better out of sample than {', '.join(lost)}."]
+    if ahead:
+        parts.append(
+            f"It was ahead of {', '.join(ahead)} on the search seeds, but that advantage does not hold on seeds it was not "
+            "chosen on (the optimiser's curse, docs/OPTIMISE.md)."
+        )
+    if behind:
+        parts.append(f"It did not beat {', '.join(behind)} on the search seeds either.")
+    if beaten:
+        parts.append(f"It is better than {', '.join(beaten)}.")
+    return " ".join(parts)
+
+
+__all__ = ["out_of_sample", "paired_interval", "reference_table", "summary_text", "verdict_text", "write_tables"]

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.optimise.assignment import PLAN_COLUMNS, Choice, template_fields
+from sim.optimise.assignment import PLAN_COLUMNS, Choice
+from sim.optimise.spec import template_fields
 from sim.outputs import write_atomically
 from sim.scenario import Scenario, read_yaml_mapping
 from sim.scenario.loading import _set_path

@@ -13,11 +13,12 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.errors import InputError, did_you_mean, require_file
 from sim.experiment import PosteriorParameters, file_hash
 from sim.outcome_registry import OUTCOMES
+from sim.pairing.config import Policy
 from sim.scenario import Scenario, load_scenario, read_yaml_mapping, validate_model
 from sim.schema import HorizonYears, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Strict
 
@@ -120,6 +121,43 @@ class PolicyLever(Strict):
     @property
     def label(self) -> str:
         return self.name or self.type
+
+
+TEMPLATE_FIELDS = ("donor_counties", "recipient_counties", "settings", "rotation_months")
+"""What a chosen policy takes from the scenario's policy of the same label (or type): where its donors and villages may
+be, and the type's own settings (unit costs among them)."""
+
+
+def template_policy(scenario: Scenario, lever: PolicyLever) -> Policy | None:
+    """The scenario's policy a chosen policy takes its counties and settings from: the one of the same label, else the
+    first of the same type (``None``: the scenario has none)."""
+    policies = scenario.pairing.policies
+    return next((p for p in policies if p.label == lever.label and p.type == lever.type), None) or next(
+        (p for p in policies if p.type == lever.type), None
+    )
+
+
+def template_fields(scenario: Scenario | None, lever: PolicyLever) -> dict[str, Any]:
+    """The fields of :data:`TEMPLATE_FIELDS` the scenario's matching policy sets (empty without one)."""
+    template = template_policy(scenario, lever) if scenario is not None else None
+    if template is None:
+        return {}
+    return {name: getattr(template, name) for name in TEMPLATE_FIELDS if name in template.model_fields_set}
+
+
+def lever_policy(lever: PolicyLever, scenario: Scenario | None, pairs: int, flows: dict[str, float], typed: bool) -> Policy:
+    """The scenario policy a lever stands for at given values: ``pairs`` branches (matched; a plan names them later),
+    ``flows`` per branch, and its counties and settings from the scenario's policy of the same label or type."""
+    data = {
+        "type": lever.type,
+        "name": lever.label,
+        "pairs": pairs,
+        "donors_per_pair": lever.donors_per_pair,
+        "typed": typed,
+        "flows": {name: float(amount) for name, amount in flows.items()},
+        **template_fields(scenario, lever),
+    }
+    return Policy.model_validate(data)
 
 
 class Budget(Strict):
@@ -289,17 +327,17 @@ def load_optimisation(path: str | Path) -> Optimisation:
 
 
 def _check_levers(optimisation: Optimisation, scenario: Scenario, source: str) -> None:
-    """Levers that the scenario or the heuristics cannot honour are bad input now, not a failed search later."""
+    """Levers that the scenario or the heuristics cannot honour are bad input now, not a failed search later: every
+    policy must be a valid scenario policy at the low and at the high end of its flows."""
     for i, lever in enumerate(optimisation.levers.policies):
         where = f"levers.policies[{i}]"
-        for name in lever.flows:
-            from sim.pairing.registry import flows
-
-            carried_by = flows()[name].carried_by
-            if carried_by and lever.type not in carried_by:
-                raise InputError.single(
-                    source, f"{where}.flows.{name}", f"moves only along {' or '.join(carried_by)} pairs, not {lever.type}"
-                )
+        for end in ("low", "high"):
+            flows = {name: getattr(span, end) for name, span in lever.flows.items()}
+            try:
+                lever_policy(lever, scenario, 1, flows, lever.typed == "always")
+            except ValidationError as error:
+                message = error.errors()[0]["msg"].removeprefix("Value error, ")
+                raise InputError.single(source, where, f"with its flows at their {end} ends: {message}") from None
     if "typed" in optimisation.check.heuristics and not any(p.type == "city_village" for p in scenario.pairing.policies):
         raise InputError.single(
             source,
@@ -357,5 +395,7 @@ __all__ = [
     "Search",
     "bounds",
     "identity",
+    "lever_policy",
     "load_optimisation",
+    "template_fields",
 ]
