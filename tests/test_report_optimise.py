@@ -384,3 +384,21 @@ def test_optimisation_report_renders_in_headless_chromium_without_errors(finishe
     assert not errors, errors
     assert chromium.execute_script("return document.title") == "Optimisation tiny_optimisation – pairsim report"
     assert EVIL in chromium.execute_script("return document.body.innerText")  # shown as text, never run
+
+
+def test_is_kind_folder_reads_the_manifests_kind_or_a_damaged_ones_own_files(tmp_path: Path) -> None:
+    from sim.report.folder_files import is_kind_folder
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert not is_kind_folder(folder, "optimisation", ["trials.parquet"])  # no manifest
+    (folder / "manifest.json").write_text(json.dumps({"kind": "optimisation"}), encoding="utf-8")
+    assert is_kind_folder(folder, "optimisation", ["trials.parquet"])
+    assert not is_kind_folder(folder, "calibration", ["waves.parquet"])
+    (folder / "manifest.json").write_text(json.dumps(["kind", "optimisation"]), encoding="utf-8")
+    assert not is_kind_folder(folder, "optimisation", ["trials.parquet"])  # readable, but not an object of that kind
+    (folder / "manifest.json").write_text("{not json", encoding="utf-8")
+    assert not is_kind_folder(folder, "optimisation", ["trials.parquet"])  # damaged, and none of the kind's files
+    (folder / "trials.parquet").write_bytes(b"")
+    assert is_kind_folder(folder, "optimisation", ["front.csv", "trials.parquet"])
+    assert not is_kind_folder(folder, "calibration", ["waves.parquet"])

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sim import package_version
 from sim.errors import InputError
 from sim.experiment import Parameter
+from sim.report.folder_files import is_kind_folder
 from sim.report.inputs import (
     modified_time,
     read_failures_as_input,
@@ -91,15 +92,7 @@ class CalibrationInput:
 def is_calibration_folder(folder: str | Path) -> bool:
     """Whether ``folder`` holds a calibration (its manifest says so, or a damaged manifest sits beside a calibration's
     own files): ``pairsim report`` then draws the calibration report instead of an experiment's."""
-    folder = Path(folder)
-    manifest = folder / "manifest.json"
-    if not manifest.is_file():
-        return False
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return any((folder / name).is_file() for name in CALIBRATION_FILES)
-    return isinstance(data, dict) and data.get("kind") == KIND
+    return is_kind_folder(folder, KIND, CALIBRATION_FILES)
 
 
 def load_calibration_input(folder: str | Path) -> CalibrationInput:

@@ -11,7 +11,6 @@ foreign file is one line of bad input naming it, as for experiments. The figures
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,11 +23,11 @@ from sim import package_version
 from sim.errors import InputError
 from sim.experiment import BASELINE
 from sim.formatting import format_interval, format_outcome, outcome_label, unit_of
+from sim.report.folder_files import is_kind_folder, read_table
 from sim.report.inputs import (
     modified_time,
     read_failures_as_input,
     read_json_object,
-    read_parquet_table,
     utc_now_text,
     versions_text,
 )
@@ -118,15 +117,7 @@ class OptimisationInput:
 def is_optimisation_folder(folder: str | Path) -> bool:
     """Whether ``folder`` holds an optimisation (its manifest says so, or a damaged manifest sits beside an
     optimisation's own files): ``pairsim report`` then draws the optimisation report."""
-    folder = Path(folder)
-    manifest = folder / "manifest.json"
-    if not manifest.is_file():
-        return False
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return any((folder / name).is_file() for name in OPTIMISATION_FILES)
-    return isinstance(data, dict) and data.get("kind") == KIND
+    return is_kind_folder(folder, KIND, OPTIMISATION_FILES)
 
 
 def load_optimisation_input(folder: str | Path) -> OptimisationInput:
@@ -138,7 +129,7 @@ def load_optimisation_input(folder: str | Path) -> OptimisationInput:
     for name, (expected, columns, when) in TABLES.items():
         path = folder / name
         if path.is_file():
-            tables[name] = _booleans(_read(path, expected, columns))
+            tables[name] = _booleans(read_table(path, expected, columns))
         else:
             tables[name] = None
             missing[name] = f"{name} is not in this folder (pairsim optimise writes it {when}; {_progress(manifest)})"
@@ -156,7 +147,7 @@ def load_optimisation_input(folder: str | Path) -> OptimisationInput:
         falls=_falls(manifest, trials),
         tables=tables,
         missing=missing,
-        plans={path.stem: _booleans(_read(path, PLAN, PLAN_COLUMNS)) for path in sorted((folder / "plans").glob("t*.csv"))},
+        plans={path.stem: _booleans(read_table(path, PLAN, PLAN_COLUMNS)) for path in sorted((folder / "plans").glob("t*.csv"))},
     )
     if summary_path.is_file():
         with read_failures_as_input(summary_path, "the summary that pairsim optimise writes", "not readable text"):
@@ -193,18 +184,6 @@ def _read_manifest(path: Path) -> dict:
     if not all(isinstance(entry, dict) for entry in manifest.get("runs", {}).values()):
         raise InputError.single(str(path), "runs", f"holds an entry that is not a JSON object; expected {MANIFEST}")
     return manifest
-
-
-def _read(path: Path, expected: str, columns: list[str]) -> pd.DataFrame:
-    """A CSV or Parquet table of the folder, checked to have ``columns``."""
-    if path.suffix == ".parquet":
-        return read_parquet_table(path, expected, columns)
-    with read_failures_as_input(path, expected, "not a readable CSV table"):
-        table = pd.read_csv(path)
-    lacking = [column for column in columns if column not in table.columns]
-    if lacking:
-        raise InputError.single(str(path), "", f"lacks column(s) {', '.join(lacking)}; expected {expected}")
-    return table
 
 
 def _booleans(table: pd.DataFrame) -> pd.DataFrame:
