@@ -43,6 +43,10 @@ RECORD = "discovery.json"
 FILES = ("points.csv", "peeling.csv", "prim_box.csv", "cart_boxes.csv", "discovery.md", RECORD)
 """Every file ``pairsim discover`` may write into :data:`FOLDER`; a later call removes only these, and only those an
 earlier call recorded in :data:`RECORD` that it does not write again."""
+SIGNIFICANCE = 0.05
+"""A box's limit whose quasi-p value ([Bryant 2010]'s one-sided binomial test of the limit) is above this is flagged not
+significant: PRIM's box keeps it, but the condition may not depend on it there."""
+UNSURE = f"A limit whose quasi-p value is above {SIGNIFICANCE:g} is not significant: PRIM keeps it, but it may be chance."
 EMA_INSTALL = "pip install '.[discover]'"
 PARAM_PREFIX = analysis.PARAM_PREFIX
 
@@ -382,13 +386,15 @@ def _box_lines(limits: pd.DataFrame, indent: str = "    ") -> list[str]:
     for row in restricted.itertuples():
         line = f"{indent}{row.parameter:<{width}}  {_number(row.low)} to {_number(row.high)}"
         line += f"  (range {_number(row.range_low)} to {_number(row.range_high)})"
-        quasi = [
-            f"{side} {value:.2g}"
+        sides = [
+            (side, value)
             for side, value in (("low", getattr(row, "qp_low", np.nan)), ("high", getattr(row, "qp_high", np.nan)))
             if np.isfinite(value)
         ]
-        if quasi:
-            line += f"  quasi-p: {', '.join(quasi)}"
+        significant = [f"{side} {value:.2g}" for side, value in sides if value <= SIGNIFICANCE]
+        if significant:
+            line += f"  quasi-p: {', '.join(significant)}"
+        line += "".join(f"  {side} limit not significant (quasi-p {value:.2g})" for side, value in sides if value > SIGNIFICANCE)
         lines.append(line)
     return lines
 
@@ -435,6 +441,8 @@ def discovery_text(result: DiscoveryResult) -> str:
             f"  {_stats(chosen)}; {int(chosen['restricted'])} restricted parameter(s):",
             *_box_lines(result.prim_box),
         ]
+        if (result.prim_box["restricted"] & (result.prim_box[["qp_low", "qp_high"]] > SIGNIFICANCE).any(axis=1)).any():
+            lines.append(f"  {UNSURE}")
     if result.cart_boxes is not None:
         leaves = majority_leaves(result.cart_boxes)
         count = result.cart_boxes["leaf"].nunique()

@@ -8,6 +8,7 @@ and a manifest), so the planted box and the expected condition are known exactly
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import yaml
 from scipy import stats
 
 from sim.cli import main
-from sim.discovery import FOLDER, Prepared, choose_box, prepare_discovery, run_discovery, write_discovery
+from sim.discovery import FOLDER, Prepared, choose_box, discovery_text, prepare_discovery, run_discovery, write_discovery
 from sim.discovery_spec import Discovery
 from sim.results import ResultsStore
 
@@ -369,3 +370,173 @@ def test_an_experiments_discovery_section_is_checked_kept_in_the_manifest_and_no
     assert manifest["discovery"]["condition"] == {"fall_below": 0.001, "not_significant": None}
     prepared = prepare_discovery(tmp_path / "out")  # settings read back from the manifest
     assert prepared.parameters == ["pairing.failure.leakage"] and len(prepared.points) == 1
+
+
+def write_discovery_by_hand(tmp_path: Path) -> Path:
+    """An experiment folder with a discovery/ folder as pairsim discover writes it, by hand (no EMA Workbench): PRIM's
+    chosen box restricts ``a`` (quasi-p 0.001 at its low end) and ``b`` (quasi-p 1 at its high end: not significant)."""
+    folder = write_folder(tmp_path / "results", pd.DataFrame({"a": [0.1, 0.5, 0.9], "b": [0.2, 0.4, 0.6]}), np.full((3, 2), 0.01))
+    out = folder / FOLDER
+    out.mkdir()
+    pd.DataFrame(
+        {
+            "box": [0, 1],
+            "coverage": [1.0, 1.0],
+            "density": [0.33, 1.0],
+            "mass": [1.0, 0.33],
+            "restricted": [0, 2],
+            "points": [3, 1],
+            "holding": [1, 1],
+            "chosen": [False, True],
+        }
+    ).to_csv(out / "peeling.csv", index=False)
+    pd.DataFrame(
+        {
+            "parameter": ["a", "b"],
+            "low": [0.5, 0.2],
+            "high": [0.9, 0.45],
+            "restricted": [True, True],
+            "range_low": [0.1, 0.2],
+            "range_high": [0.9, 0.6],
+            "qp_low": [0.001, np.nan],
+            "qp_high": [np.nan, 1.0],
+        }
+    ).to_csv(out / "prim_box.csv", index=False)
+    pd.DataFrame(
+        {
+            "leaf": [0, 1],
+            "coverage": [0.0, 1.0],
+            "density": [0.0, 1.0],
+            "mass": [0.67, 0.33],
+            "restricted_count": [1, 1],
+            "parameter": ["a", "a"],
+            "low": [0.1, 0.5],
+            "high": [0.5, 0.9],
+            "restricted": [True, True],
+            "range_low": [0.1, 0.1],
+            "range_high": [0.9, 0.9],
+        }
+    ).to_csv(out / "cart_boxes.csv", index=False)
+    record = {
+        "settings": {"outcome": "gini", "condition": {"fall_below": 0.001}, "threshold": 0.8},
+        "condition": "the Gini falls by less than 0.001",
+        "arm": "all_policies",
+        "reference": "baseline",
+        "unit": "design point",
+        "points": 3,
+        "holding": 1,
+        "prim": {"box": 1, "threshold_met": True, "coverage": 1.0, "density": 1.0, "mass": 0.33, "restricted": {}},
+        "cart_leaves": 2,
+        "notes": [],
+        "files": ["peeling.csv", "prim_box.csv", "cart_boxes.csv", "discovery.json"],
+    }
+    (out / "discovery.json").write_text(json.dumps(record), encoding="utf-8")
+    return folder
+
+
+def test_the_report_flags_a_box_limit_whose_quasi_p_is_not_significant(tmp_path):
+    from sim.report.discovery import UNSURE, discovery_parts
+
+    figures, _, table = discovery_parts(write_discovery_by_hand(tmp_path))
+    assert len(figures) == 2 and UNSURE in figures[1][1] and UNSURE in table
+    rows = dict(re.findall(r"<tr><td>(\w)</td>(.*?)</tr>", table))
+    assert "not significant (quasi-p 1)" in rows["b"]  # the box keeps it, but it says so
+    assert "not significant" not in rows["a"] and "0.001" in rows["a"]
+    path = tmp_path / "results" / FOLDER / "prim_box.csv"
+    pd.read_csv(path).assign(qp_high=[np.nan, 0.01]).to_csv(path, index=False)
+    figures, _, table = discovery_parts(tmp_path / "results")
+    assert UNSURE not in figures[1][1] and UNSURE not in table and "high 0.01" in table
+
+
+def test_the_printed_box_flags_a_limit_whose_quasi_p_is_not_significant(ema):
+    result = run_discovery(planted_prepared("prim"))
+    box = result.prim_box.set_index("parameter")
+    box.loc["a", ["qp_low", "qp_high"]] = [0.3, np.nan]  # as if a's low limit had been a chance cut
+    box.loc["b", ["qp_low", "qp_high"]] = [np.nan, 0.0001]
+    result.prim_box = box.reset_index()
+    text = discovery_text(result)
+    line = {line.split()[0]: line for line in text.splitlines() if line.startswith("    ")}
+    assert "not significant (quasi-p 0.3)" in line["a"]
+    assert "not significant" not in line["b"] and "quasi-p" in line["b"]
+    assert "above 0.05" in text  # what the flag means, said once
+    assert set(box.index[box["restricted"]]) >= {"a", "b"}  # the box stays as PRIM chose it
+
+
+def _damage(out: Path, name: str, change) -> None:
+    """Apply ``change`` to the discovery file ``name``: a table is read and written back; discovery.json's record too."""
+    path = out / name
+    if name.endswith(".json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        changed = change(record)
+        path.write_text(changed if isinstance(changed, str) else json.dumps(changed), encoding="utf-8")
+    else:
+        changed = change(pd.read_csv(path))
+        if changed is None:
+            path.unlink()
+        else:
+            changed.to_csv(path, index=False)
+
+
+def _without_prim(key: str):
+    def change(record: dict) -> dict:
+        del record["prim"][key]
+        return record
+
+    return change
+
+
+DAMAGED_DISCOVERY = [
+    ("discovery.json", _without_prim("coverage"), "prim.coverage: missing"),
+    ("discovery.json", lambda r: {**r, "prim": {**r["prim"], "density": "high"}}, "prim.density: 'high' is not a number"),
+    ("discovery.json", lambda r: {**r, "prim": [1, 2]}, "prim: [1, 2] is neither null nor a JSON object"),
+    ("discovery.json", lambda r: {**r, "settings": {"threshold": "x"}}, "settings.threshold: 'x' is not a number"),
+    ("discovery.json", lambda r: {**r, "notes": "a note"}, "notes: 'a note' is not an array"),
+    ("discovery.json", lambda r: [r], "not a JSON object"),
+    ("discovery.json", lambda r: "{not json", "not valid JSON"),
+    ("prim_box.csv", lambda t: t.drop(columns="restricted"), "lacks column(s) restricted"),
+    ("prim_box.csv", lambda t: t.assign(low=["low", "x"]), "column low holds values that are not numbers"),
+    ("prim_box.csv", lambda t: t.assign(restricted=["yes", "maybe"]), "column restricted holds values other than True"),
+    ("prim_box.csv", lambda t: t.iloc[:0], "holds no rows"),
+    ("prim_box.csv", lambda t: None, "no such file"),
+    ("peeling.csv", lambda t: t.drop(columns=["chosen", "coverage"]), "lacks column(s) coverage, chosen"),
+    ("peeling.csv", lambda t: None, "no such file"),
+    ("cart_boxes.csv", lambda t: t.drop(columns="leaf"), "lacks column(s) leaf"),
+    ("cart_boxes.csv", lambda t: None, "no such file"),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "message"), DAMAGED_DISCOVERY)
+def test_a_damaged_discovery_file_is_one_line_naming_it(tmp_path, name, change, message):
+    from sim.errors import InputError
+    from sim.report.discovery import discovery_parts
+
+    folder = write_discovery_by_hand(tmp_path)
+    _damage(folder / FOLDER, name, change)
+    with pytest.raises(InputError) as raised:
+        discovery_parts(folder)
+    err = str(raised.value)
+    assert len(err.splitlines()) == 1 and err.startswith(str(folder / FOLDER / name)) and message in err, err
+
+
+def report_cli(capsys, folder: Path) -> tuple[int, str]:
+    code = main(["report", str(folder), "--out", str(folder / "report.html")])
+    return code, capsys.readouterr().err.strip()
+
+
+def test_pairsim_report_of_damaged_discovery_files_is_one_line_and_exit_2(tmp_path, capsys):
+    from sim.report.discovery import EXPECTED
+
+    folder = write_discovery_by_hand(tmp_path)
+    _damage(folder / FOLDER, "prim_box.csv", lambda table: table.drop(columns="restricted"))
+    code, err = report_cli(capsys, folder)
+    assert code == 2 and err == f"{folder / FOLDER / 'prim_box.csv'}: lacks column(s) restricted; expected {EXPECTED}"
+
+    folder = write_discovery_by_hand(tmp_path / "no_record")
+    (folder / FOLDER / "discovery.json").unlink()
+    code, err = report_cli(capsys, folder)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(str(folder / FOLDER / "discovery.json")) and "run pairsim discover again" in err, err
+    for name in ("peeling.csv", "prim_box.csv", "cart_boxes.csv"):
+        (folder / FOLDER / name).unlink()
+    code, err = report_cli(capsys, folder)
+    assert code == 0, err  # no discovery files at all: the report has no discovery section

@@ -8,20 +8,33 @@ section at all.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from sim.errors import InputError
 from sim.report.figures import _layout
-from sim.report.inputs import read_failures_as_input
+from sim.report.folder_files import read_table
+from sim.report.inputs import read_json_object
 from sim.report.styles import _colour, _text
 
 FOLDER = "discovery"  # sim.discovery.FOLDER; not imported, so that the report never loads the discovery code
 RECORD = "discovery.json"
 EXPECTED = "a file that pairsim discover writes"
+SIGNIFICANCE = 0.05  # sim.discovery.SIGNIFICANCE: a box's limit with a larger quasi-p value is flagged not significant
+UNSURE = f"A limit whose quasi-p value is above {SIGNIFICANCE:g} is not significant: PRIM keeps it, but it may be chance."
+
+TABLES: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "peeling": ([], ["box", "coverage", "density", "mass", "restricted", "points", "holding"], ["chosen"]),
+    "prim_box": (["parameter"], ["low", "high", "range_low", "range_high"], ["restricted"]),
+    "cart_boxes": (["parameter"], ["leaf", "coverage", "density", "mass", "low", "high"], ["restricted"]),
+}
+"""Each table's columns the report reads: its names, its numbers and its True/False flags."""
+QUASI_P = ["qp_low", "qp_high"]
+"""prim_box.csv's quasi-p values of each limit (NaN where the box does not restrict that side)."""
+TRUE, FALSE = {"true", "1", "1.0"}, {"false", "0", "0.0"}
 
 
 @dataclass
@@ -35,22 +48,88 @@ class DiscoveryFiles:
 
 
 def read_discovery(folder: str | Path) -> DiscoveryFiles | None:
-    """The discovery files in ``folder``/discovery/, or None when pairsim discover has not written them."""
+    """The discovery files in ``folder``/discovery/, or None when pairsim discover has not written them; a damaged file,
+    or one that discovery.json records and the folder lacks, is one line of bad input naming it."""
     where = Path(folder) / FOLDER
     if not (where / RECORD).is_file():
+        tables = [f"{name}.csv" for name in TABLES if (where / f"{name}.csv").is_file()]
+        if tables:
+            raise InputError.single(
+                str(where / RECORD),
+                "",
+                f"no such file beside {', '.join(tables)}; pairsim discover writes it last, so it stopped before the end: "
+                "run pairsim discover again",
+            )
         return None
-    with read_failures_as_input(where / RECORD, EXPECTED, "not valid JSON"):
-        record = json.loads((where / RECORD).read_text(encoding="utf-8"))
-    if not isinstance(record, dict):
-        return None
-    tables = {}
-    for name in ("peeling", "prim_box", "cart_boxes"):
-        path = where / f"{name}.csv"
-        tables[name] = None
-        if path.is_file():
-            with read_failures_as_input(path, EXPECTED, "not a readable CSV table"):
-                tables[name] = pd.read_csv(path)
+    record = _read_record(where / RECORD)
+    recorded = {"peeling": record["prim"], "prim_box": record["prim"], "cart_boxes": record.get("cart_leaves")}
+    tables = {name: _read_table(where / f"{name}.csv", name, recorded[name] is not None) for name in TABLES}
     return DiscoveryFiles(record, **tables)
+
+
+def _read_record(path: Path) -> dict:
+    """discovery.json, with the values the report formats checked to be what pairsim discover writes there."""
+    record = read_json_object(
+        path,
+        EXPECTED,
+        {"settings": dict, "arm": str, "reference": str, "condition": str, "unit": str, "points": int, "holding": int},
+    )
+    if not isinstance(record.get("notes", []), list):
+        raise InputError.single(str(path), "notes", f"{record['notes']!r:.60} is not an array; expected {EXPECTED}")
+    threshold = record.get("settings", {}).get("threshold", 0.8)
+    if not _is_number(threshold):
+        raise InputError.single(str(path), "settings.threshold", f"{threshold!r:.60} is not a number; expected {EXPECTED}")
+    cart_leaves = record.get("cart_leaves")
+    if cart_leaves is not None and (not isinstance(cart_leaves, int) or isinstance(cart_leaves, bool)):
+        raise InputError.single(str(path), "cart_leaves", f"{cart_leaves!r:.60} is not a whole number; expected {EXPECTED}")
+    prim = record.setdefault("prim", None)
+    if prim is None:
+        return record
+    if not isinstance(prim, dict):
+        raise InputError.single(str(path), "prim", f"{prim!r:.60} is neither null nor a JSON object; expected {EXPECTED}")
+    for key in ("coverage", "density", "mass"):
+        if key not in prim:
+            raise InputError.single(str(path), f"prim.{key}", f"missing; expected {EXPECTED}")
+        if not _is_number(prim[key]):
+            raise InputError.single(str(path), f"prim.{key}", f"{prim[key]!r:.60} is not a number; expected {EXPECTED}")
+    return record
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _read_table(path: Path, name: str, recorded: bool) -> pd.DataFrame | None:
+    """One of the discovery tables, its columns checked (numbers are numbers, flags True or False); None where the
+    folder lacks it and discovery.json does not record it."""
+    if not path.is_file():
+        if recorded:
+            raise InputError.single(
+                str(path), "", f"no such file, though {RECORD} records it; run pairsim discover again (it writes {name}.csv)"
+            )
+        return None
+    names, numbers, flags = TABLES[name]
+    table = read_table(path, EXPECTED, [*names, *numbers, *flags])
+    if table.empty:
+        raise InputError.single(str(path), "", f"holds no rows; expected {EXPECTED}")
+    if name == "prim_box":
+        numbers = [*numbers, *QUASI_P]
+        table = table.assign(**{column: float("nan") for column in QUASI_P if column not in table.columns})
+    for column in numbers:
+        if not pd.api.types.is_numeric_dtype(table[column]) or pd.api.types.is_bool_dtype(table[column]):
+            raise InputError.single(str(path), "", f"column {column} holds values that are not numbers; expected {EXPECTED}")
+    for column in flags:
+        if pd.api.types.is_bool_dtype(table[column]):
+            continue
+        words = table[column].astype(str).str.strip().str.lower()
+        known = words.isin(TRUE | FALSE)
+        if not known.all():
+            odd = table.loc[~known, column].iloc[0]
+            raise InputError.single(
+                str(path), "", f"column {column} holds values other than True and False ({odd!r:.30}); expected {EXPECTED}"
+            )
+        table[column] = words.isin(TRUE)
+    return table
 
 
 def peeling_figure(peeling: pd.DataFrame, threshold: float) -> go.Figure:
@@ -153,7 +232,7 @@ def discovery_parts(folder: str | Path) -> tuple[list[tuple[go.Figure, str]], st
     if files is None:
         return None
     record = files.record
-    settings = record.get("settings", {}) if isinstance(record.get("settings"), dict) else {}
+    settings = record.get("settings", {})
     points, holding, unit = record.get("points", 0), record.get("holding", 0), record.get("unit", "design point")
     said = (
         f"Arm {_text(record.get('arm', '?'))} against {_text(record.get('reference', '?'))}: the condition that "
@@ -183,6 +262,8 @@ def discovery_parts(folder: str | Path) -> tuple[list[tuple[go.Figure, str]], st
                 "The chosen PRIM box: where, within each parameter's range in the design, the condition holds at most "
                 "points. Parameters not shown are not restricted."
             )
+            if _not_significant(files.prim_box).any():
+                caption += f" {UNSURE} The table below marks such limits."
             figures.append((box_figure(files.prim_box), caption))
     table = _limits_table("PRIM's chosen box", files.prim_box) if files.prim_box is not None else ""
     if files.cart_boxes is not None:
@@ -198,18 +279,35 @@ def discovery_parts(folder: str | Path) -> tuple[list[tuple[go.Figure, str]], st
     return figures, note, table
 
 
+def _not_significant(limits: pd.DataFrame) -> pd.Series:
+    """Whether each restricted parameter has a limit whose quasi-p value is above :data:`SIGNIFICANCE`."""
+    return limits["restricted"].astype(bool) & (limits[QUASI_P] > SIGNIFICANCE).any(axis=1)
+
+
+def _quasi_p(low: float, high: float) -> str:
+    """A box's quasi-p values of a parameter's restricted limits, each not significant one flagged as such."""
+    words = [
+        f"{side} {value:.2g}" if value <= SIGNIFICANCE else f"{side}: not significant (quasi-p {value:.2g})"
+        for side, value in (("low", low), ("high", high))
+        if pd.notna(value)
+    ]
+    return "; ".join(words) or "none"
+
+
 def _limits_table(title: str, limits: pd.DataFrame) -> str:
-    """An HTML table of a box's restricted parameters: its limits and the parameter's range in the design."""
+    """An HTML table of a box's restricted parameters: its limits, the parameter's range in the design and the limits'
+    quasi-p values, where a limit that is not significant is flagged."""
     restricted = limits[limits["restricted"].astype(bool)]
     if restricted.empty:
         return f"<p>{_text(title)}: no parameter restricted (the box is the whole design).</p>"
     rows = "".join(
         f'<tr><td>{_text(row.parameter)}</td><td class="number">{row.low:.4g}</td><td class="number">{row.high:.4g}</td>'
-        f'<td class="number">{row.range_low:.4g} to {row.range_high:.4g}</td></tr>'
+        f'<td class="number">{row.range_low:.4g} to {row.range_high:.4g}</td><td>{_quasi_p(row.qp_low, row.qp_high)}</td></tr>'
         for row in restricted.itertuples()
     )
-    head = "<tr><th>parameter</th><th>box low</th><th>box high</th><th>range in the design</th></tr>"
-    return f'<p>{_text(title)}:</p><table class="data">{head}{rows}</table>'
+    head = "<tr><th>parameter</th><th>box low</th><th>box high</th><th>range in the design</th><th>quasi-p</th></tr>"
+    unsure = f"<p>{UNSURE}</p>" if _not_significant(limits).any() else ""
+    return f'<p>{_text(title)}:</p><table class="data">{head}{rows}</table>{unsure}'
 
 
 def _cart_table(cart_boxes: pd.DataFrame) -> str:
