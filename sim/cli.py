@@ -445,21 +445,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # between runs (fitting the emulators): every saved run is kept
         print("interrupted; the runs saved so far are kept: run the same command to resume", file=sys.stderr)
         return 130
-    if report.interrupted:
-        saved = report.already_done + report.finished
-        print(
-            f"interrupted: {saved} of {report.total} runs of this stage are saved; run the same command to resume",
-            file=sys.stderr,
-        )
-        return 130
-    if report.failed:
-        for run_id, error in list(report.failed.items())[:5]:
-            print(f"run {run_id} failed: {error}", file=sys.stderr)
-        print(
-            f"{len(report.failed)} runs failed (recorded in {out_dir}/manifest.json); run the same command to retry them",
-            file=sys.stderr,
-        )
-        return 1
+    stopped = _stopped_early(report, out_dir)
+    if stopped is not None:
+        return stopped
     from sim.report import write_calibration_report  # plotly: imported only when a report is written
 
     report_written = write_calibration_report(out_dir, report_file)  # a stopped calibration's report says why it stopped
@@ -499,10 +487,25 @@ def _optimise(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # between batches (the sampler, the plan files): every saved run is kept
         print("interrupted; the runs saved so far are kept: run the same command to resume", file=sys.stderr)
         return 130
+    stopped = _stopped_early(report, out_dir)
+    if stopped is not None:
+        return stopped
+    from sim.report import write_optimisation_report  # plotly: imported only when a report is written
+
+    report_written = write_optimisation_report(out_dir, report_file)
+    say(report.summary)
+    say(f"Results written to {out_dir}/ (optimise.md, trials.parquet, front.csv, out_of_sample.csv, plans/)", file=sys.stderr)
+    say(f"Report written to {report_written}", file=sys.stderr)
+    return 0
+
+
+def _stopped_early(report, out_dir: Path) -> int | None:
+    """Say why a calibration or optimisation stopped before its end (interrupted: 130; runs failed: 1), else ``None``.
+    Its counts are the runs this call set out to have, over every stage it reached."""
     if report.interrupted:
+        saved = report.already_done + report.finished
         print(
-            f"interrupted: {report.already_done + report.finished} of {report.total} runs of this stage are saved; "
-            "run the same command to resume",
+            f"interrupted: {saved} of the {report.total} runs this call reached are saved; run the same command to resume",
             file=sys.stderr,
         )
         return 130
@@ -514,13 +517,7 @@ def _optimise(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    from sim.report import write_optimisation_report  # plotly: imported only when a report is written
-
-    report_written = write_optimisation_report(out_dir, report_file)
-    say(report.summary)
-    say(f"Results written to {out_dir}/ (optimise.md, trials.parquet, front.csv, out_of_sample.csv, plans/)", file=sys.stderr)
-    say(f"Report written to {report_written}", file=sys.stderr)
-    return 0
+    return None
 
 
 def _year_value(text: str) -> tuple[int, float]:

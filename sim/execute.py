@@ -332,6 +332,45 @@ def stream_runs(
     return ExperimentReport(total, total - len(todo), finished, failed, interrupted=False)
 
 
+def run_stage(
+    specs: list[Any],
+    store: ResultsStore,
+    manifest: dict[str, Any],
+    executor: Executor,
+    desc: str,
+    stage: str,
+    progress: bool,
+    worker: Callable[[Any], RunOutcome],
+) -> ExperimentReport:
+    """Run the unfinished ones of ``specs``, one stage of a calibration or an optimisation (each spec has a ``run_id``,
+    an ``arm`` and a ``seed``): the manifest records every run of the stage, and the seconds spent running are added to
+    ``manifest["seconds"][stage]`` (a resumed stage adds its remaining runs' time)."""
+    done = store.finished()
+    for spec in specs:
+        record = manifest["runs"].setdefault(spec.run_id, {"status": "pending"})
+        record.update(arm=spec.arm, seed=spec.seed)
+        if spec.run_id in done:
+            record.pop("error", None)
+            record["status"] = "finished"
+    todo = [spec for spec in specs if spec.run_id not in done]
+    started = time.perf_counter()
+    outcome = stream_runs(todo, len(specs), store, manifest, executor, desc=desc, progress=progress, worker=worker)
+    if todo:
+        manifest["seconds"][stage] = round(manifest["seconds"].get(stage, 0.0) + time.perf_counter() - started, 3)
+    store.write_manifest(manifest)
+    return outcome
+
+
+def add_stage(report: Any, stage: ExperimentReport) -> bool:
+    """Add a stage's counts to a calibration's or optimisation's report; whether every run of the stage is saved."""
+    report.total += stage.total
+    report.already_done += stage.already_done
+    report.finished += stage.finished
+    report.failed.update(stage.failed)
+    report.interrupted = stage.interrupted
+    return not (stage.interrupted or stage.failed)
+
+
 def _start_manifest(
     store: ResultsStore, experiment: Experiment, experiment_path: str | Path, specs: list[RunSpec]
 ) -> dict[str, Any]:

@@ -147,7 +147,60 @@ def test_a_folder_of_another_optimisation_is_refused(optimised, tmp_path):
     other = quick_file(tmp_path, seed=6)
     code, _, err = run_cli("optimise", other, "--out", out, "--workers", "1", "--quiet")
     assert code == 2
-    assert err.strip().endswith("use another --out folder or delete this one")
+    assert err.strip().endswith("with other settings (seed); use another --out folder or delete this one")
+
+
+def test_checking_more_of_the_front_reuses_the_folder(optimised, tmp_path):
+    _, out = optimised
+    copy = tmp_path / "more"
+    shutil.copytree(out, copy)
+    more = quick_file(tmp_path, check={"seeds": 3, "plans": 2})
+    report = run_optimisation(load_optimisation(more), more, copy, SerialExecutor(), progress=False)
+    assert report.complete
+    front = pd.read_csv(copy / "front.csv")
+    assert report.finished == 3 * min(2, len(front)) - 3  # only the second plan's check runs are new
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(copy / "trials.parquet"), pd.read_parquet(out / "trials.parquet"), check_exact=True
+    )
+
+
+POSTERIOR = Path(__file__).resolve().parent.parent / "calibrations" / "posteriors" / "shouguang_2009.parquet"
+
+
+def test_with_a_posterior_the_search_and_the_check_run_different_draws(tmp_path):
+    path = quick_file(
+        tmp_path,
+        posterior={"posterior": str(POSTERIOR), "draws": 2},
+        search={"simulations": 12, "seeds": 2, "batch": 2},
+        check={"seeds": 2, "plans": 1},
+    )
+    report = run_optimisation(load_optimisation(path), path, tmp_path / "out", SerialExecutor(), progress=False)
+    assert report.complete
+    runs = pd.concat([pd.read_parquet(p, columns=["run_id", "draw"]) for p in (tmp_path / "out" / "runs").glob("*.parquet")])
+    checking = runs["run_id"].str.startswith("check__")
+    assert set(runs.loc[~checking, "draw"]) == {0, 1}
+    assert set(runs.loc[checking, "draw"]) == {2, 3}
+    from sim.optimise.run import _draws
+
+    posterior = pd.read_parquet(POSTERIOR)
+    assert [row["pairing.failure.leakage"] for row in _draws(load_optimisation(path))] == list(
+        posterior["pairing.failure.leakage"].head(4)
+    )  # an equal-weight sample: the search runs its first rows, the check the next ones
+
+
+def test_unequal_weights_leave_the_check_draws_the_search_never_ran(tmp_path):
+    from sim.optimise.run import _draws
+
+    posterior = pd.read_parquet(POSTERIOR).head(12).assign(weight=[5.0, 0, 3, 0, 1, 1, 0, 2, 1, 0, 4, 1])
+    posterior.to_parquet(tmp_path / "weighted.parquet")
+    optimisation = load_optimisation(
+        quick_file(tmp_path, posterior={"posterior": str(tmp_path / "weighted.parquet"), "draws": 3})
+    )
+    draws = [row["pairing.failure.leakage"] for row in _draws(optimisation)]
+    searched, checked = set(draws[:3]), draws[3:]
+    assert len(checked) == 3 and not searched & set(checked)
+    zero = set(posterior.loc[posterior["weight"] == 0, "pairing.failure.leakage"])
+    assert not zero & set(draws)
 
 
 def test_heuristics_change_only_the_matching_of_the_scenarios_own_plan():

@@ -106,6 +106,7 @@ BAD_FILES = [
     ("search.simulations", 9, "search.simulations", "leaves no plan to try"),
     ("search.sampler", "gp", "search.sampler", "'tpe' or 'random'"),
     ("check.seeds", 1, "check.seeds", "at least 2"),
+    ("check.heuristics", ["greedy", "greedy"], "check.heuristics", "names a heuristic twice"),
     ("check.heuristics", ["greedy", "best"], "check.heuristics[1]", "'greedy', 'typed' or 'random'"),
     ("scenario", "no_such_scenario.yaml", "scenario", "file not found"),
     ("name", "has space", "name", "should match pattern"),

@@ -34,7 +34,7 @@ from sim.calibration.outputs import (
 from sim.calibration.spec import KEEP_POLICIES, Calibration, Statistic, Target, identity
 from sim.calibration.statistics import StatisticError, evaluate, horizon_years, outcomes_needed
 from sim.errors import InputError
-from sim.execute import run_safely, stream_runs
+from sim.execute import add_stage, run_safely, run_stage
 from sim.experiment import RunSpec, file_hash, replication_seeds
 from sim.results import ResultsStore
 from sim.scenario import load_scenario
@@ -370,32 +370,9 @@ class Stages:
         self.store.write_manifest(self.manifest)
 
     def _run(self, specs: list[RunSpec], desc: str, stage: str) -> bool:
-        """Run the unfinished ones of ``specs``; whether all of them are now saved (False: failed or interrupted).
-
-        The time spent running is added to ``manifest["seconds"][stage]`` (a resumed stage adds its remaining runs' time).
-        """
-        manifest, report = self.manifest, self.report
-        done = self.store.finished()
-        for spec in specs:
-            record = manifest["runs"].setdefault(spec.run_id, {"status": "pending"})
-            record.update(arm=spec.arm, seed=spec.seed)
-            if spec.run_id in done:
-                record.pop("error", None)
-                record["status"] = "finished"
-        todo = [spec for spec in specs if spec.run_id not in done]
-        started = time.perf_counter()
-        outcome = stream_runs(
-            todo, len(specs), self.store, manifest, self.executor, desc=desc, progress=self.progress, worker=without_graph
-        )
-        if todo:
-            manifest["seconds"][stage] = round(manifest["seconds"].get(stage, 0.0) + time.perf_counter() - started, 3)
-        report.total += outcome.total
-        report.already_done += outcome.already_done
-        report.finished += outcome.finished
-        report.failed.update(outcome.failed)
-        report.interrupted = outcome.interrupted
-        self.store.write_manifest(manifest)
-        return not (outcome.interrupted or outcome.failed)
+        """Run the unfinished ones of ``specs``; whether all of them are now saved (False: failed or interrupted)."""
+        outcome = run_stage(specs, self.store, self.manifest, self.executor, desc, stage, self.progress, without_graph)
+        return add_stage(self.report, outcome)
 
     def _evaluate(self, statistics: dict[str, Statistic], specs: list[RunSpec]) -> pd.DataFrame:
         """Each statistic of each of ``specs``' saved runs (:func:`~sim.calibration.statistics.evaluate`); a statistic

@@ -137,10 +137,16 @@ def summary_text(
     label = OUTCOMES[first].label
     statistic = optimisation.objectives.statistic
     what = {
-        "mean": "mean",
-        "quantile": f"{optimisation.objectives.quantile:.0%} quantile of the",
-        "regret": "minus the mean regret of the",
+        "mean": "mean fall",
+        "quantile": f"{optimisation.objectives.quantile:.0%} quantile of the fall",
+        "regret": "minus the mean regret (the shortfall from the best heuristic of the same seed and draw) of the fall",
     }[statistic]
+    heading = {
+        "mean": "mean fall",
+        "quantile": f"fall, {optimisation.objectives.quantile:.0%} quantile",
+        "regret": "−mean regret",
+    }[statistic]
+    budget = optimisation.budget.yuan_per_year
     seconds = sum(manifest["seconds"].values())
     lines = [
         f"# Optimisation {optimisation.name}",
@@ -151,31 +157,40 @@ def summary_text(
         ),
         (
             f"{len(trials)} plans tried ({optimisation.search.sampler}), each on {optimisation.search.seeds} seeds"
-            f"{' and posterior draws' if optimisation.posterior else ''} (common random numbers); objective: the {what} fall of "
+            f"{' and posterior draws' if optimisation.posterior else ''} (common random numbers); objective: the {what} of "
             f"{', '.join(OUTCOMES[n].label for n in names)} from no pairing in the final year, and the planned cost. "
             f"{len(manifest['runs'])} runs, {seconds / 60:.1f} minutes of running."
         ),
         "",
         f"## On the search seeds ({label}, fall from no pairing)",
         "",
-        "| plan | fall | planned cost a year | branches |",
+        f"| plan | {heading} | planned cost a year | branches |",
         "|---|---|---|---|",
     ]
     front = trials[trials["on_front"]].sort_values(COST)
     for _, row in front.iterrows():
         marker = " (checked)" if row["trial"] in set(chosen["trial"]) else ""
         lines.append(
-            f"| t{int(row['trial']):04d}{marker} | {row[fall_column(first)]:.5f} | {_yuan(row[COST])} | {row['pairs']:.0f} |"
+            f"| t{int(row['trial']):04d}{marker} | {row[fall_column(first)] + 0.0:.5f} | {_yuan(row[COST])} | {row['pairs']:.0f} |"
         )
     for _, row in reference.iterrows():
+        over = " (above the budget)" if row[COST] > budget * (1 + 1e-9) else ""
         lines.append(
-            f"| {row['arm']} (the scenario's plan) | {row[fall_column(first)]:.5f} | {_yuan(row[COST])} | {shipped[1]} |"
+            f"| {row['arm']} (the scenario's plan) | {row[fall_column(first)] + 0.0:.5f} | {_yuan(row[COST])}{over} | {shipped[1]} |"
         )
     lines += [
         "",
         f"## Out of sample: {optimisation.check.seeds} seeds{' and posterior draws' if optimisation.posterior else ''} the search never used",
         "",
+        (
+            "Each checked plan's lever values are assigned afresh on every unseen seed's county (a generated county differs by "
+            "seed), so the check judges the plan as a rule; plans/<plan>.yaml holds its pairs on the first search seed's county."
+        ),
+        "",
     ]
+    if chosen.empty:
+        lines.append("No plan gave a finite objective on the search seeds, so none was checked.")
+        return "\n".join(lines)
     for plan in chosen["trial"]:
         arm = f"t{int(plan):04d}"
         row = chosen.loc[chosen["trial"] == plan].iloc[0]
@@ -188,13 +203,14 @@ def summary_text(
                 f"{label}; larger in {result['share_better']:.0%} of {result['n']} seeds: {result['verdict']}"
             )
         lines.append("")
-    lines.append(verdict_text(chosen.iloc[0], reference, check, first, label))
+    lines.append(verdict_text(chosen.iloc[0], reference, check, first, label, budget))
     return "\n".join(lines)
 
 
-def verdict_text(best: pd.Series, reference: pd.DataFrame, check: pd.DataFrame, outcome: str, label: str) -> str:
+def verdict_text(best: pd.Series, reference: pd.DataFrame, check: pd.DataFrame, outcome: str, label: str, budget: float) -> str:
     """The plain answer for the plan with the largest fall on the search seeds: does it beat each heuristic on the unseen
-    seeds, and if not, had it even beaten them on the seeds it was chosen on (then the optimiser's curse is why)?"""
+    seeds, and if not, had it even beaten them on the seeds it was chosen on (then the optimiser's curse is why), and
+    did the heuristic spend more than the budget?"""
     plan = f"t{int(best['trial']):04d}"
     rows = check[(check["plan"] == plan) & (check["outcome"] == outcome) & (check["against"] != BASELINE)]
     beaten = rows.loc[rows["verdict"] == "better", "against"].tolist()
@@ -214,6 +230,12 @@ def verdict_text(best: pd.Series, reference: pd.DataFrame, check: pd.DataFrame, 
         parts.append(f"It did not beat {', '.join(behind)} on the search seeds either.")
     if beaten:
         parts.append(f"It is better than {', '.join(beaten)}.")
+    costs = reference.set_index("arm")["cost"]
+    dearer = [arm for arm in lost if costs[arm] > budget * (1 + 1e-9)]
+    if dearer:
+        parts.append(
+            f"{', '.join(dearer)} spend {_yuan(float(costs[dearer].max()))} a year, more than the budget of {_yuan(budget)}."
+        )
     return " ".join(parts)
 
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim import package_version
+from sim.draws import systematic_resample
 from sim.errors import InputError
-from sim.execute import RunOutcome, build_model, free_finished_models, run_one, stream_runs
-from sim.experiment import BASELINE, Experiment, RunSpec, file_hash, posterior_draws, replication_seeds
+from sim.execute import RunOutcome, add_stage, build_model, free_finished_models, run_one, run_stage
+from sim.experiment import BASELINE, Experiment, RunSpec, file_hash, posterior_columns, posterior_table, replication_seeds
 from sim.optimise.assignment import Choice, assign, planned_cost_per_pair
 from sim.optimise.outputs import out_of_sample, reference_table, summary_text, write_summary, write_tables, write_villages
 from sim.optimise.plans import plan_overrides, write_plan
@@ -35,7 +37,7 @@ from sim.optimise.search import (
     suggest,
     summarise,
 )
-from sim.optimise.spec import Budget, Optimisation, identity
+from sim.optimise.spec import Budget, Optimisation, changed_settings, identity, identity_data
 from sim.pairing.registry import policy_types
 from sim.results import ResultsStore
 from sim.scenario import Scenario, load_scenario, resolve_scenario
@@ -67,6 +69,10 @@ class PlanRun:
     @property
     def arm(self) -> str:
         return self.run.arm
+
+    @property
+    def seed(self) -> int:
+        return self.run.seed
 
 
 def plan_of(job: PlanRun) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -234,29 +240,8 @@ class Stages:
 
     def _run(self, jobs: list[PlanRun], desc: str, stage: str) -> bool:
         """Run the unfinished ones of ``jobs``; whether all of them are now saved (False: failed or interrupted)."""
-        manifest = self.manifest
-        done = self.store.finished()
-        for job in jobs:
-            record = manifest["runs"].setdefault(job.run_id, {"status": "pending"})
-            record.update(arm=job.arm, seed=job.run.seed)
-            if job.run_id in done:
-                record.pop("error", None)
-                record["status"] = "finished"
-        todo = [job for job in jobs if job.run_id not in done]
-        started = time.perf_counter()
-        outcome = stream_runs(
-            todo, len(jobs), self.store, manifest, self.executor, desc=desc, progress=self.progress, worker=run_plan
-        )
-        if todo:
-            manifest["seconds"][stage] = round(manifest["seconds"].get(stage, 0.0) + time.perf_counter() - started, 3)
-        report = self.report
-        report.total += outcome.total
-        report.already_done += outcome.already_done
-        report.finished += outcome.finished
-        report.failed.update(outcome.failed)
-        report.interrupted = outcome.interrupted
-        self.store.write_manifest(manifest)
-        return not (outcome.interrupted or outcome.failed)
+        outcome = run_stage(jobs, self.store, self.manifest, self.executor, desc, stage, self.progress, run_plan)
+        return add_stage(self.report, outcome)
 
     def _final(self, jobs: list[PlanRun]) -> pd.DataFrame:
         """The final-year outcomes, planned cost and branches of ``jobs``' saved runs, one row per job (index: its k)."""
@@ -437,17 +422,39 @@ def shipped_plan_cost(scenario: Scenario, county) -> tuple[float, int]:
 
 
 def _draws(optimisation: Optimisation) -> list[dict[str, float]] | None:
-    """The posterior draws of the search, then the check's, as dotted-path overrides (None without a posterior)."""
+    """The posterior draws of the search, then the check's, as dotted-path overrides (None without a posterior).
+
+    The check's draws are rows of the sample the search never ran. An equal-weight sample (what pairsim calibrate
+    writes) is already random, so the search takes its first rows and the check the next ones, as an experiment would
+    take them. Unequal importance weights are resampled systematically (sim.draws), the search's draws first, then the
+    check's from the rows the search did not draw, their weights renormalised.
+    """
     if optimisation.posterior is None:
         return None
-    needed = optimisation.posterior.draws + optimisation.check.seeds
+    searched, checked = optimisation.posterior.draws, optimisation.check.seeds
     experiment = Experiment(
         name=optimisation.name,
         scenarios=[optimisation.scenario],
         seed=optimisation.seed,
-        parameters=optimisation.posterior.model_copy(update={"draws": needed}),
+        parameters=optimisation.posterior.model_copy(update={"draws": searched + checked}),
     )
-    return [{name: float(value) for name, value in row.items()} for row in posterior_draws(experiment).to_dict("records")]
+    table = posterior_table(experiment, optimisation.posterior.posterior)
+    weights = table["weight"].to_numpy(float)
+    if np.allclose(weights, weights[0], rtol=1e-9, atol=0.0):
+        rows = np.arange(searched + checked)
+    else:
+        rng = np.random.default_rng(np.random.SeedSequence([optimisation.seed, 2]))
+        search_rows = rng.permutation(systematic_resample(weights, searched, rng))
+        unseen = np.setdiff1d(np.arange(len(table)), search_rows)
+        if weights[unseen].sum() <= 0:
+            raise InputError.single(
+                optimisation.posterior.posterior,
+                "weight",
+                "all the posterior's weight sits on the rows the search draws: no unseen draw is left for the check",
+            )
+        rows = np.concatenate([search_rows, rng.permutation(unseen[systematic_resample(weights[unseen], checked, rng)])])
+    parameters = table.iloc[rows][posterior_columns(table)]
+    return [{name: float(value) for name, value in row.items()} for row in parameters.to_dict("records")]
 
 
 def _start_manifest(store: ResultsStore, optimisation: Optimisation, path: str | Path, scenario: Scenario) -> dict[str, Any]:
@@ -455,9 +462,12 @@ def _start_manifest(store: ResultsStore, optimisation: Optimisation, path: str |
     previous = store.read_manifest()
     key = identity(optimisation)
     if previous and previous.get("identity") != key:
-        what = (
-            f"optimisation {previous['optimisation']!r} with other settings" if "optimisation" in previous else "another command"
-        )
+        if "optimisation" in previous:
+            changed = changed_settings(previous.get("identity_data", {}), identity_data(optimisation))
+            which = f" ({', '.join(changed)})" if changed else ""
+            what = f"optimisation {previous['optimisation']!r} with other settings{which}"
+        else:
+            what = "another command"
         raise InputError.single(
             str(store.folder), "manifest.json", f"holds results of {what}; use another --out folder or delete this one"
         )
@@ -468,6 +478,7 @@ def _start_manifest(store: ResultsStore, optimisation: Optimisation, path: str |
         "optimisation_file": str(Path(path).resolve()),
         "optimisation_sha256": file_hash(path),
         "identity": key,
+        "identity_data": identity_data(optimisation),
         "scenario": optimisation.scenario,
         "scenario_name": f"{scenario.name} ({Path(optimisation.scenario).name})",
         "scenario_sha256": file_hash(optimisation.scenario),

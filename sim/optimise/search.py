@@ -16,7 +16,7 @@ import pandas as pd
 
 from sim.experiment import BASELINE
 from sim.optimise.assignment import Choice, PolicyChoice
-from sim.optimise.spec import Optimisation, bounds
+from sim.optimise.spec import Optimisation
 
 if TYPE_CHECKING:
     import optuna
@@ -46,7 +46,7 @@ def suggest(trial: optuna.Trial, optimisation: Optimisation) -> dict[str, float]
     values: dict[str, float] = {}
 
     def number(name: str, lever, integer: bool = False) -> None:
-        span = bounds(lever)
+        span = lever
         if span.fixed:
             values[name] = span.low
         elif integer:
@@ -101,9 +101,10 @@ def new_study(optimisation: Optimisation) -> optuna.Study:
 
 
 def falls(outcomes: pd.DataFrame, baseline: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """Each outcome's final-year fall from the no-pairing run of the same seed (index: seed), positive = better.
+    """Each outcome's final-year fall from the no-pairing run of the same seed, positive = better.
 
-    ``outcomes`` and ``baseline`` hold one row per seed (index ``seed``) with a column per outcome. For an outcome
+    ``outcomes`` and ``baseline`` hold one row per run, indexed by its seed's number ``k`` among the stage's seeds (with
+    a posterior, its seed and draw), with a column per outcome. For an outcome
     where higher is better (rural income), the fall is the rise, so every objective is maximised.
     """
     from sim.analysis import better_direction
@@ -114,7 +115,7 @@ def falls(outcomes: pd.DataFrame, baseline: pd.DataFrame, names: list[str]) -> p
 
 def summarise(fall: pd.DataFrame, best_heuristic: pd.DataFrame, optimisation: Optimisation) -> pd.Series:
     """The objective value of each outcome over seeds: the mean fall, a low quantile of it, or minus the mean regret
-    against the best heuristic of the same seed and draw (``best_heuristic``: that heuristic's fall, index seed)."""
+    against the best heuristic of the same seed and draw (``best_heuristic``: that heuristic's fall, indexed like ``fall``)."""
     objectives = optimisation.objectives
     if objectives.statistic == "mean":
         return fall.mean()
@@ -125,7 +126,7 @@ def summarise(fall: pd.DataFrame, best_heuristic: pd.DataFrame, optimisation: Op
 
 
 def best_heuristic(reference: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFrame:
-    """Seed by seed, the largest fall any heuristic reached (the yardstick of regret)."""
+    """Seed by seed (index ``k``), the largest fall any heuristic reached (the yardstick of regret)."""
     baseline = reference[BASELINE]
     heuristic = [falls(final, baseline, names) for arm, final in reference.items() if arm != BASELINE]
     return pd.concat(heuristic).groupby(level=0).max()

@@ -56,15 +56,6 @@ class Bounds(Strict):
         return self.low == self.high
 
 
-Lever = Bounds
-"""A number fixes the lever; ``{low, high}`` lets the search choose within it."""
-
-
-def bounds(lever: Lever) -> Bounds:
-    """A lever as a range (kept for readability where a lever is read as one)."""
-    return lever
-
-
 class PolicyLever(Strict):
     """One policy type the plan may use: how many pairs, what each pair plans to move, and each donor's limit."""
 
@@ -72,8 +63,8 @@ class PolicyLever(Strict):
 
     type: str = Field(description="a policy type of the scenario's pairing (sim.pairing.registry.policy_types())")
     name: str | None = Field(None, description="the policy's label in the plan (default: the type)")
-    pairs: Lever = Field(description="joint branches of this type: a number, or {low, high} for the search to choose")
-    flows: dict[str, Lever] = Field({}, description="each pair's planned flows a year: a number, or {low, high}")
+    pairs: Bounds = Field(description="joint branches of this type: a number, or {low, high} for the search to choose")
+    flows: dict[str, Bounds] = Field({}, description="each pair's planned flows a year: a number, or {low, high}")
     donors_per_pair: PositiveInt = Field(
         1, description="for a type with one branch per donor (industry_chain): villages per branch; else 1 (one donor a village)"
     )
@@ -96,15 +87,15 @@ class PolicyLever(Strict):
 
     @field_validator("pairs")
     @classmethod
-    def _whole_pairs(cls, pairs: Lever) -> Lever:
-        for value in (bounds(pairs).low, bounds(pairs).high):
+    def _whole_pairs(cls, pairs: Bounds) -> Bounds:
+        for value in (pairs.low, pairs.high):
             if value != int(value):
                 raise ValueError(f"pairs must be whole numbers, got {value}")
         return pairs
 
     @field_validator("flows")
     @classmethod
-    def _known_flows(cls, flows: dict[str, Lever]) -> dict[str, Lever]:
+    def _known_flows(cls, flows: dict[str, Bounds]) -> dict[str, Bounds]:
         from sim.pairing.registry import flows as registered
 
         for name in flows:
@@ -178,19 +169,19 @@ class Levers(Strict):
     example = "{policies: [{type: city_village, pairs: {low: 0, high: 110}}], targeting: {need: {low: 0, high: 1}}}"
 
     policies: list[PolicyLever] = Field(min_length=1)
-    targeting: dict[str, Lever] = Field(
+    targeting: dict[str, Bounds] = Field(
         default_factory=lambda: {name: Bounds(low=0.0, high=1.0) for name in TARGETING_WEIGHTS},
         description="weights of need, strength and proximity in a link's benefit estimate: numbers or {low, high} in [0, 1]",
     )
 
     @field_validator("targeting")
     @classmethod
-    def _weights(cls, targeting: dict[str, Lever]) -> dict[str, Lever]:
+    def _weights(cls, targeting: dict[str, Bounds]) -> dict[str, Bounds]:
         for name, lever in targeting.items():
             if name not in TARGETING_WEIGHTS:
                 raise ValueError(f"unknown targeting weight {name!r}{did_you_mean(name, TARGETING_WEIGHTS)}")
-            if bounds(lever).high > 1:
-                raise ValueError(f"{name}: a weight lies in [0, 1], got {bounds(lever).high}")
+            if lever.high > 1:
+                raise ValueError(f"{name}: a weight lies in [0, 1], got {lever.high}")
         return {name: targeting.get(name, Bounds(low=0.0, high=0.0)) for name in TARGETING_WEIGHTS}
 
     @model_validator(mode="after")
@@ -263,6 +254,13 @@ class Check(Strict):
     seeds: PositiveInt = Field(20, description="unseen seeds (with a posterior: unseen seed and draw pairs), at least 2")
     plans: PositiveInt = Field(3, description="plans of the front to check: the best fall within budget and the next ones")
     heuristics: list[Literal["greedy", "typed", "random"]] = Field(list(HEURISTICS), min_length=1)
+
+    @field_validator("heuristics")
+    @classmethod
+    def _once_each(cls, heuristics: list[str]) -> list[str]:
+        if len(set(heuristics)) < len(heuristics):
+            raise ValueError("names a heuristic twice")
+        return heuristics
 
     @field_validator("seeds")
     @classmethod
@@ -372,14 +370,35 @@ def _checked_posterior(optimisation: Optimisation, folder: Path, source: str) ->
     return posterior
 
 
-def identity(optimisation: Optimisation) -> str:
-    """Hash of everything that decides an optimisation's runs (the scenario's and posterior's contents, not where they
-    lie): a results folder of another optimisation is refused rather than mixed."""
-    data = optimisation.model_dump(exclude={"description"})
+IDENTITY_EXCLUDES = {"description": True, "check": {"plans"}}
+"""What never changes a saved run: the description, and how many of the front's plans the check takes (a plan's check
+runs are named by its trial)."""
+
+
+def identity_data(optimisation: Optimisation) -> dict:
+    """What decides an optimisation's runs, the scenario's and posterior's contents instead of where they lie."""
+    data = optimisation.model_dump(mode="json", exclude=IDENTITY_EXCLUDES)
     data["scenario"] = file_hash(optimisation.scenario)
     if optimisation.posterior is not None:
         data["posterior"]["posterior"] = file_hash(optimisation.posterior.posterior)
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return data
+
+
+def identity(optimisation: Optimisation) -> str:
+    """Hash of :func:`identity_data`: a results folder of another optimisation is refused rather than mixed."""
+    return hashlib.sha256(json.dumps(identity_data(optimisation), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def changed_settings(before: dict, after: dict, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two :func:`identity_data` dumps (for the refusal's message)."""
+    changed = []
+    for key in sorted(set(before) | set(after)):
+        one, other = before.get(key), after.get(key)
+        if isinstance(one, dict) and isinstance(other, dict):
+            changed += changed_settings(one, other, f"{prefix}{key}.")
+        elif one != other:
+            changed.append(f"{prefix}{key}")
+    return changed
 
 
 __all__ = [
@@ -393,8 +412,9 @@ __all__ = [
     "Optimisation",
     "PolicyLever",
     "Search",
-    "bounds",
+    "changed_settings",
     "identity",
+    "identity_data",
     "lever_policy",
     "load_optimisation",
     "template_fields",
