@@ -344,6 +344,22 @@ def _progress(total: int, unit: str, desc: str, quiet: bool):
     return tqdm(total=total, unit=unit, desc=desc, disable=quiet, file=sys.stderr, mininterval=0.5)
 
 
+def _results_folder(args: argparse.Namespace, name: str) -> tuple[Path, Path]:
+    """The results folder of a command that runs many runs (``--out``, else results/<name>) and its report's file, both
+    checked before any run: a folder or report pairsim may not write is refused now, not after the runs."""
+    out_dir = args.out or DEFAULT_RESULTS / name
+    if args.out is None:
+        prepare_experiment_folder(out_dir)  # --out was checked at once, before the imports
+    report_file = out_dir / "report.html"
+    prepare_report_file(report_file)
+    return out_dir, report_file
+
+
+def _where(args: argparse.Namespace) -> str:
+    """Where the runs go, in words: a Dask cluster or a number of worker processes."""
+    return f"Dask ({args.dask})" if args.dask else f"{args.workers or os.cpu_count()} worker(s)"
+
+
 def _experiment(args: argparse.Namespace) -> int:
     if args.out is not None:
         prepare_experiment_folder(args.out)  # at once, before seconds of imports; the default needs the file's name
@@ -364,13 +380,9 @@ def _experiment(args: argparse.Namespace) -> int:
         check_posterior_replications(experiment, str(args.experiment))  # as the file's own value is checked
     if args.sweep and experiment.design is None:
         raise InputError.single(str(args.experiment), "design", "pairsim sweep needs a 'design' section (method and parameters)")
-    out_dir = args.out or DEFAULT_RESULTS / experiment.name
-    if args.out is None:
-        prepare_experiment_folder(out_dir)
-    report_file = out_dir / "report.html"
-    prepare_report_file(report_file)  # written after the runs: refused now, not then
+    out_dir, report_file = _results_folder(args, experiment.name)
     say = _printer(args.quiet)
-    where = f"Dask ({args.dask})" if args.dask else f"{args.workers or os.cpu_count()} worker(s)"
+    where = _where(args)
     say(f"{experiment.name}: {len(run_specs(experiment))} runs on {where} -> {out_dir}/", file=sys.stderr)
     with make_executor(args.workers, args.dask) as executor:
         report = run_experiment(experiment, args.experiment, out_dir, executor, progress=not args.quiet)
@@ -426,14 +438,10 @@ def _calibrate(args: argparse.Namespace) -> int:
             given = [METHOD_OPTIONS[key][0] for key in changes]
             option = METHOD_OPTIONS[field][0] if field in changes else " ".join(given)  # a rule on settings not given
             raise InputError.single(option, "", first["msg"].removeprefix("Value error, ")) from None
-    out_dir = args.out or DEFAULT_RESULTS / f"calibrate-{calibration.name}"
-    if args.out is None:
-        prepare_experiment_folder(out_dir)
-    report_file = out_dir / "report.html"
-    prepare_report_file(report_file)  # written after the runs: refused now, not then
+    out_dir, report_file = _results_folder(args, f"calibrate-{calibration.name}")
     say = _printer(args.quiet)
     method = calibration.method
-    where = f"Dask ({args.dask})" if args.dask else f"{args.workers or os.cpu_count()} worker(s)"
+    where = _where(args)
     say(
         f"{calibration.name}: {method.waves} waves x {method.points_per_wave} points x {method.seeds} seed(s) x "
         f"{len(calibration.arms)} arm(s), then {method.check_draws} posterior-check draws, on {where} -> {out_dir}/",
@@ -468,14 +476,10 @@ def _optimise(args: argparse.Namespace) -> int:
     from sim.optimise import load_optimisation, run_optimisation
 
     optimisation = load_optimisation(args.optimisation)
-    out_dir = args.out or DEFAULT_RESULTS / f"optimise-{optimisation.name}"
-    if args.out is None:
-        prepare_experiment_folder(out_dir)
-    report_file = out_dir / "report.html"
-    prepare_report_file(report_file)  # written after the runs: refused now, not then
+    out_dir, report_file = _results_folder(args, f"optimise-{optimisation.name}")
     say = _printer(args.quiet)
     search = optimisation.search
-    where = f"Dask ({args.dask})" if args.dask else f"{args.workers or os.cpu_count()} worker(s)"
+    where = _where(args)
     say(
         f"{optimisation.name}: {optimisation.trials} plans x {search.seeds} seeds, then {optimisation.check.plans} plan(s) "
         f"checked on {optimisation.check.seeds} unseen seeds, on {where} -> {out_dir}/",

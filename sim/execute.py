@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -361,14 +361,31 @@ def run_stage(
     return outcome
 
 
-def add_stage(report: Any, stage: ExperimentReport) -> bool:
-    """Add a stage's counts to a calibration's or optimisation's report; whether every run of the stage is saved."""
-    report.total += stage.total
-    report.already_done += stage.already_done
-    report.finished += stage.finished
-    report.failed.update(stage.failed)
-    report.interrupted = stage.interrupted
-    return not (stage.interrupted or stage.failed)
+@dataclass
+class StagedReport:
+    """How a call of a command that runs in stages (a calibration, an optimisation) ended: its runs, counted over every
+    stage it reached, and ``summary``, the printed summary once it has finished."""
+
+    folder: Path
+    total: int = 0
+    already_done: int = 0
+    finished: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+    summary: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return not (self.interrupted or self.failed)
+
+    def add_stage(self, stage: ExperimentReport) -> bool:
+        """Add a stage's counts; whether every run of the stage is saved."""
+        self.total += stage.total
+        self.already_done += stage.already_done
+        self.finished += stage.finished
+        self.failed.update(stage.failed)
+        self.interrupted = stage.interrupted
+        return not (stage.interrupted or stage.failed)
 
 
 def _start_manifest(

@@ -23,7 +23,7 @@ from sim.discovery_spec import Discovery, check_discovery_names
 from sim.draws import systematic_resample
 from sim.errors import InputError, Problem, did_you_mean, require_file
 from sim.outcome_registry import OUTCOMES, default_outcomes
-from sim.scenario import Scenario, load_scenario, read_yaml_mapping, resolve_scenario, validate_model
+from sim.scenario import Scenario, load_scenario, read_yaml_mapping, resolve_scenario, scenario_file, validate_model
 from sim.schema import HorizonYears, NonNegativeInt, PositiveInt, Strict
 
 BASELINE = "baseline"
@@ -241,11 +241,7 @@ def load_experiment(path: str | Path) -> Experiment:
         posterior = posterior_table(experiment, source)
     resolved = []
     for i, scenario in enumerate(experiment.scenarios):
-        scenario_path = (path.parent / scenario).resolve()
-        if scenario_path.is_dir():
-            raise InputError.single(source, f"scenarios[{i}]", f"is a folder, expected a scenario YAML file: {scenario_path}")
-        if not scenario_path.is_file():
-            raise InputError.single(source, f"scenarios[{i}]", f"file not found: {scenario_path}")
+        scenario_path = scenario_file(source, f"scenarios[{i}]", path.parent, scenario)
         loaded = load_scenario(scenario_path)
         labels = [policy.label for policy in loaded.pairing.policies]
         for arm_name, arm in experiment.arms.items():

@@ -34,7 +34,7 @@ from sim.calibration.outputs import (
 from sim.calibration.spec import KEEP_POLICIES, Calibration, Statistic, Target, identity
 from sim.calibration.statistics import StatisticError, evaluate, horizon_years, outcomes_needed
 from sim.errors import InputError
-from sim.execute import add_stage, run_safely, run_stage
+from sim.execute import StagedReport, run_safely, run_stage
 from sim.experiment import RunSpec, file_hash, replication_seeds
 from sim.results import ResultsStore
 from sim.scenario import load_scenario
@@ -47,18 +47,11 @@ without_graph = partial(run_safely, with_graph=False)
 
 
 @dataclass
-class CalibrationReport:
+class CalibrationReport(StagedReport):
     """How a ``run_calibration`` call ended; ``summary`` is the printed summary once the calibration has finished."""
 
-    folder: Path
-    total: int = 0
-    already_done: int = 0
-    finished: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
-    interrupted: bool = False
     waves_done: int = 0
     stopped: str | None = None  # why the waves ended without a posterior (no plausible parameter set)
-    summary: str = ""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -372,7 +365,7 @@ class Stages:
     def _run(self, specs: list[RunSpec], desc: str, stage: str) -> bool:
         """Run the unfinished ones of ``specs``; whether all of them are now saved (False: failed or interrupted)."""
         outcome = run_stage(specs, self.store, self.manifest, self.executor, desc, stage, self.progress, without_graph)
-        return add_stage(self.report, outcome)
+        return self.report.add_stage(outcome)
 
     def _evaluate(self, statistics: dict[str, Statistic], specs: list[RunSpec]) -> pd.DataFrame:
         """Each statistic of each of ``specs``' saved runs (:func:`~sim.calibration.statistics.evaluate`); a statistic

@@ -18,7 +18,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sim.errors import InputError, Problem, did_you_mean, require_file
 from sim.experiment import BASELINE, Parameter, check_changes, file_hash
 from sim.outcome_registry import OUTCOMES
-from sim.scenario import Scenario, load_scenario, read_yaml_mapping, validate_model
+from sim.scenario import Scenario, load_scenario, read_yaml_mapping, scenario_file, validate_model
 from sim.schema import NonNegativeInt, PositiveFloat, PositiveInt, Strict
 
 PAIRING = "pairing"
@@ -222,11 +222,7 @@ def load_calibration(path: str | Path) -> Calibration:
     source = str(path)
     require_file(path, "calibration", "a calibration YAML file")
     calibration = validate_model(Calibration, read_yaml_mapping(path), source)
-    scenario_path = (path.parent / calibration.scenario).resolve()
-    if scenario_path.is_dir():
-        raise InputError.single(source, "scenario", f"is a folder, expected a scenario YAML file: {scenario_path}")
-    if not scenario_path.is_file():
-        raise InputError.single(source, "scenario", f"file not found: {scenario_path}")
+    scenario_path = scenario_file(source, "scenario", path.parent, calibration.scenario)
     scenario = load_scenario(scenario_path)
     problems = _problems(calibration, scenario)
     if problems:

@@ -147,6 +147,7 @@ def summary_text(
         "regret": "−mean regret",
     }[statistic]
     budget = optimisation.budget.yuan_per_year
+    unit = "seeds and draws" if optimisation.posterior else "seeds"
     seconds = sum(manifest["seconds"].values())
     lines = [
         f"# Optimisation {optimisation.name}",
@@ -200,7 +201,7 @@ def summary_text(
             against = "no pairing" if result["against"] == BASELINE else result["against"]
             lines.append(
                 f"  - against {against}: {result['difference']:+.5f} [{result['low']:+.5f}, {result['high']:+.5f}] more fall in "
-                f"{label}; larger in {result['share_better']:.0%} of {result['n']} seeds: {result['verdict']}"
+                f"{label}; larger in {result['share_better']:.0%} of {result['n']} {unit}: {result['verdict']}"
             )
         lines.append("")
     lines.append(verdict_text(chosen.iloc[0], reference, check, first, label, budget))

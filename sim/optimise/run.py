@@ -10,7 +10,7 @@ posterior draws) the search never used, so the chosen plans are judged on data t
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pandas as pd
 from sim import package_version
 from sim.draws import systematic_resample
 from sim.errors import InputError
-from sim.execute import RunOutcome, add_stage, build_model, free_finished_models, run_one, run_stage
+from sim.execute import RunOutcome, StagedReport, build_model, free_finished_models, run_one, run_stage
 from sim.experiment import BASELINE, Experiment, RunSpec, file_hash, posterior_columns, posterior_table, replication_seeds
 from sim.optimise.assignment import Choice, assign, planned_cost_per_pair
 from sim.optimise.outputs import out_of_sample, reference_table, summary_text, write_summary, write_tables, write_villages
@@ -120,21 +120,8 @@ def run_plan(job: PlanRun) -> RunOutcome:
     return RunOutcome(job.run_id, time.perf_counter() - started, table=table)
 
 
-@dataclass
-class OptimisationReport:
+class OptimisationReport(StagedReport):
     """How a ``run_optimisation`` call ended; ``summary`` is the printed summary once the check has finished."""
-
-    folder: Path
-    total: int = 0
-    already_done: int = 0
-    finished: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
-    interrupted: bool = False
-    summary: str = ""
-
-    @property
-    def complete(self) -> bool:
-        return not (self.interrupted or self.failed)
 
 
 def run_optimisation(
@@ -241,7 +228,7 @@ class Stages:
     def _run(self, jobs: list[PlanRun], desc: str, stage: str) -> bool:
         """Run the unfinished ones of ``jobs``; whether all of them are now saved (False: failed or interrupted)."""
         outcome = run_stage(jobs, self.store, self.manifest, self.executor, desc, stage, self.progress, run_plan)
-        return add_stage(self.report, outcome)
+        return self.report.add_stage(outcome)
 
     def _final(self, jobs: list[PlanRun]) -> pd.DataFrame:
         """The final-year outcomes, planned cost and branches of ``jobs``' saved runs, one row per job (index: its k)."""

@@ -19,7 +19,7 @@ from sim.errors import InputError, did_you_mean, require_file
 from sim.experiment import PosteriorParameters, file_hash
 from sim.outcome_registry import OUTCOMES
 from sim.pairing.config import Policy
-from sim.scenario import Scenario, load_scenario, read_yaml_mapping, validate_model
+from sim.scenario import Scenario, load_scenario, read_yaml_mapping, scenario_file, validate_model
 from sim.schema import HorizonYears, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Strict
 
 HEURISTICS = ("greedy", "typed", "random")
@@ -311,11 +311,7 @@ def load_optimisation(path: str | Path) -> Optimisation:
     source = str(path)
     require_file(path, "optimisation", "an optimisation YAML file")
     optimisation = validate_model(Optimisation, read_yaml_mapping(path), source)
-    scenario_path = (path.parent / optimisation.scenario).resolve()
-    if scenario_path.is_dir():
-        raise InputError.single(source, "scenario", f"is a folder, expected a scenario YAML file: {scenario_path}")
-    if not scenario_path.is_file():
-        raise InputError.single(source, "scenario", f"file not found: {scenario_path}")
+    scenario_path = scenario_file(source, "scenario", path.parent, optimisation.scenario)
     scenario = load_scenario(scenario_path)
     _check_levers(optimisation, scenario, source)
     update: dict = {"scenario": str(scenario_path)}

@@ -11,7 +11,14 @@ One job per module, each importing only those above it in this list:
 The public names of all five are importable from ``sim.scenario`` itself.
 """
 
-from sim.scenario.loading import DEFAULT_SCENARIO, load_scenario, parse_scenario, read_yaml_mapping, resolve_scenario
+from sim.scenario.loading import (
+    DEFAULT_SCENARIO,
+    load_scenario,
+    parse_scenario,
+    read_yaml_mapping,
+    resolve_scenario,
+    scenario_file,
+)
 from sim.scenario.messages import YAML_TEXT_NUMBER, validate_model
 from sim.scenario.schema import (
     Beta,
@@ -108,6 +115,7 @@ __all__ = [
     "read_village_csv",
     "read_yaml_mapping",
     "resolve_scenario",
+    "scenario_file",
     "size_problem",
     "validate_model",
 ]

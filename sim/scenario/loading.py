@@ -152,6 +152,17 @@ DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "small.ya
 """The built-in small teaching county, used when no scenario is given."""
 
 
+def scenario_file(source: str, field: str, folder: Path, name: str) -> Path:
+    """The scenario YAML that ``field`` of the file ``source`` names, relative to that file's ``folder``: absolute, and
+    checked to be a file (bad input otherwise), so experiments, calibrations and optimisations find it alike."""
+    path = (folder / name).resolve()
+    if path.is_dir():
+        raise InputError.single(source, field, f"is a folder, expected a scenario YAML file: {path}")
+    if not path.is_file():
+        raise InputError.single(source, field, f"file not found: {path}")
+    return path
+
+
 def resolve_scenario(scenario: Scenario | str | Path | None, overrides: dict[str, Any] | None = None) -> Scenario:
     """A validated scenario from an object, a YAML path, or the built-in small default.
 
