@@ -145,11 +145,15 @@ def run_safely(spec: RunSpec, with_graph: bool = True) -> RunOutcome:
             free_finished_models(started)  # before the starting graph builds the model again
             start = starting_graph(spec)
     except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, the rest go on
-        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return RunOutcome(spec.run_id, time.perf_counter() - started, error=message)
+        return RunOutcome(spec.run_id, time.perf_counter() - started, error=error_message(exc))
     finally:
         free_finished_models(started)  # before this worker's next run builds one
     return RunOutcome(spec.run_id, time.perf_counter() - started, table=table, starting_graph=start)
+
+
+def error_message(exc: BaseException) -> str:
+    """A failed run's recorded error: the exception's type and message, without the traceback."""
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 LARGE_RUN_SECONDS = 5.0

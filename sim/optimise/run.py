@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pandas as pd
 from sim import package_version
 from sim.draws import systematic_resample
 from sim.errors import InputError
-from sim.execute import RunOutcome, StagedReport, build_model, free_finished_models, run_one, run_stage
+from sim.execute import RunOutcome, StagedReport, build_model, error_message, free_finished_models, run_one, run_stage
 from sim.experiment import BASELINE, Experiment, RunSpec, file_hash, posterior_columns, posterior_table, replication_seeds
 from sim.optimise.assignment import Choice, assign, planned_cost_per_pair
 from sim.optimise.outputs import out_of_sample, reference_table, summary_text, write_summary, write_tables, write_villages
@@ -111,10 +112,7 @@ def run_plan(job: PlanRun) -> RunOutcome:
             spec = replace(job.run, overrides=overrides)
             table = run_one(spec).assign(plan_cost=float(plan["planned_cost"].sum()), plan_pairs=branches(plan))
     except Exception as exc:  # noqa: BLE001 - one failed run is recorded, the others go on
-        import traceback
-
-        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return RunOutcome(job.run_id, time.perf_counter() - started, error=message)
+        return RunOutcome(job.run_id, time.perf_counter() - started, error=error_message(exc))
     finally:
         free_finished_models(started)
     return RunOutcome(job.run_id, time.perf_counter() - started, table=table)
@@ -212,18 +210,15 @@ class Stages:
             run, choice_from(self.optimisation, values), self.optimisation.budget, self.optimisation.search.candidate_villages
         )
 
-    @property
+    @cached_property
     def shipped_plan(self) -> tuple[float, int]:
         """The scenario's own plan: its planned cost a year (sim.optimise.assignment) and its branches."""
-        if not hasattr(self, "_shipped"):
-            self._shipped = shipped_plan_cost(self.scenario, self.reference_county().county)
-        return self._shipped
+        return shipped_plan_cost(self.scenario, self.reference_model.county)
 
-    def reference_county(self):
+    @cached_property
+    def reference_model(self):
         """The model, built without pairing, of the first search seed (and draw): the county the plan files name."""
-        if not hasattr(self, "_reference"):
-            self._reference = build_model(self._spec("reference", BASELINE, 0, self.search_seeds[0], False, keep=()))
-        return self._reference
+        return build_model(self._spec("reference", BASELINE, 0, self.search_seeds[0], False, keep=()))
 
     def _run(self, jobs: list[PlanRun], desc: str, stage: str) -> bool:
         """Run the unfinished ones of ``jobs``; whether all of them are now saved (False: failed or interrupted)."""
@@ -290,7 +285,11 @@ class Stages:
                 final = self._final(jobs[number])
                 objective = summarise(falls(final, baseline, names), best, optimisation)
                 cost = float(final["plan_cost"].mean())
-                study.tell(trial, [*objective.tolist(), cost])
+                told = [*objective.tolist(), cost]
+                if np.isfinite(told).all():
+                    study.tell(trial, told)
+                else:  # an outcome the runs leave undefined (no poor household left): the sampler learns nothing from it
+                    study.tell(trial, state=optuna_failed())
                 rows.append(
                     {
                         "trial": number,
@@ -341,9 +340,7 @@ class Stages:
                 optimisation=self.optimisation.name,
                 trial=name,
             )
-        write_villages(
-            plans / "villages.parquet", build_model(self._spec("villages", BASELINE, 0, self.search_seeds[0], False, keep=()))
-        )
+        write_villages(plans / "villages.parquet", self.reference_model)
         return chosen
 
     def check(self, chosen: pd.DataFrame) -> dict[str, pd.DataFrame] | None:
@@ -378,6 +375,13 @@ class Stages:
         self.store.write_manifest(self.manifest)
         self.report.summary = summary_text(optimisation, self.manifest, trials, heuristics, chosen, checked, self.shipped_plan)
         write_summary(self.store.folder, self.report.summary)
+
+
+def optuna_failed():
+    """optuna's state of a trial that gave no objective (imported here: validating a file needs no optuna)."""
+    from optuna.trial import TrialState
+
+    return TrialState.FAIL
 
 
 def heuristic_overrides(scenario: Scenario, heuristic: str) -> dict[str, Any]:
