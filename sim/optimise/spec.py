@@ -19,6 +19,8 @@ from sim.errors import InputError, did_you_mean, require_file
 from sim.experiment import PosteriorParameters, file_hash
 from sim.outcome_registry import OUTCOMES
 from sim.pairing.config import Policy
+from sim.pairing.registry import flows as registered_flows
+from sim.pairing.registry import policy_types
 from sim.scenario import Scenario, load_scenario, read_yaml_mapping, scenario_file, validate_model
 from sim.schema import HorizonYears, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Strict
 
@@ -79,8 +81,6 @@ class PolicyLever(Strict):
     @field_validator("type")
     @classmethod
     def _registered(cls, value: str) -> str:
-        from sim.pairing.registry import policy_types
-
         if value not in policy_types():
             raise ValueError(f"unknown policy type {value!r}{did_you_mean(value, list(policy_types()))}")
         return value
@@ -96,11 +96,9 @@ class PolicyLever(Strict):
     @field_validator("flows")
     @classmethod
     def _known_flows(cls, flows: dict[str, Bounds]) -> dict[str, Bounds]:
-        from sim.pairing.registry import flows as registered
-
         for name in flows:
-            if name not in registered():
-                raise ValueError(f"unknown flow {name!r}{did_you_mean(name, list(registered()))}")
+            if name not in registered_flows():
+                raise ValueError(f"unknown flow {name!r}{did_you_mean(name, list(registered_flows()))}")
         return flows
 
     @model_validator(mode="after")
@@ -349,20 +347,20 @@ def _checked_posterior(optimisation: Optimisation, folder: Path, source: str) ->
     posterior = optimisation.posterior.model_copy(
         update={"posterior": str((folder / optimisation.posterior.posterior).resolve())}
     )
-    needed = posterior.draws + optimisation.check.seeds
-    as_experiment = Experiment(name="check", scenarios=["x"], parameters=posterior.model_copy(update={"draws": needed}))
+    fields = {"parameters.posterior": "posterior", "parameters.draws": "posterior.draws"}
     try:
-        posterior_table(as_experiment, source)
+        table = posterior_table(Experiment(name="check", scenarios=["x"], parameters=posterior), source)
     except InputError as error:
         problem = error.problems[0]
-        if problem.field == "parameters.draws":
-            raise InputError.single(
-                source,
-                "posterior.draws",
-                f"the search's {posterior.draws} draws and the check's {optimisation.check.seeds} unseen ones need "
-                f"{needed} draws; {problem.message.split(' than the ')[-1].split(' draws in ')[0]} are in the file",
-            ) from None
-        raise InputError.single(source, problem.field.replace("parameters.", ""), problem.message) from None
+        raise InputError.single(source, fields.get(problem.field, problem.field), problem.message) from None
+    needed = posterior.draws + optimisation.check.seeds
+    if len(table) < needed:
+        raise InputError.single(
+            source,
+            "posterior.draws",
+            f"the search's {posterior.draws} draws and the check's {optimisation.check.seeds} unseen ones need {needed} "
+            f"draws; {posterior.posterior} has {len(table)}",
+        )
     return posterior
 
 
