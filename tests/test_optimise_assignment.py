@@ -402,3 +402,50 @@ def test_a_pair_s_planned_cost_needs_only_its_type_flows_and_settings(small):
     assert planned_cost_per_pair(shipped.type, shipped.flows, county, scenario) == branch_cost(
         {name: amount for name, amount in shipped.flows.model_dump().items() if amount}, scenario
     )
+
+
+def test_donors_whose_funds_two_policies_share_do_not_stand_in_for_the_best(monkeypatch):
+    """Departments give to city-village and cadre-dispatch pairs from one budget: a donor the other policy may have spent
+    is kept by the cut but never counted among a village's best, or the cut loses the optimum (a reviewer's case)."""
+    model = PairingModel(
+        SMALL,
+        rng=1,
+        overrides={
+            "pairing.policies": [],
+            "departments": [{"type": "economic", "count": 2, "annual_budget": 100_000, "cadres": 2}],
+            "communities": {"count": 2, "annual_budget": 70_000},
+        },
+    )
+    county, scenario = model.county, model.spec
+    choice = Choice(
+        (
+            choose("city_village", 1, {"funds": 60_000.0}),
+            choose("cadre_dispatch", 2, {"funds": 60_000.0, "cadre_months": 12.0}),
+        ),
+        {"need": 1.0, "strength": 0.1, "proximity": 0.0},
+    )
+    budget = Budget(yuan_per_year=10_000_000, max_policies_per_village=2)
+    cut = assign(county, scenario, choice, budget, 3)
+    monkeypatch.setattr(assignment, "best_donors_only", lambda group, *args: group)
+    whole = assign(county, scenario, choice, budget, 3)
+    assert len(whole) == 3
+    assert cut["benefit"].sum() == pytest.approx(whole["benefit"].sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("short", [2e-6, 2e-7, 5e-8, 2e-9, 0.0])
+def test_a_budget_at_the_edge_of_a_plan_s_cost_gives_the_plan_below_it(small, short):
+    """A budget a hair under k pairs' cost buys k - 1 of them (the solver's tolerance must not break the trial), and
+    exactly k pairs' cost buys k - 1 too: the margin keeps every plan strictly inside."""
+    county, scenario = small
+    choice = Choice((choose("city_village", 3, {"funds": 30_000.0}),), dict(ALL_WEIGHTS))
+    plan = assign(county, scenario, choice, Budget(yuan_per_year=3 * 30_000.0 * (1 - short)), 3)
+    assert len(plan) == 2
+    assert plan["planned_cost"].sum() <= 3 * 30_000.0 * (1 - short)
+
+
+def test_a_village_the_rule_lets_take_one_donor_is_never_given_two(small):
+    """Cadre dispatch posts one first secretary a village: a lever asking for two donors a pair forms no such branch."""
+    county, scenario = small
+    choice = Choice((choose("cadre_dispatch", 2, {"cadre_months": 12.0}, donors_per_pair=2),), dict(ALL_WEIGHTS))
+    plan = assign(county, scenario, choice, Budget(yuan_per_year=10_000_000), 3)
+    assert plan.empty or plan.groupby("village_index").size().max() == 1

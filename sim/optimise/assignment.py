@@ -11,7 +11,8 @@ maximises the links' summed benefit estimate under the budget and every capacity
   link; what a branch costs is its PLANNED (ex-ante) cost a year at start-year prices, the flows' own cost rules
   (:func:`planned_cost_per_pair`), not what the run will spend once effort, means and leakage have had their say;
 - the budget, pairs per policy, links per donor, policies per village and each donor's fund capacity are constraints,
-  never exceeded (the plan is checked against them again after the solve).
+  never exceeded: the solver's answer is checked against every row, and the written plan's cost and each donor's
+  funds are summed again exactly against the limits.
 
 A link's benefit is ``w_need * need + w_strength * strength + w_proximity * proximity`` (each in [0, 1], plus 1e-6 so a
 link of zero weight still beats no link): the village's need (weak status and need index, as the heuristics rank it),
@@ -47,9 +48,15 @@ from sim.scenario import Scenario
 
 TINY_BENEFIT = 1e-6
 """Added to every link's benefit, so a link whose features all weigh 0 still beats no link."""
-BUDGET_SLACK = 1e-9
-"""The budget and fund rows are solved against ``1 - BUDGET_SLACK`` of their limit, a margin for HiGHS's tolerances;
-the rounded plan is then summed exactly against the limits themselves (:func:`check_plan`)."""
+BUDGET_SLACK = 1e-5
+"""The budget and fund rows (scaled to 1 = the limit) are solved against ``1 - BUDGET_SLACK``, ten times HiGHS's
+feasibility and integrality tolerances (1e-6): a plan the solver calls feasible never reaches the limit, and a plan
+whose cost is the limit exactly is clearly outside, not within tolerance (at 1e-6 the two met, and HiGHS reported a
+solve error). The rounded plan is then summed exactly against the limits (:func:`check_plan`). The margin costs a
+30-million-yuan budget 300 yuan."""
+ROW_TOLERANCE = 1e-6
+"""How far the solver's rounded answer may stray past a row's bound before it counts as broken: HiGHS's own tolerance,
+a tenth of the budget's margin."""
 SOLVE_SECONDS = 120.0
 """HiGHS stops after this long with the best plan it has (a Shouguang assignment takes about a second)."""
 
@@ -337,10 +344,13 @@ def policy_links(
         donor, position = np.nonzero(np.isfinite(candidates.scores))
     village = np.asarray(candidates.recipients)[position].astype(np.int64)
     donor = donor.astype(np.int64)
-    usable = (candidates.donor_capacity[donor] > 0) & (candidates.recipient_capacity[position] > 0)
+    links_per_branch = choice.lever.donors_per_pair if policy_type.grouping == "donor" else 1
+    # A village-grouped branch takes exactly donors_per_pair donors: a village the rule lets take fewer (cadre dispatch:
+    # one first secretary) cannot hold one.
+    donors_needed = 1 if policy_type.grouping == "donor" else choice.lever.donors_per_pair
+    usable = (candidates.donor_capacity[donor] > 0) & (candidates.recipient_capacity[position] >= donors_needed)
     donor, village = donor[usable], village[usable]
 
-    links_per_branch = choice.lever.donors_per_pair if policy_type.grouping == "donor" else 1
     keep_villages = candidate_villages * choice.pairs * links_per_branch
     offered = np.unique(village)
     if len(offered) > keep_villages:  # the rule offered more villages than asked: the best ranked ones
@@ -474,7 +484,7 @@ def donor_classes(part: PolicyLinks, fund_limit: np.ndarray, alone: np.ndarray) 
 
 def best_donors_only(group: DonorClasses, alone: np.ndarray, weights: Mapping[str, float], features: Features) -> DonorClasses:
     """A village-grouped policy's links cut, per village, to its best donors: classes by falling benefit until they hold
-    ``pairs * donors_per_pair`` members (and every donor whose funds another policy shares).
+    ``pairs * donors_per_pair`` members whose funds no other policy shares (and every donor whose funds one does).
 
     The cut keeps the optimum: if a plan served a village through a donor outside its best, the policy's other links
     (fewer than ``pairs * donors_per_pair``) leave one of its best donors unused, and that donor serves the village at
@@ -485,8 +495,10 @@ def best_donors_only(group: DonorClasses, alone: np.ndarray, weights: Mapping[st
     if part.grouping != "village" or len(group.rows) == 0:
         return group
     enough = part.choice.pairs * part.policy.donors_per_pair
-    size = np.array([len(m) for m in group.members], dtype=np.int64)
     lone = np.array([bool(alone[m[0]]) for m in group.members])
+    # A donor whose funds another policy shares is always kept, and never counted among the best: the other policy may
+    # have spent its funds, so the exchange argument needs enough of the others.
+    size = np.where(lone, 0, np.array([len(m) for m in group.members], dtype=np.int64))
     benefit = link_benefit(
         weights, features.need[part.village[group.rows]], part.donor_strength[part.donor[group.rows]], part.proximity[group.rows]
     )
@@ -730,7 +742,8 @@ def solve(program: Program) -> np.ndarray:
         raise RuntimeError(f"the assignment program found no plan: {result.message}")
     taken = np.round(result.x).astype(np.int64)
     values = program.matrix @ taken.astype(float)
-    if ((values < program.lower - 1e-9) | (values > program.upper + 1e-9)).any() or (taken > program.most).any():
+    broken = (values < program.lower - ROW_TOLERANCE) | (values > program.upper + ROW_TOLERANCE)
+    if broken.any() or (taken > program.most).any():
         raise RuntimeError("the assignment solver returned a plan that breaks its constraints")
     return taken
 

@@ -71,7 +71,9 @@ class PolicyLever(Strict):
         1, description="for a type with one branch per donor (industry_chain): villages per branch; else 1 (one donor a village)"
     )
     max_pairs_per_donor: PositiveInt | None = Field(
-        None, description="most pairs one donor takes in this policy (default: the type's own capacity rule)"
+        None,
+        description="most pairs one donor takes in this policy, in place of the type's own capacity rule (for cadre_dispatch "
+        "that rule is the department's cadres, so a larger number posts cadres it does not have)",
     )
     typed: Literal["never", "always", "search"] = Field(
         "never",
