@@ -25,6 +25,8 @@ SKIPPED: dict[str, str] = {
     "sensitivity.yaml": "a Sobol sweep of Shouguang, tens of minutes",
     "dask": "needs a Dask cluster (tests/test_execute.py runs a LocalCluster)",
     "pairsim calibrate": "hundreds of runs, up to an hour on 2 cores (tests/test_calibration.py calibrates small.yaml end to end)",
+    "pairsim discover": "reads the when_pairing_fails sweep, 800 runs of Shouguang, 20 to 40 minutes on 2 cores "
+    "(tests/test_discovery.py discovers on small sweeps end to end)",
     "pairsim app": "serves until stopped (tests/test_app.py serves it and stops it)",
     "solara run": "serves until stopped (tests/test_app.py)",
 }
