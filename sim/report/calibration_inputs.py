@@ -17,12 +17,10 @@ from pydantic import ValidationError
 from sim import package_version
 from sim.errors import InputError
 from sim.experiment import Parameter
-from sim.report.folder_files import is_kind_folder
+from sim.report.folder_files import is_kind_folder, read_kind_manifest, read_table
 from sim.report.inputs import (
     modified_time,
     read_failures_as_input,
-    read_json_object,
-    read_parquet_table,
     utc_now_text,
     versions_text,
 )
@@ -124,33 +122,23 @@ def load_calibration_input(folder: str | Path) -> CalibrationInput:
 
 
 def _read_manifest(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError.single(str(path), "", f"no such file; expected {MANIFEST}")
-    manifest = read_json_object(
-        path,
-        MANIFEST,
-        {
-            "calibration": str,
-            "calibration_file": str,
-            "scenario": str,
-            "scenario_name": str,
-            "seed": int,
-            "method": dict,
-            "parameters": dict,
-            "targets": dict,
-            "held_out": dict,
-            "waves_done": int,
-            "runs": dict,
-            "versions": dict,
-            "seconds": dict,
-            "description": str,
-        },
-    )
-    if manifest.get("kind") != KIND:
-        raise InputError.single(str(path), "kind", f"{manifest.get('kind')!r:.60} is not 'calibration'; expected {MANIFEST}")
-    for key in ("parameters", "targets", "held_out", "runs"):
-        if not all(isinstance(entry, dict) for entry in manifest.get(key, {}).values()):
-            raise InputError.single(str(path), key, f"holds an entry that is not a JSON object; expected {MANIFEST}")
+    types = {
+        "calibration": str,
+        "calibration_file": str,
+        "scenario": str,
+        "scenario_name": str,
+        "seed": int,
+        "method": dict,
+        "parameters": dict,
+        "targets": dict,
+        "held_out": dict,
+        "waves_done": int,
+        "runs": dict,
+        "versions": dict,
+        "seconds": dict,
+        "description": str,
+    }
+    manifest = read_kind_manifest(path, MANIFEST, KIND, types, ("parameters", "targets", "held_out", "runs"))
     for key in ("targets", "held_out"):
         for name, target in manifest.get(key, {}).items():
             if not isinstance(target.get("statistic"), dict) or not _is_number(target.get("observed")):
@@ -222,7 +210,7 @@ def _read_tables(folder: Path, manifest: dict, parameters: list[str], targets: l
             tables[name] = Table(None, _why_missing(name, when, manifest))
             continue
         columns = _columns(name, parameters, targets, held_out)
-        frame = read_parquet_table(path, expected, columns) if name.endswith(".parquet") else _read_csv(path, expected, columns)
+        frame = read_table(path, expected, columns)
         tables[name] = Table(_with_booleans(frame))
     return tables
 
@@ -238,15 +226,6 @@ def _progress(manifest: dict) -> str:
     if isinstance(manifest.get("stopped"), str):
         return f"{progress}, stopped: {manifest['stopped']}"
     return f"{progress}, {'finished' if manifest.get('finished') else 'not finished: run pairsim calibrate again to go on'}"
-
-
-def _read_csv(path: Path, expected: str, columns: list[str]) -> pd.DataFrame:
-    with read_failures_as_input(path, expected, "not a readable CSV table"):
-        table = pd.read_csv(path, keep_default_na=True)
-    missing = [column for column in columns if column not in table.columns]
-    if missing:
-        raise InputError.single(str(path), "", f"lacks column(s) {', '.join(missing)}; expected {expected}")
-    return table
 
 
 def _with_booleans(table: pd.DataFrame) -> pd.DataFrame:

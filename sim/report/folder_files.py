@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.errors import InputError
-from sim.report.inputs import read_failures_as_input, read_parquet_table
+from sim.report.inputs import read_failures_as_input, read_json_object, read_parquet_table, require_columns
 
 
 def is_kind_folder(folder: str | Path, kind: str, files: Iterable[str]) -> bool:
@@ -36,10 +36,22 @@ def read_table(path: Path, expected: str, columns: list[str]) -> pd.DataFrame:
         return read_parquet_table(path, expected, columns)
     with read_failures_as_input(path, expected, "not a readable CSV table"):
         table = pd.read_csv(path)
-    lacking = [column for column in columns if column not in table.columns]
-    if lacking:
-        raise InputError.single(str(path), "", f"lacks column(s) {', '.join(lacking)}; expected {expected}")
-    return table
+    return require_columns(table, path, expected, columns)
 
 
-__all__ = ["is_kind_folder", "read_table"]
+def read_kind_manifest(path: Path, expected: str, kind: str, types: dict[str, type], mappings: Iterable[str] = ("runs",)) -> dict:
+    """The manifest of a results folder of ``kind``: present, a JSON object whose keys of ``types`` have those types,
+    saying it is of ``kind``, and with a JSON object for every entry of each of ``mappings`` (``expected`` says what the
+    file should be, for the error)."""
+    if not path.is_file():
+        raise InputError.single(str(path), "", f"no such file; expected {expected}")
+    manifest = read_json_object(path, expected, types)
+    if manifest.get("kind") != kind:
+        raise InputError.single(str(path), "kind", f"{manifest.get('kind')!r:.60} is not {kind!r}; expected {expected}")
+    for key in mappings:
+        if not all(isinstance(entry, dict) for entry in manifest.get(key, {}).values()):
+            raise InputError.single(str(path), key, f"holds an entry that is not a JSON object; expected {expected}")
+    return manifest
+
+
+__all__ = ["is_kind_folder", "read_kind_manifest", "read_table"]

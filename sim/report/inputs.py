@@ -137,6 +137,11 @@ def read_parquet_table(path: Path, expected: str, columns: list[str]) -> pd.Data
     """The Parquet table in ``path``, checked to have ``columns``."""
     with read_failures_as_input(path, expected, "not a readable Parquet table"):
         table = pd.read_parquet(path)
+    return require_columns(table, path, expected, columns)
+
+
+def require_columns(table: pd.DataFrame, path: Path, expected: str, columns: list[str]) -> pd.DataFrame:
+    """``table``, read from ``path``, if it has every one of ``columns``; else bad input naming the file."""
     missing = [column for column in columns if column not in table.columns]
     if missing:
         raise InputError.single(str(path), "", f"lacks column(s) {', '.join(missing)}; expected {expected}")

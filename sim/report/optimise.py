@@ -23,11 +23,10 @@ from sim import package_version
 from sim.errors import InputError
 from sim.experiment import BASELINE
 from sim.formatting import format_interval, format_outcome, outcome_label, unit_of
-from sim.report.folder_files import is_kind_folder, read_table
+from sim.report.folder_files import is_kind_folder, read_kind_manifest, read_table
 from sim.report.inputs import (
     modified_time,
     read_failures_as_input,
-    read_json_object,
     utc_now_text,
     versions_text,
 )
@@ -161,29 +160,19 @@ def load_optimisation_input(folder: str | Path) -> OptimisationInput:
 
 
 def _read_manifest(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError.single(str(path), "", f"no such file; expected {MANIFEST}")
-    manifest = read_json_object(
-        path,
-        MANIFEST,
-        {
-            "optimisation": str,
-            "description": str,
-            "optimisation_file": str,
-            "scenario": str,
-            "scenario_name": str,
-            "settings": dict,
-            "trials": dict,
-            "runs": dict,
-            "seconds": dict,
-            "versions": dict,
-        },
-    )
-    if manifest.get("kind") != KIND:
-        raise InputError.single(str(path), "kind", f"{manifest.get('kind')!r:.60} is not 'optimisation'; expected {MANIFEST}")
-    if not all(isinstance(entry, dict) for entry in manifest.get("runs", {}).values()):
-        raise InputError.single(str(path), "runs", f"holds an entry that is not a JSON object; expected {MANIFEST}")
-    return manifest
+    types = {
+        "optimisation": str,
+        "description": str,
+        "optimisation_file": str,
+        "scenario": str,
+        "scenario_name": str,
+        "settings": dict,
+        "trials": dict,
+        "runs": dict,
+        "seconds": dict,
+        "versions": dict,
+    }
+    return read_kind_manifest(path, MANIFEST, KIND, types)
 
 
 def _booleans(table: pd.DataFrame) -> pd.DataFrame:
