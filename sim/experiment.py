@@ -378,6 +378,18 @@ def posterior_table(experiment: Experiment, source: str) -> pd.DataFrame:
     return table.astype({name: float for name in [*names, "weight"]})
 
 
+def equally_weighted(weights: np.ndarray) -> bool:
+    """Whether a posterior sample's weights are all equal (what pairsim calibrate writes): then it is already a random
+    sample in random order, and its first rows are as good as any."""
+    return bool(np.allclose(weights, weights[0], rtol=1e-9, atol=0.0))
+
+
+def resampled_rows(weights: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """``draws`` rows of an importance-weighted sample, resampled systematically (:func:`sim.draws.systematic_resample`,
+    so a zero weight is never drawn) and shuffled, so that each draw gets an equal share of runs."""
+    return rng.permutation(systematic_resample(weights, draws, rng))
+
+
 def posterior_draws(experiment: Experiment, source: str = "experiment") -> pd.DataFrame:
     """The parameter values of the experiment's ``draws`` posterior draws, one row per draw (index ``draw``).
 
@@ -389,11 +401,10 @@ def posterior_draws(experiment: Experiment, source: str = "experiment") -> pd.Da
     table = posterior_table(experiment, source)
     draws = experiment.parameters.draws
     weights = table["weight"].to_numpy(dtype=float)
-    if np.allclose(weights, weights[0], rtol=1e-9, atol=0.0):
+    if equally_weighted(weights):
         chosen = np.arange(draws)
     else:
-        rng = np.random.default_rng(np.random.SeedSequence([experiment.seed, 2]))
-        chosen = rng.permutation(systematic_resample(weights, draws, rng))
+        chosen = resampled_rows(weights, draws, np.random.default_rng(np.random.SeedSequence([experiment.seed, 2])))
     frame = table.iloc[chosen][posterior_columns(table)].reset_index(drop=True)
     frame.index.name = "draw"
     return frame

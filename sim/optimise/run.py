@@ -19,10 +19,19 @@ import numpy as np
 import pandas as pd
 
 from sim import package_version
-from sim.draws import systematic_resample
 from sim.errors import InputError
 from sim.execute import RunOutcome, StagedReport, build_model, error_message, free_finished_models, run_one, run_stage
-from sim.experiment import BASELINE, Experiment, RunSpec, file_hash, posterior_columns, posterior_table, replication_seeds
+from sim.experiment import (
+    BASELINE,
+    Experiment,
+    RunSpec,
+    equally_weighted,
+    file_hash,
+    posterior_columns,
+    posterior_table,
+    replication_seeds,
+    resampled_rows,
+)
 from sim.optimise.assignment import Choice, assign, planned_cost_per_pair
 from sim.optimise.outputs import out_of_sample, reference_table, summary_text, write_summary, write_tables, write_villages
 from sim.optimise.plans import plan_overrides, write_plan
@@ -431,11 +440,11 @@ def _draws(optimisation: Optimisation) -> list[dict[str, float]] | None:
     )
     table = posterior_table(experiment, optimisation.posterior.posterior)
     weights = table["weight"].to_numpy(float)
-    if np.allclose(weights, weights[0], rtol=1e-9, atol=0.0):
+    if equally_weighted(weights):
         rows = np.arange(searched + checked)
     else:
         rng = np.random.default_rng(np.random.SeedSequence([optimisation.seed, 2]))
-        search_rows = rng.permutation(systematic_resample(weights, searched, rng))
+        search_rows = resampled_rows(weights, searched, rng)
         unseen = np.setdiff1d(np.arange(len(table)), search_rows)
         if weights[unseen].sum() <= 0:
             raise InputError.single(
@@ -443,7 +452,7 @@ def _draws(optimisation: Optimisation) -> list[dict[str, float]] | None:
                 "weight",
                 "all the posterior's weight sits on the rows the search draws: no unseen draw is left for the check",
             )
-        rows = np.concatenate([search_rows, rng.permutation(unseen[systematic_resample(weights[unseen], checked, rng)])])
+        rows = np.concatenate([search_rows, unseen[resampled_rows(weights[unseen], checked, rng)]])
     parameters = table.iloc[rows][posterior_columns(table)]
     return [{name: float(value) for name, value in row.items()} for row in parameters.to_dict("records")]
 
