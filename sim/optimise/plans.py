@@ -21,7 +21,7 @@ from sim.optimise.assignment import PLAN_COLUMNS, Choice
 from sim.optimise.spec import template_fields
 from sim.outputs import write_atomically
 from sim.scenario import Scenario, read_yaml_mapping
-from sim.scenario.loading import _set_path
+from sim.scenario.loading import set_path
 
 FIRST_COLUMNS = ["donor", "village", "label", "policy", "type"]
 """The plan CSV opens with who pairs with whom under which policy, then the planned flows, then the rest."""
@@ -83,7 +83,7 @@ def scenario_with_overrides(scenario_path: str | Path, overrides: Mapping[str, A
     data = read_yaml_mapping(scenario_path)
     source = f"overrides {sorted(overrides)}"
     for dotted, value in overrides.items():
-        _set_path(data, dotted, _plain(value), source)
+        set_path(data, dotted, _plain(value), source)
     region = data.get("region")
     if isinstance(region, dict) and isinstance(region.get("village_file"), str):
         region["village_file"] = str((scenario_path.parent / region["village_file"]).resolve())

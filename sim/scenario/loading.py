@@ -180,11 +180,11 @@ def resolve_scenario(scenario: Scenario | str | Path | None, overrides: dict[str
     source = f"overrides {sorted(overrides)}"
     for dotted, value in overrides.items():
         value = value.item() if isinstance(value, np.generic) else value  # numpy scalars from sweeps
-        _set_path(data, dotted, value, source)
+        set_path(data, dotted, value, source)
     return parse_scenario(data, source=source)
 
 
-def _set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+def set_path(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
     """Set ``a.b.0.c`` inside nested dicts and lists (numbers index lists)."""
     keys = dotted.split(".")
     target: Any = data
